@@ -1,0 +1,65 @@
+import { BadRequestException, LogLevel, ValidationPipe } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule, AppModuleOptions } from './app.module.js';
+import { Environment, LOG_LEVELS } from './config/environment.js';
+import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
+import { ServerStateService } from './health/server-state.service.js';
+import { HttpErrorFilter } from './http/http-error.filter.js';
+import { describeValidationErrors } from './protocol/validation.js';
+
+export interface CreateAppOptions extends AppModuleOptions {
+  /** Overrides LOG_LEVEL (tests keep the output quiet). */
+  logLevels?: LogLevel[] | false;
+}
+
+export interface RunningApp {
+  app: NestFastifyApplication;
+  host: string;
+  port: number;
+}
+
+/** Builds the whole service: one port for HTTP and WebSocket. */
+export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(options),
+    // A waiting POST /notify may legitimately take as long as its confirmation's
+    // timeout, so no request or connection timeout may cut it short.
+    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0 }),
+    { logger: options.logLevels ?? ['error', 'warn', 'log'] },
+  );
+  const config = app.get<ConfigService<Environment, true>>(ConfigService);
+  if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
+  app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      transform: true,
+      whitelist: true,
+      forbidUnknownValues: false,
+      exceptionFactory: (errors) => new BadRequestException(describeValidationErrors(errors)),
+    }),
+  );
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.useWebSocketAdapter(
+    new GatewayWsAdapter(app, { maxMessageBytes: config.get('WEBSOCKET_MAX_MESSAGE_BYTES', { infer: true }) }),
+  );
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** Creates the app and listens on WEBSOCKET_HOST:WEBSOCKET_PORT (port 0: any free port). */
+export async function startApp(options: CreateAppOptions = {}): Promise<RunningApp> {
+  const app = await createApp(options);
+  const config = app.get<ConfigService<Environment, true>>(ConfigService);
+  const host = config.get('WEBSOCKET_HOST', { infer: true });
+  await app.listen(config.get('WEBSOCKET_PORT', { infer: true }), host);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.get('WEBSOCKET_PORT', { infer: true });
+  app.get(ServerStateService).markListening(host, port);
+  return { app, host, port };
+}
+
+function levelsUpTo(level: (typeof LOG_LEVELS)[number]): LogLevel[] {
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1) as LogLevel[];
+}

@@ -1,0 +1,46 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { validateEnvironment } from './config/environment.js';
+import { ConfirmationsModule } from './confirmations/confirmations.module.js';
+import { ConnectionsModule } from './connections/connections.module.js';
+import { DeliveryModule } from './delivery/delivery.module.js';
+import { GatewayModule } from './gateway/gateway.module.js';
+import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { NotifyModule } from './notify/notify.module.js';
+import { TasksModule } from './tasks/tasks.module.js';
+
+export interface AppModuleOptions {
+  /**
+   * The complete raw settings to use instead of the process environment and `.env`
+   * (tests pass their own, so apps in one process cannot see each other's).
+   */
+  env?: Record<string, unknown>;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions = {}): DynamicModule {
+    const isolated = options.env !== undefined;
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          cache: true,
+          ignoreEnvFile: isolated,
+          ignoreEnvVars: isolated,
+          validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
+        }),
+        ConnectionsModule,
+        DeliveryModule,
+        ConfirmationsModule,
+        TasksModule,
+        NotifyModule,
+        GatewayModule,
+        HealthModule,
+        MetricsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,251 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { randomUUID } from 'node:crypto';
+import { SetIndex } from '../common/set-index.js';
+import type { Environment, TimeoutDecision } from '../config/environment.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import type { ConfirmationResolvedFrame, ConfirmationState } from '../protocol/server-frames.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+
+export interface TaskCancellation {
+  taskId: string;
+  userId: string;
+  cancelledAt: number;
+}
+
+export interface ConfirmationStats {
+  pending: number;
+  created: number;
+  confirmed: number;
+  rejected: number;
+  timedOut: number;
+  cancelled: number;
+}
+
+type SettledState = Exclude<ConfirmationState, 'pending'>;
+
+/**
+ * Owns every confirmation from the moment a task service asks until its retention ends:
+ * delivery to the user's sockets, the first answer, expiry, task cancellation, and the
+ * callers waiting for the decision.
+ */
+@Injectable()
+export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ConfirmationService.name);
+  private readonly byId = new Map<string, Confirmation>();
+  private readonly pendingByUser = new SetIndex<Confirmation>();
+  private readonly pendingByTask = new SetIndex<Confirmation>();
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly waiters = new SetIndex<() => void>();
+  private readonly cancellations = new Map<string, TaskCancellation>();
+  private readonly counters = { created: 0, confirmed: 0, rejected: 0, timedOut: 0, cancelled: 0 };
+  private readonly defaultTimeoutMs: number;
+  private readonly maxTimeoutMs: number;
+  private readonly retentionMs: number;
+  private readonly timeoutDecision: TimeoutDecision;
+  private retentionTimer?: NodeJS.Timeout;
+
+  constructor(
+    config: ConfigService<Environment, true>,
+    private readonly delivery: DeliveryService,
+  ) {
+    this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
+    this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
+    this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
+    this.timeoutDecision = config.get('WEBSOCKET_TIMEOUT_DECISION', { infer: true });
+    this.delivery.onResolution(({ callbackId }) => this.wakeWaiters(callbackId));
+  }
+
+  onModuleInit(): void {
+    const sweepMs = Math.min(Math.max(this.retentionMs / 2, 1000), 60_000);
+    this.retentionTimer = setInterval(() => this.dropExpiredRecords(Date.now()), sweepMs);
+    this.retentionTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.retentionTimer);
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+    for (const callbackId of [...this.waiters.keys()]) this.wakeWaiters(callbackId);
+  }
+
+  /**
+   * Registers a confirmation and pushes it to the user's open connections. With a
+   * caller-given id that already exists, returns the existing one instead.
+   */
+  create(input: NewConfirmation): { confirmation: Confirmation; created: boolean } {
+    const existing = input.callbackId === undefined ? undefined : this.byId.get(input.callbackId);
+    if (existing) {
+      if (existing.userId !== input.userId || existing.taskId !== input.taskId) {
+        throw new GatewayError(
+          ErrorCode.CallbackConflict,
+          `callback_id ${existing.callbackId} already belongs to another user or task`,
+        );
+      }
+      return { confirmation: existing, created: false };
+    }
+
+    const now = Date.now();
+    const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
+    const callbackId = input.callbackId ?? randomUUID();
+    const expiresAt = now + timeoutMs;
+    const confirmation: Confirmation = {
+      callbackId,
+      userId: input.userId,
+      taskId: input.taskId,
+      step: input.step,
+      createdAt: now,
+      expiresAt,
+      frame: buildStepResultFrame(callbackId, input, now, expiresAt),
+      state: 'pending',
+      proceed: null,
+      feedback: null,
+      settledAt: null,
+    };
+    this.byId.set(callbackId, confirmation);
+    this.counters.created++;
+
+    if (this.cancellations.get(input.taskId)?.userId === input.userId) {
+      this.settle(confirmation, 'cancelled', false, null);
+      return { confirmation, created: true };
+    }
+    this.pendingByUser.add(confirmation.userId, confirmation);
+    this.pendingByTask.add(confirmation.taskId, confirmation);
+    const timer = setTimeout(() => this.expire(confirmation), timeoutMs);
+    this.expiryTimers.set(callbackId, timer);
+    void this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame);
+    return { confirmation, created: true };
+  }
+
+  get(callbackId: string): Confirmation | undefined {
+    return this.byId.get(callbackId);
+  }
+
+  pendingForUser(userId: string): Confirmation[] {
+    return [...this.pendingByUser.get(userId)];
+  }
+
+  pendingForTask(taskId: string): Confirmation[] {
+    return [...this.pendingByTask.get(taskId)];
+  }
+
+  cancellationOf(taskId: string): TaskCancellation | undefined {
+    return this.cancellations.get(taskId);
+  }
+
+  /** The user's answer. First answer wins; only the confirmation's own user may give it. */
+  answer(
+    callbackId: string,
+    userId: string | null,
+    proceed: boolean,
+    feedback: string | null,
+    answeredOnConnectionId?: string,
+  ): Confirmation {
+    const confirmation = this.byId.get(callbackId);
+    if (!confirmation) {
+      throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
+    }
+    if (confirmation.userId !== userId) {
+      throw new GatewayError(ErrorCode.Forbidden, `Confirmation ${callbackId} belongs to another user`);
+    }
+    if (confirmation.state !== 'pending') {
+      throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${confirmation.state}`);
+    }
+    this.settle(confirmation, proceed ? 'confirmed' : 'rejected', proceed, feedback, answeredOnConnectionId);
+    return confirmation;
+  }
+
+  /** Answers every pending confirmation of the user's task with "do not proceed". */
+  cancelTask(userId: string, taskId: string): Confirmation[] {
+    this.cancellations.set(taskId, { taskId, userId, cancelledAt: Date.now() });
+    const affected = this.pendingForTask(taskId).filter((c) => c.userId === userId);
+    for (const confirmation of affected) this.settle(confirmation, 'cancelled', false, null);
+    return affected;
+  }
+
+  /**
+   * Resolves with the confirmation once it is settled, or as it stands when `maxWaitMs`
+   * passes or `signal` aborts (the caller went away). Undefined for an unknown id.
+   */
+  waitForSettlement(callbackId: string, maxWaitMs: number, signal?: AbortSignal): Promise<Confirmation | undefined> {
+    const confirmation = this.byId.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || signal?.aborted) {
+      return Promise.resolve(confirmation);
+    }
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        this.waiters.delete(callbackId, finish);
+        resolve(confirmation);
+      };
+      const timer = setTimeout(finish, maxWaitMs);
+      signal?.addEventListener('abort', finish, { once: true });
+      this.waiters.add(callbackId, finish);
+    });
+  }
+
+  stats(): ConfirmationStats {
+    return { pending: this.pendingByUser.countValues(), ...this.counters };
+  }
+
+  private expire(confirmation: Confirmation): void {
+    if (confirmation.state !== 'pending') return;
+    this.logger.log(`Confirmation ${confirmation.callbackId} timed out; decision: ${this.timeoutDecision}`);
+    this.settle(confirmation, 'timed_out', this.timeoutDecision === 'proceed', null);
+  }
+
+  private settle(
+    confirmation: Confirmation,
+    state: SettledState,
+    proceed: boolean,
+    feedback: string | null,
+    exceptConnectionId?: string,
+  ): void {
+    confirmation.state = state;
+    confirmation.proceed = proceed;
+    confirmation.feedback = feedback;
+    confirmation.settledAt = Date.now();
+    this.counters[COUNTER_OF[state]]++;
+    clearTimeout(this.expiryTimers.get(confirmation.callbackId));
+    // Only a confirmation that was pushed to the user has prompts to close.
+    const wasDelivered = this.expiryTimers.delete(confirmation.callbackId);
+    this.pendingByUser.delete(confirmation.userId, confirmation);
+    this.pendingByTask.delete(confirmation.taskId, confirmation);
+
+    if (wasDelivered) {
+      const frame: ConfirmationResolvedFrame = {
+        type: 'confirmation_resolved',
+        callback_id: confirmation.callbackId,
+        task_id: confirmation.taskId,
+        state,
+        proceed,
+        timestamp: epochSeconds(confirmation.settledAt),
+      };
+      void this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame);
+    }
+    this.delivery.announceResolution({ callbackId: confirmation.callbackId, state });
+  }
+
+  private wakeWaiters(callbackId: string): void {
+    for (const wake of [...this.waiters.get(callbackId)]) wake();
+  }
+
+  private dropExpiredRecords(now: number): void {
+    for (const [id, confirmation] of this.byId) {
+      if (confirmation.settledAt !== null && now - confirmation.settledAt >= this.retentionMs) this.byId.delete(id);
+    }
+    for (const [taskId, cancellation] of this.cancellations) {
+      if (now - cancellation.cancelledAt >= this.retentionMs) this.cancellations.delete(taskId);
+    }
+  }
+}
+
+const COUNTER_OF: Record<SettledState, 'confirmed' | 'rejected' | 'timedOut' | 'cancelled'> = {
+  confirmed: 'confirmed',
+  rejected: 'rejected',
+  timed_out: 'timedOut',
+  cancelled: 'cancelled',
+};

@@ -1,0 +1,13 @@
+import type { WebSocket } from 'ws';
+
+/** One open socket and what the registry knows about it. */
+export interface ClientConnection {
+  readonly id: string;
+  readonly socket: WebSocket;
+  readonly connectedAt: number;
+  /** Null until the connection identifies itself; broadcasts still reach it. */
+  userId: string | null;
+  readonly tasks: Set<string>;
+  /** Set when a keepalive ping is out, cleared by the pong. */
+  pingSentAt: number | null;
+}

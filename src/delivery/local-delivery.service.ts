@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import type { ClientConnection } from '../connections/client-connection.js';
+import { ConnectionService } from '../connections/connection.service.js';
+import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
+
+/** Delivers to the sockets of this instance only. */
+@Injectable()
+export class LocalDeliveryService extends DeliveryService {
+  private readonly resolutionListeners: Array<(event: ResolutionEvent) => void> = [];
+
+  constructor(private readonly connections: ConnectionService) {
+    super();
+  }
+
+  async deliver(audience: Audience, frame: object): Promise<number> {
+    const payload = JSON.stringify(frame);
+    let delivered = 0;
+    for (const connection of this.recipients(audience)) {
+      if (this.connections.send(connection, payload)) delivered++;
+    }
+    return delivered;
+  }
+
+  announceResolution(event: ResolutionEvent): void {
+    for (const listener of this.resolutionListeners) listener(event);
+  }
+
+  onResolution(listener: (event: ResolutionEvent) => void): void {
+    this.resolutionListeners.push(listener);
+  }
+
+  private *recipients(audience: Audience): Iterable<ClientConnection> {
+    const { exceptConnectionId } = audience;
+    if (audience.everyone) {
+      for (const connection of this.connections.all()) {
+        if (connection.id !== exceptConnectionId) yield connection;
+      }
+      return;
+    }
+    const seen = new Set<string>();
+    const groups = [
+      ...(audience.userIds ?? []).map((id) => this.connections.connectionsOfUser(id)),
+      ...(audience.taskIds ?? []).map((id) => this.connections.subscribersOfTask(id)),
+    ];
+    for (const group of groups) {
+      for (const connection of group) {
+        if (connection.id === exceptConnectionId || seen.has(connection.id)) continue;
+        seen.add(connection.id);
+        yield connection;
+      }
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import { INestApplicationContext, Logger, WsMessageHandler } from '@nestjs/common';
+import { AbstractWsAdapter } from '@nestjs/websockets';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Observable } from 'rxjs';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { ErrorCode } from '../protocol/error-code.enum.js';
+import { errorFrame } from '../protocol/server-frames.js';
+import { AuthenticatedRequest, UpgradeAuthenticator, UpgradeRejected } from './upgrade-authenticator.js';
+
+/** Paths that accept upgrades: the seed's browser client uses `/`, its nginx config `/ws/`. */
+const UPGRADE_PATHS = new Set(['/', '/ws', '/ws/']);
+const MAX_ECHOED_ACTION_LENGTH = 64;
+
+export interface GatewayWsAdapterOptions {
+  maxMessageBytes: number;
+}
+
+type Handler = WsMessageHandler['callback'];
+
+/**
+ * Serves the gateway's sockets on the HTTP server's own port. Compared with Nest's
+ * WsAdapter it accepts several paths, settles identity during the upgrade (so no frame
+ * can race it), and answers every frame it cannot route (bad JSON, unknown action,
+ * binary) with an `error` frame instead of dropping it. Frames are dispatched directly,
+ * without an Rx pipeline per message.
+ */
+export class GatewayWsAdapter extends AbstractWsAdapter {
+  private readonly logger = new Logger(GatewayWsAdapter.name);
+  private readonly authenticator: UpgradeAuthenticator;
+  private upgradeListener?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  private acceptingUpgrades = true;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly options: GatewayWsAdapterOptions,
+  ) {
+    super(app);
+    this.authenticator = app.get(UpgradeAuthenticator);
+  }
+
+  create(): WebSocketServer {
+    const server = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.options.maxMessageBytes,
+    });
+    server.on('error', (err) => this.logger.error(`WebSocket server error: ${err.message}`));
+    this.upgradeListener = (request, socket, head) => this.handleUpgrade(server, request, socket, head);
+    (this.httpServer as HttpServer).on('upgrade', this.upgradeListener);
+    return server;
+  }
+
+  /** New upgrades are refused from now on (shutdown). */
+  stopAcceptingUpgrades(): void {
+    this.acceptingUpgrades = false;
+  }
+
+  bindMessageHandlers(client: WebSocket, handlers: WsMessageHandler[], _transform: (data: unknown) => Observable<unknown>): void {
+    const byAction = new Map<string, Handler>(handlers.map((h) => [h.message as string, h.callback]));
+    client.on('message', (data, isBinary) => void this.dispatch(client, byAction, data, isBinary));
+  }
+
+  async close(server: WebSocketServer): Promise<void> {
+    if (this.upgradeListener) (this.httpServer as HttpServer).off('upgrade', this.upgradeListener);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private handleUpgrade(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      if (!UPGRADE_PATHS.has(url.pathname)) throw new UpgradeRejected(404, `No WebSocket endpoint at ${url.pathname}`);
+      if (!this.acceptingUpgrades) throw new UpgradeRejected(503, 'Server is shutting down');
+      (request as AuthenticatedRequest).identity = this.authenticator.authenticate(request, url);
+    } catch (err) {
+      const rejection = err instanceof UpgradeRejected ? err : new UpgradeRejected(400, 'Bad upgrade request');
+      rejectUpgrade(socket, rejection);
+      return;
+    }
+    server.handleUpgrade(request, socket, head, (ws) => {
+      // Protocol violations (bad UTF-8, oversized frames) close the socket; without a
+      // listener the 'error' event would be thrown.
+      ws.on('error', (err) => this.logger.debug(`Socket error: ${err.message}`));
+      server.emit('connection', ws, request);
+    });
+  }
+
+  private async dispatch(client: WebSocket, byAction: Map<string, Handler>, data: RawData, isBinary: boolean): Promise<void> {
+    if (client.readyState !== WebSocket.OPEN) return;
+    if (isBinary) {
+      return reply(client, errorFrame(ErrorCode.InvalidMessage, 'Binary frames are not supported; send JSON text'));
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch {
+      return reply(client, errorFrame(ErrorCode.InvalidJson, 'Invalid JSON format'));
+    }
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+      return reply(client, errorFrame(ErrorCode.InvalidMessage, 'A frame must be a JSON object with an "action" field'));
+    }
+    const action = (frame as { action?: unknown }).action;
+    const handler = typeof action === 'string' ? byAction.get(action) : undefined;
+    if (handler === undefined) {
+      const shown = String(action).slice(0, MAX_ECHOED_ACTION_LENGTH);
+      return reply(client, errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
+    }
+    try {
+      const result = await handler(frame, action);
+      if (result !== undefined && result !== null) reply(client, result);
+    } catch (err) {
+      this.logger.error(`Handler for ${String(action)} failed: ${(err as Error).stack ?? String(err)}`);
+      reply(client, errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
+    }
+  }
+}
+
+function reply(client: WebSocket, frame: unknown): void {
+  if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
+}
+
+function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {
+  const body = JSON.stringify({ statusCode: rejection.status, message: rejection.message });
+  socket.end(
+    `HTTP/1.1 ${rejection.status} ${STATUS_TEXT[rejection.status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};

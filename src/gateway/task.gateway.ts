@@ -1,0 +1,154 @@
+import { Logger, OnApplicationShutdown, UseFilters } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import type { WebSocket } from 'ws';
+import type { Environment } from '../config/environment.js';
+import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import type { ClientConnection } from '../connections/client-connection.js';
+import { ConnectionService } from '../connections/connection.service.js';
+import { CancelFrame, ClientAction, ConfirmFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
+import { CloseCode } from '../protocol/close-code.enum.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import type {
+  ConfirmationAcceptedFrame,
+  ConnectedFrame,
+  PongFrame,
+  SubscriptionConfirmedFrame,
+  UnsubscribedFrame,
+} from '../protocol/server-frames.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import { frameValidationPipe } from '../protocol/validation.js';
+import { TaskService } from '../tasks/task.service.js';
+import type { AuthenticatedRequest } from './upgrade-authenticator.js';
+import { WsErrorFilter } from './ws-error.filter.js';
+
+/** The socket side of the service: one handler per client action. */
+@WebSocketGateway()
+@UseFilters(WsErrorFilter)
+export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
+  private readonly logger = new Logger(TaskGateway.name);
+  private readonly maxConnections: number;
+
+  constructor(
+    config: ConfigService<Environment, true>,
+    private readonly connections: ConnectionService,
+    private readonly confirmations: ConfirmationService,
+    private readonly tasks: TaskService,
+  ) {
+    this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
+  }
+
+  /** Runs synchronously before any frame of the socket is dispatched. */
+  handleConnection(socket: WebSocket, request: AuthenticatedRequest): void {
+    if (this.connections.count >= this.maxConnections) {
+      this.connections.recordRefusedConnection();
+      this.logger.warn(`Connection refused: ${this.maxConnections} connections open`);
+      socket.close(CloseCode.TryAgainLater, 'Server at connection limit');
+      return;
+    }
+    const connection = this.connections.register(socket, request.identity.userId);
+    const connected: ConnectedFrame = {
+      type: 'connected',
+      connection_id: connection.id,
+      user_id: connection.userId,
+      server_time: epochSeconds(),
+    };
+    this.connections.sendFrame(connection, connected);
+    this.deliverPendingConfirmations(connection);
+  }
+
+  onApplicationShutdown(): void {
+    for (const connection of this.connections.all()) {
+      this.connections.sendFrame(connection, { type: 'server_shutdown', timestamp: epochSeconds() });
+      connection.socket.close(CloseCode.GoingAway, 'Server shutting down');
+    }
+  }
+
+  @SubscribeMessage(ClientAction.Confirm)
+  confirm(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody(frameValidationPipe) frame: ConfirmFrame,
+  ): ConfirmationAcceptedFrame {
+    const connection = this.connectionOf(socket);
+    const proceed = frame.proceed ?? false;
+    const feedback = frame.feedback ?? null;
+    this.confirmations.answer(frame.callback_id, requireUser(connection), proceed, feedback, connection.id);
+    return { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
+  }
+
+  @SubscribeMessage(ClientAction.Cancel)
+  async cancel(@ConnectedSocket() socket: WebSocket, @MessageBody(frameValidationPipe) frame: CancelFrame): Promise<void> {
+    const userId = requireUser(this.connectionOf(socket));
+    if (frame.user_id !== undefined && frame.user_id !== userId) {
+      throw new GatewayError(ErrorCode.Forbidden, 'A connection may only cancel its own user\'s tasks');
+    }
+    await this.tasks.cancel(userId, frame.task_id);
+  }
+
+  @SubscribeMessage(ClientAction.Ping)
+  ping(@MessageBody() frame: Record<string, unknown>): PongFrame {
+    return { type: 'pong', timestamp: epochSeconds(), original_data: frame };
+  }
+
+  @SubscribeMessage(ClientAction.Subscribe)
+  subscribe(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody(frameValidationPipe) frame: SubscribeFrame,
+  ): SubscriptionConfirmedFrame {
+    const connection = this.connectionOf(socket);
+    if (frame.user_id === undefined && frame.task_id === undefined) {
+      throw new GatewayError(ErrorCode.InvalidMessage, 'subscribe needs user_id, task_id or both');
+    }
+    if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
+    if (frame.task_id !== undefined) this.connections.subscribeTask(connection, frame.task_id);
+    return {
+      type: 'subscription_confirmed',
+      user_id: connection.userId,
+      ...(frame.task_id !== undefined && { task_id: frame.task_id }),
+      subscribed_tasks: [...connection.tasks],
+    };
+  }
+
+  @SubscribeMessage(ClientAction.Unsubscribe)
+  unsubscribe(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody(frameValidationPipe) frame: UnsubscribeFrame,
+  ): UnsubscribedFrame {
+    const connection = this.connectionOf(socket);
+    this.connections.unsubscribeTask(connection, frame.task_id);
+    return { type: 'unsubscribed', task_id: frame.task_id, subscribed_tasks: [...connection.tasks] };
+  }
+
+  /** A connection takes on a user once; switching to another user is refused. */
+  private adoptUser(connection: ClientConnection, userId: string): void {
+    if (connection.userId === userId) return;
+    if (connection.userId !== null) {
+      throw new GatewayError(ErrorCode.Forbidden, 'This connection already belongs to another user');
+    }
+    this.connections.identify(connection, userId);
+    this.deliverPendingConfirmations(connection);
+  }
+
+  private deliverPendingConfirmations(connection: ClientConnection): void {
+    if (connection.userId === null) return;
+    for (const confirmation of this.confirmations.pendingForUser(connection.userId)) {
+      this.connections.sendFrame(connection, confirmation.frame);
+    }
+  }
+
+  private connectionOf(socket: WebSocket): ClientConnection {
+    const connection = this.connections.connectionOf(socket);
+    if (!connection) throw new GatewayError(ErrorCode.InternalError, 'Connection is not registered');
+    return connection;
+  }
+}
+
+function requireUser(connection: ClientConnection): string {
+  if (connection.userId === null) {
+    throw new GatewayError(
+      ErrorCode.IdentityRequired,
+      'Identify first: connect with ?user_id= or send {"action":"subscribe","user_id":...}',
+    );
+  }
+  return connection.userId;
+}

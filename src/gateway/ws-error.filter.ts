@@ -1,0 +1,34 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import { WebSocket } from 'ws';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { errorFrame } from '../protocol/server-frames.js';
+
+/**
+ * Turns anything a socket handler throws into an `error` frame on that socket. Nest's
+ * own filter emits an 'exception' event that never reaches a plain WebSocket client.
+ */
+@Catch()
+export class WsErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger(WsErrorFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ws = host.switchToWs();
+    const client = ws.getClient<WebSocket>();
+    const action = actionOf(ws.getData());
+    const frame =
+      exception instanceof GatewayError
+        ? errorFrame(exception.code, exception.message, action)
+        : this.internalError(exception, action);
+    if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
+  }
+
+  private internalError(exception: unknown, action: string | undefined) {
+    this.logger.error(`Unhandled error in ${action ?? 'socket'} handler`, (exception as Error)?.stack ?? String(exception));
+    return errorFrame(ErrorCode.InternalError, 'Internal error', action);
+  }
+}
+
+function actionOf(data: unknown): string | undefined {
+  const action = (data as { action?: unknown } | null)?.action;
+  return typeof action === 'string' ? action : undefined;
+}

@@ -1,0 +1,33 @@
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+
+/** Whether this instance is listening and not yet draining, as health and status report it. */
+@Injectable()
+export class ServerStateService implements BeforeApplicationShutdown {
+  readonly startedAt = Date.now();
+  private listeningOn: { host: string; port: number } | null = null;
+  private draining = false;
+
+  markListening(host: string, port: number): void {
+    this.listeningOn = { host, port };
+  }
+
+  beforeApplicationShutdown(): void {
+    this.draining = true;
+  }
+
+  get address(): { host: string; port: number } | null {
+    return this.listeningOn;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.draining;
+  }
+
+  get isRunning(): boolean {
+    return this.listeningOn !== null && !this.draining;
+  }
+
+  get uptimeSeconds(): number {
+    return (Date.now() - this.startedAt) / 1000;
+  }
+}

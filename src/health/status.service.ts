@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import { ConnectionService } from '../connections/connection.service.js';
+import { HeartbeatService } from '../tasks/heartbeat.service.js';
+import { ServerStateService } from './server-state.service.js';
+
+/** The original's get_status() keys plus the design document's monitor figures. */
+@Injectable()
+export class StatusService {
+  constructor(
+    private readonly state: ServerStateService,
+    private readonly connections: ConnectionService,
+    private readonly confirmations: ConfirmationService,
+    private readonly heartbeats: HeartbeatService,
+  ) {}
+
+  status() {
+    const c = this.connections.stats();
+    const k = this.confirmations.stats();
+    return {
+      running: this.state.isRunning,
+      host: this.state.address?.host ?? null,
+      port: this.state.address?.port ?? null,
+      active_connections: c.active,
+      pending_callbacks: k.pending,
+      total_connections: c.total,
+      failed_connections: c.failed,
+      reaped_connections: c.reaped,
+      messages_sent: c.messagesSent,
+      messages_failed: c.messagesFailed,
+      confirmations: {
+        created: k.created,
+        confirmed: k.confirmed,
+        rejected: k.rejected,
+        timed_out: k.timedOut,
+        cancelled: k.cancelled,
+      },
+      active_heartbeats: this.heartbeats.count,
+      uptime_seconds: this.state.uptimeSeconds,
+      timestamp: Date.now() / 1000,
+    };
+  }
+}

@@ -1,0 +1,73 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ErrorCode, GatewayError, httpStatusOf } from '../protocol/error-code.enum.js';
+
+export interface HttpErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  errors?: string[];
+}
+
+const CODE_OF_STATUS: Record<number, string> = {
+  400: ErrorCode.InvalidMessage,
+  401: 'unauthorized',
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+/** One JSON error shape for every REST failure: `{statusCode, code, message, errors?}`. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger(HttpErrorFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (isHealthReport(exception)) {
+      void reply.status(exception.getStatus()).send(exception.getResponse());
+      return;
+    }
+    const body = this.toBody(exception);
+    void reply.status(body.statusCode).header('content-type', 'application/json').send(body);
+  }
+
+  private toBody(exception: unknown): HttpErrorBody {
+    if (exception instanceof GatewayError) {
+      return { statusCode: httpStatusOf(exception.code), code: exception.code, message: exception.message };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const detail = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+      const errors = Array.isArray(detail) ? detail.map(String) : undefined;
+      return {
+        statusCode: status,
+        code: CODE_OF_STATUS[status] ?? `http_${status}`,
+        message: errors ? errors.join('; ') : String(detail ?? exception.message),
+        ...(errors && { errors }),
+      };
+    }
+    const fastifyStatus = (exception as { statusCode?: unknown })?.statusCode;
+    if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+      return {
+        statusCode: fastifyStatus,
+        code: CODE_OF_STATUS[fastifyStatus] ?? `http_${fastifyStatus}`,
+        message: (exception as Error).message,
+      };
+    }
+    this.logger.error('Unhandled error', (exception as Error)?.stack ?? String(exception));
+    return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, code: ErrorCode.InternalError, message: 'Internal error' };
+  }
+}
+
+/** Terminus reports a failed check as an exception whose body is the health report. */
+function isHealthReport(exception: unknown): exception is HttpException {
+  if (!(exception instanceof HttpException)) return false;
+  const response = exception.getResponse();
+  return typeof response === 'object' && response !== null && 'details' in response;
+}

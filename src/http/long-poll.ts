@@ -1,0 +1,23 @@
+import { HttpStatus } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+
+/** A signal that aborts when the HTTP caller goes away, so its wait stops holding memory. */
+export function abortWhenClosed(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+/**
+ * The wait ended without a decision (the server is stopping): 503 with Retry-After, so
+ * the caller retries, with the same callback_id, here or on another instance.
+ */
+export function answerStillPending(reply: FastifyReply, callbackId: string) {
+  void reply.status(HttpStatus.SERVICE_UNAVAILABLE).header('retry-after', '1');
+  return {
+    statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+    code: 'unavailable',
+    message: 'No decision yet; retry with the same callback_id',
+    callback_id: callbackId,
+  };
+}

@@ -1,0 +1,83 @@
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsDefined,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+
+export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+
+/** The original's TaskStepResult. */
+export class StepResultDto {
+  @IsString()
+  @MaxLength(MAX_ID_LENGTH)
+  step: string;
+
+  @IsOptional()
+  result?: unknown;
+
+  @IsOptional()
+  @IsBoolean()
+  completed?: boolean;
+
+  @IsString()
+  @MaxLength(16384)
+  message: string;
+
+  @IsString()
+  @MaxLength(MAX_ID_LENGTH)
+  status: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_ID_LENGTH)
+  error_code?: string | null;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(16384)
+  error_message?: string | null;
+}
+
+export class NotifyRequestDto {
+  @IsString()
+  @Length(1, MAX_ID_LENGTH)
+  user_id: string;
+
+  @IsString()
+  @Length(1, MAX_ID_LENGTH)
+  task_id: string;
+
+  /** The step number. */
+  @IsInt()
+  @Min(0)
+  step: number;
+
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => StepResultDto)
+  step_result: StepResultDto;
+
+  /** Seconds to wait for the user; capped at WEBSOCKET_MAX_CALLBACK_TIMEOUT. */
+  @IsOptional()
+  @IsNumber()
+  @Min(0.05)
+  timeout_seconds?: number;
+
+  @IsOptional()
+  @IsString()
+  @Length(1, MAX_ID_LENGTH)
+  @Matches(CALLBACK_ID_PATTERN, { message: 'callback_id may contain only letters, digits and . _ : -' })
+  callback_id?: string;
+}

@@ -1,0 +1,60 @@
+import { Body, Controller, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { toDecision } from '../confirmations/confirmation.js';
+import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { JsonObjectPipe } from '../http/json-object.pipe.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import { abortWhenClosed, answerStillPending } from '../http/long-poll.js';
+import { NotifyQueryDto } from './dto/notify-query.dto.js';
+import { NotifyRequestDto } from './dto/notify-request.dto.js';
+
+/** The task services' side: ask a user, tell a user, tell everyone. */
+@Controller()
+export class NotifyController {
+  constructor(
+    private readonly confirmations: ConfirmationService,
+    private readonly delivery: DeliveryService,
+  ) {}
+
+  /** notify_user: pushes a step result to the user and (by default) waits for the decision. */
+  @Post('notify')
+  @HttpCode(HttpStatus.OK)
+  async notify(
+    @Body() body: NotifyRequestDto,
+    @Query() query: NotifyQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const { confirmation } = this.confirmations.create({
+      userId: body.user_id,
+      taskId: body.task_id,
+      step: body.step,
+      stepResult: body.step_result,
+      timeoutSeconds: body.timeout_seconds,
+      callbackId: body.callback_id,
+    });
+    if (query.wait === 'false' && confirmation.state === 'pending') {
+      void reply.status(HttpStatus.ACCEPTED);
+      return { callback_id: confirmation.callbackId, status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
+    }
+    // The expiry timer settles the confirmation; the extra second only guards the wait.
+    const maxWaitMs = confirmation.expiresAt - Date.now() + 1000;
+    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, maxWaitMs, abortWhenClosed(reply));
+    if (!settled || settled.state === 'pending') return answerStillPending(reply, confirmation.callbackId);
+    return toDecision(settled);
+  }
+
+  @Post('broadcast')
+  @HttpCode(HttpStatus.OK)
+  async broadcast(@Body(JsonObjectPipe) message: Record<string, unknown>) {
+    return { delivered: await this.delivery.deliver({ everyone: true }, message) };
+  }
+
+  /** send_to_user: the caller's object plus `target_user_id`, to that user's connections only. */
+  @Post('users/:user_id/messages')
+  @HttpCode(HttpStatus.OK)
+  async sendToUser(@Param('user_id') userId: string, @Body(JsonObjectPipe) message: Record<string, unknown>) {
+    const frame = { ...message, target_user_id: userId };
+    return { delivered: await this.delivery.deliver({ userIds: [userId] }, frame) };
+  }
+}

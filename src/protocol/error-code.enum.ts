@@ -1,0 +1,46 @@
+/** Stable, machine-readable codes carried by `error` frames and REST error bodies. */
+export enum ErrorCode {
+  InvalidJson = 'invalid_json',
+  InvalidMessage = 'invalid_message',
+  UnknownAction = 'unknown_action',
+  CallbackNotFound = 'callback_not_found',
+  AlreadyResolved = 'already_resolved',
+  CallbackConflict = 'callback_conflict',
+  Forbidden = 'forbidden',
+  IdentityRequired = 'identity_required',
+  NotFound = 'not_found',
+  TaskCancelled = 'task_cancelled',
+  InternalError = 'internal_error',
+}
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.InvalidJson]: 400,
+  [ErrorCode.InvalidMessage]: 400,
+  [ErrorCode.UnknownAction]: 400,
+  [ErrorCode.CallbackNotFound]: 404,
+  [ErrorCode.AlreadyResolved]: 409,
+  [ErrorCode.CallbackConflict]: 409,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.IdentityRequired]: 401,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.TaskCancelled]: 409,
+  [ErrorCode.InternalError]: 500,
+};
+
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+/**
+ * An expected failure with a protocol code. Services throw it; the socket error filter
+ * turns it into an `error` frame and the HTTP filter into a 4xx body.
+ */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}

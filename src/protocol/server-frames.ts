@@ -1,0 +1,129 @@
+import type { ErrorCode } from './error-code.enum.js';
+
+/** Unix epoch seconds with millisecond precision, as every frame carries it. */
+export function epochSeconds(ms: number = Date.now()): number {
+  return ms / 1000;
+}
+
+export type ConfirmationState = 'pending' | 'confirmed' | 'rejected' | 'timed_out' | 'cancelled';
+
+/** What a task service sends about one step (the original's TaskStepResult). */
+export interface StepResult {
+  step: string;
+  result?: unknown;
+  completed?: boolean;
+  message: string;
+  status: string;
+  error_code?: string | null;
+  error_message?: string | null;
+}
+
+export interface ConnectedFrame {
+  type: 'connected';
+  connection_id: string;
+  user_id: string | null;
+  server_time: number;
+}
+
+export interface TaskStepResultFrame {
+  type: 'task_step_result';
+  callback_id: string;
+  step: number;
+  step_name: string;
+  message: string;
+  result: unknown;
+  status: string;
+  completed: boolean;
+  error_code: string | null;
+  error_message: string | null;
+  user_id: string;
+  task_id: string;
+  timestamp: number;
+  expires_at: number;
+}
+
+export interface ConfirmationAcceptedFrame {
+  type: 'confirmation_accepted';
+  callback_id: string;
+  proceed: boolean;
+  feedback: string | null;
+  timestamp: number;
+}
+
+export interface ConfirmationResolvedFrame {
+  type: 'confirmation_resolved';
+  callback_id: string;
+  task_id: string;
+  state: ConfirmationState;
+  proceed: boolean;
+  timestamp: number;
+}
+
+export interface TaskCancelledFrame {
+  type: 'task_cancelled';
+  user_id: string;
+  task_id: string;
+  timestamp: number;
+}
+
+export interface PongFrame {
+  type: 'pong';
+  timestamp: number;
+  original_data: unknown;
+}
+
+export interface SubscriptionConfirmedFrame {
+  type: 'subscription_confirmed';
+  user_id: string | null;
+  task_id?: string;
+  subscribed_tasks: string[];
+}
+
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  task_id: string;
+  subscribed_tasks: string[];
+}
+
+export interface HeartbeatFrame {
+  type: 'heartbeat';
+  status: 'heartbeat';
+  message: string;
+  heartbeat_id: string;
+  user_id: string;
+  task_id: string;
+  timestamp: number;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  action?: string;
+  timestamp: number;
+}
+
+/** Every frame type the server sends, keyed by its `type`. */
+export interface ServerFrames {
+  connected: ConnectedFrame;
+  task_step_result: TaskStepResultFrame;
+  confirmation_accepted: ConfirmationAcceptedFrame;
+  confirmation_resolved: ConfirmationResolvedFrame;
+  task_cancelled: TaskCancelledFrame;
+  pong: PongFrame;
+  subscription_confirmed: SubscriptionConfirmedFrame;
+  unsubscribed: UnsubscribedFrame;
+  heartbeat: HeartbeatFrame;
+  error: ErrorFrame;
+}
+
+export type ServerFrame = ServerFrames[keyof ServerFrames];
+
+/** Caller-defined messages (broadcast, send_to_user, task messages) are any JSON object. */
+export type CustomFrame = Record<string, unknown>;
+
+export function errorFrame(code: ErrorCode, message: string, action?: string): ErrorFrame {
+  const frame: ErrorFrame = { type: 'error', code, message, timestamp: epochSeconds() };
+  if (action !== undefined) frame.action = action;
+  return frame;
+}

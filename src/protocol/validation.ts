@@ -1,0 +1,20 @@
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ErrorCode, GatewayError } from './error-code.enum.js';
+
+/** "proceed must be a boolean value; feedback must be a string", nested paths included. */
+export function describeValidationErrors(errors: ValidationError[], parent = ''): string[] {
+  return errors.flatMap((error) => {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((text) => text.replace(error.property, path));
+    return [...own, ...describeValidationErrors(error.children ?? [], path)];
+  });
+}
+
+/** Validates a client frame against its DTO; failures become `invalid_message` errors. */
+export const frameValidationPipe = new ValidationPipe({
+  transform: true,
+  whitelist: true,
+  forbidUnknownValues: false,
+  validationError: { target: false, value: false },
+  exceptionFactory: (errors) => new GatewayError(ErrorCode.InvalidMessage, describeValidationErrors(errors).join('; ')),
+});

@@ -1,0 +1,62 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { toView } from '../confirmations/confirmation.js';
+import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import type { TaskCancelledFrame } from '../protocol/server-frames.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import { Heartbeat, HeartbeatRequest, HeartbeatService, toHeartbeatView } from './heartbeat.service.js';
+
+/** Task-level operations: cancellation, heartbeats, and what a task service can read back. */
+@Injectable()
+export class TaskService {
+  private readonly logger = new Logger(TaskService.name);
+
+  constructor(
+    private readonly confirmations: ConfirmationService,
+    private readonly heartbeats: HeartbeatService,
+    private readonly delivery: DeliveryService,
+  ) {}
+
+  /**
+   * The user cancels their task: its pending confirmations are answered "do not proceed",
+   * its heartbeat stops, and the user's connections and the task's subscribers are told.
+   */
+  async cancel(userId: string, taskId: string): Promise<TaskCancelledFrame> {
+    const cancelled = this.confirmations.cancelTask(userId, taskId);
+    this.heartbeats.stopForTask(taskId);
+    this.logger.log(`Task ${taskId} cancelled by ${userId} (${cancelled.length} pending confirmations)`);
+    const frame: TaskCancelledFrame = { type: 'task_cancelled', user_id: userId, task_id: taskId, timestamp: epochSeconds() };
+    await this.delivery.deliver({ userIds: [userId], taskIds: [taskId] }, frame);
+    return frame;
+  }
+
+  startHeartbeat(request: HeartbeatRequest): Heartbeat {
+    if (this.confirmations.cancellationOf(request.taskId)) {
+      throw new GatewayError(ErrorCode.TaskCancelled, `Task ${request.taskId} was cancelled`);
+    }
+    return this.heartbeats.start(request);
+  }
+
+  stopHeartbeat(id: string): void {
+    if (!this.heartbeats.stop(id)) throw new GatewayError(ErrorCode.NotFound, `No heartbeat with id ${id}`);
+  }
+
+  /** What the gateway knows of a task; a task it never heard of is not found. */
+  describe(taskId: string) {
+    const cancellation = this.confirmations.cancellationOf(taskId);
+    const pending = this.confirmations.pendingForTask(taskId);
+    const heartbeat = this.heartbeats.forTask(taskId);
+    if (!cancellation && pending.length === 0 && !heartbeat) {
+      throw new GatewayError(ErrorCode.NotFound, `No task ${taskId} is known (no cancellation, confirmation or heartbeat)`);
+    }
+    return {
+      task_id: taskId,
+      cancelled: cancellation !== undefined,
+      cancelled_at: cancellation ? epochSeconds(cancellation.cancelledAt) : null,
+      cancelled_by: cancellation?.userId ?? null,
+      pending_confirmations: pending.map(toView),
+      heartbeat: heartbeat ? toHeartbeatView(heartbeat) : null,
+    };
+  }
+}
