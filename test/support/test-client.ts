@@ -1,0 +1,87 @@
+import { WebSocket } from 'ws';
+
+type Frame = Record<string, any>;
+
+/**
+ * A real `ws` client that keeps every frame it receives, so a test can wait for the
+ * next frame of a type or assert that none arrived.
+ */
+export class TestClient {
+  readonly frames: Frame[] = [];
+  private readonly taken = new Set<number>();
+  private waiters: Array<() => void> = [];
+  closeCode: number | null = null;
+  closeReason = '';
+  readonly closed: Promise<number>;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()));
+      this.wake();
+    });
+    this.closed = new Promise((resolve) =>
+      socket.on('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        this.wake();
+        resolve(code);
+      }),
+    );
+  }
+
+  static open(url: string, options?: ConstructorParameters<typeof WebSocket>[2]): Promise<TestClient> {
+    const socket = new WebSocket(url, options);
+    const client = new TestClient(socket);
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(client));
+      socket.once('error', reject);
+      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    });
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The oldest frame of this type not yet taken by an earlier call. */
+  async next(type: string, timeoutMs = 3000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.frames.findIndex((f, i) => !this.taken.has(i) && f.type === type);
+      if (index >= 0) {
+        this.taken.add(index);
+        return this.frames[index];
+      }
+      if (this.closeCode !== null) throw new Error(`closed (${this.closeCode}) while waiting for ${type}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a frame and returns the reply of the given type. */
+  async request(frame: unknown, replyType: string): Promise<Frame> {
+    this.send(frame);
+    return this.next(replyType);
+  }
+
+  ofType(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
