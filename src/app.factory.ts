@@ -1,4 +1,4 @@
-import { BadRequestException, LogLevel, ValidationPipe } from '@nestjs/common';
+import { LogLevel } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,7 +7,7 @@ import { Environment, LOG_LEVELS } from './config/environment.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
-import { describeValidationErrors } from './protocol/validation.js';
+import { validationPipe } from './protocol/validation.js';
 
 export interface CreateAppOptions extends AppModuleOptions {
   /** Overrides LOG_LEVEL (tests keep the output quiet). */
@@ -32,14 +32,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) });
-  app.useGlobalPipes(
-    new ValidationPipe({
-      transform: true,
-      whitelist: true,
-      forbidUnknownValues: false,
-      exceptionFactory: (errors) => new BadRequestException(describeValidationErrors(errors)),
-    }),
-  );
+  app.useGlobalPipes(validationPipe);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
     new GatewayWsAdapter(app, { maxMessageBytes: config.get('WEBSOCKET_MAX_MESSAGE_BYTES', { infer: true }) }),

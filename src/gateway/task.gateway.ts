@@ -17,7 +17,6 @@ import type {
   UnsubscribedFrame,
 } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
-import { frameValidationPipe } from '../protocol/validation.js';
 import { TaskService } from '../tasks/task.service.js';
 import type { AuthenticatedRequest } from './upgrade-authenticator.js';
 import { WsErrorFilter } from './ws-error.filter.js';
@@ -67,7 +66,7 @@ export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
   @SubscribeMessage(ClientAction.Confirm)
   confirm(
     @ConnectedSocket() socket: WebSocket,
-    @MessageBody(frameValidationPipe) frame: ConfirmFrame,
+    @MessageBody() frame: ConfirmFrame,
   ): ConfirmationAcceptedFrame {
     const connection = this.connectionOf(socket);
     const proceed = frame.proceed ?? false;
@@ -77,7 +76,7 @@ export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
   }
 
   @SubscribeMessage(ClientAction.Cancel)
-  async cancel(@ConnectedSocket() socket: WebSocket, @MessageBody(frameValidationPipe) frame: CancelFrame): Promise<void> {
+  async cancel(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: CancelFrame): Promise<void> {
     const userId = requireUser(this.connectionOf(socket));
     if (frame.user_id !== undefined && frame.user_id !== userId) {
       throw new GatewayError(ErrorCode.Forbidden, 'A connection may only cancel its own user\'s tasks');
@@ -93,7 +92,7 @@ export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
   @SubscribeMessage(ClientAction.Subscribe)
   subscribe(
     @ConnectedSocket() socket: WebSocket,
-    @MessageBody(frameValidationPipe) frame: SubscribeFrame,
+    @MessageBody() frame: SubscribeFrame,
   ): SubscriptionConfirmedFrame {
     const connection = this.connectionOf(socket);
     if (frame.user_id === undefined && frame.task_id === undefined) {
@@ -112,7 +111,7 @@ export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
   @SubscribeMessage(ClientAction.Unsubscribe)
   unsubscribe(
     @ConnectedSocket() socket: WebSocket,
-    @MessageBody(frameValidationPipe) frame: UnsubscribeFrame,
+    @MessageBody() frame: UnsubscribeFrame,
   ): UnsubscribedFrame {
     const connection = this.connectionOf(socket);
     this.connections.unsubscribeTask(connection, frame.task_id);

@@ -10,8 +10,11 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   });
 }
 
-/** Validates a client frame against its DTO; failures become `invalid_message` errors. */
-export const frameValidationPipe = new ValidationPipe({
+/**
+ * Validates socket frames and REST input against their DTOs. Failures become
+ * `invalid_message` errors: an `error` frame on a socket, a 400 over HTTP.
+ */
+export const validationPipe = new ValidationPipe({
   transform: true,
   whitelist: true,
   forbidUnknownValues: false,

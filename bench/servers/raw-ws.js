@@ -1,0 +1,96 @@
+// Baseline for the benchmark: the gateway's job done with plain `ws` + `node:http`,
+// as naively as possible. Start with `node --expose-gc bench/servers/raw-ws.js`.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { WebSocketServer } from 'ws';
+import { memoryReport, readJson, send } from './common.js';
+
+const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
+const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
+
+const socketsByUser = new Map(); // user_id -> Set<WebSocket>
+const waiting = new Map(); // callback_id -> (answer) => void
+
+const server = http.createServer(route);
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
+
+wss.on('connection', (ws, req) => {
+  const userId = new URL(req.url, 'http://x').searchParams.get('user_id');
+  if (userId) addSocket(userId, ws);
+  ws.send(JSON.stringify({ type: 'connected', connection_id: randomUUID(), user_id: userId, server_time: Date.now() / 1000 }));
+  ws.on('message', (data) => onFrame(ws, data));
+  ws.on('close', () => userId && socketsByUser.get(userId)?.delete(ws));
+});
+
+function addSocket(userId, ws) {
+  if (!socketsByUser.has(userId)) socketsByUser.set(userId, new Set());
+  socketsByUser.get(userId).add(ws);
+}
+
+function onFrame(ws, data) {
+  let frame;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    return;
+  }
+  if (frame.action !== 'confirm') return;
+  const resolve = waiting.get(frame.callback_id);
+  if (!resolve) return;
+  resolve({ proceed: frame.proceed === true, feedback: frame.feedback ?? null });
+  ws.send(JSON.stringify({ type: 'confirmation_accepted', callback_id: frame.callback_id, proceed: frame.proceed === true, feedback: frame.feedback ?? null, timestamp: Date.now() / 1000 }));
+}
+
+function sendToUser(userId, payload) {
+  let delivered = 0;
+  for (const ws of socketsByUser.get(userId) ?? []) {
+    ws.send(payload);
+    delivered++;
+  }
+  return delivered;
+}
+
+async function route(req, res) {
+  const { pathname } = new URL(req.url, 'http://x');
+  if (req.method === 'GET' && pathname === '/health') return send(res, 200, { status: 'ok' });
+  if (req.method === 'GET' && pathname === '/__bench/mem') return send(res, 200, memoryReport());
+  if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
+  const body = await readJson(req);
+  if (body === undefined) return send(res, 400, { error: 'body must be a JSON object' });
+  if (pathname === '/broadcast') return send(res, 200, { delivered: broadcast(body) });
+  const user = pathname.match(/^\/users\/([^/]+)\/messages$/);
+  if (user) {
+    const userId = decodeURIComponent(user[1]);
+    return send(res, 200, { delivered: sendToUser(userId, JSON.stringify({ ...body, target_user_id: userId })) });
+  }
+  if (pathname === '/notify') return send(res, 200, await notify(body));
+  send(res, 404, { error: 'not found' });
+}
+
+function broadcast(body) {
+  const payload = JSON.stringify(body);
+  for (const ws of wss.clients) ws.send(payload);
+  return wss.clients.size;
+}
+
+function notify({ user_id, task_id, step, step_result = {}, timeout_seconds = 300 }) {
+  const callbackId = randomUUID();
+  const now = Date.now();
+  const frame = {
+    type: 'task_step_result', callback_id: callbackId, step, step_name: step_result.step, message: step_result.message,
+    result: step_result.result ?? null, status: step_result.status, completed: step_result.completed ?? false,
+    error_code: null, error_message: null, user_id, task_id, timestamp: now / 1000, expires_at: now / 1000 + timeout_seconds,
+  };
+  return new Promise((resolve) => {
+    const finish = (answer, state) => {
+      clearTimeout(timer);
+      waiting.delete(callbackId);
+      resolve({ callback_id: callbackId, state, proceed: answer.proceed, feedback: answer.feedback, timed_out: state === 'timed_out', cancelled: false });
+    };
+    const timer = setTimeout(() => finish({ proceed: false, feedback: null }, 'timed_out'), timeout_seconds * 1000);
+    waiting.set(callbackId, (answer) => finish(answer, answer.proceed ? 'confirmed' : 'rejected'));
+    sendToUser(user_id, JSON.stringify(frame));
+  });
+}
+
+server.listen(PORT, HOST, () => console.log(`raw-ws listening on ${HOST}:${PORT}`));

@@ -1,0 +1,64 @@
+// Comparison server: the gateway's job done the idiomatic Socket.IO 4 way. One room per
+// user, io.emit for broadcast, and a confirmation is an emit with acknowledgement.
+// Start with `node --expose-gc bench/servers/socketio.js`.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { Server } from 'socket.io';
+import { memoryReport, readJson, send } from './common.js';
+
+const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
+const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
+
+const server = http.createServer(route);
+const io = new Server(server, { transports: ['websocket'], serveClient: false });
+
+io.on('connection', (socket) => {
+  const userId = socket.handshake.query.user_id || null;
+  if (userId) socket.join(userId);
+  socket.emit('connected', { type: 'connected', connection_id: socket.id, user_id: userId, server_time: Date.now() / 1000 });
+});
+
+async function route(req, res) {
+  const { pathname } = new URL(req.url, 'http://x');
+  if (req.method === 'GET' && pathname === '/health') return send(res, 200, { status: 'ok' });
+  if (req.method === 'GET' && pathname === '/__bench/mem') return send(res, 200, memoryReport());
+  if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
+  const body = await readJson(req);
+  if (body === undefined) return send(res, 400, { error: 'body must be a JSON object' });
+  if (pathname === '/broadcast') {
+    io.emit('message', body);
+    return send(res, 200, { delivered: io.engine.clientsCount });
+  }
+  const user = pathname.match(/^\/users\/([^/]+)\/messages$/);
+  if (user) {
+    const userId = decodeURIComponent(user[1]);
+    io.to(userId).emit('message', { ...body, target_user_id: userId });
+    return send(res, 200, { delivered: io.sockets.adapter.rooms.get(userId)?.size ?? 0 });
+  }
+  if (pathname === '/notify') return send(res, 200, await notify(body));
+  send(res, 404, { error: 'not found' });
+}
+
+/** Waits for every socket of the user to acknowledge; with none connected it times out at once. */
+async function notify({ user_id, task_id, step, step_result = {}, timeout_seconds = 300 }) {
+  const callbackId = randomUUID();
+  const now = Date.now();
+  const frame = {
+    type: 'task_step_result', callback_id: callbackId, step, step_name: step_result.step, message: step_result.message,
+    result: step_result.result ?? null, status: step_result.status, completed: step_result.completed ?? false,
+    error_code: null, error_message: null, user_id, task_id, timestamp: now / 1000, expires_at: now / 1000 + timeout_seconds,
+  };
+  const decision = { callback_id: callbackId, state: 'timed_out', proceed: false, feedback: null, timed_out: true, cancelled: false };
+  try {
+    const [answer] = await io.to(user_id).timeout(timeout_seconds * 1000).emitWithAck('task_step_result', frame);
+    if (answer === undefined) return decision;
+    const proceed = answer.proceed === true;
+    const feedback = answer.feedback ?? null;
+    io.to(user_id).emit('confirmation_accepted', { type: 'confirmation_accepted', callback_id: callbackId, proceed, feedback, timestamp: Date.now() / 1000 });
+    return { ...decision, state: proceed ? 'confirmed' : 'rejected', proceed, feedback, timed_out: false };
+  } catch {
+    return decision;
+  }
+}
+
+server.listen(PORT, HOST, () => console.log(`socketio listening on ${HOST}:${PORT}`));

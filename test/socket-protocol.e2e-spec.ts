@@ -1,0 +1,186 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { WebSocket } from 'ws';
+import { TestClient } from './support/test-client.js';
+import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
+
+describe('socket protocol and its errors (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ WEBSOCKET_MAX_MESSAGE_BYTES: 4096 });
+  });
+  afterAll(() => t.close());
+
+  it('greets a connection with its id, user and server time', async () => {
+    const before = Date.now() / 1000;
+    const client = await TestClient.open(`${t.wsUrl}/?user_id=alice`);
+    const hello = await client.next('connected');
+    expect(hello).toMatchObject({ user_id: 'alice' });
+    expect(hello.connection_id).toEqual(expect.any(String));
+    expect(hello.server_time).toBeGreaterThanOrEqual(before - 1);
+    client.terminate();
+  });
+
+  it.each(['/', '/ws', '/ws/', '/?user_id=x', '/ws/?user_id=x'])('accepts upgrades at %s', async (path) => {
+    const client = await TestClient.open(t.wsUrl + path);
+    await client.next('connected');
+    client.terminate();
+  });
+
+  it('refuses upgrades at other paths with 404', async () => {
+    await expect(TestClient.open(`${t.wsUrl}/socket`)).rejects.toThrow('404');
+  });
+
+  it('answers ping with pong echoing the whole frame', async () => {
+    const client = await t.connect();
+    const pong = await client.request({ action: 'ping', timestamp: 12345, extra: [1] }, 'pong');
+    expect(pong.original_data).toEqual({ action: 'ping', timestamp: 12345, extra: [1] });
+    expect(pong.timestamp).toBeGreaterThan(1_700_000_000);
+  });
+
+  const badFrames: Array<[string, string | Buffer, string, string]> = [
+    ['not JSON', '{oops', 'invalid_json', 'Invalid JSON format'],
+    ['empty frame', '', 'invalid_json', 'Invalid JSON format'],
+    ['a JSON array', '[1,2]', 'invalid_message', ''],
+    ['a JSON string', '"confirm"', 'invalid_message', ''],
+    ['null', 'null', 'invalid_message', ''],
+    ['an unknown action', '{"action":"explode"}', 'unknown_action', 'Unknown action: explode'],
+    ['no action', '{"callback_id":"x"}', 'unknown_action', 'Unknown action: undefined'],
+    ['a non-string action', '{"action":{"a":1}}', 'unknown_action', ''],
+    ['a prototype action', '{"action":"__proto__"}', 'unknown_action', 'Unknown action: __proto__'],
+    ['a constructor action', '{"action":"constructor"}', 'unknown_action', ''],
+    ['a binary frame', Buffer.from([1, 2, 3]), 'invalid_message', 'Binary'],
+    ['confirm without callback_id', '{"action":"confirm","proceed":true}', 'invalid_message', 'callback_id'],
+    ['confirm with a string proceed', '{"action":"confirm","callback_id":"x","proceed":"yes"}', 'invalid_message', 'proceed must be a boolean'],
+    ['confirm with numeric feedback', '{"action":"confirm","callback_id":"x","feedback":5}', 'invalid_message', 'feedback must be a string'],
+    ['cancel without task_id', '{"action":"cancel","user_id":"alice"}', 'invalid_message', 'task_id'],
+    ['cancel with a numeric task_id', '{"action":"cancel","task_id":7}', 'invalid_message', 'task_id must be a string'],
+    ['subscribe with nothing', '{"action":"subscribe"}', 'invalid_message', 'subscribe needs'],
+    ['subscribe with a numeric user_id', '{"action":"subscribe","user_id":1}', 'invalid_message', 'user_id must be a string'],
+    ['unsubscribe without task_id', '{"action":"unsubscribe"}', 'invalid_message', 'task_id'],
+    ['__proto__ keys', '{"action":"confirm","callback_id":"x","__proto__":{"admin":true}}', 'identity_required', ''],
+  ];
+
+  it.each(badFrames)('answers %s with an error frame', async (_name, frame, code, text) => {
+    const client = await t.connect();
+    client.socket.send(frame, { binary: Buffer.isBuffer(frame) });
+    const error = await client.next('error');
+    expect(error.code).toBe(code);
+    expect(typeof error.timestamp).toBe('number');
+    if (text) expect(error.message).toContain(text);
+    // The connection survives and keeps working.
+    expect((await client.request({ action: 'ping' }, 'pong')).type).toBe('pong');
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('closes a connection that sends an oversized frame with 1009, and nobody else', async () => {
+    const bystander = await t.connect('bystander');
+    const client = await t.connect('big');
+    client.send({ action: 'ping', padding: 'x'.repeat(5000) });
+    expect(await client.closed).toBe(1009);
+    expect((await bystander.request({ action: 'ping' }, 'pong')).type).toBe('pong');
+  });
+
+  it('closes a connection that sends invalid UTF-8 (1007) without affecting others', async () => {
+    const bystander = await t.connect();
+    const client = await t.connect();
+    client.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect(await client.closed).toBe(1007);
+    expect((await bystander.request({ action: 'ping' }, 'pong')).type).toBe('pong');
+  });
+
+  it('subscribes to tasks, receives their messages, and unsubscribes', async () => {
+    const watcher = await t.connect('alice');
+    const sub = await watcher.request({ action: 'subscribe', task_id: 'task-7' }, 'subscription_confirmed');
+    expect(sub).toMatchObject({ user_id: 'alice', task_id: 'task-7', subscribed_tasks: ['task-7'] });
+
+    const sent = await t.http('POST', '/tasks/task-7/messages', { type: 'task_progress', progress: 75 });
+    expect(sent.body).toEqual({ delivered: 1 });
+    expect(await watcher.next('task_progress')).toMatchObject({ progress: 75, task_id: 'task-7' });
+
+    const unsub = await watcher.request({ action: 'unsubscribe', task_id: 'task-7' }, 'unsubscribed');
+    expect(unsub.subscribed_tasks).toEqual([]);
+    expect((await t.http('POST', '/tasks/task-7/messages', { type: 'task_progress' })).body).toEqual({ delivered: 0 });
+  });
+
+  it('refuses to switch a connection to another user', async () => {
+    const client = await t.connect('alice');
+    const same = await client.request({ action: 'subscribe', user_id: 'alice' }, 'subscription_confirmed');
+    expect(same.user_id).toBe('alice');
+    const error = await client.request({ action: 'subscribe', user_id: 'mallory' }, 'error');
+    expect(error).toMatchObject({ code: 'forbidden', action: 'subscribe' });
+  });
+
+  it('cancels a task: pending confirmations answered no, user and subscribers told, state readable', async () => {
+    const owner = await t.connect('dave');
+    const watcher = await t.connect();
+    await watcher.request({ action: 'subscribe', task_id: 'task-c' }, 'subscription_confirmed');
+    const outsider = await t.connect('erin');
+    const waiting = t.http('POST', '/notify', notifyBody('dave', 'task-c'));
+    await owner.next('task_step_result');
+
+    owner.send({ action: 'cancel', task_id: 'task-c' });
+    expect(await owner.next('task_cancelled')).toMatchObject({ user_id: 'dave', task_id: 'task-c' });
+    expect(await watcher.next('task_cancelled')).toMatchObject({ task_id: 'task-c' });
+    expect((await waiting).body).toMatchObject({ proceed: false, cancelled: true, state: 'cancelled' });
+    await sleep(50);
+    expect(outsider.ofType('task_cancelled')).toHaveLength(0);
+
+    const state = await t.http('GET', '/tasks/task-c');
+    expect(state.body).toMatchObject({ task_id: 'task-c', cancelled: true, cancelled_by: 'dave', pending_confirmations: [] });
+
+    const after = await t.http('POST', '/notify', notifyBody('dave', 'task-c'));
+    expect(after.body).toMatchObject({ cancelled: true, proceed: false });
+  });
+
+  it('refuses to cancel for another user or without an identity', async () => {
+    const mallory = await t.connect('mallory');
+    expect((await mallory.request({ action: 'cancel', user_id: 'dave', task_id: 't' }, 'error')).code).toBe('forbidden');
+    const anonymous = await t.connect();
+    expect((await anonymous.request({ action: 'cancel', task_id: 't' }, 'error')).code).toBe('identity_required');
+  });
+
+  it('keeps a user\'s pending confirmation intact through another user\'s bad frames', async () => {
+    const alice = await t.connect('alice-2');
+    const attacker = await t.connect('attacker');
+    const waiting = t.http('POST', '/notify', notifyBody('alice-2', 'task-x'));
+    const prompt = await alice.next('task_step_result');
+    for (const frame of ['{', '[]', '{"action":"cancel","task_id":"task-x","user_id":"alice-2"}']) attacker.send(frame);
+    attacker.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: false });
+    await sleep(100);
+    expect(attacker.ofType('error').map((e) => e.code)).toEqual(['invalid_json', 'invalid_message', 'forbidden', 'forbidden']);
+    alice.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: true });
+    expect((await waiting).body.state).toBe('confirmed');
+  });
+
+  it('broadcasts to everyone and sends to one user\'s connections only', async () => {
+    const a = await t.connect('bc-a');
+    const b = await t.connect('bc-b');
+    const anon = await t.connect();
+    const all = await t.http('POST', '/broadcast', { type: 'system_notification', severity: 'warning' });
+    expect(all.body.delivered).toBeGreaterThanOrEqual(3);
+    for (const c of [a, b, anon]) expect((await c.next('system_notification')).severity).toBe('warning');
+
+    const one = await t.http('POST', '/users/bc-a/messages', { type: 'personal_notification', message: 'done' });
+    expect(one.body).toEqual({ delivered: 1 });
+    expect(await a.next('personal_notification')).toMatchObject({ target_user_id: 'bc-a', message: 'done' });
+    await sleep(50);
+    expect(b.ofType('personal_notification')).toHaveLength(0);
+  });
+
+  it('does not deliver to a socket that closed', async () => {
+    const gone = await t.connect('ghost');
+    gone.socket.close();
+    await gone.closed;
+    await sleep(20);
+    expect((await t.http('POST', '/users/ghost/messages', { type: 'x' })).body).toEqual({ delivered: 0 });
+  });
+
+  it('survives a client that disappears mid-handshake', async () => {
+    const socket = new WebSocket(`${t.wsUrl}/`);
+    socket.on('error', () => undefined);
+    socket.terminate();
+    await sleep(50);
+    expect((await t.http('GET', '/health/live')).status).toBe(200);
+  });
+});
