@@ -59,17 +59,17 @@ function onClose() {
 }
 
 /**
- * Opens one client per user id, `concurrency` handshakes at a time. Client i binds to
- * localAddresses[floor(i / perAddress)] when addresses are given, so more connections
- * than one source address has ephemeral ports can be opened.
+ * Opens one client per user id, `concurrency` handshakes at a time. The run's client
+ * number n (firstIndex + i) binds to localAddresses[floor(n / perAddress)] when
+ * addresses are given: one source address has only ~28k ephemeral ports.
  */
-async function connect({ kind, baseUrl, userIds, localAddresses, perAddress, concurrency, timeoutMs }) {
+async function connect({ kind, baseUrl, userIds, firstIndex = 0, localAddresses, perAddress, concurrency, timeoutMs }) {
   const started = now();
   let next = 0;
   let failed = 0;
   let firstError;
   const openOne = async (i) => {
-    const localAddress = localAddresses?.[Math.floor(i / perAddress)];
+    const localAddress = localAddresses?.[Math.floor((firstIndex + i) / perAddress)];
     try {
       state.clients.push(await openClient(kind, { baseUrl, userId: userIds[i], localAddress, timeoutMs, onMessage, onClose }));
     } catch (err) {

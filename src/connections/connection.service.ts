@@ -153,6 +153,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
         this.counters.reaped++;
         this.logger.debug(`Terminating unresponsive connection ${connection.id}`);
         connection.socket.terminate();
+        this.unregister(connection);
       }
     }
   }

@@ -4,6 +4,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Observable } from 'rxjs';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { ServerStateService } from '../health/server-state.service.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
 import { AuthenticatedRequest, UpgradeAuthenticator, UpgradeRejected } from './upgrade-authenticator.js';
@@ -28,8 +29,8 @@ type Handler = WsMessageHandler['callback'];
 export class GatewayWsAdapter extends AbstractWsAdapter {
   private readonly logger = new Logger(GatewayWsAdapter.name);
   private readonly authenticator: UpgradeAuthenticator;
+  private readonly serverState: ServerStateService;
   private upgradeListener?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-  private acceptingUpgrades = true;
 
   constructor(
     app: INestApplicationContext,
@@ -37,6 +38,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   ) {
     super(app);
     this.authenticator = app.get(UpgradeAuthenticator);
+    this.serverState = app.get(ServerStateService);
   }
 
   create(): WebSocketServer {
@@ -50,11 +52,6 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
     this.upgradeListener = (request, socket, head) => this.handleUpgrade(server, request, socket, head);
     (this.httpServer as HttpServer).on('upgrade', this.upgradeListener);
     return server;
-  }
-
-  /** New upgrades are refused from now on (shutdown). */
-  stopAcceptingUpgrades(): void {
-    this.acceptingUpgrades = false;
   }
 
   bindMessageHandlers(client: WebSocket, handlers: WsMessageHandler[], _transform: (data: unknown) => Observable<unknown>): void {
@@ -72,7 +69,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (!UPGRADE_PATHS.has(url.pathname)) throw new UpgradeRejected(404, `No WebSocket endpoint at ${url.pathname}`);
-      if (!this.acceptingUpgrades) throw new UpgradeRejected(503, 'Server is shutting down');
+      if (this.serverState.isShuttingDown) throw new UpgradeRejected(503, 'Server is shutting down');
       (request as AuthenticatedRequest).identity = this.authenticator.authenticate(request, url);
     } catch (err) {
       const rejection = err instanceof UpgradeRejected ? err : new UpgradeRejected(400, 'Bad upgrade request');

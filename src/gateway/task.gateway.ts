@@ -1,4 +1,4 @@
-import { Logger, OnApplicationShutdown, UseFilters } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, UseFilters } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
@@ -24,7 +24,7 @@ import { WsErrorFilter } from './ws-error.filter.js';
 /** The socket side of the service: one handler per client action. */
 @WebSocketGateway()
 @UseFilters(WsErrorFilter)
-export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
+export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(TaskGateway.name);
   private readonly maxConnections: number;
 
@@ -56,11 +56,20 @@ export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
     this.deliverPendingConfirmations(connection);
   }
 
-  onApplicationShutdown(): void {
-    for (const connection of this.connections.all()) {
+  /**
+   * Tells every client to go elsewhere and closes its socket before the HTTP server
+   * closes (which waits for upgraded sockets too). Peers that do not finish the close
+   * handshake in time are cut off.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const open = [...this.connections.all()];
+    const closed = open.map((c) => new Promise((resolve) => c.socket.once('close', resolve)));
+    for (const connection of open) {
       this.connections.sendFrame(connection, { type: 'server_shutdown', timestamp: epochSeconds() });
       connection.socket.close(CloseCode.GoingAway, 'Server shutting down');
     }
+    await Promise.race([Promise.all(closed), sleep(CLOSE_HANDSHAKE_GRACE_MS)]);
+    for (const connection of open) connection.socket.terminate();
   }
 
   @SubscribeMessage(ClientAction.Confirm)
@@ -141,6 +150,9 @@ export class TaskGateway implements OnGatewayConnection, OnApplicationShutdown {
     return connection;
   }
 }
+
+const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function requireUser(connection: ClientConnection): string {
   if (connection.userId === null) {

@@ -1,0 +1,128 @@
+// The three servers under test and how to start, watch and stop them.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exited, track } from './children.js';
+import { getJson } from './http.js';
+import { memoryAfterGc } from './inspector.js';
+import { cpuSeconds, rssBytes } from './proc.js';
+import { sleep, withTimeout } from './stats.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const SERVERS = {
+  // Our service exactly as users run it: the production build, configured by env only.
+  gateway: {
+    label: 'gateway',
+    script: 'dist/main.js',
+    nodeArgs: [],
+    client: 'ws',
+    memory: 'inspector',
+    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', WEBSOCKET_MAX_CONNECTIONS: '60000' },
+  },
+  'raw-ws': { label: 'raw ws', script: 'bench/servers/raw-ws.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },
+  socketio: { label: 'Socket.IO', script: 'bench/servers/socketio.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
+};
+
+export const HOST = '127.0.0.1';
+
+export async function startServer(name, { logDir, tag }) {
+  const def = SERVERS[name];
+  if (!existsSync(join(ROOT, def.script))) throw new Error(`${def.script} is missing (run npm run build)`);
+  const port = await freePort();
+  mkdirSync(logDir, { recursive: true });
+  const logPath = join(logDir, `${name}-${tag}.log`);
+  const log = openSync(logPath, 'w');
+  const child = track(
+    spawn(process.execPath, [...def.nodeArgs, def.script], {
+      cwd: ROOT,
+      env: { ...process.env, ...def.env, WEBSOCKET_HOST: HOST, WEBSOCKET_PORT: String(port) },
+      stdio: ['ignore', log, log],
+    }),
+  );
+  closeSync(log);
+  const server = new RunningServer(name, def, child, `http://${HOST}:${port}`, logPath);
+  try {
+    await server.waitHealthy(30_000);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${name} did not become healthy: ${err.message}\n${server.logTail()}`);
+  }
+  return server;
+}
+
+class RunningServer {
+  constructor(name, def, child, baseUrl, logPath) {
+    Object.assign(this, { name, def, child, baseUrl, logPath });
+    this.pid = child.pid;
+  }
+
+  async waitHealthy(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.alive()) throw new Error(`exited with ${this.child.signalCode ?? this.child.exitCode}`);
+      const res = await getJson(`${this.baseUrl}/health`, { timeoutMs: 1_000 }).catch(() => undefined);
+      if (res?.status === 200) return;
+      await sleep(100);
+    }
+    throw new Error(`GET /health not 200 within ${timeoutMs} ms`);
+  }
+
+  alive() {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  cpuSeconds() {
+    return cpuSeconds(this.pid);
+  }
+
+  /** { rss, heapUsed, afterGc }: the heap after a full collection whenever the server allows one. */
+  async memory() {
+    if (this.def.memory === 'endpoint') {
+      const { body } = await getJson(`${this.baseUrl}/__bench/mem`);
+      return { rss: rssBytes(this.pid), heapUsed: body.heapUsed, afterGc: body.gc === true };
+    }
+    try {
+      const usage = await memoryAfterGc(this.pid, this.def.script);
+      return { rss: rssBytes(this.pid), heapUsed: usage.heapUsed, afterGc: true };
+    } catch (err) {
+      // Without the inspector the heap figure is whatever V8 holds right now.
+      console.error(`bench: ${this.name}: no forced GC (${err.message}); using /metrics`);
+      const { body } = await getJson(`${this.baseUrl}/metrics`);
+      const heap = Number(String(body).match(/^nodejs_heap_size_used_bytes (\S+)/m)?.[1]);
+      return { rss: rssBytes(this.pid), heapUsed: heap, afterGc: false };
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if the server is still there after a grace period. */
+  async stop(graceMs = 5_000) {
+    if (!this.alive()) return;
+    this.child.kill('SIGTERM');
+    await withTimeout(exited(this.child), graceMs, `${this.name} shutdown`).catch(() => {
+      this.child.kill('SIGKILL');
+      return exited(this.child);
+    });
+  }
+
+  logTail(lines = 20) {
+    try {
+      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.once('error', reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}

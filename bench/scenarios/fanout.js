@@ -1,0 +1,138 @@
+// Connections and fan-out share one server session: the clients opened (and weighed)
+// for the connection figures are the ones the broadcasts then reach.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAgent, postJson } from '../lib/http.js';
+import { startProfiling } from '../lib/inspector.js';
+import { payload } from '../lib/payload.js';
+import { summarizeProfile } from '../lib/profile-summary.js';
+import { now, percentile, sleep } from '../lib/stats.js';
+import { connectClients } from './connect.js';
+
+export async function runConnectionsAndFanout({ server, workers, cfg }) {
+  const connections = await measureConnections(server, workers, cfg);
+  const fanout = await measureFanout(server, workers, cfg, connections.opened);
+  return { connections, fanout };
+}
+
+async function measureConnections(server, workers, cfg) {
+  const before = await server.memory();
+  const cpuBefore = server.cpuSeconds();
+  const opened = await connectClients(workers, server, { prefix: 'fan', count: cfg.clients, cfg });
+  const cpu = server.cpuSeconds() - cpuBefore;
+  await sleep(500); // let the last handshakes' garbage become garbage
+  const after = await server.memory();
+  const result = {
+    clients: cfg.clients,
+    opened: opened.opened,
+    failed: opened.failed,
+    perWorker: opened.perWorker,
+    connectMs: opened.ms,
+    connectsPerSecond: opened.opened / (opened.ms / 1000),
+    cpuSeconds: cpu,
+    cpuPerConnectionUs: (cpu / opened.opened) * 1e6,
+    rssPerConnection: (after.rss - before.rss) / opened.opened,
+    heapPerConnection: (after.heapUsed - before.heapUsed) / opened.opened,
+    heapAfterGc: before.afterGc && after.afterGc,
+    memoryBefore: before,
+    memoryAfter: after,
+  };
+  if (opened.opened === 0) throw new Error(`no connection opened: ${opened.firstError}`);
+  if (opened.failed > 0) result.error = `${opened.failed} of ${cfg.clients} connections failed, first: ${opened.firstError}`;
+  return result;
+}
+
+async function measureFanout(server, workers, cfg, clients) {
+  const agent = createAgent(1);
+  const rounds = [];
+  try {
+    for (let seq = 0; seq < cfg.warmupRounds; seq++) await broadcastRound(server, workers, agent, seq, cfg);
+    const stopProfiling = cfg.profile ? await startProfiling(server.pid, server.def.script) : undefined;
+    const cpuBefore = server.cpuSeconds();
+    const started = now();
+    for (let i = 0; i < cfg.rounds; i++) {
+      rounds.push(await broadcastRound(server, workers, agent, cfg.warmupRounds + i, cfg));
+      await sleep(cfg.roundPauseMs);
+    }
+    const cpu = server.cpuSeconds() - cpuBefore;
+    const wallSeconds = (now() - started) / 1000;
+    if (stopProfiling) saveProfile(await stopProfiling(), server, cfg);
+    return summarizeRounds(rounds, clients, cpu, wallSeconds);
+  } finally {
+    agent.destroy();
+  }
+}
+
+function summarizeRounds(rounds, clients, cpu, wallSeconds) {
+  const latencies = rounds.filter((r) => r.complete).map((r) => r.latencyMs);
+  const delivered = rounds.reduce((total, r) => total + r.received, 0);
+  const result = {
+    clients,
+    rounds: rounds.length,
+    completeRounds: latencies.length,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: Math.max(...latencies),
+    delivered,
+    cpuSeconds: cpu,
+    cpuPerDeliveryUs: (cpu / delivered) * 1e6,
+    serverCores: cpu / wallSeconds,
+    latencies,
+  };
+  if (rounds.some((r) => r.received === 0)) throw new Error('a broadcast reached no client');
+  const incomplete = rounds.filter((r) => !r.complete);
+  if (incomplete.length > 0) {
+    result.error = `${incomplete.length} rounds incomplete (e.g. ${incomplete[0].received}/${clients} received)`;
+  }
+  return result;
+}
+
+/** One POST /broadcast; the latency is until the last client of every worker had it. */
+async function broadcastRound(server, workers, agent, seq, cfg) {
+  const arrivals = waitForArrivals(workers, seq, cfg.roundTimeoutMs);
+  const started = now();
+  const res = await postJson(`${server.baseUrl}/broadcast`, payload('fanout', seq), { agent });
+  if (res.status !== 200) throw new Error(`POST /broadcast answered ${res.status}: ${JSON.stringify(res.body)}`);
+  const reports = await arrivals;
+  return {
+    seq,
+    complete: reports.every((r) => r.complete),
+    received: reports.reduce((total, r) => total + r.count, 0),
+    reportedDelivered: res.body.delivered,
+    latencyMs: Math.max(...reports.map((r) => r.lastAt)) - started,
+  };
+}
+
+/** Each worker reports once all its clients have round `seq`; after timeoutMs, asks how far they got. */
+function waitForArrivals(workers, seq, timeoutMs) {
+  return new Promise((resolve) => {
+    const reports = new Map();
+    const unsubscribes = workers.map((worker) =>
+      worker.onEvent((event) => {
+        if (event.event !== 'round' || event.seq !== seq) return;
+        reports.set(worker, { ...event, complete: true });
+        if (reports.size === workers.length) finish();
+      }),
+    );
+    const timer = setTimeout(async () => {
+      for (const worker of workers) {
+        if (reports.has(worker)) continue;
+        const status = await worker.call('roundStatus', { seq }, 5_000).catch(() => ({ count: 0 }));
+        reports.set(worker, { count: status.count, lastAt: status.lastAt ?? NaN, complete: false });
+      }
+      finish();
+    }, timeoutMs);
+    function finish() {
+      clearTimeout(timer);
+      unsubscribes.forEach((unsubscribe) => unsubscribe());
+      resolve([...reports.values()]);
+    }
+  });
+}
+
+function saveProfile(profile, server, cfg) {
+  const path = join(cfg.resultsDir, `${server.name}-fanout.cpuprofile`);
+  writeFileSync(path, JSON.stringify(profile));
+  console.error(`bench: CPU profile of ${server.name} during fan-out: ${path}`);
+  console.error(summarizeProfile(profile, 15));
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
+
+describe('REST API (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ HTTP_MAX_BODY_BYTES: 4096 });
+  });
+  afterAll(() => t.close());
+
+  const invalidNotifies: Array<[string, unknown, string]> = [
+    ['a missing user_id', { ...notifyBody('u', 't'), user_id: undefined }, 'user_id'],
+    ['a numeric task_id', { ...notifyBody('u', 't'), task_id: 5 }, 'task_id must be a string'],
+    ['a string step', { ...notifyBody('u', 't'), step: 'three' }, 'step must be an integer'],
+    ['no step_result', { ...notifyBody('u', 't'), step_result: undefined }, 'step_result'],
+    ['a step_result without message', { ...notifyBody('u', 't'), step_result: { step: 's', status: 'x' } }, 'step_result.message'],
+    ['a negative timeout', { ...notifyBody('u', 't'), timeout_seconds: -1 }, 'timeout_seconds'],
+    ['a callback_id with spaces', { ...notifyBody('u', 't'), callback_id: 'a b' }, 'callback_id'],
+  ];
+
+  it.each(invalidNotifies)('rejects POST /notify with %s (400, says which field)', async (_name, body, text) => {
+    const res = await t.http('POST', '/notify', body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_message');
+    expect(res.body.message).toContain(text);
+  });
+
+  it('rejects a body that is not JSON', async () => {
+    const res = await t.http('POST', '/notify', '{not json');
+    expect(res.status).toBe(400);
+    expect(res.body.message).toEqual(expect.any(String));
+  });
+
+  it('rejects a body with __proto__ keys', async () => {
+    const res = await t.http('POST', '/broadcast', '{"type":"x","__proto__":{"polluted":true}}');
+    expect(res.status).toBe(400);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('rejects a body over HTTP_MAX_BODY_BYTES with 413', async () => {
+    const res = await t.http('POST', '/broadcast', { type: 'x', padding: 'y'.repeat(5000) });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('payload_too_large');
+  });
+
+  it.each(['[1,2]', '"text"', '42'])('rejects a non-object message body %s', async (body) => {
+    const res = await t.http('POST', '/broadcast', body);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain('JSON object');
+  });
+
+  it('rejects an invalid wait flag and an out-of-range long poll', async () => {
+    expect((await t.http('POST', '/notify?wait=maybe', notifyBody('u', 't'))).status).toBe(400);
+    expect((await t.http('GET', '/confirmations/x?wait_seconds=9999')).status).toBe(400);
+    expect((await t.http('GET', '/confirmations/x?wait_seconds=abc')).status).toBe(400);
+  });
+
+  it('answers unknown routes and ids with 404 JSON', async () => {
+    const route = await t.http('GET', '/nope');
+    expect(route.status).toBe(404);
+    expect(route.body.code).toBe('not_found');
+    expect((await t.http('GET', '/tasks/never-seen')).status).toBe(404);
+    expect((await t.http('DELETE', '/heartbeats/none')).status).toBe(404);
+  });
+
+  it('runs a heartbeat to the user and the task subscribers, replaces it, and stops it', async () => {
+    const owner = await t.connect('hb-user');
+    const watcher = await t.connect();
+    await watcher.request({ action: 'subscribe', task_id: 'hb-task' }, 'subscription_confirmed');
+    const started = await t.http('POST', '/heartbeats', { user_id: 'hb-user', task_id: 'hb-task', interval_seconds: 0.1 });
+    expect(started.status).toBe(201);
+    const beat = await owner.next('heartbeat');
+    expect(beat).toMatchObject({
+      status: 'heartbeat',
+      message: 'task still running...',
+      user_id: 'hb-user',
+      task_id: 'hb-task',
+      heartbeat_id: started.body.heartbeat_id,
+    });
+    await watcher.next('heartbeat');
+    await owner.next('heartbeat');
+
+    const replaced = await t.http('POST', '/heartbeats', { user_id: 'hb-user', task_id: 'hb-task', interval_seconds: 0.1, message: 'still going' });
+    expect((await t.http('GET', '/tasks/hb-task')).body.heartbeat.heartbeat_id).toBe(replaced.body.heartbeat_id);
+    expect((await t.http('DELETE', `/heartbeats/${started.body.heartbeat_id}`)).status).toBe(404);
+    expect((await t.http('DELETE', `/heartbeats/${replaced.body.heartbeat_id}`)).status).toBe(204);
+    await sleep(30);
+    const count = owner.ofType('heartbeat').length;
+    await sleep(250);
+    expect(owner.ofType('heartbeat').length).toBe(count);
+  });
+
+  it('stops a heartbeat when its task is cancelled, and refuses new ones for it', async () => {
+    const owner = await t.connect('hb2');
+    await t.http('POST', '/heartbeats', { user_id: 'hb2', task_id: 'hb2-task', interval_seconds: 0.05 });
+    await owner.next('heartbeat');
+    owner.send({ action: 'cancel', task_id: 'hb2-task' });
+    await owner.next('task_cancelled');
+    await sleep(20);
+    const count = owner.ofType('heartbeat').length;
+    await sleep(200);
+    expect(owner.ofType('heartbeat').length).toBe(count);
+    const refused = await t.http('POST', '/heartbeats', { user_id: 'hb2', task_id: 'hb2-task', interval_seconds: 1 });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('task_cancelled');
+  });
+
+  it('ends a heartbeat after its duration', async () => {
+    const owner = await t.connect('hb3');
+    const hb = await t.http('POST', '/heartbeats', { user_id: 'hb3', task_id: 'hb3-task', interval_seconds: 0.05, duration_seconds: 0.12 });
+    await sleep(300);
+    const beats = owner.ofType('heartbeat').length;
+    expect(beats).toBeGreaterThanOrEqual(2);
+    expect(beats).toBeLessThanOrEqual(4);
+    expect((await t.http('DELETE', `/heartbeats/${hb.body.heartbeat_id}`)).status).toBe(404);
+  });
+
+  it('lists a task\'s pending confirmations', async () => {
+    const created = await t.http('POST', '/notify?wait=false', notifyBody('lister', 'list-task'));
+    const task = await t.http('GET', '/tasks/list-task');
+    expect(task.body).toMatchObject({ task_id: 'list-task', cancelled: false, heartbeat: null });
+    expect(task.body.pending_confirmations.map((c: { callback_id: string }) => c.callback_id)).toEqual([created.body.callback_id]);
+  });
+
+  it('reports health, liveness, status and metrics', async () => {
+    const client = await t.connect('status-user');
+    await t.http('POST', '/notify?wait=false', notifyBody('status-user', 'status-task'));
+    await client.next('task_step_result');
+
+    const health = await t.http('GET', '/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'ok', info: { websocket: { status: 'up' } } });
+    expect((await t.http('GET', '/health/live')).body.status).toBe('ok');
+
+    const status = await t.http('GET', '/status');
+    expect(status.body).toMatchObject({ running: true, host: '127.0.0.1', port: Number(new URL(t.baseUrl).port) });
+    expect(status.body.active_connections).toBeGreaterThanOrEqual(1);
+    expect(status.body.pending_callbacks).toBeGreaterThanOrEqual(1);
+    for (const key of ['total_connections', 'failed_connections', 'messages_sent', 'messages_failed', 'uptime_seconds']) {
+      expect(typeof status.body[key]).toBe('number');
+    }
+
+    const metrics = await fetch(`${t.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^gateway_active_connections \d+/m);
+    expect(metrics).toMatch(/^gateway_confirmations_total\{outcome="created"\} \d+/m);
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+});
