@@ -1,0 +1,38 @@
+import { describe, expect, it } from '@jest/globals';
+import { validateEnvironment } from './environment.js';
+
+describe('validateEnvironment', () => {
+  it('applies every default when nothing is set', () => {
+    const env = validateEnvironment({});
+    expect(env).toMatchObject({
+      WEBSOCKET_HOST: '0.0.0.0',
+      WEBSOCKET_PORT: 8765,
+      WEBSOCKET_MAX_CONNECTIONS: 1000,
+      WEBSOCKET_PING_INTERVAL: 30,
+      WEBSOCKET_PING_TIMEOUT: 10,
+      WEBSOCKET_CALLBACK_TIMEOUT: 300,
+      WEBSOCKET_TIMEOUT_DECISION: 'proceed',
+    });
+  });
+
+  it('converts numeric strings and ignores unrelated variables', () => {
+    const env = validateEnvironment({ WEBSOCKET_PORT: '9000', WEBSOCKET_PING_INTERVAL: '0.5', PATH: '/bin', EMPTY: '' });
+    expect(env.WEBSOCKET_PORT).toBe(9000);
+    expect(env.WEBSOCKET_PING_INTERVAL).toBe(0.5);
+    expect(env).not.toHaveProperty('PATH');
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(validateEnvironment({ WEBSOCKET_PORT: '' }).WEBSOCKET_PORT).toBe(8765);
+  });
+
+  it('names every bad variable in one error', () => {
+    expect(() =>
+      validateEnvironment({ WEBSOCKET_PORT: 'eighty', WEBSOCKET_TIMEOUT_DECISION: 'maybe', WEBSOCKET_MAX_CONNECTIONS: '0' }),
+    ).toThrow(/WEBSOCKET_PORT="eighty".*\n.*WEBSOCKET_MAX_CONNECTIONS.*\n.*WEBSOCKET_TIMEOUT_DECISION="maybe"/s);
+  });
+
+  it('refuses a port out of range', () => {
+    expect(() => validateEnvironment({ WEBSOCKET_PORT: '70000' })).toThrow(/WEBSOCKET_PORT/);
+  });
+});
