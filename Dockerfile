@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+
+# --- build: compile TypeScript, then keep production dependencies only ---
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+# --- runtime: compiled code and production node_modules, as the unprivileged node user ---
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    WEBSOCKET_HOST=0.0.0.0 \
+    WEBSOCKET_PORT=8765
+WORKDIR /app
+COPY --from=build --chown=node:node /app/package.json ./package.json
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+USER node
+EXPOSE 8765
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WEBSOCKET_PORT || 8765) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node as PID 1 receives SIGTERM directly and shuts down gracefully.
+CMD ["node", "dist/main.js"]
