@@ -27,7 +27,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // A waiting POST /notify may legitimately take as long as its confirmation's
     // timeout, so no request or connection timeout may cut it short.
     new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0 }),
-    { logger: options.logLevels ?? ['error', 'warn', 'log'] },
+    // Until LOG_LEVEL is known, start-up lines are held back rather than printed at every level.
+    { logger: options.logLevels ?? ['error', 'warn', 'log'], bufferLogs: options.logLevels === undefined },
   );
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
