@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuthModule } from './auth/auth.module.js';
 import { validateEnvironment } from './config/environment.js';
 import { ConfirmationsModule } from './confirmations/confirmations.module.js';
 import { ConnectionsModule } from './connections/connections.module.js';
@@ -32,6 +33,7 @@ export class AppModule {
           ignoreEnvVars: isolated,
           validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
         }),
+        AuthModule,
         ConnectionsModule,
         DeliveryModule,
         ConfirmationsModule,

@@ -26,6 +26,7 @@ describe('connection lifecycle (e2e)', () => {
     const healthy = await t.connect('alive');
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=dead`, { autoPong: false });
     await dead.next('connected');
+    await t.http('POST', '/tasks/dead-task/subscribers', { user_id: 'dead' });
     dead.send({ action: 'subscribe', task_id: 'dead-task' });
     await dead.next('subscription_confirmed');
 

@@ -66,7 +66,8 @@ describe('REST API (e2e)', () => {
 
   it('runs a heartbeat to the user and the task subscribers, replaces it, and stops it', async () => {
     const owner = await t.connect('hb-user');
-    const watcher = await t.connect();
+    const watcher = await t.connect('hb-watcher');
+    await t.http('POST', '/tasks/hb-task/subscribers', { user_id: 'hb-watcher' });
     await watcher.request({ action: 'subscribe', task_id: 'hb-task' }, 'subscription_confirmed');
     const started = await t.http('POST', '/heartbeats', { user_id: 'hb-user', task_id: 'hb-task', interval_seconds: 0.1 });
     expect(started.status).toBe(201);

@@ -89,8 +89,15 @@ describe('socket protocol and its errors (e2e)', () => {
     expect((await bystander.request({ action: 'ping' }, 'pong')).type).toBe('pong');
   });
 
-  it('subscribes to tasks, receives their messages, and unsubscribes', async () => {
+  it('subscribes to tasks it may follow, receives their messages, and unsubscribes', async () => {
     const watcher = await t.connect('alice');
+    const refused = await watcher.request({ action: 'subscribe', task_id: 'task-7' }, 'error');
+    expect(refused).toMatchObject({ code: 'forbidden', action: 'subscribe' });
+    const anonymous = await t.connect();
+    expect((await anonymous.request({ action: 'subscribe', task_id: 'task-7' }, 'error')).code).toBe('identity_required');
+
+    const granted = await t.http('POST', '/tasks/task-7/subscribers', { user_id: 'alice' });
+    expect(granted.status).toBe(201);
     const sub = await watcher.request({ action: 'subscribe', task_id: 'task-7' }, 'subscription_confirmed');
     expect(sub).toMatchObject({ user_id: 'alice', task_id: 'task-7', subscribed_tasks: ['task-7'] });
 
@@ -101,6 +108,18 @@ describe('socket protocol and its errors (e2e)', () => {
     const unsub = await watcher.request({ action: 'unsubscribe', task_id: 'task-7' }, 'unsubscribed');
     expect(unsub.subscribed_tasks).toEqual([]);
     expect((await t.http('POST', '/tasks/task-7/messages', { type: 'task_progress' })).body).toEqual({ delivered: 0 });
+
+    await watcher.request({ action: 'subscribe', task_id: 'task-7' }, 'subscription_confirmed');
+    expect((await t.http('DELETE', '/tasks/task-7/subscribers/alice')).status).toBe(204);
+    expect((await t.http('POST', '/tasks/task-7/messages', { type: 'task_progress' })).body).toEqual({ delivered: 0 });
+    expect((await watcher.request({ action: 'subscribe', task_id: 'task-7' }, 'error')).code).toBe('forbidden');
+  });
+
+  it('lets a user follow a task they were asked about', async () => {
+    const owner = await t.connect('asked');
+    await t.http('POST', '/notify?wait=false', notifyBody('asked', 'task-asked'));
+    const sub = await owner.request({ action: 'subscribe', task_id: 'task-asked' }, 'subscription_confirmed');
+    expect(sub.subscribed_tasks).toEqual(['task-asked']);
   });
 
   it('refuses to switch a connection to another user', async () => {
@@ -113,7 +132,8 @@ describe('socket protocol and its errors (e2e)', () => {
 
   it('cancels a task: pending confirmations answered no, user and subscribers told, state readable', async () => {
     const owner = await t.connect('dave');
-    const watcher = await t.connect();
+    const watcher = await t.connect('watcher');
+    await t.http('POST', '/tasks/task-c/subscribers', { user_id: 'watcher' });
     await watcher.request({ action: 'subscribe', task_id: 'task-c' }, 'subscription_confirmed');
     const outsider = await t.connect('erin');
     const waiting = t.http('POST', '/notify', notifyBody('dave', 'task-c'));

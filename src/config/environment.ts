@@ -1,14 +1,33 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsString, Max, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min, MinLength, validateSync } from 'class-validator';
 
 export const TIMEOUT_DECISIONS = ['proceed', 'reject'] as const;
 export type TimeoutDecision = (typeof TIMEOUT_DECISIONS)[number];
+
+export const AUTH_MODES = ['none', 'jwt'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 const toNumber = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+const toBoolean = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const normalized = value.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(normalized)) return true;
+  if (['false', '0', 'no'].includes(normalized)) return false;
+  return value;
+};
+
+/** "a, b,,c" -> ["a", "b", "c"] */
+export function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
 
 /**
  * Every setting the service reads, with its default. Values come from the process
@@ -82,6 +101,95 @@ export class Environment {
   @Min(1024)
   HTTP_MAX_BODY_BYTES = 1048576;
 
+  /** `jwt`: sockets must present a verified token. `none`: `?user_id=` is trusted (local use only). */
+  @IsIn(AUTH_MODES)
+  AUTH_MODE: AuthMode = 'none';
+
+  /** Lets NODE_ENV=production run with AUTH_MODE=none. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  ALLOW_INSECURE_AUTH_NONE = false;
+
+  /** HS256 shared secret (at least 32 characters). */
+  @IsOptional()
+  @IsString()
+  @MinLength(32)
+  JWT_SECRET?: string;
+
+  /** PEM public key (SPKI) for RS256 or ES256 tokens. */
+  @IsOptional()
+  @IsString()
+  JWT_PUBLIC_KEY?: string;
+
+  /** A JWKS document URL for RS256 or ES256 tokens. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  JWT_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  JWT_AUDIENCE?: string;
+
+  @IsOptional()
+  @IsString()
+  JWT_ISSUER?: string;
+
+  /** Comma-separated keys task services present as `Authorization: Bearer <key>`. */
+  @IsString()
+  API_KEYS = '';
+
+  /** Comma-separated origins browsers may connect from; empty allows any. */
+  @IsString()
+  WEBSOCKET_ALLOWED_ORIGINS = '';
+
+  /** A user's connection past this many closes their oldest one (4008). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  WEBSOCKET_MAX_CONNECTIONS_PER_USER = 20;
+
+  /** Frames per second a connection may send on average. */
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0.1)
+  WEBSOCKET_RATE_LIMIT = 20;
+
+  /** Frames a connection may send in a burst. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  WEBSOCKET_RATE_BURST = 40;
+
+  /** Refused frames in a row after which the connection is closed with 1008. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  WEBSOCKET_RATE_ABUSE_LIMIT = 200;
+
+  /** Unsent bytes a connection may have queued before it is closed as a slow consumer (1013). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1024)
+  WEBSOCKET_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+  /** Pending confirmations one user may have; past it POST /notify answers 429. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  CONFIRMATION_MAX_PENDING_PER_USER = 100;
+
+  /** Pending confirmations in all; past it POST /notify answers 429. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  CONFIRMATION_MAX_PENDING_TOTAL = 100_000;
+
+  /** Seconds a SIGTERM'd process may take to drain before it exits anyway. */
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0.1)
+  SHUTDOWN_GRACE_SECONDS = 10;
+
   /** Longest a heartbeat runs when its caller gives no `duration_seconds`. */
   @Transform(toNumber)
   @IsNumber()
@@ -103,11 +211,32 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   }
   const env = plainToInstance(Environment, relevant, { exposeDefaultValues: true });
   const errors = validateSync(env, { forbidUnknownValues: false });
-  if (errors.length > 0) {
-    const lines = errors.map(
-      (e) => `  ${e.property}=${JSON.stringify(relevant[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`,
-    );
-    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
-  }
+  const lines = errors.map(
+    (e) => `  ${e.property}=${shown(e.property, relevant[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+  );
+  if (lines.length === 0) lines.push(...securityProblems(env).map(([name, problem]) => `  ${name}: ${problem}`));
+  if (lines.length > 0) throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   return env;
+}
+
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY']);
+
+function shown(name: string, value: unknown): string {
+  return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value);
+}
+
+/** Rules across variables: what production and token mode cannot run without. */
+function securityProblems(env: Environment): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  const production = env.NODE_ENV === 'production';
+  if (env.AUTH_MODE === 'jwt' && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
+    problems.push(['AUTH_MODE', 'jwt needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL']);
+  }
+  if (production && env.AUTH_MODE === 'none' && !env.ALLOW_INSECURE_AUTH_NONE) {
+    problems.push(['AUTH_MODE', 'none lets any client claim any user; production needs AUTH_MODE=jwt (or ALLOW_INSECURE_AUTH_NONE=true)']);
+  }
+  if (production && splitList(env.API_KEYS).length === 0) {
+    problems.push(['API_KEYS', 'production needs at least one key for the REST API']);
+  }
+  return problems;
 }

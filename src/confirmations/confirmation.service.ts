@@ -24,6 +24,8 @@ export interface ConfirmationStats {
   cancelled: number;
 }
 
+const RETRY_AFTER_SECONDS = 5;
+
 type SettledState = Exclude<ConfirmationState, 'pending'>;
 
 /**
@@ -37,6 +39,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly byId = new Map<string, Confirmation>();
   private readonly pendingByUser = new SetIndex<Confirmation>();
   private readonly pendingByTask = new SetIndex<Confirmation>();
+  /** Pending and retained confirmations, for "does this user take part in this task". */
+  private readonly allByTask = new SetIndex<Confirmation>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new SetIndex<() => void>();
   private readonly cancellations = new Map<string, TaskCancellation>();
@@ -45,6 +49,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly maxTimeoutMs: number;
   private readonly retentionMs: number;
   private readonly timeoutDecision: TimeoutDecision;
+  private readonly maxPendingPerUser: number;
+  private readonly maxPendingTotal: number;
   private retentionTimer?: NodeJS.Timeout;
 
   constructor(
@@ -55,6 +61,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
     this.timeoutDecision = config.get('WEBSOCKET_TIMEOUT_DECISION', { infer: true });
+    this.maxPendingPerUser = config.get('CONFIRMATION_MAX_PENDING_PER_USER', { infer: true });
+    this.maxPendingTotal = config.get('CONFIRMATION_MAX_PENDING_TOTAL', { infer: true });
     this.delivery.onResolution(({ callbackId }) => this.wakeWaiters(callbackId));
   }
 
@@ -86,6 +94,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       }
       return { confirmation: existing, created: false };
     }
+    this.checkCapacity(input.userId);
 
     const now = Date.now();
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
@@ -105,6 +114,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       settledAt: null,
     };
     this.byId.set(callbackId, confirmation);
+    this.allByTask.add(confirmation.taskId, confirmation);
     this.counters.created++;
 
     if (this.cancellations.get(input.taskId)?.userId === input.userId) {
@@ -129,6 +139,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   pendingForTask(taskId: string): Confirmation[] {
     return [...this.pendingByTask.get(taskId)];
+  }
+
+  /** True when the user was asked anything about the task (pending or within retention). */
+  involves(userId: string, taskId: string): boolean {
+    for (const confirmation of this.allByTask.get(taskId)) if (confirmation.userId === userId) return true;
+    return false;
   }
 
   cancellationOf(taskId: string): TaskCancellation | undefined {
@@ -187,8 +203,27 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** Every pending confirmation has exactly one expiry timer. */
+  get pendingCount(): number {
+    return this.expiryTimers.size;
+  }
+
   stats(): ConfirmationStats {
-    return { pending: this.pendingByUser.countValues(), ...this.counters };
+    return { pending: this.pendingCount, ...this.counters };
+  }
+
+  /** One caller (or one user's flood of prompts) cannot exhaust memory. */
+  private checkCapacity(userId: string): void {
+    if (this.pendingByUser.get(userId).size >= this.maxPendingPerUser) {
+      throw new GatewayError(
+        ErrorCode.TooManyPending,
+        `User ${userId} already has ${this.maxPendingPerUser} pending confirmations`,
+        RETRY_AFTER_SECONDS,
+      );
+    }
+    if (this.pendingCount >= this.maxPendingTotal) {
+      throw new GatewayError(ErrorCode.TooManyPending, 'Too many pending confirmations on this instance', RETRY_AFTER_SECONDS);
+    }
   }
 
   private expire(confirmation: Confirmation): void {
@@ -235,7 +270,10 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private dropExpiredRecords(now: number): void {
     for (const [id, confirmation] of this.byId) {
-      if (confirmation.settledAt !== null && now - confirmation.settledAt >= this.retentionMs) this.byId.delete(id);
+      if (confirmation.settledAt !== null && now - confirmation.settledAt >= this.retentionMs) {
+        this.byId.delete(id);
+        this.allByTask.delete(confirmation.taskId, confirmation);
+      }
     }
     for (const [taskId, cancellation] of this.cancellations) {
       if (now - cancellation.cancelledAt >= this.retentionMs) this.cancellations.delete(taskId);

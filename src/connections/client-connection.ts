@@ -10,4 +10,9 @@ export interface ClientConnection {
   readonly tasks: Set<string>;
   /** Set when a keepalive ping is out, cleared by the pong. */
   pingSentAt: number | null;
+  /** Token bucket of client frames (see ConnectionService.admitFrame). */
+  frameTokens: number;
+  tokensRefilledAt: number;
+  refusedInARow: number;
+  lastRateErrorAt: number;
 }

@@ -2,8 +2,11 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
-import type { Environment } from '../config/environment.js';
 import { SetIndex } from '../common/set-index.js';
+import type { Environment } from '../config/environment.js';
+import { CloseCode } from '../protocol/close-code.enum.js';
+import { ErrorCode } from '../protocol/error-code.enum.js';
+import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
 import type { ClientConnection } from './client-connection.js';
 
 export interface ConnectionStats {
@@ -13,12 +16,27 @@ export interface ConnectionStats {
   messagesSent: number;
   messagesFailed: number;
   reaped: number;
+  slowConsumers: number;
+  rateLimitedFrames: number;
+  floodClosed: number;
+  errorFrames: Record<string, number>;
 }
+
+/** Who the socket belongs to, settled at upgrade time. */
+export interface ConnectionIdentity {
+  userId: string | null;
+  /** Epoch ms when the connection's token expires, if it does. */
+  expiresAt: number | null;
+}
+
+const RATE_ERROR_INTERVAL_MS = 1000;
+const SLOW_CONSUMER_CLOSE_GRACE_MS = 1000;
 
 /**
  * The registry of open sockets on this instance: who they belong to, which tasks they
- * follow, and the counters the status endpoint reports. It removes a connection itself
- * when its socket closes, and reaps sockets that stop answering keepalive pings with
+ * follow, and the counters the status endpoint reports. Every frame to a socket goes
+ * through `send`, which also enforces the slow-consumer limit. A connection is removed
+ * when its socket closes, and sockets that stop answering keepalive pings are reaped by
  * one sweep timer for all of them.
  */
 @Injectable()
@@ -28,14 +46,32 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   private readonly bySocket = new WeakMap<WebSocket, ClientConnection>();
   private readonly byUser = new SetIndex<ClientConnection>();
   private readonly byTask = new SetIndex<ClientConnection>();
-  private readonly counters = { total: 0, failed: 0, messagesSent: 0, messagesFailed: 0, reaped: 0 };
+  private readonly counters = {
+    total: 0,
+    failed: 0,
+    messagesSent: 0,
+    messagesFailed: 0,
+    reaped: 0,
+    slowConsumers: 0,
+    rateLimitedFrames: 0,
+    floodClosed: 0,
+  };
+  private readonly errorFrames: Record<string, number> = {};
   private sweepTimer?: NodeJS.Timeout;
-  private readonly pingTimeoutMs: number;
   private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly framesPerMs: number;
+  private readonly frameBurst: number;
+  private readonly abuseLimit: number;
 
   constructor(config: ConfigService<Environment, true>) {
     this.pingIntervalMs = config.get('WEBSOCKET_PING_INTERVAL', { infer: true }) * 1000;
     this.pingTimeoutMs = config.get('WEBSOCKET_PING_TIMEOUT', { infer: true }) * 1000;
+    this.maxBufferedBytes = config.get('WEBSOCKET_MAX_BUFFERED_BYTES', { infer: true });
+    this.framesPerMs = config.get('WEBSOCKET_RATE_LIMIT', { infer: true }) / 1000;
+    this.frameBurst = config.get('WEBSOCKET_RATE_BURST', { infer: true });
+    this.abuseLimit = config.get('WEBSOCKET_RATE_ABUSE_LIMIT', { infer: true });
   }
 
   onModuleInit(): void {
@@ -51,21 +87,30 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     return this.connections.size;
   }
 
-  register(socket: WebSocket, userId: string | null): ClientConnection {
+  register(socket: WebSocket, identity: ConnectionIdentity): ClientConnection {
+    const now = Date.now();
     const connection: ClientConnection = {
       id: randomUUID(),
       socket,
-      connectedAt: Date.now(),
+      connectedAt: now,
       userId: null,
       tasks: new Set(),
       pingSentAt: null,
+      frameTokens: this.frameBurst,
+      tokensRefilledAt: now,
+      refusedInARow: 0,
+      lastRateErrorAt: 0,
     };
     this.connections.set(connection.id, connection);
     this.bySocket.set(socket, connection);
     this.counters.total++;
-    if (userId !== null) this.identify(connection, userId);
+    if (identity.userId !== null) this.identify(connection, identity.userId);
+    const expiry = identity.expiresAt === null ? undefined : this.closeOnTokenExpiry(socket, identity.expiresAt);
     socket.on('pong', () => (connection.pingSentAt = null));
-    socket.once('close', () => this.unregister(connection));
+    socket.once('close', () => {
+      clearTimeout(expiry);
+      this.unregister(connection);
+    });
     return connection;
   }
 
@@ -105,23 +150,85 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     return this.connections.values();
   }
 
-  /** Sends an already serialized frame; false when the socket could not take it. */
+  /**
+   * Sends an already serialized frame; false when the socket could not take it. A client
+   * that has stopped reading is closed once its unsent data passes the limit, so it cannot
+   * grow server memory; what it missed (pending confirmations) waits for its next connection.
+   */
   send(connection: ClientConnection, payload: string): boolean {
-    if (connection.socket.readyState !== WebSocket.OPEN) {
+    const { socket } = connection;
+    if (socket.readyState !== WebSocket.OPEN) {
       this.counters.messagesFailed++;
       return false;
     }
-    connection.socket.send(payload);
+    if (socket.bufferedAmount > this.maxBufferedBytes) {
+      this.closeSlowConsumer(connection);
+      this.counters.messagesFailed++;
+      return false;
+    }
+    socket.send(payload);
     this.counters.messagesSent++;
     return true;
   }
 
   sendFrame(connection: ClientConnection, frame: object): boolean {
+    if ((frame as ErrorFrame).type === 'error') this.countError((frame as ErrorFrame).code);
     return this.send(connection, JSON.stringify(frame));
   }
 
+  /** Closes a connection with an application code and forgets it at once. */
+  close(connection: ClientConnection, code: CloseCode, reason: string): void {
+    connection.socket.close(code, reason);
+    this.unregister(connection);
+  }
+
+  /**
+   * Token bucket per connection: WEBSOCKET_RATE_LIMIT frames a second on average, bursts
+   * up to WEBSOCKET_RATE_BURST. A refused frame gets at most one `rate_limited` error a
+   * second (so a flood cannot make the server flood back); a long run of refusals closes
+   * the connection with 1008.
+   */
+  admitFrame(connection: ClientConnection, now = Date.now()): boolean {
+    const refill = (now - connection.tokensRefilledAt) * this.framesPerMs;
+    connection.frameTokens = Math.min(this.frameBurst, connection.frameTokens + refill);
+    connection.tokensRefilledAt = now;
+    if (connection.frameTokens >= 1) {
+      connection.frameTokens -= 1;
+      connection.refusedInARow = 0;
+      return true;
+    }
+    this.counters.rateLimitedFrames++;
+    if (++connection.refusedInARow >= this.abuseLimit) {
+      this.counters.floodClosed++;
+      this.logger.warn(`Closing connection ${connection.id} (${connection.userId ?? 'anonymous'}): sustained flooding`);
+      this.close(connection, CloseCode.PolicyViolation, 'Rate limit exceeded');
+    } else if (now - connection.lastRateErrorAt >= RATE_ERROR_INTERVAL_MS) {
+      connection.lastRateErrorAt = now;
+      this.sendFrame(connection, errorFrame(ErrorCode.RateLimited, 'Too many frames; slow down'));
+    }
+    return false;
+  }
+
   stats(): ConnectionStats {
-    return { active: this.connections.size, ...this.counters };
+    return { active: this.connections.size, ...this.counters, errorFrames: { ...this.errorFrames } };
+  }
+
+  private countError(code: string): void {
+    this.errorFrames[code] = (this.errorFrames[code] ?? 0) + 1;
+  }
+
+  private closeOnTokenExpiry(socket: WebSocket, expiresAt: number): NodeJS.Timeout {
+    const timer = setTimeout(() => socket.close(CloseCode.TokenExpired, 'Token expired'), Math.max(0, expiresAt - Date.now()));
+    timer.unref();
+    return timer;
+  }
+
+  private closeSlowConsumer(connection: ClientConnection): void {
+    this.counters.slowConsumers++;
+    this.logger.warn(`Closing slow consumer ${connection.id} (${connection.socket.bufferedAmount} bytes unsent)`);
+    this.close(connection, CloseCode.TryAgainLater, 'Too slow: unsent data over the limit');
+    // The close frame waits behind the unsent data; a peer that never reads is cut off.
+    setTimeout(() => connection.socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS).unref();
   }
 
   private unregister(connection: ClientConnection): void {

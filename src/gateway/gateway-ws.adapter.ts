@@ -7,7 +7,8 @@ import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ServerStateService } from '../health/server-state.service.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
-import { AuthenticatedRequest, UpgradeAuthenticator, UpgradeRejected } from './upgrade-authenticator.js';
+import { AuthenticatedRequest, selectProtocol, UpgradeAuthenticator, UpgradeRejected } from '../auth/upgrade-authenticator.js';
+import { ConnectionService } from '../connections/connection.service.js';
 
 /** Paths that accept upgrades: the seed's browser client uses `/`, its nginx config `/ws/`. */
 const UPGRADE_PATHS = new Set(['/', '/ws', '/ws/']);
@@ -30,6 +31,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   private readonly logger = new Logger(GatewayWsAdapter.name);
   private readonly authenticator: UpgradeAuthenticator;
   private readonly serverState: ServerStateService;
+  private readonly connections: ConnectionService;
   private upgradeListener?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
   constructor(
@@ -39,6 +41,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
     super(app);
     this.authenticator = app.get(UpgradeAuthenticator);
     this.serverState = app.get(ServerStateService);
+    this.connections = app.get(ConnectionService);
   }
 
   create(): WebSocketServer {
@@ -47,6 +50,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.options.maxMessageBytes,
+      handleProtocols: selectProtocol,
     });
     server.on('error', (err) => this.logger.error(`WebSocket server error: ${err.message}`));
     this.upgradeListener = (request, socket, head) => this.handleUpgrade(server, request, socket, head);
@@ -64,18 +68,20 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private handleUpgrade(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async handleUpgrade(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (!UPGRADE_PATHS.has(url.pathname)) throw new UpgradeRejected(404, `No WebSocket endpoint at ${url.pathname}`);
       if (this.serverState.isShuttingDown) throw new UpgradeRejected(503, 'Server is shutting down');
-      (request as AuthenticatedRequest).identity = this.authenticator.authenticate(request, url);
+      (request as AuthenticatedRequest).identity = await this.authenticator.authenticate(request, url);
     } catch (err) {
       const rejection = err instanceof UpgradeRejected ? err : new UpgradeRejected(400, 'Bad upgrade request');
+      this.connections.recordRefusedConnection();
       rejectUpgrade(socket, rejection);
       return;
     }
+    if (socket.destroyed) return;
     server.handleUpgrade(request, socket, head, (ws) => {
       // Protocol violations (bad UTF-8, oversized frames) close the socket; without a
       // listener the 'error' event would be thrown.
@@ -85,37 +91,35 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   }
 
   private async dispatch(client: WebSocket, byAction: Map<string, Handler>, data: RawData, isBinary: boolean): Promise<void> {
-    if (client.readyState !== WebSocket.OPEN) return;
+    const connection = this.connections.connectionOf(client);
+    if (!connection || client.readyState !== WebSocket.OPEN || !this.connections.admitFrame(connection)) return;
+    const reply = (frame: object): void => void this.connections.sendFrame(connection, frame);
     if (isBinary) {
-      return reply(client, errorFrame(ErrorCode.InvalidMessage, 'Binary frames are not supported; send JSON text'));
+      return reply(errorFrame(ErrorCode.InvalidMessage, 'Binary frames are not supported; send JSON text'));
     }
     let frame: unknown;
     try {
       frame = JSON.parse(data.toString());
     } catch {
-      return reply(client, errorFrame(ErrorCode.InvalidJson, 'Invalid JSON format'));
+      return reply(errorFrame(ErrorCode.InvalidJson, 'Invalid JSON format'));
     }
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-      return reply(client, errorFrame(ErrorCode.InvalidMessage, 'A frame must be a JSON object with an "action" field'));
+      return reply(errorFrame(ErrorCode.InvalidMessage, 'A frame must be a JSON object with an "action" field'));
     }
     const action = (frame as { action?: unknown }).action;
     const handler = typeof action === 'string' ? byAction.get(action) : undefined;
     if (handler === undefined) {
       const shown = String(action).slice(0, MAX_ECHOED_ACTION_LENGTH);
-      return reply(client, errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
+      return reply(errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
     }
     try {
       const result = await handler(frame, action);
-      if (result !== undefined && result !== null) reply(client, result);
+      if (result !== undefined && result !== null) reply(result as object);
     } catch (err) {
       this.logger.error(`Handler for ${String(action)} failed: ${(err as Error).stack ?? String(err)}`);
-      reply(client, errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
+      reply(errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
     }
   }
-}
-
-function reply(client: WebSocket, frame: unknown): void {
-  if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
 }
 
 function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { ConfirmationsModule } from '../confirmations/confirmations.module.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
 import { TasksModule } from '../tasks/tasks.module.js';
 import { TaskGateway } from './task.gateway.js';
-import { UpgradeAuthenticator } from './upgrade-authenticator.js';
+import { WsErrorFilter } from './ws-error.filter.js';
 
 @Module({
-  imports: [ConnectionsModule, ConfirmationsModule, TasksModule],
-  providers: [TaskGateway, UpgradeAuthenticator],
+  imports: [AuthModule, ConnectionsModule, ConfirmationsModule, TasksModule],
+  providers: [TaskGateway, WsErrorFilter],
 })
 export class GatewayModule {}

@@ -17,8 +17,9 @@ import type {
   UnsubscribedFrame,
 } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { TaskAccessService } from '../tasks/task-access.service.js';
 import { TaskService } from '../tasks/task.service.js';
-import type { AuthenticatedRequest } from './upgrade-authenticator.js';
+import type { AuthenticatedRequest } from '../auth/upgrade-authenticator.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 
 /** The socket side of the service: one handler per client action. */
@@ -27,14 +28,17 @@ import { WsErrorFilter } from './ws-error.filter.js';
 export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(TaskGateway.name);
   private readonly maxConnections: number;
+  private readonly maxConnectionsPerUser: number;
 
   constructor(
     config: ConfigService<Environment, true>,
     private readonly connections: ConnectionService,
     private readonly confirmations: ConfirmationService,
     private readonly tasks: TaskService,
+    private readonly taskAccess: TaskAccessService,
   ) {
     this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
+    this.maxConnectionsPerUser = config.get('WEBSOCKET_MAX_CONNECTIONS_PER_USER', { infer: true });
   }
 
   /** Runs synchronously before any frame of the socket is dispatched. */
@@ -45,7 +49,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       socket.close(CloseCode.TryAgainLater, 'Server at connection limit');
       return;
     }
-    const connection = this.connections.register(socket, request.identity.userId);
+    const connection = this.connections.register(socket, request.identity);
+    if (connection.userId !== null) this.enforcePerUserLimit(connection.userId, connection);
     const connected: ConnectedFrame = {
       type: 'connected',
       connection_id: connection.id,
@@ -108,7 +113,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       throw new GatewayError(ErrorCode.InvalidMessage, 'subscribe needs user_id, task_id or both');
     }
     if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
-    if (frame.task_id !== undefined) this.connections.subscribeTask(connection, frame.task_id);
+    if (frame.task_id !== undefined) this.followTask(connection, frame.task_id);
     return {
       type: 'subscription_confirmed',
       user_id: connection.userId,
@@ -127,6 +132,13 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     return { type: 'unsubscribed', task_id: frame.task_id, subscribed_tasks: [...connection.tasks] };
   }
 
+  private followTask(connection: ClientConnection, taskId: string): void {
+    if (!this.taskAccess.mayFollow(requireUser(connection), taskId)) {
+      throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not concern this user`);
+    }
+    this.connections.subscribeTask(connection, taskId);
+  }
+
   /** A connection takes on a user once; switching to another user is refused. */
   private adoptUser(connection: ClientConnection, userId: string): void {
     if (connection.userId === userId) return;
@@ -134,7 +146,17 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       throw new GatewayError(ErrorCode.Forbidden, 'This connection already belongs to another user');
     }
     this.connections.identify(connection, userId);
+    this.enforcePerUserLimit(userId, connection);
     this.deliverPendingConfirmations(connection);
+  }
+
+  /** A new tab wins over a forgotten one: past the limit, the user's oldest connection goes. */
+  private enforcePerUserLimit(userId: string, newest: ClientConnection): void {
+    const own = [...this.connections.connectionsOfUser(userId)].filter((c) => c !== newest);
+    const excess = own.length + 1 - this.maxConnectionsPerUser;
+    for (const oldest of own.slice(0, Math.max(0, excess))) {
+      this.connections.close(oldest, CloseCode.ReplacedByNewerConnection, 'Too many connections for this user');
+    }
   }
 
   private deliverPendingConfirmations(connection: ClientConnection): void {

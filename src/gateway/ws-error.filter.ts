@@ -1,5 +1,6 @@
-import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
-import { WebSocket } from 'ws';
+import { ArgumentsHost, Catch, ExceptionFilter, Injectable, Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { ConnectionService } from '../connections/connection.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
 
@@ -8,8 +9,11 @@ import { errorFrame } from '../protocol/server-frames.js';
  * own filter emits an 'exception' event that never reaches a plain WebSocket client.
  */
 @Catch()
+@Injectable()
 export class WsErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(WsErrorFilter.name);
+
+  constructor(private readonly connections: ConnectionService) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ws = host.switchToWs();
@@ -19,7 +23,8 @@ export class WsErrorFilter implements ExceptionFilter {
       exception instanceof GatewayError
         ? errorFrame(exception.code, exception.message, action)
         : this.internalError(exception, action);
-    if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
+    const connection = this.connections.connectionOf(client);
+    if (connection) this.connections.sendFrame(connection, frame);
   }
 
   private internalError(exception: unknown, action: string | undefined) {

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { PublicRoute } from '../auth/api-key.guard.js';
 import { StatusService } from './status.service.js';
 import { WebSocketHealthIndicator } from './websocket.health-indicator.js';
 
@@ -13,6 +14,7 @@ export class HealthController {
 
   /** Readiness: 503 while starting or draining, so the load balancer sends no new work. */
   @Get('health')
+  @PublicRoute()
   @HealthCheck()
   readiness() {
     return this.health.check([() => this.websocket.check()]);
@@ -20,6 +22,7 @@ export class HealthController {
 
   /** Liveness: the event loop answers. Depends on nothing outside the process. */
   @Get('health/live')
+  @PublicRoute()
   @HealthCheck()
   liveness() {
     return this.health.check([]);

@@ -28,6 +28,11 @@ export class StatusService {
       reaped_connections: c.reaped,
       messages_sent: c.messagesSent,
       messages_failed: c.messagesFailed,
+      slow_consumers_closed: c.slowConsumers,
+      rate_limited_frames: c.rateLimitedFrames,
+      flood_closed: c.floodClosed,
+      forbidden_frames: c.errorFrames['forbidden'] ?? 0,
+      error_frames: c.errorFrames,
       confirmations: {
         created: k.created,
         confirmed: k.confirmed,

@@ -2,8 +2,14 @@
 export enum CloseCode {
   /** Server shutting down. */
   GoingAway = 1001,
+  /** Sustained flooding beyond the rate limit. */
+  PolicyViolation = 1008,
   /** Frame larger than WEBSOCKET_MAX_MESSAGE_BYTES. */
   MessageTooBig = 1009,
-  /** Server at WEBSOCKET_MAX_CONNECTIONS. */
+  /** Server at WEBSOCKET_MAX_CONNECTIONS, or the client stopped reading (slow consumer). */
   TryAgainLater = 1013,
+  /** The token's `exp` passed: reconnect with a fresh token. */
+  TokenExpired = 4001,
+  /** The user opened more than WEBSOCKET_MAX_CONNECTIONS_PER_USER; this, their oldest, was closed. */
+  ReplacedByNewerConnection = 4008,
 }

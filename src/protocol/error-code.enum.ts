@@ -10,6 +10,9 @@ export enum ErrorCode {
   IdentityRequired = 'identity_required',
   NotFound = 'not_found',
   TaskCancelled = 'task_cancelled',
+  RateLimited = 'rate_limited',
+  TooManyPending = 'too_many_pending',
+  Unauthorized = 'unauthorized',
   InternalError = 'internal_error',
 }
 
@@ -24,6 +27,9 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.IdentityRequired]: 401,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.TaskCancelled]: 409,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.TooManyPending]: 429,
+  [ErrorCode.Unauthorized]: 401,
   [ErrorCode.InternalError]: 500,
 };
 
@@ -39,6 +45,8 @@ export class GatewayError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** For 429s: when the caller may try again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'GatewayError';

@@ -1,15 +1,20 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
+import { GrantRequestDto } from './dto/grant-request.dto.js';
 import { HeartbeatRequestDto } from './dto/heartbeat-request.dto.js';
 import { toHeartbeatView } from './heartbeat.service.js';
+import { TaskAccessService } from './task-access.service.js';
 import { TaskService } from './task.service.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 
 @Controller()
 export class TasksController {
   constructor(
     private readonly tasks: TaskService,
     private readonly delivery: DeliveryService,
+    private readonly access: TaskAccessService,
   ) {}
 
   @Get('tasks/:task_id')
@@ -23,6 +28,22 @@ export class TasksController {
   async sendToTask(@Param('task_id') taskId: string, @Body(JsonObjectPipe) message: Record<string, unknown>) {
     const frame = { ...message, task_id: taskId };
     return { delivered: await this.delivery.deliver({ taskIds: [taskId] }, frame) };
+  }
+
+  /** Lets a user subscribe to the task's messages even without a confirmation of their own. */
+  @Post('tasks/:task_id/subscribers')
+  @HttpCode(HttpStatus.CREATED)
+  grant(@Param('task_id') taskId: string, @Body() body: GrantRequestDto) {
+    const expiresAt = this.access.grant(taskId, body.user_id, body.ttl_seconds);
+    return { task_id: taskId, user_id: body.user_id, expires_at: epochSeconds(expiresAt) };
+  }
+
+  @Delete('tasks/:task_id/subscribers/:user_id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  revoke(@Param('task_id') taskId: string, @Param('user_id') userId: string): void {
+    if (!this.access.revoke(taskId, userId)) {
+      throw new GatewayError(ErrorCode.NotFound, `User ${userId} has no grant for task ${taskId}`);
+    }
   }
 
   @Post('heartbeats')

@@ -1,0 +1,46 @@
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Reflector } from '@nestjs/core';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Environment, splitList } from '../config/environment.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+
+const PUBLIC_ROUTE = 'publicRoute';
+/** Marks a route every caller may use without a key (health probes). */
+export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
+
+/**
+ * Every REST route but the public ones needs `Authorization: Bearer <key>` with one of
+ * API_KEYS. Keys are compared as SHA-256 digests in constant time, so neither their
+ * content nor their length leaks through timing. With no keys configured (development
+ * only; production refuses to start) the API is open.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  private readonly keyDigests: Buffer[];
+
+  constructor(
+    config: ConfigService<Environment, true>,
+    private readonly reflector: Reflector,
+  ) {
+    this.keyDigests = splitList(config.get('API_KEYS', { infer: true })).map(digest);
+  }
+
+  get isOpen(): boolean {
+    return this.keyDigests.length === 0;
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http' || this.isOpen) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
+    const header = context.switchToHttp().getRequest<{ raw: IncomingMessage }>().raw.headers.authorization;
+    const presented = header?.startsWith('Bearer ') ? digest(header.slice('Bearer '.length).trim()) : null;
+    if (presented && this.keyDigests.some((key) => timingSafeEqual(key, presented))) return true;
+    throw new GatewayError(ErrorCode.Unauthorized, 'A valid API key is required: Authorization: Bearer <key>');
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { createRemoteJWKSet, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import type { Environment } from '../config/environment.js';
+
+export interface VerifiedToken {
+  userId: string;
+  /** Epoch milliseconds of `exp`, or null when the token does not expire. */
+  expiresAt: number | null;
+}
+
+export class InvalidToken extends Error {}
+
+/** Verifies user tokens (HS256 secret, or RS256/ES256 by PEM key or JWKS) with `jose`. */
+@Injectable()
+export class TokenVerifier {
+  private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey | null;
+  private readonly algorithms: string[];
+  private readonly audience?: string;
+  private readonly issuer?: string;
+
+  constructor(config: ConfigService<Environment, true>) {
+    const secret = config.get('JWT_SECRET', { infer: true });
+    const pem = config.get('JWT_PUBLIC_KEY', { infer: true });
+    const jwksUrl = config.get('JWT_JWKS_URL', { infer: true });
+    this.audience = config.get('JWT_AUDIENCE', { infer: true }) || undefined;
+    this.issuer = config.get('JWT_ISSUER', { infer: true }) || undefined;
+    if (secret) {
+      this.key = new TextEncoder().encode(secret);
+      this.algorithms = ['HS256'];
+    } else {
+      this.key = pem ? createPublicKey(pem.replace(/\\n/g, '\n')) : jwksUrl ? createRemoteJWKSet(new URL(jwksUrl)) : null;
+      this.algorithms = ['RS256', 'ES256'];
+    }
+  }
+
+  async verify(token: string): Promise<VerifiedToken> {
+    if (this.key === null) throw new InvalidToken('No token key is configured');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        audience: this.audience,
+        issuer: this.issuer,
+      }));
+    } catch (err) {
+      throw new InvalidToken(`Invalid token: ${(err as Error).message}`);
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidToken('Token has no sub claim');
+    return { userId: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+  }
+}

@@ -1,0 +1,97 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { IncomingMessage } from 'node:http';
+import { AuthMode, Environment, splitList } from '../config/environment.js';
+import { MAX_ID_LENGTH } from '../protocol/client-frames.js';
+import { InvalidToken, TokenVerifier } from './token-verifier.service.js';
+
+/** Who a WebSocket upgrade belongs to, settled before the socket opens. */
+export interface UpgradeIdentity {
+  userId: string | null;
+  /** Epoch ms when the token expires and the connection must close. */
+  expiresAt: number | null;
+}
+
+/** The upgrade request after authentication, as the gateway receives it. */
+export interface AuthenticatedRequest extends IncomingMessage {
+  identity: UpgradeIdentity;
+}
+
+export class UpgradeRejected extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Browsers cannot set headers on a WebSocket, so a token may ride in a subprotocol. */
+export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
+
+/**
+ * Decides who an upgrade request is and whether its origin may connect. In `jwt` mode the
+ * user is the verified token's `sub`; in `none` mode `?user_id=` is taken on trust.
+ */
+@Injectable()
+export class UpgradeAuthenticator {
+  private readonly logger = new Logger(UpgradeAuthenticator.name);
+  private readonly mode: AuthMode;
+  private readonly allowedOrigins: ReadonlySet<string>;
+
+  constructor(
+    config: ConfigService<Environment, true>,
+    private readonly tokens: TokenVerifier,
+  ) {
+    this.mode = config.get('AUTH_MODE', { infer: true });
+    this.allowedOrigins = new Set(splitList(config.get('WEBSOCKET_ALLOWED_ORIGINS', { infer: true })));
+  }
+
+  async authenticate(request: IncomingMessage, url: URL): Promise<UpgradeIdentity> {
+    this.checkOrigin(request.headers.origin);
+    return this.mode === 'jwt' ? this.fromToken(request, url) : this.fromQuery(url);
+  }
+
+  private checkOrigin(origin: string | undefined): void {
+    // Non-browser clients send no Origin; browsers always do.
+    if (origin === undefined || this.allowedOrigins.size === 0 || this.allowedOrigins.has(origin)) return;
+    throw new UpgradeRejected(403, `Origin ${origin.slice(0, 200)} is not allowed`);
+  }
+
+  private async fromToken(request: IncomingMessage, url: URL): Promise<UpgradeIdentity> {
+    const token = tokenOf(request, url);
+    if (!token) throw new UpgradeRejected(401, 'A token is required (?token=, Authorization: Bearer, or subprotocol bearer.<token>)');
+    try {
+      return await this.tokens.verify(token);
+    } catch (err) {
+      if (!(err instanceof InvalidToken)) this.logger.error(`Token verification failed: ${(err as Error).message}`);
+      throw new UpgradeRejected(401, err instanceof InvalidToken ? err.message : 'Token could not be verified');
+    }
+  }
+
+  private fromQuery(url: URL): UpgradeIdentity {
+    const userId = url.searchParams.get('user_id');
+    if (userId === null || userId === '') return { userId: null, expiresAt: null };
+    if (userId.length > MAX_ID_LENGTH) {
+      throw new UpgradeRejected(400, `user_id must be at most ${MAX_ID_LENGTH} characters`);
+    }
+    return { userId, expiresAt: null };
+  }
+}
+
+function tokenOf(request: IncomingMessage, url: URL): string | null {
+  const fromQuery = url.searchParams.get('token');
+  if (fromQuery) return fromQuery;
+  const authorization = request.headers.authorization;
+  if (authorization?.startsWith('Bearer ')) return authorization.slice('Bearer '.length).trim();
+  const protocols = request.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()) ?? [];
+  const carrier = protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
+  return carrier ? carrier.slice(TOKEN_PROTOCOL_PREFIX.length) : null;
+}
+
+/** The subprotocol to accept: any the client offered other than the token carrier. */
+export function selectProtocol(offered: Set<string>): string | false {
+  for (const protocol of offered) if (!protocol.startsWith(TOKEN_PROTOCOL_PREFIX)) return protocol;
+  const [first] = offered;
+  return first ?? false;
+}

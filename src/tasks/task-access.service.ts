@@ -1,0 +1,67 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import { ConnectionService } from '../connections/connection.service.js';
+import { HeartbeatService } from './heartbeat.service.js';
+
+export const DEFAULT_GRANT_SECONDS = 86400;
+const GRANT_SWEEP_MS = 60_000;
+
+/**
+ * Who may follow a task's progress. A user may subscribe to a task when it concerns them:
+ * they have (or recently had) a confirmation for it, its heartbeat is theirs, they
+ * cancelled it, or the task service granted them access explicitly.
+ */
+@Injectable()
+export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
+  /** taskId -> userId -> grant expiry (epoch ms) */
+  private readonly grants = new Map<string, Map<string, number>>();
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly confirmations: ConfirmationService,
+    private readonly heartbeats: HeartbeatService,
+    private readonly connections: ConnectionService,
+  ) {}
+
+  onModuleInit(): void {
+    this.sweepTimer = setInterval(() => this.dropExpiredGrants(Date.now()), GRANT_SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  mayFollow(userId: string, taskId: string): boolean {
+    return (
+      this.confirmations.involves(userId, taskId) ||
+      this.heartbeats.forTask(taskId)?.userId === userId ||
+      this.confirmations.cancellationOf(taskId)?.userId === userId ||
+      (this.grants.get(taskId)?.get(userId) ?? 0) > Date.now()
+    );
+  }
+
+  grant(taskId: string, userId: string, seconds = DEFAULT_GRANT_SECONDS): number {
+    let users = this.grants.get(taskId);
+    if (!users) this.grants.set(taskId, (users = new Map()));
+    const expiresAt = Date.now() + seconds * 1000;
+    users.set(userId, expiresAt);
+    return expiresAt;
+  }
+
+  /** Withdraws a grant and ends the user's current subscriptions to the task. */
+  revoke(taskId: string, userId: string): boolean {
+    const users = this.grants.get(taskId);
+    const existed = users?.delete(userId) ?? false;
+    if (users?.size === 0) this.grants.delete(taskId);
+    for (const connection of this.connections.connectionsOfUser(userId)) this.connections.unsubscribeTask(connection, taskId);
+    return existed;
+  }
+
+  private dropExpiredGrants(now: number): void {
+    for (const [taskId, users] of this.grants) {
+      for (const [userId, expiresAt] of users) if (expiresAt <= now) users.delete(userId);
+      if (users.size === 0) this.grants.delete(taskId);
+    }
+  }
+}
