@@ -31,6 +31,9 @@ export class AppModule {
           cache: true,
           ignoreEnvFile: isolated,
           ignoreEnvVars: isolated,
+          // Every value comes from the validated settings, never from process.env directly
+          // (ConfigModule copies validated values there, which would leak between apps).
+          skipProcessEnv: true,
           validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
         }),
         AuthModule,

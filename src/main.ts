@@ -1,13 +1,33 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { startApp } from './app.factory.js';
+import type { Environment } from './config/environment.js';
+import { ServerStateService } from './health/server-state.service.js';
+
+const logger = new Logger('Bootstrap');
 
 async function main(): Promise<void> {
-  const { host, port } = await startApp();
-  new Logger('Bootstrap').log(`Confirmation gateway listening on ${host}:${port} (HTTP and WebSocket at / and /ws)`);
+  const { app, host, port } = await startApp();
+  logger.log(`Confirmation gateway listening on ${host}:${port} (HTTP and WebSocket at / and /ws)`);
+
+  const graceMs = app.get<ConfigService<Environment, true>>(ConfigService).get('SHUTDOWN_GRACE_SECONDS', { infer: true }) * 1000;
+  const state = app.get(ServerStateService);
+  // Nest's shutdown hooks close the app on these signals; this only makes readiness fail
+  // at once and bounds how long the drain may take.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.log(`${signal}: draining (at most ${graceMs / 1000} s)`);
+      state.beginDraining();
+      setTimeout(() => {
+        logger.error('Shutdown grace period over; exiting now');
+        process.exit(1);
+      }, graceMs).unref();
+    });
+  }
 }
 
 main().catch((err: Error) => {
-  new Logger('Bootstrap').error(err.message);
+  logger.error(err.message);
   process.exitCode = 1;
 });

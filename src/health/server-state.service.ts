@@ -11,8 +11,13 @@ export class ServerStateService implements BeforeApplicationShutdown {
     this.listeningOn = { host, port };
   }
 
-  beforeApplicationShutdown(): void {
+  /** From now on readiness fails and new upgrades are refused. */
+  beginDraining(): void {
     this.draining = true;
+  }
+
+  beforeApplicationShutdown(): void {
+    this.beginDraining();
   }
 
   get address(): { host: string; port: number } | null {
