@@ -228,18 +228,22 @@ describe('REST API keys, origins and limits', () => {
 
   it('closes a client that stops reading once its unsent data passes the limit; its confirmation waits', async () => {
     const bystander = await t.connect('bystander');
-    const slow = await t.connect('slowpoke');
+    // 'capped' has two pending confirmations from the test above.
+    const slow = await t.connect('capped');
+    await slow.next('task_step_result');
     slow.socket.pause(); // stop reading: the server's send buffer grows
     (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
     const big = { type: 'bulk', data: 'x'.repeat(60_000) };
     let closedBySlowness = false;
     for (let i = 0; i < 200 && !closedBySlowness; i++) {
-      await t.http('POST', '/users/slowpoke/messages', big, key);
+      await t.http('POST', '/users/capped/messages', big, key);
       const status = (await t.http('GET', '/status', undefined, key)).body;
       closedBySlowness = status.slow_consumers_closed >= 1;
     }
     expect(closedBySlowness).toBe(true);
-    expect((await t.http('POST', '/users/slowpoke/messages', { type: 'x' }, key)).body).toEqual({ delivered: 0 });
+    expect((await t.http('POST', '/users/capped/messages', { type: 'x' }, key)).body).toEqual({ delivered: 0 });
+    const back = await t.connect('capped');
+    expect((await back.next('task_step_result')).user_id).toBe('capped');
     const broadcast = await t.http('POST', '/broadcast', { type: 'notice' }, key);
     expect(broadcast.body.delivered).toBeGreaterThanOrEqual(1);
     expect((await bystander.next('notice')).type).toBe('notice');
