@@ -26,7 +26,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     AppModule.forRoot(options),
     // A waiting POST /notify may legitimately take as long as its confirmation's
     // timeout, so no request or connection timeout may cut it short.
-    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0 }),
+    // Ids may be 256 characters, so URL-encoded path parameters can be three times that.
+    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0, maxParamLength: 1024 }),
     // Until LOG_LEVEL is known, start-up lines are held back rather than printed at every level.
     { logger: options.logLevels ?? ['error', 'warn', 'log'], bufferLogs: options.logLevels === undefined },
   );

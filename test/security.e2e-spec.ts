@@ -170,7 +170,8 @@ describe('REST API keys, origins and limits', () => {
     ['GET', '/status'],
     ['GET', '/metrics'],
   ])('%s %s needs an API key (401 JSON)', async (method, path) => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'key-one' }, { authorization: 'Bearer key-on' }]) {
+    const wrongKeys: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { authorization: 'key-one' }, { authorization: 'Bearer key-on' }];
+    for (const headers of wrongKeys) {
       const res = await t.http(method, path, method === 'POST' ? { type: 'x' } : undefined, headers);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('unauthorized');

@@ -153,6 +153,35 @@ describe('socket protocol and its errors (e2e)', () => {
     expect(after.body).toMatchObject({ cancelled: true, proceed: false });
   });
 
+  it('refuses to cancel a task that is not the user\'s, leaving its owner\'s state untouched', async () => {
+    const owner = await t.connect('victim');
+    await t.http('POST', '/heartbeats', { user_id: 'victim', task_id: 'victim-task', interval_seconds: 60 });
+    await owner.next('heartbeat');
+    const mallory = await t.connect('hijacker');
+    const refused = await mallory.request({ action: 'cancel', task_id: 'victim-task' }, 'error');
+    expect(refused).toMatchObject({ code: 'forbidden', action: 'cancel' });
+    const task = (await t.http('GET', '/tasks/victim-task')).body;
+    expect(task).toMatchObject({ cancelled: false, cancelled_by: null });
+    expect(task.heartbeat).not.toBeNull();
+    expect((await mallory.request({ action: 'subscribe', task_id: 'victim-task' }, 'error')).code).toBe('forbidden');
+  });
+
+  it('changes nothing when a subscribe is partly refused', async () => {
+    const client = await t.connect();
+    const refused = await client.request({ action: 'subscribe', user_id: 'half', task_id: 'not-theirs' }, 'error');
+    expect(refused.code).toBe('forbidden');
+    const later = await client.request({ action: 'subscribe', user_id: 'other-half' }, 'subscription_confirmed');
+    expect(later.user_id).toBe('other-half');
+  });
+
+  it('handles ids up to 256 characters in paths', async () => {
+    const longId = 'x'.repeat(256);
+    const created = await t.http('POST', '/notify?wait=false', notifyBody('long-user', longId, { callback_id: longId }));
+    expect(created.status).toBe(202);
+    expect((await t.http('GET', `/confirmations/${longId}`)).body.callback_id).toBe(longId);
+    expect((await t.http('GET', `/tasks/${longId}`)).body.task_id).toBe(longId);
+  });
+
   it('refuses to cancel for another user or without an identity', async () => {
     const mallory = await t.connect('mallory');
     expect((await mallory.request({ action: 'cancel', user_id: 'dave', task_id: 't' }, 'error')).code).toBe('forbidden');

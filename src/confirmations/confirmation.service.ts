@@ -94,7 +94,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       }
       return { confirmation: existing, created: false };
     }
-    this.checkCapacity(input.userId);
+    const cancelled = this.cancellations.get(input.taskId)?.userId === input.userId;
+    if (!cancelled) this.checkCapacity(input.userId);
 
     const now = Date.now();
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
@@ -117,7 +118,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.allByTask.add(confirmation.taskId, confirmation);
     this.counters.created++;
 
-    if (this.cancellations.get(input.taskId)?.userId === input.userId) {
+    if (cancelled) {
       this.settle(confirmation, 'cancelled', false, null);
       return { confirmation, created: true };
     }

@@ -123,13 +123,21 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
 }
 
 function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {
-  const body = JSON.stringify({ statusCode: rejection.status, message: rejection.message });
+  const code = REFUSAL_CODE[rejection.status] ?? ErrorCode.InvalidMessage;
+  const body = JSON.stringify({ statusCode: rejection.status, code, message: rejection.message });
   socket.end(
     `HTTP/1.1 ${rejection.status} ${STATUS_TEXT[rejection.status] ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
+
+const REFUSAL_CODE: Record<number, string> = {
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  503: 'unavailable',
+};
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',

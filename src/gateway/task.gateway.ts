@@ -13,10 +13,12 @@ import type {
   ConfirmationAcceptedFrame,
   ConnectedFrame,
   PongFrame,
+  ServerShutdownFrame,
   SubscriptionConfirmedFrame,
   UnsubscribedFrame,
 } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { ServerStateService } from '../health/server-state.service.js';
 import { TaskAccessService } from '../tasks/task-access.service.js';
 import { TaskService } from '../tasks/task.service.js';
 import type { AuthenticatedRequest } from '../auth/upgrade-authenticator.js';
@@ -36,6 +38,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     private readonly confirmations: ConfirmationService,
     private readonly tasks: TaskService,
     private readonly taskAccess: TaskAccessService,
+    private readonly serverState: ServerStateService,
   ) {
     this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
     this.maxConnectionsPerUser = config.get('WEBSOCKET_MAX_CONNECTIONS_PER_USER', { infer: true });
@@ -43,6 +46,10 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
 
   /** Runs synchronously before any frame of the socket is dispatched. */
   handleConnection(socket: WebSocket, request: AuthenticatedRequest): void {
+    if (this.serverState.isShuttingDown) {
+      socket.close(CloseCode.GoingAway, 'Server shutting down');
+      return;
+    }
     if (this.connections.count >= this.maxConnections) {
       this.connections.recordRefusedConnection();
       this.logger.warn(`Connection refused: ${this.maxConnections} connections open`);
@@ -70,7 +77,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     const open = [...this.connections.all()];
     const closed = open.map((c) => new Promise((resolve) => c.socket.once('close', resolve)));
     for (const connection of open) {
-      this.connections.sendFrame(connection, { type: 'server_shutdown', timestamp: epochSeconds() });
+      const goodbye: ServerShutdownFrame = { type: 'server_shutdown', timestamp: epochSeconds() };
+      this.connections.sendFrame(connection, goodbye);
       connection.socket.close(CloseCode.GoingAway, 'Server shutting down');
     }
     await Promise.race([Promise.all(closed), sleep(CLOSE_HANDSHAKE_GRACE_MS)]);
@@ -112,8 +120,11 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (frame.user_id === undefined && frame.task_id === undefined) {
       throw new GatewayError(ErrorCode.InvalidMessage, 'subscribe needs user_id, task_id or both');
     }
+    // Check the task first, so a refused subscribe changes nothing.
+    const userId = frame.user_id ?? connection.userId;
+    if (frame.task_id !== undefined) this.checkMayFollow(userId, frame.task_id);
     if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
-    if (frame.task_id !== undefined) this.followTask(connection, frame.task_id);
+    if (frame.task_id !== undefined) this.connections.subscribeTask(connection, frame.task_id);
     return {
       type: 'subscription_confirmed',
       user_id: connection.userId,
@@ -132,11 +143,11 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     return { type: 'unsubscribed', task_id: frame.task_id, subscribed_tasks: [...connection.tasks] };
   }
 
-  private followTask(connection: ClientConnection, taskId: string): void {
-    if (!this.taskAccess.mayFollow(requireUser(connection), taskId)) {
+  private checkMayFollow(userId: string | null, taskId: string): void {
+    if (userId === null) throw identityRequired();
+    if (!this.taskAccess.mayFollow(userId, taskId)) {
       throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not concern this user`);
     }
-    this.connections.subscribeTask(connection, taskId);
   }
 
   /** A connection takes on a user once; switching to another user is refused. */
@@ -177,11 +188,13 @@ const CLOSE_HANDSHAKE_GRACE_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function requireUser(connection: ClientConnection): string {
-  if (connection.userId === null) {
-    throw new GatewayError(
-      ErrorCode.IdentityRequired,
-      'Identify first: connect with ?user_id= or send {"action":"subscribe","user_id":...}',
-    );
-  }
+  if (connection.userId === null) throw identityRequired();
   return connection.userId;
+}
+
+function identityRequired(): GatewayError {
+  return new GatewayError(
+    ErrorCode.IdentityRequired,
+    'Identify first: connect with ?user_id= (or a token) or send {"action":"subscribe","user_id":...}',
+  );
 }

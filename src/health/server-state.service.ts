@@ -1,8 +1,8 @@
-import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 
 /** Whether this instance is listening and not yet draining, as health and status report it. */
 @Injectable()
-export class ServerStateService implements BeforeApplicationShutdown {
+export class ServerStateService implements OnModuleDestroy {
   readonly startedAt = Date.now();
   private listeningOn: { host: string; port: number } | null = null;
   private draining = false;
@@ -16,7 +16,8 @@ export class ServerStateService implements BeforeApplicationShutdown {
     this.draining = true;
   }
 
-  beforeApplicationShutdown(): void {
+  /** Destroy hooks are the first step of any shutdown (signal or app.close()). */
+  onModuleDestroy(): void {
     this.beginDraining();
   }
 

@@ -6,7 +6,6 @@ export interface HttpErrorBody {
   statusCode: number;
   code: string;
   message: string;
-  errors?: string[];
 }
 
 const CODE_OF_STATUS: Record<number, string> = {
@@ -21,7 +20,7 @@ const CODE_OF_STATUS: Record<number, string> = {
   503: 'unavailable',
 };
 
-/** One JSON error shape for every REST failure: `{statusCode, code, message, errors?}`. */
+/** One JSON error shape for every REST failure: `{statusCode, code, message}`. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
@@ -47,12 +46,10 @@ export class HttpErrorFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const response = exception.getResponse();
       const detail = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-      const errors = Array.isArray(detail) ? detail.map(String) : undefined;
       return {
         statusCode: status,
         code: CODE_OF_STATUS[status] ?? `http_${status}`,
-        message: errors ? errors.join('; ') : String(detail ?? exception.message),
-        ...(errors && { errors }),
+        message: Array.isArray(detail) ? detail.join('; ') : String(detail ?? exception.message),
       };
     }
     const fastifyStatus = (exception as { statusCode?: unknown })?.statusCode;

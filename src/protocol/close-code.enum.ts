@@ -2,6 +2,8 @@
 export enum CloseCode {
   /** Server shutting down. */
   GoingAway = 1001,
+  /** A text frame that is not valid UTF-8 (closed by the ws library). */
+  InvalidPayload = 1007,
   /** Sustained flooding beyond the rate limit. */
   PolicyViolation = 1008,
   /** Frame larger than WEBSOCKET_MAX_MESSAGE_BYTES. */

@@ -95,6 +95,12 @@ export interface HeartbeatFrame {
   timestamp: number;
 }
 
+/** The server is going away: reconnect (to another instance) after the close. */
+export interface ServerShutdownFrame {
+  type: 'server_shutdown';
+  timestamp: number;
+}
+
 export interface ErrorFrame {
   type: 'error';
   code: ErrorCode;
@@ -114,6 +120,7 @@ export interface ServerFrames {
   subscription_confirmed: SubscriptionConfirmedFrame;
   unsubscribed: UnsubscribedFrame;
   heartbeat: HeartbeatFrame;
+  server_shutdown: ServerShutdownFrame;
   error: ErrorFrame;
 }
 

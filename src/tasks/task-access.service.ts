@@ -7,9 +7,9 @@ export const DEFAULT_GRANT_SECONDS = 86400;
 const GRANT_SWEEP_MS = 60_000;
 
 /**
- * Who may follow a task's progress. A user may subscribe to a task when it concerns them:
- * they have (or recently had) a confirmation for it, its heartbeat is theirs, they
- * cancelled it, or the task service granted them access explicitly.
+ * Who a task belongs to. A user owns a task when they have (or recently had) a
+ * confirmation for it, its heartbeat is theirs, or they cancelled it; owners may cancel
+ * and follow it. The task service may also grant others the right to follow it.
  */
 @Injectable()
 export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
@@ -32,13 +32,18 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.sweepTimer);
   }
 
-  mayFollow(userId: string, taskId: string): boolean {
+  /** The task is the user's: they were asked about it or its heartbeat is theirs. */
+  owns(userId: string, taskId: string): boolean {
     return (
       this.confirmations.involves(userId, taskId) ||
       this.heartbeats.forTask(taskId)?.userId === userId ||
-      this.confirmations.cancellationOf(taskId)?.userId === userId ||
-      (this.grants.get(taskId)?.get(userId) ?? 0) > Date.now()
+      this.confirmations.cancellationOf(taskId)?.userId === userId
     );
+  }
+
+  /** Owners may follow a task, and so may users the task service granted it to. */
+  mayFollow(userId: string, taskId: string): boolean {
+    return this.owns(userId, taskId) || (this.grants.get(taskId)?.get(userId) ?? 0) > Date.now();
   }
 
   grant(taskId: string, userId: string, seconds = DEFAULT_GRANT_SECONDS): number {
@@ -52,10 +57,10 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
   /** Withdraws a grant and ends the user's current subscriptions to the task. */
   revoke(taskId: string, userId: string): boolean {
     const users = this.grants.get(taskId);
-    const existed = users?.delete(userId) ?? false;
-    if (users?.size === 0) this.grants.delete(taskId);
+    if (!users?.delete(userId)) return false;
+    if (users.size === 0) this.grants.delete(taskId);
     for (const connection of this.connections.connectionsOfUser(userId)) this.connections.unsubscribeTask(connection, taskId);
-    return existed;
+    return true;
   }
 
   private dropExpiredGrants(now: number): void {

@@ -6,6 +6,7 @@ import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { TaskCancelledFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { Heartbeat, HeartbeatRequest, HeartbeatService, toHeartbeatView } from './heartbeat.service.js';
+import { TaskAccessService } from './task-access.service.js';
 
 /** Task-level operations: cancellation, heartbeats, and what a task service can read back. */
 @Injectable()
@@ -16,6 +17,7 @@ export class TaskService {
     private readonly confirmations: ConfirmationService,
     private readonly heartbeats: HeartbeatService,
     private readonly delivery: DeliveryService,
+    private readonly access: TaskAccessService,
   ) {}
 
   /**
@@ -23,6 +25,9 @@ export class TaskService {
    * its heartbeat stops, and the user's connections and the task's subscribers are told.
    */
   async cancel(userId: string, taskId: string): Promise<TaskCancelledFrame> {
+    if (!this.access.owns(userId, taskId)) {
+      throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not belong to this user`);
+    }
     const cancelled = this.confirmations.cancelTask(userId, taskId);
     this.heartbeats.stopForTask(taskId);
     this.logger.log(`Task ${taskId} cancelled by ${userId} (${cancelled.length} pending confirmations)`);
