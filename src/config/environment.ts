@@ -95,6 +95,12 @@ export class Environment {
   @Min(1)
   CONFIRMATION_RETENTION_SECONDS = 3600;
 
+  /** Settled confirmations kept readable at most; past it the oldest are dropped early. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  CONFIRMATION_MAX_RETAINED = 100_000;
+
   /** Largest REST request body in bytes. */
   @Transform(toNumber)
   @IsInt()

@@ -151,6 +151,16 @@ describe('ConfirmationService', () => {
     expect(jest.getTimerCount()).toBe(2); // the retention sweep and the pending expiry; no waiter timer left
   });
 
+  it('keeps at most CONFIRMATION_MAX_RETAINED settled confirmations, dropping the oldest first', () => {
+    const small = serviceWith({ CONFIRMATION_MAX_RETAINED: 2 }).service;
+    const ids = [1, 2, 3].map((n) => small.create(ask({ callbackId: `cb-${n}` })).confirmation.callbackId);
+    for (const id of ids) small.answer(id, 'alice', true, null);
+    expect(small.get('cb-1')).toBeUndefined();
+    expect(small.get('cb-2')?.state).toBe('confirmed');
+    expect(small.get('cb-3')?.state).toBe('confirmed');
+    small.onModuleDestroy();
+  });
+
   it('forgets settled confirmations and cancellations after their retention', () => {
     const { confirmation } = service.create(ask());
     service.answer(confirmation.callbackId, 'alice', true, null);

@@ -43,6 +43,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly allByTask = new SetIndex<Confirmation>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new SetIndex<() => void>();
+  /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
+  private readonly settledInOrder = new Map<string, Confirmation>();
+  /** Cancellations in the order they happened. */
   private readonly cancellations = new Map<string, TaskCancellation>();
   private readonly counters = { created: 0, confirmed: 0, rejected: 0, timedOut: 0, cancelled: 0 };
   private readonly defaultTimeoutMs: number;
@@ -51,6 +54,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly timeoutDecision: TimeoutDecision;
   private readonly maxPendingPerUser: number;
   private readonly maxPendingTotal: number;
+  private readonly maxRetained: number;
   private retentionTimer?: NodeJS.Timeout;
 
   constructor(
@@ -63,6 +67,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.timeoutDecision = config.get('WEBSOCKET_TIMEOUT_DECISION', { infer: true });
     this.maxPendingPerUser = config.get('CONFIRMATION_MAX_PENDING_PER_USER', { infer: true });
     this.maxPendingTotal = config.get('CONFIRMATION_MAX_PENDING_TOTAL', { infer: true });
+    this.maxRetained = config.get('CONFIRMATION_MAX_RETAINED', { infer: true });
     this.delivery.onResolution(({ callbackId }) => this.wakeWaiters(callbackId));
   }
 
@@ -176,6 +181,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** Answers every pending confirmation of the user's task with "do not proceed". */
   cancelTask(userId: string, taskId: string): Confirmation[] {
+    this.cancellations.delete(taskId);
     this.cancellations.set(taskId, { taskId, userId, cancelledAt: Date.now() });
     const affected = this.pendingForTask(taskId).filter((c) => c.userId === userId);
     for (const confirmation of affected) this.settle(confirmation, 'cancelled', false, null);
@@ -250,6 +256,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const wasDelivered = this.expiryTimers.delete(confirmation.callbackId);
     this.pendingByUser.delete(confirmation.userId, confirmation);
     this.pendingByTask.delete(confirmation.taskId, confirmation);
+    this.retain(confirmation);
 
     if (wasDelivered) {
       const frame: ConfirmationResolvedFrame = {
@@ -270,16 +277,30 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private dropExpiredRecords(now: number): void {
-    for (const [id, confirmation] of this.byId) {
-      if (confirmation.settledAt !== null && now - confirmation.settledAt >= this.retentionMs) {
-        this.byId.delete(id);
-        this.allByTask.delete(confirmation.taskId, confirmation);
-      }
+    for (const confirmation of this.settledInOrder.values()) {
+      if (now - (confirmation.settledAt as number) < this.retentionMs) break;
+      this.forget(confirmation);
     }
     for (const [taskId, cancellation] of this.cancellations) {
-      if (now - cancellation.cancelledAt >= this.retentionMs) this.cancellations.delete(taskId);
+      if (now - cancellation.cancelledAt < this.retentionMs) break;
+      this.cancellations.delete(taskId);
     }
   }
+
+  /** Keeps memory bounded under heavy churn: past the cap the oldest decisions go early. */
+  private retain(confirmation: Confirmation): void {
+    this.settledInOrder.set(confirmation.callbackId, confirmation);
+    if (this.settledInOrder.size <= this.maxRetained) return;
+    const oldest = this.settledInOrder.values().next().value as Confirmation;
+    this.forget(oldest);
+  }
+
+  private forget(confirmation: Confirmation): void {
+    this.settledInOrder.delete(confirmation.callbackId);
+    this.byId.delete(confirmation.callbackId);
+    this.allByTask.delete(confirmation.taskId, confirmation);
+  }
+
 }
 
 const COUNTER_OF: Record<SettledState, 'confirmed' | 'rejected' | 'timedOut' | 'cancelled'> = {

@@ -4,7 +4,11 @@ import type { FastifyReply } from 'fastify';
 /** A signal that aborts when the HTTP caller goes away, so its wait stops holding memory. */
 export function abortWhenClosed(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => controller.abort());
+  // 'close' also follows every finished response; aborting then would only build a
+  // DOMException per request for nobody.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
   return controller.signal;
 }
 
