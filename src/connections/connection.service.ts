@@ -8,6 +8,7 @@ import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
 import type { ClientConnection } from './client-connection.js';
+import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
 export interface ConnectionStats {
   active: number;
@@ -151,11 +152,11 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Sends an already serialized frame; false when the socket could not take it. A client
+   * Sends an already framed message; false when the socket could not take it. A client
    * that has stopped reading is closed once its unsent data passes the limit, so it cannot
    * grow server memory; what it missed (pending confirmations) waits for its next connection.
    */
-  send(connection: ClientConnection, payload: string): boolean {
+  send(connection: ClientConnection, frame: PreparedFrame): boolean {
     const { socket } = connection;
     if (socket.readyState !== WebSocket.OPEN) {
       this.counters.messagesFailed++;
@@ -166,14 +167,14 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       this.counters.messagesFailed++;
       return false;
     }
-    socket.send(payload);
+    writePrepared(socket, frame);
     this.counters.messagesSent++;
     return true;
   }
 
   sendFrame(connection: ClientConnection, frame: object): boolean {
     if ((frame as ErrorFrame).type === 'error') this.countError((frame as ErrorFrame).code);
-    return this.send(connection, JSON.stringify(frame));
+    return this.send(connection, new PreparedFrame(JSON.stringify(frame)));
   }
 
   /** Closes a connection with an application code and forgets it at once. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { PreparedFrame } from '../connections/prepared-frame.js';
 import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
 
 /** Delivers to the sockets of this instance only. */
@@ -13,10 +14,10 @@ export class LocalDeliveryService extends DeliveryService {
   }
 
   async deliver(audience: Audience, frame: object): Promise<number> {
-    const payload = JSON.stringify(frame);
+    const prepared = new PreparedFrame(JSON.stringify(frame));
     let delivered = 0;
     for (const connection of this.recipients(audience)) {
-      if (this.connections.send(connection, payload)) delivered++;
+      if (this.connections.send(connection, prepared)) delivered++;
     }
     return delivered;
   }
