@@ -7,13 +7,13 @@ export function createAgent(maxSockets = 256) {
 }
 
 /** Sends a request and resolves to { status, body } (body parsed when JSON). */
-export function request(method, url, { body, agent, timeoutMs = 60_000 } = {}) {
+export function request(method, url, { body, agent, headers = {}, timeoutMs = 60_000 } = {}) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method,
       agent,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      headers: payload === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);

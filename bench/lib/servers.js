@@ -1,5 +1,6 @@
 // The three servers under test and how to start, watch and stop them.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -12,6 +13,10 @@ import { sleep, withTimeout } from './stats.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** The REST key of this run; every request carries it, the comparison servers ignore it. */
+const API_KEY = randomBytes(16).toString('hex');
+export const AUTH_HEADERS = { authorization: `Bearer ${API_KEY}` };
+
 export const SERVERS = {
   // Our service exactly as users run it: the production build, configured by env only.
   gateway: {
@@ -20,7 +25,19 @@ export const SERVERS = {
     nodeArgs: [],
     client: 'ws',
     memory: 'inspector',
-    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', WEBSOCKET_MAX_CONNECTIONS: '60000' },
+    env: {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      API_KEYS: API_KEY,
+      // The comparison servers trust ?user_id= too; token checks are not what is compared.
+      AUTH_MODE: 'none',
+      ALLOW_INSECURE_AUTH_NONE: 'true',
+      WEBSOCKET_MAX_CONNECTIONS: '60000',
+      // One bench client confirms hundreds of times a second, no human does: the
+      // per-connection frame limit would measure itself, not the gateway.
+      WEBSOCKET_RATE_LIMIT: '1000000',
+      WEBSOCKET_RATE_BURST: '1000000',
+    },
   },
   'raw-ws': { label: 'raw ws', script: 'bench/servers/raw-ws.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },
   socketio: { label: 'Socket.IO', script: 'bench/servers/socketio.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
@@ -81,7 +98,7 @@ class RunningServer {
   /** { rss, heapUsed, afterGc }: the heap after a full collection whenever the server allows one. */
   async memory() {
     if (this.def.memory === 'endpoint') {
-      const { body } = await getJson(`${this.baseUrl}/__bench/mem`);
+      const { body } = await getJson(`${this.baseUrl}/__bench/mem`, { headers: AUTH_HEADERS });
       return { rss: rssBytes(this.pid), heapUsed: body.heapUsed, afterGc: body.gc === true };
     }
     try {
@@ -90,7 +107,7 @@ class RunningServer {
     } catch (err) {
       // Without the inspector the heap figure is whatever V8 holds right now.
       console.error(`bench: ${this.name}: no forced GC (${err.message}); using /metrics`);
-      const { body } = await getJson(`${this.baseUrl}/metrics`);
+      const { body } = await getJson(`${this.baseUrl}/metrics`, { headers: AUTH_HEADERS });
       const heap = Number(String(body).match(/^nodejs_heap_size_used_bytes (\S+)/m)?.[1]);
       return { rss: rssBytes(this.pid), heapUsed: heap, afterGc: false };
     }

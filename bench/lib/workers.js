@@ -15,6 +15,7 @@ export class LoadWorker {
   constructor(name) {
     this.name = name;
     this.#child = track(fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }));
+    this.pid = this.#child.pid;
     this.#child.on('message', (message) => this.#receive(message));
     this.#child.once('exit', (code, signal) => {
       for (const { reject } of this.#pending.values()) reject(new Error(`load generator ${name} exited (${signal ?? code})`));

@@ -1,6 +1,6 @@
 // Load generator process, driven by bench/run.js over IPC. It holds the benchmark's
 // clients and runs its HTTP loops, so none of that work lands in the server's process.
-import { createAgent, postJson } from '../lib/http.js';
+import { LeanHttpConnection } from '../lib/lean-http.js';
 import { payload } from '../lib/payload.js';
 import { now, percentile, sleep } from '../lib/stats.js';
 import { openClient } from './clients.js';
@@ -13,6 +13,9 @@ const state = {
   pushReceived: 0,
   rounds: new Map(), // fan-out seq -> { count, firstAt, lastAt }
 };
+
+/** A backstop on top of the window's time limit: no loop sends more requests than this. */
+const MAX_REQUESTS_PER_LOOP = 1_000_000;
 
 const commands = {
   connect,
@@ -89,27 +92,30 @@ async function connect({ kind, baseUrl, userIds, firstIndex = 0, localAddresses,
  * process's own client of that user gives. Counts decisions that arrive inside the
  * measuring window (after the warm-up).
  */
-async function notifyLoops({ baseUrl, users, warmupMs, durationMs }) {
-  const agent = createAgent(users.length);
+async function notifyLoops({ baseUrl, headers, users, warmupMs, durationMs }) {
   const window = measuringWindow(warmupMs, durationMs);
   const latencies = [];
-  const errors = { count: 0, first: undefined };
+  const errors = { count: 0, first: undefined, kinds: {} };
+  let completed = 0;
   const loop = async (userId) => {
-    for (let step = 0; now() < window.end; step++) {
-      const started = now();
+    const http = new LeanHttpConnection(baseUrl, headers);
+    for (let step = 0; !window.closed && step < MAX_REQUESTS_PER_LOOP; step++) {
       const body = {
         user_id: userId, task_id: `task-${userId}`, step,
         step_result: { step: 'validate', message: 'ok?', status: 'completed' }, timeout_seconds: 30,
       };
-      const ok = await attempt(() => postJson(`${baseUrl}/notify`, body, { agent, timeoutMs: 35_000 }), (res) => res.body?.state === 'confirmed', errors);
+      const started = now();
+      const ok = await attempt(() => http.post('/notify', body, 35_000), (res) => res.body?.state === 'confirmed', errors);
       const finished = now();
+      if (ok) completed++;
       if (ok && window.contains(finished)) latencies.push(finished - started);
     }
+    http.close();
   };
   await Promise.all(users.map(loop));
-  agent.destroy();
+  await window.done;
   const seconds = (window.end - window.start) / 1000;
-  return { roundTrips: latencies.length, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: errors.count, firstError: errors.first };
+  return { completed, roundTrips: latencies.length, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: errors.count, firstError: errors.first, errorKinds: relativeTo(errors.kinds, window.start) };
 }
 
 /**
@@ -117,60 +123,73 @@ async function notifyLoops({ baseUrl, users, warmupMs, durationMs }) {
  * clients received inside the window; the loops then stop and the clients must catch
  * up with everything the server said it delivered, or the rate was not sustainable.
  */
-async function pushLoops({ baseUrl, users, concurrency, warmupMs, durationMs, drainMs }) {
-  const agent = createAgent(concurrency);
+async function pushLoops({ baseUrl, headers, users, concurrency, warmupMs, durationMs, drainMs }) {
   const window = measuringWindow(warmupMs, durationMs, () => state.pushReceived);
   const latencies = [];
-  const errors = { count: 0, first: undefined };
+  const errors = { count: 0, first: undefined, kinds: {} };
   let seq = 0;
   let reportedDelivered = 0;
+  const delivered = (res) => {
+    reportedDelivered += res.body?.delivered ?? 0;
+    return res.body?.delivered === 1;
+  };
   const loop = async () => {
-    while (now() < window.end) {
+    const http = new LeanHttpConnection(baseUrl, headers);
+    for (let sent = 0; !window.closed && sent < MAX_REQUESTS_PER_LOOP; sent++) {
       const n = seq++;
-      const userId = users[n % users.length];
+      const path = `/users/${encodeURIComponent(users[n % users.length])}/messages`;
       const started = now();
-      const ok = await attempt(() => postJson(`${baseUrl}/users/${encodeURIComponent(userId)}/messages`, payload('push', n), { agent, timeoutMs: 10_000 }), (res) => {
-        reportedDelivered += res.body?.delivered ?? 0;
-        return res.body?.delivered === 1;
-      }, errors);
+      const ok = await attempt(() => http.post(path, payload('push', n), 10_000), delivered, errors);
       const finished = now();
       if (ok && window.contains(finished)) latencies.push(finished - started);
     }
+    http.close();
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  agent.destroy();
+  await window.done;
   const drainUntil = now() + drainMs;
   while (state.pushReceived < reportedDelivered && now() < drainUntil) await sleep(20);
   const received = window.endValue - window.startValue;
   const seconds = (window.end - window.start) / 1000;
   return {
-    receivedInWindow: received, perSecond: received / seconds, requests: seq, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
-    reportedDelivered, receivedTotal: state.pushReceived, missing: reportedDelivered - state.pushReceived, errors: errors.count, firstError: errors.first,
+    receivedInWindow: received, perSecond: received / seconds, requests: seq, completed: reportedDelivered, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
+    reportedDelivered, receivedTotal: state.pushReceived, missing: reportedDelivered - state.pushReceived, errors: errors.count, firstError: errors.first, errorKinds: relativeTo(errors.kinds, window.start),
   };
 }
 
-/** Runs one request; counts it as an error (with a short back-off) unless `isOk(res)`. */
+/**
+ * Runs one request; counts it as an error (with a short back-off) unless `isOk(res)`.
+ * Errors are tallied by kind, with when each kind first happened (ms into the window).
+ */
 async function attempt(send, isOk, errors) {
+  let kind;
   try {
     const res = await send();
     if (res.status === 200 && isOk(res)) return true;
-    errors.first ??= `HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`;
+    kind = `HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 160)}`;
   } catch (err) {
-    errors.first ??= err.message;
+    kind = err.message;
   }
   errors.count++;
+  errors.first ??= kind;
+  const key = kind.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>');
+  const tally = (errors.kinds[key] ??= { count: 0, firstAt: now() });
+  tally.count++;
   await sleep(20); // a server that refuses or fails must not turn the loop into a busy spin
   return false;
 }
 
 /**
- * The measuring window, which starts after the warm-up. Tells the driver when it
- * opens and closes so it can read the server's CPU time at the same moments, and
- * snapshots `sample()` then.
+ * The measuring window, which opens after the warm-up. Tells the driver when it opens
+ * and closes, so it can read the server's CPU time at the same moments, and snapshots
+ * `sample()` then. Callers await `done` before answering, so no result can reach the
+ * driver before the window's end does.
  */
 function measuringWindow(warmupMs, durationMs, sample = () => 0) {
-  const window = { start: now() + warmupMs, end: now() + warmupMs + durationMs, startValue: 0, endValue: 0 };
+  const window = { start: now() + warmupMs, end: Infinity, closed: false, startValue: 0, endValue: 0 };
   window.contains = (t) => t >= window.start && t <= window.end;
+  let markClosed;
+  window.done = new Promise((resolve) => (markClosed = resolve));
   setTimeout(() => {
     window.start = now();
     window.startValue = sample();
@@ -179,9 +198,15 @@ function measuringWindow(warmupMs, durationMs, sample = () => 0) {
   setTimeout(() => {
     window.end = now();
     window.endValue = sample();
+    window.closed = true;
     process.send({ event: 'window', phase: 'end' });
+    markClosed();
   }, warmupMs + durationMs);
   return window;
+}
+
+function relativeTo(kinds, start) {
+  return Object.fromEntries(Object.entries(kinds).map(([kind, t]) => [kind, { count: t.count, firstAfterMs: Math.round(t.firstAt - start) }]));
 }
 
 async function closeAll() {

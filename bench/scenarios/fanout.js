@@ -1,13 +1,11 @@
 // Connections and fan-out share one server session: the clients opened (and weighed)
 // for the connection figures are the ones the broadcasts then reach.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createAgent, postJson } from '../lib/http.js';
-import { startProfiling } from '../lib/inspector.js';
 import { payload } from '../lib/payload.js';
-import { summarizeProfile } from '../lib/profile-summary.js';
+import { AUTH_HEADERS } from '../lib/servers.js';
 import { now, percentile, sleep } from '../lib/stats.js';
 import { connectClients } from './connect.js';
+import { profiled } from './profile.js';
 
 export async function runConnectionsAndFanout({ server, workers, cfg }) {
   const connections = await measureConnections(server, workers, cfg);
@@ -20,6 +18,7 @@ async function measureConnections(server, workers, cfg) {
   const cpuBefore = server.cpuSeconds();
   const opened = await connectClients(workers, server, { prefix: 'fan', count: cfg.clients, cfg });
   const cpu = server.cpuSeconds() - cpuBefore;
+  if (opened.opened === 0) throw new Error(`no connection opened: ${opened.firstError}`);
   await sleep(500); // let the last handshakes' garbage become garbage
   const after = await server.memory();
   const result = {
@@ -37,7 +36,6 @@ async function measureConnections(server, workers, cfg) {
     memoryBefore: before,
     memoryAfter: after,
   };
-  if (opened.opened === 0) throw new Error(`no connection opened: ${opened.firstError}`);
   if (opened.failed > 0) result.error = `${opened.failed} of ${cfg.clients} connections failed, first: ${opened.firstError}`;
   return result;
 }
@@ -47,17 +45,16 @@ async function measureFanout(server, workers, cfg, clients) {
   const rounds = [];
   try {
     for (let seq = 0; seq < cfg.warmupRounds; seq++) await broadcastRound(server, workers, agent, seq, cfg);
-    const stopProfiling = cfg.profile ? await startProfiling(server.pid, server.def.script) : undefined;
-    const cpuBefore = server.cpuSeconds();
-    const started = now();
-    for (let i = 0; i < cfg.rounds; i++) {
-      rounds.push(await broadcastRound(server, workers, agent, cfg.warmupRounds + i, cfg));
-      await sleep(cfg.roundPauseMs);
-    }
-    const cpu = server.cpuSeconds() - cpuBefore;
-    const wallSeconds = (now() - started) / 1000;
-    if (stopProfiling) saveProfile(await stopProfiling(), server, cfg);
-    return summarizeRounds(rounds, clients, cpu, wallSeconds);
+    return await profiled(server, cfg, 'fanout', async () => {
+      const cpuBefore = server.cpuSeconds();
+      const started = now();
+      for (let i = 0; i < cfg.rounds; i++) {
+        rounds.push(await broadcastRound(server, workers, agent, cfg.warmupRounds + i, cfg));
+        await sleep(cfg.roundPauseMs);
+      }
+      const cpu = server.cpuSeconds() - cpuBefore;
+      return summarizeRounds(rounds, clients, cpu, (now() - started) / 1000);
+    });
   } finally {
     agent.destroy();
   }
@@ -73,6 +70,8 @@ function summarizeRounds(rounds, clients, cpu, wallSeconds) {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: Math.max(...latencies),
+    // The servers answer once they have handed the frame to every socket.
+    answeredP50: percentile(rounds.map((r) => r.answeredMs), 50),
     delivered,
     cpuSeconds: cpu,
     cpuPerDeliveryUs: (cpu / delivered) * 1e6,
@@ -91,7 +90,8 @@ function summarizeRounds(rounds, clients, cpu, wallSeconds) {
 async function broadcastRound(server, workers, agent, seq, cfg) {
   const arrivals = waitForArrivals(workers, seq, cfg.roundTimeoutMs);
   const started = now();
-  const res = await postJson(`${server.baseUrl}/broadcast`, payload('fanout', seq), { agent });
+  const res = await postJson(`${server.baseUrl}/broadcast`, payload('fanout', seq), { agent, headers: AUTH_HEADERS });
+  const answeredMs = now() - started;
   if (res.status !== 200) throw new Error(`POST /broadcast answered ${res.status}: ${JSON.stringify(res.body)}`);
   const reports = await arrivals;
   return {
@@ -99,6 +99,7 @@ async function broadcastRound(server, workers, agent, seq, cfg) {
     complete: reports.every((r) => r.complete),
     received: reports.reduce((total, r) => total + r.count, 0),
     reportedDelivered: res.body.delivered,
+    answeredMs,
     latencyMs: Math.max(...reports.map((r) => r.lastAt)) - started,
   };
 }
@@ -128,11 +129,4 @@ function waitForArrivals(workers, seq, timeoutMs) {
       resolve([...reports.values()]);
     }
   });
-}
-
-function saveProfile(profile, server, cfg) {
-  const path = join(cfg.resultsDir, `${server.name}-fanout.cpuprofile`);
-  writeFileSync(path, JSON.stringify(profile));
-  console.error(`bench: CPU profile of ${server.name} during fan-out: ${path}`);
-  console.error(summarizeProfile(profile, 15));
 }

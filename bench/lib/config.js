@@ -1,0 +1,71 @@
+// Run parameters: command-line flags, then BENCH_* variables, then defaults (the smoke
+// run has its own tiny ones).
+import { join } from 'node:path';
+import { ROOT, SERVERS } from './servers.js';
+
+export const SCENARIOS = ['fanout', 'confirm', 'push'];
+
+const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--scenarios=fanout,confirm,push] [--servers=gateway,raw-ws,socketio]
+  --smoke     tiny parameters, under a minute, for CI (no thresholds)
+  --profile   CPU-profile each server during the fan-out rounds (only fan-out runs; no report written)
+  env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
+       BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS`;
+
+export function loadConfig(argv = process.argv.slice(2), env = process.env) {
+  const flags = parseFlags(argv);
+  const smoke = flags.smoke === true;
+  const profile = flags.profile === true;
+  const number = (name, normal, small) => {
+    const value = env[name] === undefined || env[name] === '' ? (smoke ? small : normal) : Number(env[name]);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+    return value;
+  };
+  const seconds = number('BENCH_SECONDS', 20, 3);
+  return {
+    smoke,
+    profile,
+    scenarios: list(flags.scenarios, profile ? ['fanout'] : SCENARIOS, SCENARIOS),
+    servers: list(flags.servers, Object.keys(SERVERS), Object.keys(SERVERS)),
+    clients: Math.floor(number('BENCH_CLIENTS', 5000, 200)),
+    rounds: Math.floor(number('BENCH_ROUNDS', 30, 3)),
+    warmupRounds: smoke ? 1 : 3,
+    roundPauseMs: smoke ? 20 : 100,
+    roundTimeoutMs: 15_000,
+    confirmUsers: Math.floor(number('BENCH_CONFIRM_USERS', 200, 20)),
+    pushUsers: Math.floor(number('BENCH_PUSH_USERS', 1000, 50)),
+    pushConcurrency: Math.floor(number('BENCH_PUSH_CONCURRENCY', 64, 16)),
+    durationMs: seconds * 1000,
+    warmupMs: smoke ? 500 : 2000,
+    workers: env.BENCH_WORKERS ? Math.floor(number('BENCH_WORKERS', 1, 1)) : undefined,
+    clientsPerAddress: Math.floor(number('BENCH_CLIENTS_PER_ADDRESS', 20000, 20000)),
+    connectConcurrency: Math.floor(number('BENCH_CONNECT_CONCURRENCY', 200, 50)),
+    connectTimeoutMs: 300_000,
+    deadlineSeconds: number('BENCH_DEADLINE_SECONDS', 1800, 55),
+    resultsDir: join(ROOT, 'bench', 'results'),
+    logDir: join(ROOT, 'bench', 'results', 'logs'),
+  };
+}
+
+function parseFlags(argv) {
+  const flags = {};
+  for (const arg of argv) {
+    const match = arg.match(/^--([a-z-]+)(?:=(.*))?$/);
+    if (!match || !['smoke', 'profile', 'scenarios', 'servers', 'help'].includes(match[1])) {
+      throw new Error(`unknown argument ${arg}\n${USAGE}`);
+    }
+    flags[match[1]] = match[2] ?? true;
+  }
+  if (flags.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  return flags;
+}
+
+function list(value, fallback, allowed) {
+  if (value === undefined || value === true) return fallback;
+  const items = value.split(',').filter(Boolean);
+  const unknown = items.filter((item) => !allowed.includes(item));
+  if (unknown.length > 0) throw new Error(`unknown ${unknown.join(', ')}; choose from ${allowed.join(', ')}`);
+  return items;
+}

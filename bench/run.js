@@ -1,0 +1,187 @@
+// Benchmark driver: runs each scenario against the gateway, a raw `ws` server and a
+// Socket.IO server in turn, each server and each load generator in its own process,
+// and writes bench/results/latest.{md,json}. See bench/README.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installExitHandlers, killAll, track } from './lib/children.js';
+import { loadConfig, SCENARIOS as SCENARIO_NAMES } from './lib/config.js';
+import { openFilesLimit } from './lib/proc.js';
+import { costSummary, markdownReport } from './lib/report.js';
+import { ROOT, SERVERS, startServer } from './lib/servers.js';
+import { startWorkers, stopWorkers } from './lib/workers.js';
+import { runConfirm } from './scenarios/confirm.js';
+import { runConnectionsAndFanout } from './scenarios/fanout.js';
+import { runPush } from './scenarios/push.js';
+
+/** What each scenario runs and which result rows it fills. */
+const SCENARIOS = {
+  fanout: { run: runConnectionsAndFanout, fills: ['connections', 'fanout'] },
+  confirm: { run: runConfirm, fills: ['confirm'] },
+  push: { run: runPush, fills: ['push'] },
+};
+
+/** File descriptors a process needs besides its sockets (modules, logs, pipes, epoll). */
+const FD_HEADROOM = 256;
+
+async function main() {
+  installExitHandlers();
+  const cfg = loadConfig();
+  if (reexecWithHigherFileLimit(cfg)) return;
+  const fileLimit = fitToFileLimit(cfg);
+  const deadline = setTimeout(() => abort(`deadline of ${cfg.deadlineSeconds} s passed`), cfg.deadlineSeconds * 1000);
+  deadline.unref();
+  mkdirSync(cfg.resultsDir, { recursive: true });
+
+  const results = {};
+  for (const scenario of cfg.scenarios) {
+    for (const server of cfg.servers) {
+      const outcome = await runSession(scenario, server, cfg);
+      for (const [row, result] of Object.entries(outcome)) (results[row] ??= {})[server] = result;
+    }
+  }
+
+  const run = { cfg, environment: environment(fileLimit), results, costs: costSummary(results, cfg.servers) };
+  const markdown = markdownReport(run);
+  process.stdout.write(`\n${markdown}`);
+  if (!cfg.profile) saveReports(run, markdown, cfg);
+  const failures = Object.values(results).flatMap((byServer) => Object.values(byServer)).filter((r) => r.error);
+  process.exitCode = failures.length > 0 ? 1 : 0;
+  killAll();
+}
+
+/** One scenario against one server: a fresh server and fresh load generators. */
+async function runSession(scenario, name, cfg) {
+  const { run, fills } = SCENARIOS[scenario];
+  const tag = `${name} / ${scenario}`;
+  let server;
+  let workers = [];
+  try {
+    log(`${tag}: starting ${SERVERS[name].script}`);
+    server = await startServer(name, { logDir: cfg.logDir, tag: scenario });
+    workers = startWorkers(scenario === 'fanout' ? fanoutWorkerCount(cfg) : 1, `${name}-${scenario}`);
+    const outcome = await run({ server, workers, cfg });
+    if (!server.alive()) throw new Error(`server exited during the run\n${server.logTail()}`);
+    await noteDroppedClients(workers, outcome);
+    for (const [row, result] of Object.entries(outcome)) log(`${tag}: ${row} ${brief(result)}`);
+    return outcome;
+  } catch (err) {
+    log(`${tag}: FAILED: ${err.message}`);
+    if (server && !server.alive()) log(server.logTail());
+    return Object.fromEntries(fills.map((row) => [row, { error: err.message }]));
+  } finally {
+    await stopWorkers(workers);
+    await server?.stop();
+  }
+}
+
+/** A client the server closed mid-scenario (keepalive reaping, slow-consumer limit…) makes its figures suspect. */
+async function noteDroppedClients(workers, outcome) {
+  const counters = await Promise.all(workers.map((w) => w.call('counters', {}, 5_000)));
+  const dropped = counters.reduce((total, c) => total + c.unexpectedCloses, 0);
+  if (dropped === 0) return;
+  for (const result of Object.values(outcome)) {
+    result.unexpectedCloses = dropped;
+    result.error = [result.error, `the server closed ${dropped} clients during the scenario`].filter(Boolean).join('; ');
+  }
+}
+
+function fanoutWorkerCount(cfg) {
+  if (cfg.workers) return cfg.workers;
+  const perWorker = Math.min(10_000, openFilesLimit().soft - FD_HEADROOM);
+  return Math.max(1, Math.ceil(cfg.clients / perWorker));
+}
+
+/**
+ * Node cannot raise its own open-files limit, so when it is too low for the clients
+ * the driver re-runs itself under `ulimit -n` once (servers and load generators
+ * inherit the limit). Returns true when the re-run took over.
+ */
+function reexecWithHigherFileLimit(cfg) {
+  const needed = cfg.clients + FD_HEADROOM;
+  const { soft, hard } = openFilesLimit();
+  if (soft >= needed || process.env.BENCH_FD_LIMIT_TRIED) return false;
+  if (soft >= hard && process.getuid?.() !== 0) return false;
+  const target = Math.max(needed, 65536);
+  const fallback = hard === Infinity ? 'unlimited' : hard;
+  const script = `ulimit -n ${target} 2>/dev/null || ulimit -n ${fallback} 2>/dev/null; exec "$0" "$@"`;
+  log(`open files limit ${soft} < ${needed}: re-running under ulimit -n ${target}`);
+  const child = track(
+    spawn('bash', ['-c', script, process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_FD_LIMIT_TRIED: '1' },
+    }),
+  );
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  return true;
+}
+
+/**
+ * Each server holds every client socket, so the limit caps the client count. Lowers
+ * cfg.clients to what fits, loudly, and returns the limit for the report.
+ */
+function fitToFileLimit(cfg) {
+  const { soft } = openFilesLimit();
+  const fits = soft - FD_HEADROOM;
+  if (cfg.clients > fits) {
+    log(`WARNING: open files limit is ${soft} and cannot be raised here: BENCH_CLIENTS lowered from ${cfg.clients} to ${fits}`);
+    cfg.requestedClients = cfg.clients;
+    cfg.clients = fits;
+  }
+  for (const key of ['pushUsers', 'confirmUsers']) cfg[key] = Math.min(cfg[key], fits);
+  return soft;
+}
+
+function environment(openFiles) {
+  return {
+    date: new Date().toISOString(),
+    commit: git(['describe', '--always', '--dirty']),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    openFiles,
+  };
+}
+
+function git(args) {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Only a full default run replaces the committed latest.md; smoke and partial runs keep their own files. */
+function saveReports(run, markdown, cfg) {
+  const full = cfg.scenarios.length === SCENARIO_NAMES.length && cfg.servers.length === Object.keys(SERVERS).length;
+  const name = cfg.smoke ? 'smoke' : full ? 'latest' : 'partial';
+  writeFileSync(join(cfg.resultsDir, `${name}.md`), markdown);
+  writeFileSync(join(cfg.resultsDir, `${name}.json`), `${JSON.stringify(run, null, 2)}\n`);
+  log(`wrote bench/results/${name}.md and ${name}.json`);
+}
+
+function brief(result) {
+  if (result.error && Object.keys(result).length === 1) return `FAILED: ${result.error}`;
+  const shown = ['connectsPerSecond', 'rssPerConnection', 'p50', 'p99', 'perSecond', 'cpuPerDeliveryUs', 'cpuPerRoundTripUs', 'serverCores', 'loadCores'];
+  const parts = shown.filter((k) => typeof result[k] === 'number').map((k) => `${k}=${+result[k].toFixed(2)}`);
+  return parts.join(' ') + (result.error ? ` PROBLEM: ${result.error}` : '');
+}
+
+function log(message) {
+  console.error(`bench: ${message}`);
+}
+
+function abort(reason) {
+  log(`ABORTED: ${reason}`);
+  killAll();
+  process.exit(1);
+}
+
+main().catch((err) => {
+  log(`FAILED: ${err.stack ?? err.message}`);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+// Confirmation round trips: each loop asks its user via POST /notify and waits for the
+// answer, which that user's auto-confirming client gives over the socket.
+import { AUTH_HEADERS } from '../lib/servers.js';
+import { connectClients } from './connect.js';
+import { profiled } from './profile.js';
+import { watchWindow, withRetainedHeap } from './window.js';
+
+export async function runConfirm({ server, workers, cfg }) {
+  const [worker] = workers;
+  const opened = await connectClients([worker], server, { prefix: 'confirm', count: cfg.confirmUsers, cfg });
+  if (opened.failed > 0) throw new Error(`${opened.failed} clients failed to connect: ${opened.firstError}`);
+  const args = {
+    baseUrl: server.baseUrl,
+    headers: AUTH_HEADERS,
+    users: Array.from({ length: cfg.confirmUsers }, (_, i) => `confirm-${i}`),
+    warmupMs: cfg.warmupMs,
+    durationMs: cfg.durationMs,
+  };
+  const cpu = watchWindow(server, worker);
+  const runLoops = () => worker.call('notifyLoops', args, cfg.warmupMs + cfg.durationMs + 60_000);
+  const loops = await withRetainedHeap(server, () => profiled(server, cfg, 'confirm', runLoops));
+  const window = cpu.read();
+  const result = { users: cfg.confirmUsers, ...loops, ...window, cpuPerRoundTripUs: (window.serverCpuSeconds / loops.roundTrips) * 1e6 };
+  if (loops.roundTrips === 0) throw new Error(`no round trip completed: ${loops.firstError}`);
+  if (loops.errors > 0) result.error = `${loops.errors} failed requests, first: ${loops.firstError}`;
+  return { confirm: result };
+}

@@ -1,0 +1,32 @@
+// Targeted push: closed loops of POST /users/:id/messages, as fast as the server takes
+// them, each message to one connected user.
+import { AUTH_HEADERS } from '../lib/servers.js';
+import { connectClients } from './connect.js';
+import { profiled } from './profile.js';
+import { watchWindow, withRetainedHeap } from './window.js';
+
+export async function runPush({ server, workers, cfg }) {
+  const [worker] = workers;
+  const opened = await connectClients([worker], server, { prefix: 'push', count: cfg.pushUsers, cfg });
+  if (opened.failed > 0) throw new Error(`${opened.failed} clients failed to connect: ${opened.firstError}`);
+  const args = {
+    baseUrl: server.baseUrl,
+    headers: AUTH_HEADERS,
+    users: Array.from({ length: cfg.pushUsers }, (_, i) => `push-${i}`),
+    concurrency: cfg.pushConcurrency,
+    warmupMs: cfg.warmupMs,
+    durationMs: cfg.durationMs,
+    drainMs: 5_000,
+  };
+  const cpu = watchWindow(server, worker);
+  const runLoops = () => worker.call('pushLoops', args, cfg.warmupMs + cfg.durationMs + 60_000);
+  const loops = await withRetainedHeap(server, () => profiled(server, cfg, 'push', runLoops));
+  const window = cpu.read();
+  const result = { users: cfg.pushUsers, concurrency: cfg.pushConcurrency, ...loops, ...window, cpuPerDeliveryUs: (window.serverCpuSeconds / loops.receivedInWindow) * 1e6 };
+  if (loops.receivedInWindow === 0) throw new Error(`no message arrived: ${loops.firstError}`);
+  const problems = [];
+  if (loops.errors > 0) problems.push(`${loops.errors} failed requests, first: ${loops.firstError}`);
+  if (loops.missing > 0) problems.push(`${loops.missing} messages reported delivered never arrived`);
+  if (problems.length > 0) result.error = problems.join('; ');
+  return { push: result };
+}
