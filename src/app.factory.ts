@@ -34,6 +34,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) });
+  refuseNonJsonBodies(app);
   app.useGlobalPipes(validationPipe);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
@@ -53,6 +54,26 @@ export async function startApp(options: CreateAppOptions = {}): Promise<RunningA
   const port = typeof address === 'object' && address ? address.port : config.get('WEBSOCKET_PORT', { infer: true });
   app.get(ServerStateService).markListening(host, port);
   return { app, host, port };
+}
+
+/**
+ * The API speaks JSON only. Fastify (with Nest's defaults) would also parse form and text
+ * bodies, with their own size limit; they are refused before any parsing instead.
+ */
+function refuseNonJsonBodies(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request, reply) => {
+      const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+      const type = request.headers['content-type'] ?? '';
+      if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return;
+      await reply.status(415).send({
+        statusCode: 415,
+        code: 'unsupported_media_type',
+        message: 'Send request bodies as application/json',
+      });
+    });
 }
 
 function levelsUpTo(level: (typeof LOG_LEVELS)[number]): LogLevel[] {

@@ -408,10 +408,6 @@ describe('hostile input storm (e2e)', () => {
       expect(JSON.stringify(pong.original_data)).toBe(frame);
     });
 
-    // BUG: class-transformer (plainToInstance in the global ValidationPipe, src/protocol/validation.ts)
-    // recurses once per nesting level, so a deeply nested value in any validated frame overflows
-    // the stack and the client gets `internal_error` (WsErrorFilter logs "Unhandled error in confirm
-    // handler: RangeError: Maximum call stack size exceeded") instead of a refusal.
     storm('refuses deeply nested values inside validated frames without an internal error', async () => {
       const client = await hostile('deep-validated');
       const nested = '['.repeat(7000) + ']'.repeat(7000);
@@ -588,11 +584,6 @@ describe('hostile input storm (e2e)', () => {
       await expectHonestUnaffected();
     });
 
-    // BUG: a sustained flood is never closed. ConnectionService.admitFrame
-    // (src/connections/connection.service.ts) resets `refusedInARow` on every admitted frame, and the
-    // bucket refills one token every 1000 / WEBSOCKET_RATE_LIMIT ms; so unless a client sends more than
-    // WEBSOCKET_RATE_ABUSE_LIMIT frames within one refill interval (500 frames in 5 ms here) the run
-    // never reaches the limit. This flood (25x the rate limit, for 2 s) is only ever rate-limited.
     storm('closes a sustained flood with 1008 after rate_limited', async () => {
       const client = await hostile('flood');
       const deadline = Date.now() + 2000;
@@ -766,16 +757,10 @@ describe('hostile input storm (e2e)', () => {
       ['JSON sent as text/plain', JSON.stringify({ type: 'storm' }), 'text/plain', [400, 415]],
       ['JSON sent as XML', '<storm/>', 'application/xml', [415]],
       ['JSON sent as multipart', '--x\r\n\r\n{}\r\n--x--', 'multipart/form-data; boundary=x', [415]],
-      // BUG: Nest's FastifyAdapter registers an x-www-form-urlencoded parser by default, so a form
-      // body arrives as an object: the message routes (/broadcast, /users/:id/messages,
-      // /tasks/:id/messages) deliver it (200) and POST /tasks/:id/subscribers grants access (201).
       ['a form body', 'type=storm&user_id=victim', FORM, [400, 415]],
       ['no content-type', new TextEncoder().encode(JSON.stringify({ type: 'storm' })), undefined, [400, 415]],
       ['an oversized JSON body', oversized, 'application/json', [413]],
       ['an oversized JSON body with a charset', oversized, 'application/json; charset=utf-8', [413]],
-      // BUG: HTTP_MAX_BODY_BYTES only reaches the JSON parser (app.useBodyParser('application/json', ...)
-      // in src/app.factory.ts); the text/plain and form parsers keep Fastify's 1 MiB default, so
-      // these bodies are read in full (400, or 200 for a form on the message routes) instead of 413.
       ['an oversized text/plain body', oversized, 'text/plain', [413, 415]],
       ['an oversized form body', `type=storm&pad=${'p'.repeat(MAX_BODY_BYTES * 2)}`, FORM, [413, 415]],
     ];
@@ -793,9 +778,6 @@ describe('hostile input storm (e2e)', () => {
       });
     }
 
-    // BUG: as on sockets, the ValidationPipe's class-transformer recursion overflows the stack on
-    // a deeply nested body (4000 levels fit in 8 KB), and the DTO routes (/notify, /tasks/:id/subscribers,
-    // /heartbeats) answer 500 internal_error instead of 400.
     storm('refuses deeply nested bodies with 400, not 500', async () => {
       const nested = '['.repeat(4000) + ']'.repeat(4000);
       const wrong: string[] = [];
@@ -858,11 +840,6 @@ describe('hostile input storm (e2e)', () => {
       });
     }
 
-    // BUG: @IsOptional() also lets null through, and the services then read null as 0: with
-    // timeout_seconds null the confirmation expires at once (and the timeout decision, `proceed` by
-    // default, is returned without the user ever answering); ttl_seconds null grants nothing;
-    // duration_seconds null ends the heartbeat at once. (NotifyRequestDto, GrantRequestDto,
-    // HeartbeatRequestDto; ConfirmationService.create, TaskAccessService.grant, HeartbeatService.start.)
     storm('never reads null in an optional number as zero: refuses it or uses the default', async () => {
       const cases: Array<[string, object, string, (body: any) => number]> = [
         ['/notify?wait=false', notifyValid, 'timeout_seconds', (b) => b.expires_at],
@@ -998,7 +975,6 @@ describe('hostile input storm (e2e)', () => {
       }
     });
 
-    // BUG: fails today only through the deep-nesting 500s of the DTO routes (see above).
     it('crashed nothing: no 5xx and no unreachable server', () => {
       expect(crashLog).toEqual([]);
       expect(tally.crashes).toBe(0);

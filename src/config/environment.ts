@@ -166,7 +166,7 @@ export class Environment {
   @Min(1)
   WEBSOCKET_RATE_BURST = 40;
 
-  /** Refused frames in a row after which the connection is closed with 1008. */
+  /** Refused frames within 10 s after which the connection is closed with 1008. */
   @Transform(toNumber)
   @IsInt()
   @Min(1)

@@ -13,6 +13,8 @@ export interface ClientConnection {
   /** Token bucket of client frames (see ConnectionService.admitFrame). */
   frameTokens: number;
   tokensRefilledAt: number;
-  refusedInARow: number;
+  /** Frames refused in the current abuse window, and when that window began. */
+  refusedInWindow: number;
+  abuseWindowStartedAt: number;
   lastRateErrorAt: number;
 }

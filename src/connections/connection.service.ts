@@ -31,6 +31,8 @@ export interface ConnectionIdentity {
 }
 
 const RATE_ERROR_INTERVAL_MS = 1000;
+/** Refused frames are counted over this window; WEBSOCKET_RATE_ABUSE_LIMIT of them close the connection. */
+const ABUSE_WINDOW_MS = 10_000;
 const SLOW_CONSUMER_CLOSE_GRACE_MS = 1000;
 
 /**
@@ -99,7 +101,8 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       pingSentAt: null,
       frameTokens: this.frameBurst,
       tokensRefilledAt: now,
-      refusedInARow: 0,
+      refusedInWindow: 0,
+      abuseWindowStartedAt: now,
       lastRateErrorAt: 0,
     };
     this.connections.set(connection.id, connection);
@@ -186,8 +189,8 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   /**
    * Token bucket per connection: WEBSOCKET_RATE_LIMIT frames a second on average, bursts
    * up to WEBSOCKET_RATE_BURST. A refused frame gets at most one `rate_limited` error a
-   * second (so a flood cannot make the server flood back); a long run of refusals closes
-   * the connection with 1008.
+   * second (so a flood cannot make the server flood back); WEBSOCKET_RATE_ABUSE_LIMIT
+   * refusals within 10 s close the connection with 1008.
    */
   admitFrame(connection: ClientConnection, now = Date.now()): boolean {
     const refill = (now - connection.tokensRefilledAt) * this.framesPerMs;
@@ -195,11 +198,14 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     connection.tokensRefilledAt = now;
     if (connection.frameTokens >= 1) {
       connection.frameTokens -= 1;
-      connection.refusedInARow = 0;
       return true;
     }
     this.counters.rateLimitedFrames++;
-    if (++connection.refusedInARow >= this.abuseLimit) {
+    if (now - connection.abuseWindowStartedAt >= ABUSE_WINDOW_MS) {
+      connection.abuseWindowStartedAt = now;
+      connection.refusedInWindow = 0;
+    }
+    if (++connection.refusedInWindow >= this.abuseLimit) {
       this.counters.floodClosed++;
       this.logger.warn(`Closing connection ${connection.id} (${connection.userId ?? 'anonymous'}): sustained flooding`);
       this.close(connection, CloseCode.PolicyViolation, 'Rate limit exceeded');

@@ -1,5 +1,9 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateIf, ValidationOptions } from 'class-validator';
 import { ErrorCode, GatewayError } from './error-code.enum.js';
+
+/** Deeper input is refused before class-transformer walks it (it recurses once per level). */
+export const MAX_INPUT_DEPTH = 32;
 
 /** "proceed must be a boolean value; feedback must be a string", nested paths included. */
 export function describeValidationErrors(errors: ValidationError[], parent = ''): string[] {
@@ -10,11 +14,40 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   });
 }
 
+/** True when objects or arrays nest deeper than `limit`; iterative, so any depth is safe. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Like `@IsOptional()`, but only a missing field is optional: `null` is validated (and
+ * refused by the field's type check) instead of reaching the services as "no value".
+ */
+export function OptionalField(options?: ValidationOptions): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined, options);
+}
+
+class ProtocolValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.metatype && metadata.metatype !== Object && nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
+      throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /**
  * Validates socket frames and REST input against their DTOs. Failures become
  * `invalid_message` errors: an `error` frame on a socket, a 400 over HTTP.
  */
-export const validationPipe = new ValidationPipe({
+export const validationPipe = new ProtocolValidationPipe({
   transform: true,
   whitelist: true,
   forbidUnknownValues: false,

@@ -14,6 +14,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { OptionalField } from '../../protocol/validation.js';
 
 export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
@@ -70,7 +71,7 @@ export class NotifyRequestDto {
   step_result: StepResultDto;
 
   /** Seconds to wait for the user; capped at WEBSOCKET_MAX_CALLBACK_TIMEOUT. */
-  @IsOptional()
+  @OptionalField()
   @IsNumber()
   @Min(0.05)
   timeout_seconds?: number;

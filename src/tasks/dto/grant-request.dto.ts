@@ -1,5 +1,6 @@
-import { IsNumber, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsNumber, IsString, Length, Max, Min } from 'class-validator';
 import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { OptionalField } from '../../protocol/validation.js';
 
 export class GrantRequestDto {
   @IsString()
@@ -7,7 +8,7 @@ export class GrantRequestDto {
   user_id: string;
 
   /** How long the grant lasts; a day when absent. */
-  @IsOptional()
+  @OptionalField()
   @IsNumber()
   @Min(1)
   @Max(30 * 86400)

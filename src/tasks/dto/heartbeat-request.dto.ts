@@ -1,5 +1,6 @@
 import { IsNumber, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { OptionalField } from '../../protocol/validation.js';
 
 export class HeartbeatRequestDto {
   @IsString()
@@ -16,7 +17,7 @@ export class HeartbeatRequestDto {
   interval_seconds: number;
 
   /** How long it runs at most; HEARTBEAT_DEFAULT_DURATION_SECONDS when absent. */
-  @IsOptional()
+  @OptionalField()
   @IsNumber()
   @Min(0.05)
   @Max(7 * 86400)
