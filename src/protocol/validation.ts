@@ -1,6 +1,7 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf, ValidationOptions } from 'class-validator';
 import { ErrorCode, GatewayError } from './error-code.enum.js';
+import { NOT_SURE, validateFast } from './fast-validator.js';
 
 /** Deeper input is refused before class-transformer walks it (it recurses once per level). */
 export const MAX_INPUT_DEPTH = 32;
@@ -34,12 +35,17 @@ export function OptionalField(options?: ValidationOptions): PropertyDecorator {
   return ValidateIf((_object, value) => value !== undefined, options);
 }
 
+const BUILT_IN_TYPES: ReadonlySet<Function> = new Set([Object, String, Number, Boolean, Array, Buffer, Date]);
+
 class ProtocolValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.metatype && metadata.metatype !== Object && nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
+    const { metatype } = metadata;
+    if (!metatype || BUILT_IN_TYPES.has(metatype) || metadata.type === 'custom') return super.transform(value, metadata);
+    if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
       throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
     }
-    return super.transform(value, metadata);
+    const instance = validateFast(metatype, value);
+    return instance === NOT_SURE ? super.transform(value, metadata) : instance;
   }
 }
 
