@@ -56,6 +56,12 @@ describe('REST API (e2e)', () => {
     expect((await t.http('GET', '/confirmations/x?wait_seconds=abc')).status).toBe(400);
   });
 
+  it('lets a waiting POST /notify outlive Node\'s default 300 s request timeout', () => {
+    const server = t.app.getHttpServer();
+    expect(server.requestTimeout).toBe(0);
+    expect(server.timeout).toBe(0);
+  });
+
   it('answers unknown routes and ids with 404 JSON', async () => {
     const route = await t.http('GET', '/nope');
     expect(route.status).toBe(404);
