@@ -14,9 +14,11 @@ export class LocalDeliveryService extends DeliveryService {
   }
 
   async deliver(audience: Audience, frame: object): Promise<number> {
-    const prepared = new PreparedFrame(JSON.stringify(frame));
+    // Serialized on the first recipient: often there is none ("tell the other tabs").
+    let prepared: PreparedFrame | undefined;
     let delivered = 0;
     for (const connection of this.recipients(audience)) {
+      prepared ??= new PreparedFrame(JSON.stringify(frame));
       if (this.connections.send(connection, prepared)) delivered++;
     }
     return delivered;
@@ -32,21 +34,18 @@ export class LocalDeliveryService extends DeliveryService {
 
   private *recipients(audience: Audience): Iterable<ClientConnection> {
     const { exceptConnectionId } = audience;
-    if (audience.everyone) {
-      for (const connection of this.connections.all()) {
-        if (connection.id !== exceptConnectionId) yield connection;
-      }
-      return;
-    }
-    const seen = new Set<string>();
-    const groups = [
-      ...(audience.userIds ?? []).map((id) => this.connections.connectionsOfUser(id)),
-      ...(audience.taskIds ?? []).map((id) => this.connections.subscribersOfTask(id)),
-    ];
+    const groups: Array<Iterable<ClientConnection>> = audience.everyone
+      ? [this.connections.all()]
+      : [
+          ...(audience.userIds ?? []).map((id) => this.connections.connectionsOfUser(id)),
+          ...(audience.taskIds ?? []).map((id) => this.connections.subscribersOfTask(id)),
+        ];
+    // Only a connection in several groups (the user's and a task's) could come twice.
+    const seen = groups.length > 1 ? new Set<ClientConnection>() : undefined;
     for (const group of groups) {
       for (const connection of group) {
-        if (connection.id === exceptConnectionId || seen.has(connection.id)) continue;
-        seen.add(connection.id);
+        if (connection.id === exceptConnectionId || seen?.has(connection)) continue;
+        seen?.add(connection);
         yield connection;
       }
     }
