@@ -53,6 +53,11 @@ describe('graceful shutdown of the built service (real process, real signal)', (
     child.kill('SIGTERM');
     const readiness = await request(baseUrl, 'GET', '/health').catch(() => ({ status: 'refused' }));
     expect(readiness.status).not.toBe(200);
+    const lateUpgrade = await TestClient.open(`${baseUrl.replace('http', 'ws')}/?user_id=late`).then(
+      (late) => late.next('connected').then(() => 'accepted', () => 'closed at once'),
+      (err: Error) => err.message,
+    );
+    expect(lateUpgrade).not.toBe('accepted');
 
     expect((await client.next('server_shutdown')).type).toBe('server_shutdown');
     expect(await client.closed).toBe(1001);
