@@ -7,6 +7,7 @@ import { Environment, LOG_LEVELS } from './config/environment.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
+import { ErrorCode } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
 export interface CreateAppOptions extends AppModuleOptions {
@@ -27,7 +28,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // A waiting POST /notify may legitimately take as long as its confirmation's
     // timeout, so no request or connection timeout may cut it short.
     // Ids may be 256 characters, so URL-encoded path parameters can be three times that.
-    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0, maxParamLength: 1024 }),
+    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0, routerOptions: { maxParamLength: 1024 } }),
     // Until LOG_LEVEL is known, start-up lines are held back rather than printed at every level.
     { logger: options.logLevels ?? ['error', 'warn', 'log'], bufferLogs: options.logLevels === undefined },
   );
@@ -70,7 +71,7 @@ function refuseNonJsonBodies(app: NestFastifyApplication): void {
       if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return;
       await reply.status(415).send({
         statusCode: 415,
-        code: 'unsupported_media_type',
+        code: ErrorCode.UnsupportedMediaType,
         message: 'Send request bodies as application/json',
       });
     });

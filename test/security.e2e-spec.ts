@@ -81,6 +81,13 @@ describe('JWT authentication of sockets (HS256)', () => {
     ['a wrong audience', async () => hs256({ sub: 'alice', aud: 'other', iss: 'auth.example' })],
     ['a wrong issuer', async () => hs256({ sub: 'alice', aud: 'gateway', iss: 'evil' })],
     ['no sub', async () => hs256({ aud: 'gateway', iss: 'auth.example' })],
+    [
+      'no exp',
+      async () =>
+        new SignJWT({ sub: 'alice', aud: 'gateway', iss: 'auth.example' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .sign(new TextEncoder().encode(SECRET)),
+    ],
   ])('refuses the upgrade with 401 for %s', async (_name, token) => {
     const value = await token();
     expect(await upgradeStatus(`${t.wsUrl}/${value ? `?token=${value}` : ''}`)).toBe(401);
@@ -92,10 +99,22 @@ describe('JWT authentication of sockets (HS256)', () => {
     expect(await upgradeStatus(`${t.wsUrl}/?token=${header}.${payload}.`)).toBe(401);
   });
 
-  it('refuses to let a token user adopt another user', async () => {
+  it('refuses to let a token user adopt another user, revealing nothing about that user\'s tasks', async () => {
     const client = await TestClient.open(`${t.wsUrl}/?token=${await good()}`);
     await client.next('connected');
     expect((await client.request({ action: 'subscribe', user_id: 'bob' }, 'error')).code).toBe('forbidden');
+    const withTask = await client.request({ action: 'subscribe', user_id: 'bob', task_id: 'bobs-task' }, 'error');
+    expect(withTask.message).toBe('This connection already belongs to another user');
+    client.terminate();
+  });
+
+  it('keeps a connection whose token expires far in the future (beyond one timer\'s reach)', async () => {
+    const monthLong = await hs256({ sub: 'alice', aud: 'gateway', iss: 'auth.example' }, '30d');
+    const client = await TestClient.open(`${t.wsUrl}/?token=${monthLong}`);
+    await client.next('connected');
+    await sleep(100);
+    expect(client.closeCode).toBeNull();
+    expect((await client.request({ action: 'ping' }, 'pong')).type).toBe('pong');
     client.terminate();
   });
 

@@ -166,6 +166,25 @@ describe('socket protocol and its errors (e2e)', () => {
     expect((await mallory.request({ action: 'subscribe', task_id: 'victim-task' }, 'error')).code).toBe('forbidden');
   });
 
+  it('keeps two users\' cancellations of a shared task apart', async () => {
+    const alice = await t.connect('share-a');
+    const bob = await t.connect('share-b');
+    await t.http('POST', '/notify?wait=false', notifyBody('share-a', 'shared-task'));
+    await t.http('POST', '/notify?wait=false', notifyBody('share-b', 'shared-task'));
+    await t.http('POST', '/heartbeats', { user_id: 'share-a', task_id: 'shared-task', interval_seconds: 60 });
+    alice.send({ action: 'cancel', task_id: 'shared-task' });
+    await alice.next('task_cancelled');
+    const afterAlice = await t.http('POST', '/notify?wait=false', notifyBody('share-a', 'shared-task'));
+    expect(afterAlice.body.cancelled).toBe(true);
+    // Bob's pending prompt was not his to lose, and his cancel does not touch alice's heartbeat.
+    const bobsPending = (await t.http('GET', '/tasks/shared-task')).body.pending_confirmations;
+    expect(bobsPending.map((c: { user_id: string }) => c.user_id)).toEqual(['share-b']);
+    bob.send({ action: 'cancel', task_id: 'shared-task' });
+    await bob.next('task_cancelled');
+    const again = await t.http('POST', '/notify?wait=false', notifyBody('share-a', 'shared-task'));
+    expect(again.body.cancelled).toBe(true);
+  });
+
   it('changes nothing when a subscribe is partly refused', async () => {
     const client = await t.connect();
     const refused = await client.request({ action: 'subscribe', user_id: 'half', task_id: 'not-theirs' }, 'error');

@@ -43,6 +43,8 @@ export class TokenVerifier {
         algorithms: this.algorithms,
         audience: this.audience,
         issuer: this.issuer,
+        // A token that never expires would keep its connection open forever.
+        requiredClaims: ['exp'],
       }));
     } catch (err) {
       throw new InvalidToken(`Invalid token: ${(err as Error).message}`);

@@ -32,6 +32,11 @@ describe('validateEnvironment', () => {
     ).toThrow(/WEBSOCKET_PORT="eighty".*\n.*WEBSOCKET_MAX_CONNECTIONS.*\n.*WEBSOCKET_TIMEOUT_DECISION="maybe"/s);
   });
 
+  it('refuses durations a timer cannot hold', () => {
+    expect(() => validateEnvironment({ WEBSOCKET_MAX_CALLBACK_TIMEOUT: String(30 * 86400) })).toThrow(/WEBSOCKET_MAX_CALLBACK_TIMEOUT/);
+    expect(() => validateEnvironment({ SHUTDOWN_GRACE_SECONDS: '3000000' })).toThrow(/SHUTDOWN_GRACE_SECONDS/);
+  });
+
   it('refuses a port out of range', () => {
     expect(() => validateEnvironment({ WEBSOCKET_PORT: '70000' })).toThrow(/WEBSOCKET_PORT/);
   });

@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import { MAX_TIMER_SECONDS } from '../common/timers.js';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min, MinLength, validateSync } from 'class-validator';
 
 export const TIMEOUT_DECISIONS = ['proceed', 'reject'] as const;
@@ -59,24 +60,28 @@ export class Environment {
   @Transform(toNumber)
   @IsNumber()
   @Min(0.05)
+  @Max(MAX_TIMER_SECONDS)
   WEBSOCKET_PING_INTERVAL = 30;
 
   /** Seconds a connection may take to answer a ping before it is terminated. */
   @Transform(toNumber)
   @IsNumber()
   @Min(0.05)
+  @Max(MAX_TIMER_SECONDS)
   WEBSOCKET_PING_TIMEOUT = 10;
 
   /** Default seconds a confirmation waits for its user. */
   @Transform(toNumber)
   @IsNumber()
   @Min(0.05)
+  @Max(MAX_TIMER_SECONDS)
   WEBSOCKET_CALLBACK_TIMEOUT = 300;
 
   /** Longest `timeout_seconds` a caller may ask for. */
   @Transform(toNumber)
   @IsNumber()
   @Min(1)
+  @Max(MAX_TIMER_SECONDS)
   WEBSOCKET_MAX_CALLBACK_TIMEOUT = 86400;
 
   /** What a confirmation that nobody answered decides. */
@@ -194,6 +199,7 @@ export class Environment {
   @Transform(toNumber)
   @IsNumber()
   @Min(0.1)
+  @Max(MAX_TIMER_SECONDS)
   SHUTDOWN_GRACE_SECONDS = 10;
 
   /** Longest a heartbeat runs when its caller gives no `duration_seconds`. */
@@ -240,6 +246,9 @@ function securityProblems(env: Environment): Array<[string, string]> {
   }
   if (production && env.AUTH_MODE === 'none' && !env.ALLOW_INSECURE_AUTH_NONE) {
     problems.push(['AUTH_MODE', 'none lets any client claim any user; production needs AUTH_MODE=jwt (or ALLOW_INSECURE_AUTH_NONE=true)']);
+  }
+  if (production && env.JWT_JWKS_URL?.startsWith('http:')) {
+    problems.push(['JWT_JWKS_URL', 'production fetches signing keys over https only']);
   }
   if (production && splitList(env.API_KEYS).length === 0) {
     problems.push(['API_KEYS', 'production needs at least one key for the REST API']);

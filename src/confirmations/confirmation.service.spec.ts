@@ -130,7 +130,8 @@ describe('ConfirmationService', () => {
     expect(mine).toMatchObject({ state: 'cancelled', proceed: false });
     expect(otherTask.state).toBe('pending');
     expect(otherUser.state).toBe('pending');
-    expect(service.cancellationOf('task-1')).toMatchObject({ userId: 'alice' });
+    expect(service.cancellationOf('alice', 'task-1')).toMatchObject({ userId: 'alice' });
+    expect(service.cancellationOf('bob', 'task-1')).toBeUndefined();
 
     const late = service.create(ask()).confirmation;
     expect(late.state).toBe('cancelled');
@@ -161,6 +162,13 @@ describe('ConfirmationService', () => {
     small.onModuleDestroy();
   });
 
+  it('refuses new confirmations once shutting down, and stops waiting', async () => {
+    const { confirmation } = service.create(ask());
+    service.onModuleDestroy();
+    expect(() => service.create(ask())).toThrow(expect.objectContaining({ code: ErrorCode.Unavailable }));
+    expect((await service.waitForSettlement(confirmation.callbackId, 60_000))?.state).toBe('pending');
+  });
+
   it('forgets settled confirmations and cancellations after their retention', () => {
     const { confirmation } = service.create(ask());
     service.answer(confirmation.callbackId, 'alice', true, null);
@@ -169,6 +177,6 @@ describe('ConfirmationService', () => {
     expect(service.get(confirmation.callbackId)).toBeDefined();
     jest.advanceTimersByTime(31_000);
     expect(service.get(confirmation.callbackId)).toBeUndefined();
-    expect(service.cancellationOf('task-9')).toBeUndefined();
+    expect(service.cancellationOf('alice', 'task-9')).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { SetIndex } from '../common/set-index.js';
+import { MAX_TIMER_MS } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
@@ -26,6 +27,10 @@ export interface ConfirmationStats {
 
 const RETRY_AFTER_SECONDS = 5;
 
+function cancellationKey(userId: string, taskId: string): string {
+  return `${userId}\n${taskId}`;
+}
+
 type SettledState = Exclude<ConfirmationState, 'pending'>;
 
 /**
@@ -45,8 +50,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly waiters = new SetIndex<() => void>();
   /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
   private readonly settledInOrder = new Map<string, Confirmation>();
-  /** Cancellations in the order they happened. */
+  /** Cancellations by (user, task), in the order they happened. */
   private readonly cancellations = new Map<string, TaskCancellation>();
+  private readonly cancellationsByTask = new SetIndex<TaskCancellation>();
   private readonly counters = { created: 0, confirmed: 0, rejected: 0, timedOut: 0, cancelled: 0 };
   private readonly defaultTimeoutMs: number;
   private readonly maxTimeoutMs: number;
@@ -56,6 +62,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly maxPendingTotal: number;
   private readonly maxRetained: number;
   private retentionTimer?: NodeJS.Timeout;
+  /** Set when the app shuts down: nothing new is accepted and nobody waits any more. */
+  private closing = false;
 
   constructor(
     config: ConfigService<Environment, true>,
@@ -78,6 +86,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.closing = true;
     clearInterval(this.retentionTimer);
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     this.expiryTimers.clear();
@@ -89,6 +98,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
    * caller-given id that already exists, returns the existing one instead.
    */
   create(input: NewConfirmation): { confirmation: Confirmation; created: boolean } {
+    if (this.closing) {
+      throw new GatewayError(ErrorCode.Unavailable, 'Shutting down; retry with the same callback_id', 1);
+    }
     const existing = input.callbackId === undefined ? undefined : this.byId.get(input.callbackId);
     if (existing) {
       if (existing.userId !== input.userId || existing.taskId !== input.taskId) {
@@ -99,7 +111,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       }
       return { confirmation: existing, created: false };
     }
-    const cancelled = this.cancellations.get(input.taskId)?.userId === input.userId;
+    const cancelled = this.cancellationOf(input.userId, input.taskId) !== undefined;
     if (!cancelled) this.checkCapacity(input.userId);
 
     const now = Date.now();
@@ -153,8 +165,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return false;
   }
 
-  cancellationOf(taskId: string): TaskCancellation | undefined {
-    return this.cancellations.get(taskId);
+  /** The user's cancellation of the task, while retained. */
+  cancellationOf(userId: string, taskId: string): TaskCancellation | undefined {
+    return this.cancellations.get(cancellationKey(userId, taskId));
+  }
+
+  /** Every retained cancellation of the task, oldest first. */
+  cancellationsOfTask(taskId: string): TaskCancellation[] {
+    return [...this.cancellationsByTask.get(taskId)].sort((a, b) => a.cancelledAt - b.cancelledAt);
   }
 
   /** The user's answer. First answer wins; only the confirmation's own user may give it. */
@@ -181,8 +199,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** Answers every pending confirmation of the user's task with "do not proceed". */
   cancelTask(userId: string, taskId: string): Confirmation[] {
-    this.cancellations.delete(taskId);
-    this.cancellations.set(taskId, { taskId, userId, cancelledAt: Date.now() });
+    const key = cancellationKey(userId, taskId);
+    const previous = this.cancellations.get(key);
+    if (previous) this.dropCancellation(key, previous);
+    const cancellation: TaskCancellation = { taskId, userId, cancelledAt: Date.now() };
+    this.cancellations.set(key, cancellation);
+    this.cancellationsByTask.add(taskId, cancellation);
     const affected = this.pendingForTask(taskId).filter((c) => c.userId === userId);
     for (const confirmation of affected) this.settle(confirmation, 'cancelled', false, null);
     return affected;
@@ -194,7 +216,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
    */
   waitForSettlement(callbackId: string, maxWaitMs: number, signal?: AbortSignal): Promise<Confirmation | undefined> {
     const confirmation = this.byId.get(callbackId);
-    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || signal?.aborted) {
+    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || signal?.aborted || this.closing) {
       return Promise.resolve(confirmation);
     }
     return new Promise((resolve) => {
@@ -204,7 +226,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
         this.waiters.delete(callbackId, finish);
         resolve(confirmation);
       };
-      const timer = setTimeout(finish, maxWaitMs);
+      const timer = setTimeout(finish, Math.min(maxWaitMs, MAX_TIMER_MS));
       signal?.addEventListener('abort', finish, { once: true });
       this.waiters.add(callbackId, finish);
     });
@@ -281,9 +303,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       if (now - (confirmation.settledAt as number) < this.retentionMs) break;
       this.forget(confirmation);
     }
-    for (const [taskId, cancellation] of this.cancellations) {
+    for (const [key, cancellation] of this.cancellations) {
       if (now - cancellation.cancelledAt < this.retentionMs) break;
-      this.cancellations.delete(taskId);
+      this.dropCancellation(key, cancellation);
     }
   }
 
@@ -293,6 +315,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     if (this.settledInOrder.size <= this.maxRetained) return;
     const oldest = this.settledInOrder.values().next().value as Confirmation;
     this.forget(oldest);
+  }
+
+  private dropCancellation(key: string, cancellation: TaskCancellation): void {
+    this.cancellations.delete(key);
+    this.cancellationsByTask.delete(cancellation.taskId, cancellation);
   }
 
   private forget(confirmation: Confirmation): void {

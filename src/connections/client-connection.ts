@@ -10,7 +10,7 @@ export interface ClientConnection {
   readonly tasks: Set<string>;
   /** Set when a keepalive ping is out, cleared by the pong. */
   pingSentAt: number | null;
-  /** Token bucket of client frames (see ConnectionService.admitFrame). */
+  /** Token bucket of client frames (see ConnectionService.admitFrame); monotonic ms. */
   frameTokens: number;
   tokensRefilledAt: number;
   /** Frames refused in the current abuse window, and when that window began. */

@@ -3,6 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { SetIndex } from '../common/set-index.js';
+import { runAt } from '../common/timers.js';
+import { performance } from 'node:perf_hooks';
 import type { Environment } from '../config/environment.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
@@ -33,7 +35,16 @@ export interface ConnectionIdentity {
 const RATE_ERROR_INTERVAL_MS = 1000;
 /** Refused frames are counted over this window; WEBSOCKET_RATE_ABUSE_LIMIT of them close the connection. */
 const ABUSE_WINDOW_MS = 10_000;
-const SLOW_CONSUMER_CLOSE_GRACE_MS = 1000;
+const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+
+/**
+ * Starts the close handshake and cuts the socket off if the peer has not finished it in
+ * time (it may not be reading at all), so no closed connection lingers outside the limits.
+ */
+export function closeSocket(socket: WebSocket, code: CloseCode, reason: string): void {
+  socket.close(code, reason);
+  setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_GRACE_MS).unref();
+}
 
 /**
  * The registry of open sockets on this instance: who they belong to, which tasks they
@@ -100,19 +111,22 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       tasks: new Set(),
       pingSentAt: null,
       frameTokens: this.frameBurst,
-      tokensRefilledAt: now,
+      tokensRefilledAt: performance.now(),
       refusedInWindow: 0,
-      abuseWindowStartedAt: now,
-      lastRateErrorAt: 0,
+      abuseWindowStartedAt: performance.now(),
+      lastRateErrorAt: -Infinity,
     };
     this.connections.set(connection.id, connection);
     this.bySocket.set(socket, connection);
     this.counters.total++;
     if (identity.userId !== null) this.identify(connection, identity.userId);
-    const expiry = identity.expiresAt === null ? undefined : this.closeOnTokenExpiry(socket, identity.expiresAt);
+    const expiry =
+      identity.expiresAt === null
+        ? undefined
+        : runAt(identity.expiresAt, () => socket.close(CloseCode.TokenExpired, 'Token expired'));
     socket.on('pong', () => (connection.pingSentAt = null));
     socket.once('close', () => {
-      clearTimeout(expiry);
+      expiry?.cancel();
       this.unregister(connection);
     });
     return connection;
@@ -182,7 +196,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   /** Closes a connection with an application code and forgets it at once. */
   close(connection: ClientConnection, code: CloseCode, reason: string): void {
-    connection.socket.close(code, reason);
+    closeSocket(connection.socket, code, reason);
     this.unregister(connection);
   }
 
@@ -192,7 +206,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
    * second (so a flood cannot make the server flood back); WEBSOCKET_RATE_ABUSE_LIMIT
    * refusals within 10 s close the connection with 1008.
    */
-  admitFrame(connection: ClientConnection, now = Date.now()): boolean {
+  admitFrame(connection: ClientConnection, now = performance.now()): boolean {
     const refill = (now - connection.tokensRefilledAt) * this.framesPerMs;
     connection.frameTokens = Math.min(this.frameBurst, connection.frameTokens + refill);
     connection.tokensRefilledAt = now;
@@ -224,18 +238,10 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     this.errorFrames[code] = (this.errorFrames[code] ?? 0) + 1;
   }
 
-  private closeOnTokenExpiry(socket: WebSocket, expiresAt: number): NodeJS.Timeout {
-    const timer = setTimeout(() => socket.close(CloseCode.TokenExpired, 'Token expired'), Math.max(0, expiresAt - Date.now()));
-    timer.unref();
-    return timer;
-  }
-
   private closeSlowConsumer(connection: ClientConnection): void {
     this.counters.slowConsumers++;
     this.logger.warn(`Closing slow consumer ${connection.id} (${connection.socket.bufferedAmount} bytes unsent)`);
     this.close(connection, CloseCode.TryAgainLater, 'Too slow: unsent data over the limit');
-    // The close frame waits behind the unsent data; a peer that never reads is cut off.
-    setTimeout(() => connection.socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS).unref();
   }
 
   private unregister(connection: ClientConnection): void {

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { Observable } from 'rxjs';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ServerStateService } from '../health/server-state.service.js';
-import { ErrorCode } from '../protocol/error-code.enum.js';
+import { codeOfHttpStatus, ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
 import { AuthenticatedRequest, selectProtocol, UpgradeAuthenticator, UpgradeRejected } from '../auth/upgrade-authenticator.js';
 import { ConnectionService } from '../connections/connection.service.js';
@@ -123,7 +123,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
 }
 
 function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {
-  const code = REFUSAL_CODE[rejection.status] ?? ErrorCode.InvalidMessage;
+  const code = codeOfHttpStatus(rejection.status);
   const body = JSON.stringify({ statusCode: rejection.status, code, message: rejection.message });
   socket.end(
     `HTTP/1.1 ${rejection.status} ${STATUS_TEXT[rejection.status] ?? 'Error'}\r\n` +
@@ -132,12 +132,6 @@ function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {
   );
 }
 
-const REFUSAL_CODE: Record<number, string> = {
-  401: ErrorCode.Unauthorized,
-  403: ErrorCode.Forbidden,
-  404: ErrorCode.NotFound,
-  503: 'unavailable',
-};
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',

@@ -5,7 +5,7 @@ import type { WebSocket } from 'ws';
 import type { Environment } from '../config/environment.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
-import { ConnectionService } from '../connections/connection.service.js';
+import { closeSocket, ConnectionService } from '../connections/connection.service.js';
 import { CancelFrame, ClientAction, ConfirmFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
@@ -47,13 +47,13 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   /** Runs synchronously before any frame of the socket is dispatched. */
   handleConnection(socket: WebSocket, request: AuthenticatedRequest): void {
     if (this.serverState.isShuttingDown) {
-      socket.close(CloseCode.GoingAway, 'Server shutting down');
+      closeSocket(socket, CloseCode.GoingAway, 'Server shutting down');
       return;
     }
     if (this.connections.count >= this.maxConnections) {
       this.connections.recordRefusedConnection();
       this.logger.warn(`Connection refused: ${this.maxConnections} connections open`);
-      socket.close(CloseCode.TryAgainLater, 'Server at connection limit');
+      closeSocket(socket, CloseCode.TryAgainLater, 'Server at connection limit');
       return;
     }
     const connection = this.connections.register(socket, request.identity);
@@ -81,7 +81,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       this.connections.sendFrame(connection, goodbye);
       connection.socket.close(CloseCode.GoingAway, 'Server shutting down');
     }
-    await Promise.race([Promise.all(closed), sleep(CLOSE_HANDSHAKE_GRACE_MS)]);
+    await Promise.race([Promise.all(closed), sleep(SHUTDOWN_CLOSE_GRACE_MS)]);
     for (const connection of open) connection.socket.terminate();
   }
 
@@ -120,7 +120,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (frame.user_id === undefined && frame.task_id === undefined) {
       throw new GatewayError(ErrorCode.InvalidMessage, 'subscribe needs user_id, task_id or both');
     }
-    // Check the task first, so a refused subscribe changes nothing.
+    // Every check comes before any change, so a refused subscribe changes nothing, and a
+    // foreign user_id is refused before the task check could say anything about that user.
+    if (frame.user_id !== undefined) checkMayAdopt(connection, frame.user_id);
     const userId = frame.user_id ?? connection.userId;
     if (frame.task_id !== undefined) this.checkMayFollow(userId, frame.task_id);
     if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
@@ -150,12 +152,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     }
   }
 
-  /** A connection takes on a user once; switching to another user is refused. */
   private adoptUser(connection: ClientConnection, userId: string): void {
     if (connection.userId === userId) return;
-    if (connection.userId !== null) {
-      throw new GatewayError(ErrorCode.Forbidden, 'This connection already belongs to another user');
-    }
     this.connections.identify(connection, userId);
     this.enforcePerUserLimit(userId, connection);
     this.deliverPendingConfirmations(connection);
@@ -184,8 +182,15 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   }
 }
 
-const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+const SHUTDOWN_CLOSE_GRACE_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** A connection takes on a user once; switching to another user is refused. */
+function checkMayAdopt(connection: ClientConnection, userId: string): void {
+  if (connection.userId !== null && connection.userId !== userId) {
+    throw new GatewayError(ErrorCode.Forbidden, 'This connection already belongs to another user');
+  }
+}
 
 function requireUser(connection: ClientConnection): string {
   if (connection.userId === null) throw identityRequired();

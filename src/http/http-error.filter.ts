@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ErrorCode, GatewayError, httpStatusOf } from '../protocol/error-code.enum.js';
+import { codeOfHttpStatus, ErrorCode, GatewayError, httpStatusOf } from '../protocol/error-code.enum.js';
 
 export interface HttpErrorBody {
   statusCode: number;
@@ -8,17 +8,6 @@ export interface HttpErrorBody {
   message: string;
 }
 
-const CODE_OF_STATUS: Record<number, string> = {
-  400: ErrorCode.InvalidMessage,
-  401: 'unauthorized',
-  403: ErrorCode.Forbidden,
-  404: ErrorCode.NotFound,
-  405: 'method_not_allowed',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limited',
-  503: 'unavailable',
-};
 
 /** One JSON error shape for every REST failure: `{statusCode, code, message}`. */
 @Catch()
@@ -48,7 +37,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       const detail = typeof response === 'string' ? response : (response as { message?: unknown }).message;
       return {
         statusCode: status,
-        code: CODE_OF_STATUS[status] ?? `http_${status}`,
+        code: codeOfHttpStatus(status),
         message: Array.isArray(detail) ? detail.join('; ') : String(detail ?? exception.message),
       };
     }
@@ -56,7 +45,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
       return {
         statusCode: fastifyStatus,
-        code: CODE_OF_STATUS[fastifyStatus] ?? `http_${fastifyStatus}`,
+        code: codeOfHttpStatus(fastifyStatus),
         message: (exception as Error).message,
       };
     }

@@ -1,5 +1,6 @@
 import { HttpStatus } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { ErrorCode } from '../protocol/error-code.enum.js';
 
 /** A signal that aborts when the HTTP caller goes away, so its wait stops holding memory. */
 export function abortWhenClosed(reply: FastifyReply): AbortSignal {
@@ -20,7 +21,7 @@ export function answerStillPending(reply: FastifyReply, callbackId: string) {
   void reply.status(HttpStatus.SERVICE_UNAVAILABLE).header('retry-after', '1');
   return {
     statusCode: HttpStatus.SERVICE_UNAVAILABLE,
-    code: 'unavailable',
+    code: ErrorCode.Unavailable,
     message: 'No decision yet; retry with the same callback_id',
     callback_id: callbackId,
   };

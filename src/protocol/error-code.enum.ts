@@ -13,6 +13,9 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   TooManyPending = 'too_many_pending',
   Unauthorized = 'unauthorized',
+  Unavailable = 'unavailable',
+  UnsupportedMediaType = 'unsupported_media_type',
+  PayloadTooLarge = 'payload_too_large',
   InternalError = 'internal_error',
 }
 
@@ -30,11 +33,30 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.TooManyPending]: 429,
   [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.Unavailable]: 503,
+  [ErrorCode.UnsupportedMediaType]: 415,
+  [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.InternalError]: 500,
 };
 
 export function httpStatusOf(code: ErrorCode): number {
   return HTTP_STATUS[code];
+}
+
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: ErrorCode.InvalidMessage,
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  429: ErrorCode.RateLimited,
+  503: ErrorCode.Unavailable,
+};
+
+/** The code for an HTTP status that did not come from a GatewayError (framework errors). */
+export function codeOfHttpStatus(status: number): string {
+  return CODE_OF_STATUS[status] ?? `http_${status}`;
 }
 
 /**

@@ -73,11 +73,11 @@ export class HeartbeatService implements OnModuleDestroy {
   }
 
   get(id: string): Heartbeat | undefined {
-    return this.byId.get(id);
+    return this.unlessEnded(this.byId.get(id));
   }
 
   forTask(taskId: string): Heartbeat | undefined {
-    return this.byTask.get(taskId);
+    return this.unlessEnded(this.byTask.get(taskId));
   }
 
   get count(): number {
@@ -96,6 +96,15 @@ export class HeartbeatService implements OnModuleDestroy {
   stopForTask(taskId: string): boolean {
     const heartbeat = this.byTask.get(taskId);
     return heartbeat ? this.stop(heartbeat.id) : false;
+  }
+
+  /** A heartbeat past its end is over even before its next beat would notice. */
+  private unlessEnded(heartbeat: Heartbeat | undefined): Heartbeat | undefined {
+    if (heartbeat && Date.now() >= heartbeat.endsAt) {
+      this.stop(heartbeat.id);
+      return undefined;
+    }
+    return heartbeat;
   }
 
   private beat(heartbeat: Heartbeat): void {

@@ -37,7 +37,7 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
     return (
       this.confirmations.involves(userId, taskId) ||
       this.heartbeats.forTask(taskId)?.userId === userId ||
-      this.confirmations.cancellationOf(taskId)?.userId === userId
+      this.confirmations.cancellationOf(userId, taskId) !== undefined
     );
   }
 
@@ -59,6 +59,7 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
     const users = this.grants.get(taskId);
     if (!users?.delete(userId)) return false;
     if (users.size === 0) this.grants.delete(taskId);
+    if (this.owns(userId, taskId)) return true; // still theirs: their subscriptions stay
     for (const connection of this.connections.connectionsOfUser(userId)) this.connections.unsubscribeTask(connection, taskId);
     return true;
   }

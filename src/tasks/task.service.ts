@@ -29,7 +29,7 @@ export class TaskService {
       throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not belong to this user`);
     }
     const cancelled = this.confirmations.cancelTask(userId, taskId);
-    this.heartbeats.stopForTask(taskId);
+    if (this.heartbeats.forTask(taskId)?.userId === userId) this.heartbeats.stopForTask(taskId);
     this.logger.log(`Task ${taskId} cancelled by ${userId} (${cancelled.length} pending confirmations)`);
     const frame: TaskCancelledFrame = { type: 'task_cancelled', user_id: userId, task_id: taskId, timestamp: epochSeconds() };
     await this.delivery.deliver({ userIds: [userId], taskIds: [taskId] }, frame);
@@ -37,7 +37,7 @@ export class TaskService {
   }
 
   startHeartbeat(request: HeartbeatRequest): Heartbeat {
-    if (this.confirmations.cancellationOf(request.taskId)) {
+    if (this.confirmations.cancellationOf(request.userId, request.taskId)) {
       throw new GatewayError(ErrorCode.TaskCancelled, `Task ${request.taskId} was cancelled`);
     }
     return this.heartbeats.start(request);
@@ -49,7 +49,7 @@ export class TaskService {
 
   /** What the gateway knows of a task; a task it never heard of is not found. */
   describe(taskId: string) {
-    const cancellation = this.confirmations.cancellationOf(taskId);
+    const cancellation = this.confirmations.cancellationsOfTask(taskId).at(-1);
     const pending = this.confirmations.pendingForTask(taskId);
     const heartbeat = this.heartbeats.forTask(taskId);
     if (!cancellation && pending.length === 0 && !heartbeat) {
