@@ -125,6 +125,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       step: input.step,
       createdAt: now,
       expiresAt,
+      stepName: input.stepResult.step,
+      message: input.stepResult.message,
       frame: buildStepResultFrame(callbackId, input, now, expiresAt),
       state: 'pending',
       proceed: null,
@@ -143,7 +145,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.pendingByTask.add(confirmation.taskId, confirmation);
     const timer = setTimeout(() => this.expire(confirmation), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
-    void this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame);
+    void this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame as object);
     return { confirmation, created: true };
   }
 
@@ -278,6 +280,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const wasDelivered = this.expiryTimers.delete(confirmation.callbackId);
     this.pendingByUser.delete(confirmation.userId, confirmation);
     this.pendingByTask.delete(confirmation.taskId, confirmation);
+    confirmation.frame = null;
     this.retain(confirmation);
 
     if (wasDelivered) {

@@ -18,8 +18,13 @@ export interface Confirmation {
   readonly step: number;
   readonly createdAt: number;
   readonly expiresAt: number;
-  /** Built once: the same frame goes to every connection and every reconnect. */
-  readonly frame: TaskStepResultFrame;
+  readonly stepName: string;
+  readonly message: string;
+  /**
+   * Built once: the same frame goes to every connection and every reconnect. Dropped when
+   * the confirmation settles, so retained decisions do not keep the step's result.
+   */
+  frame: TaskStepResultFrame | null;
   state: ConfirmationState;
   proceed: boolean | null;
   feedback: string | null;
@@ -54,8 +59,8 @@ export function toView(c: Confirmation) {
     user_id: c.userId,
     task_id: c.taskId,
     step: c.step,
-    step_name: c.frame.step_name,
-    message: c.frame.message,
+    step_name: c.stepName,
+    message: c.message,
     state: c.state,
     proceed: c.proceed,
     feedback: c.feedback,

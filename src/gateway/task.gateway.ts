@@ -171,7 +171,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   private deliverPendingConfirmations(connection: ClientConnection): void {
     if (connection.userId === null) return;
     for (const confirmation of this.confirmations.pendingForUser(connection.userId)) {
-      this.connections.sendFrame(connection, confirmation.frame);
+      if (confirmation.frame) this.connections.sendFrame(connection, confirmation.frame);
     }
   }
 

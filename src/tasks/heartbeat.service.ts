@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { HeartbeatFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 
@@ -27,6 +28,8 @@ export interface Heartbeat {
 }
 
 export const DEFAULT_HEARTBEAT_MESSAGE = 'task still running...';
+/** Heartbeats running at once on one instance; each is a timer. */
+export const MAX_HEARTBEATS = 10_000;
 
 /**
  * The original's send_heartbeat, made stoppable: one heartbeat per task, sent to the
@@ -53,6 +56,9 @@ export class HeartbeatService implements OnModuleDestroy {
   /** Starts a heartbeat, replacing the task's current one. The first beat goes out at once. */
   start(request: HeartbeatRequest): Heartbeat {
     this.stopForTask(request.taskId);
+    if (this.byId.size >= MAX_HEARTBEATS) {
+      throw new GatewayError(ErrorCode.CapacityExceeded, `${MAX_HEARTBEATS} heartbeats are already running`, 5);
+    }
     const now = Date.now();
     const durationMs = request.durationSeconds === undefined ? this.defaultDurationMs : request.durationSeconds * 1000;
     const heartbeat: Heartbeat = {

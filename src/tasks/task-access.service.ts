@@ -1,9 +1,12 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { HeartbeatService } from './heartbeat.service.js';
 
 export const DEFAULT_GRANT_SECONDS = 86400;
+/** Grants kept at once on one instance. */
+export const MAX_GRANTS = 100_000;
 const GRANT_SWEEP_MS = 60_000;
 
 /**
@@ -15,6 +18,7 @@ const GRANT_SWEEP_MS = 60_000;
 export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
   /** taskId -> userId -> grant expiry (epoch ms) */
   private readonly grants = new Map<string, Map<string, number>>();
+  private grantCount = 0;
   private sweepTimer?: NodeJS.Timeout;
 
   constructor(
@@ -48,9 +52,14 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
 
   grant(taskId: string, userId: string, seconds = DEFAULT_GRANT_SECONDS): number {
     let users = this.grants.get(taskId);
+    const isNew = !users?.has(userId);
+    if (isNew && this.grantCount >= MAX_GRANTS) {
+      throw new GatewayError(ErrorCode.CapacityExceeded, `${MAX_GRANTS} grants are already held`, 5);
+    }
     if (!users) this.grants.set(taskId, (users = new Map()));
     const expiresAt = Date.now() + seconds * 1000;
     users.set(userId, expiresAt);
+    if (isNew) this.grantCount++;
     return expiresAt;
   }
 
@@ -58,6 +67,7 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
   revoke(taskId: string, userId: string): boolean {
     const users = this.grants.get(taskId);
     if (!users?.delete(userId)) return false;
+    this.grantCount--;
     if (users.size === 0) this.grants.delete(taskId);
     if (this.owns(userId, taskId)) return true; // still theirs: their subscriptions stay
     for (const connection of this.connections.connectionsOfUser(userId)) this.connections.unsubscribeTask(connection, taskId);
@@ -66,7 +76,9 @@ export class TaskAccessService implements OnModuleInit, OnModuleDestroy {
 
   private dropExpiredGrants(now: number): void {
     for (const [taskId, users] of this.grants) {
-      for (const [userId, expiresAt] of users) if (expiresAt <= now) users.delete(userId);
+      for (const [userId, expiresAt] of users) {
+        if (expiresAt <= now && users.delete(userId)) this.grantCount--;
+      }
       if (users.size === 0) this.grants.delete(taskId);
     }
   }
