@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Environment, splitList } from '../config/environment.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { bearerToken } from './bearer-token.js';
 
 const PUBLIC_ROUTE = 'publicRoute';
 /** Marks a route every caller may use without a key (health probes). */
@@ -34,8 +35,8 @@ export class ApiKeyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http' || this.isOpen) return true;
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
-    const header = context.switchToHttp().getRequest<{ raw: IncomingMessage }>().raw.headers.authorization;
-    const presented = header?.startsWith('Bearer ') ? digest(header.slice('Bearer '.length).trim()) : null;
+    const key = bearerToken(context.switchToHttp().getRequest<{ raw: IncomingMessage }>().raw.headers.authorization);
+    const presented = key === null ? null : digest(key);
     if (presented && this.keyDigests.some((key) => timingSafeEqual(key, presented))) return true;
     throw new GatewayError(ErrorCode.Unauthorized, 'A valid API key is required: Authorization: Bearer <key>');
   }

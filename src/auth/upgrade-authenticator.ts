@@ -2,15 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import { AuthMode, Environment, splitList } from '../config/environment.js';
+import type { ConnectionIdentity } from '../connections/connection.service.js';
+import { bearerToken } from './bearer-token.js';
 import { MAX_ID_LENGTH } from '../protocol/client-frames.js';
 import { InvalidToken, TokenVerifier } from './token-verifier.service.js';
 
 /** Who a WebSocket upgrade belongs to, settled before the socket opens. */
-export interface UpgradeIdentity {
-  userId: string | null;
-  /** Epoch ms when the token expires and the connection must close. */
-  expiresAt: number | null;
-}
+export type UpgradeIdentity = ConnectionIdentity;
 
 /** The upgrade request after authentication, as the gateway receives it. */
 export interface AuthenticatedRequest extends IncomingMessage {
@@ -82,8 +80,8 @@ export class UpgradeAuthenticator {
 function tokenOf(request: IncomingMessage, url: URL): string | null {
   const fromQuery = url.searchParams.get('token');
   if (fromQuery) return fromQuery;
-  const authorization = request.headers.authorization;
-  if (authorization?.startsWith('Bearer ')) return authorization.slice('Bearer '.length).trim();
+  const fromHeader = bearerToken(request.headers.authorization);
+  if (fromHeader) return fromHeader;
   const protocols = request.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()) ?? [];
   const carrier = protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
   return carrier ? carrier.slice(TOKEN_PROTOCOL_PREFIX.length) : null;

@@ -23,11 +23,4 @@ export class SetIndex<T> {
   keys(): IterableIterator<string> {
     return this.sets.keys();
   }
-
-  /** Total number of values across all keys. */
-  countValues(): number {
-    let total = 0;
-    for (const set of this.sets.values()) total += set.size;
-    return total;
-  }
 }

@@ -209,8 +209,6 @@ export class Environment {
   HEARTBEAT_DEFAULT_DURATION_SECONDS = 3600;
 }
 
-export type EnvironmentOverrides = Partial<Record<keyof Environment, string | number>>;
-
 /**
  * Builds the validated settings from raw variables. Throws one error naming every bad
  * variable, so a misconfigured start fails with a message an operator can act on.

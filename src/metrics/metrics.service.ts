@@ -10,9 +10,13 @@ import { StatusService } from '../health/status.service.js';
 export class MetricsService {
   readonly registry = new Registry();
 
+  /** Read once per scrape; every metric's collect() looks at this one snapshot. */
+  private snapshot: ReturnType<StatusService['status']>;
+
   constructor(private readonly statusService: StatusService) {
+    this.snapshot = statusService.status();
     collectDefaultMetrics({ register: this.registry });
-    const status = () => this.statusService.status();
+    const status = () => this.snapshot;
     this.gauge('gateway_active_connections', 'Open WebSocket connections', () => status().active_connections);
     this.gauge('gateway_pending_confirmations', 'Confirmations waiting for their user', () => status().pending_callbacks);
     this.gauge('gateway_active_heartbeats', 'Running task heartbeats', () => status().active_heartbeats);
@@ -21,7 +25,7 @@ export class MetricsService {
     this.counter('gateway_connections_reaped_total', 'Connections terminated for missing pings', () => status().reaped_connections);
     this.counter('gateway_messages_sent_total', 'Frames pushed to sockets', () => status().messages_sent);
     this.counter('gateway_messages_failed_total', 'Frames that could not be pushed', () => status().messages_failed);
-    const outcomes = new Counter({
+    new Counter({
       name: 'gateway_confirmations_total',
       help: 'Confirmations by outcome',
       labelNames: ['outcome'],
@@ -31,10 +35,10 @@ export class MetricsService {
         for (const [outcome, value] of Object.entries(status().confirmations)) this.inc({ outcome }, value);
       },
     });
-    void outcomes;
   }
 
   metrics(): Promise<string> {
+    this.snapshot = this.statusService.status();
     return this.registry.metrics();
   }
 

@@ -9,8 +9,6 @@ export enum ClientAction {
   Unsubscribe = 'unsubscribe',
 }
 
-export const CLIENT_ACTIONS: ReadonlySet<string> = new Set(Object.values(ClientAction));
-
 export const MAX_ID_LENGTH = 256;
 export const MAX_FEEDBACK_LENGTH = 4096;
 
