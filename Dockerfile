@@ -21,6 +21,6 @@ COPY --from=build --chown=node:node /app/dist ./dist
 USER node
 EXPOSE 8765
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WEBSOCKET_PORT || 8765) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const h = process.env.WEBSOCKET_HOST; const host = !h || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h; fetch('http://' + host + ':' + (process.env.WEBSOCKET_PORT || 8765) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node as PID 1 receives SIGTERM directly and shuts down gracefully.
 CMD ["node", "dist/main.js"]

@@ -2,10 +2,14 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
 import { TestClient } from './support/test-client.js';
 import { notifyBody, request } from './support/test-app.js';
 
-const MAIN = 'dist/main.js';
+const MAIN = resolve('dist/main.js');
+/** Outside the repo, so a developer's .env cannot change the service under test. */
+const CWD = tmpdir();
 
 interface Started {
   child: ChildProcess;
@@ -17,6 +21,7 @@ interface Started {
 async function startBuiltService(env: Record<string, string> = {}): Promise<Started> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm test builds it first`);
   const child = spawn(process.execPath, [MAIN], {
+    cwd: CWD,
     env: { PATH: process.env.PATH, WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: '0', LOG_LEVEL: 'log', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -74,6 +79,7 @@ describe('graceful shutdown of the built service (real process, real signal)', (
 
   it('refuses to start in production without its secrets, naming the variables', async () => {
     const child = spawn(process.execPath, [MAIN], {
+      cwd: CWD,
       env: { PATH: process.env.PATH, NODE_ENV: 'production', WEBSOCKET_PORT: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

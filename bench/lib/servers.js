@@ -1,5 +1,6 @@
 // The three servers under test and how to start, watch and stop them.
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -53,8 +54,9 @@ export async function startServer(name, { logDir, tag }) {
   const logPath = join(logDir, `${name}-${tag}.log`);
   const log = openSync(logPath, 'w');
   const child = track(
-    spawn(process.execPath, [...def.nodeArgs, def.script], {
-      cwd: ROOT,
+    // Started outside the repo so a developer's .env cannot change what is measured.
+    spawn(process.execPath, [...def.nodeArgs, join(ROOT, def.script)], {
+      cwd: tmpdir(),
       env: { ...process.env, ...def.env, WEBSOCKET_HOST: HOST, WEBSOCKET_PORT: String(port) },
       stdio: ['ignore', log, log],
     }),
