@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { PreparedFrame } from './prepared-frame.js';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
 describe('PreparedFrame', () => {
   it.each([
@@ -18,5 +21,26 @@ describe('PreparedFrame', () => {
   it('encodes multi-byte characters by their UTF-8 length', () => {
     const frame = new PreparedFrame('同意继续');
     expect(frame.bytes[1]).toBe(12);
+  });
+});
+
+describe('writePrepared against the installed ws', () => {
+  it('finds the internals it relies on and delivers the frame intact', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const [serverSide] = (await once(server, 'connection')) as [WebSocket];
+    const internals = serverSide as unknown as { _socket: unknown; _sender: { _state: number; _queue: unknown[] } };
+    expect(internals._socket).toBeDefined();
+    expect(internals._sender._state).toBe(0);
+    expect(Array.isArray(internals._sender._queue)).toBe(true);
+
+    const received = once(client, 'message');
+    writePrepared(serverSide, new PreparedFrame('{"type":"hello","text":"同意继续"}'));
+    const [data, isBinary] = (await received) as [Buffer, boolean];
+    expect(isBinary).toBe(false);
+    expect(JSON.parse(data.toString())).toEqual({ type: 'hello', text: '同意继续' });
+    client.terminate();
+    await new Promise((resolve) => server.close(resolve));
   });
 });
