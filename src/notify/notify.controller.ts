@@ -37,9 +37,8 @@ export class NotifyController {
       void reply.status(HttpStatus.ACCEPTED);
       return { callback_id: confirmation.callbackId, status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
     }
-    // The expiry timer settles the confirmation; the extra second only guards the wait.
-    const maxWaitMs = confirmation.expiresAt - Date.now() + 1000;
-    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, maxWaitMs, abortWhenClosed(reply));
+    // No limit of its own: the confirmation's expiry (or shutdown) ends the wait.
+    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, abortWhenClosed(reply));
     if (!settled || settled.state === 'pending') return answerStillPending(reply, confirmation.callbackId);
     return toDecision(settled);
   }
