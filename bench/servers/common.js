@@ -25,3 +25,24 @@ export function memoryReport() {
   globalThis.gc?.();
   return { ...process.memoryUsage(), gc: typeof globalThis.gc === 'function' };
 }
+
+/**
+ * The HTTP side both comparison servers share: health, memory report, and the three
+ * routes, each answered by the server's own `broadcast(body)`, `sendToUser(userId, body)`
+ * (both returning how many sockets got it) and `notify(body)` (resolving to the decision).
+ */
+export function createRouter({ broadcast, sendToUser, notify }) {
+  return async function route(req, res) {
+    const { pathname } = new URL(req.url, 'http://x');
+    if (req.method === 'GET' && pathname === '/health') return send(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && pathname === '/__bench/mem') return send(res, 200, memoryReport());
+    if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
+    const body = await readJson(req);
+    if (body === undefined) return send(res, 400, { error: 'body must be a JSON object' });
+    if (pathname === '/broadcast') return send(res, 200, { delivered: broadcast(body) });
+    const user = pathname.match(/^\/users\/([^/]+)\/messages$/);
+    if (user) return send(res, 200, { delivered: sendToUser(decodeURIComponent(user[1]), body) });
+    if (pathname === '/notify') return send(res, 200, await notify(body));
+    send(res, 404, { error: 'not found' });
+  };
+}

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { memoryReport, readJson, send } from './common.js';
+import { createRouter } from './common.js';
 
 const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
@@ -11,7 +11,7 @@ const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
 const socketsByUser = new Map(); // user_id -> Set<WebSocket>
 const waiting = new Map(); // callback_id -> (answer) => void
 
-const server = http.createServer(route);
+const server = http.createServer(createRouter({ broadcast, sendToUser: sendMessageToUser, notify }));
 const wss = new WebSocketServer({ server, perMessageDeflate: false });
 
 wss.on('connection', (ws, req) => {
@@ -41,6 +41,10 @@ function onFrame(ws, data) {
   ws.send(JSON.stringify({ type: 'confirmation_accepted', callback_id: frame.callback_id, proceed: frame.proceed === true, feedback: frame.feedback ?? null, timestamp: Date.now() / 1000 }));
 }
 
+function sendMessageToUser(userId, body) {
+  return sendToUser(userId, JSON.stringify({ ...body, target_user_id: userId }));
+}
+
 function sendToUser(userId, payload) {
   let delivered = 0;
   for (const ws of socketsByUser.get(userId) ?? []) {
@@ -48,23 +52,6 @@ function sendToUser(userId, payload) {
     delivered++;
   }
   return delivered;
-}
-
-async function route(req, res) {
-  const { pathname } = new URL(req.url, 'http://x');
-  if (req.method === 'GET' && pathname === '/health') return send(res, 200, { status: 'ok' });
-  if (req.method === 'GET' && pathname === '/__bench/mem') return send(res, 200, memoryReport());
-  if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
-  const body = await readJson(req);
-  if (body === undefined) return send(res, 400, { error: 'body must be a JSON object' });
-  if (pathname === '/broadcast') return send(res, 200, { delivered: broadcast(body) });
-  const user = pathname.match(/^\/users\/([^/]+)\/messages$/);
-  if (user) {
-    const userId = decodeURIComponent(user[1]);
-    return send(res, 200, { delivered: sendToUser(userId, JSON.stringify({ ...body, target_user_id: userId })) });
-  }
-  if (pathname === '/notify') return send(res, 200, await notify(body));
-  send(res, 404, { error: 'not found' });
 }
 
 function broadcast(body) {

@@ -4,12 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Server } from 'socket.io';
-import { memoryReport, readJson, send } from './common.js';
+import { createRouter } from './common.js';
 
 const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
 
-const server = http.createServer(route);
+const server = http.createServer(createRouter({ broadcast, sendToUser, notify }));
 const io = new Server(server, { transports: ['websocket'], serveClient: false });
 
 io.on('connection', (socket) => {
@@ -18,25 +18,14 @@ io.on('connection', (socket) => {
   socket.emit('connected', { type: 'connected', connection_id: socket.id, user_id: userId, server_time: Date.now() / 1000 });
 });
 
-async function route(req, res) {
-  const { pathname } = new URL(req.url, 'http://x');
-  if (req.method === 'GET' && pathname === '/health') return send(res, 200, { status: 'ok' });
-  if (req.method === 'GET' && pathname === '/__bench/mem') return send(res, 200, memoryReport());
-  if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
-  const body = await readJson(req);
-  if (body === undefined) return send(res, 400, { error: 'body must be a JSON object' });
-  if (pathname === '/broadcast') {
-    io.emit('message', body);
-    return send(res, 200, { delivered: io.engine.clientsCount });
-  }
-  const user = pathname.match(/^\/users\/([^/]+)\/messages$/);
-  if (user) {
-    const userId = decodeURIComponent(user[1]);
-    io.to(userId).emit('message', { ...body, target_user_id: userId });
-    return send(res, 200, { delivered: io.sockets.adapter.rooms.get(userId)?.size ?? 0 });
-  }
-  if (pathname === '/notify') return send(res, 200, await notify(body));
-  send(res, 404, { error: 'not found' });
+function broadcast(body) {
+  io.emit('message', body);
+  return io.engine.clientsCount;
+}
+
+function sendToUser(userId, body) {
+  io.to(userId).emit('message', { ...body, target_user_id: userId });
+  return io.sockets.adapter.rooms.get(userId)?.size ?? 0;
 }
 
 /** Waits for every socket of the user to acknowledge; with none connected it times out at once. */

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import { MAX_TIMER_SECONDS } from '../common/timers.js';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min, MinLength, validateSync } from 'class-validator';
@@ -22,6 +23,16 @@ const toBoolean = ({ value }: { value: unknown }) => {
   return value;
 };
 
+/** An integer setting read from a string, at least `min` (and at most `max`). */
+function IntSetting(min: number, max?: number): PropertyDecorator {
+  return applyDecorators(Transform(toNumber), IsInt(), Min(min), ...(max === undefined ? [] : [Max(max)]));
+}
+
+/** A number setting read from a string, at least `min` (and at most `max`). */
+function NumberSetting(min: number, max?: number): PropertyDecorator {
+  return applyDecorators(Transform(toNumber), IsNumber(), Min(min), ...(max === undefined ? [] : [Max(max)]));
+}
+
 /** "a, b,,c" -> ["a", "b", "c"] */
 export function splitList(value: string): string[] {
   return value
@@ -45,43 +56,26 @@ export class Environment {
   @IsString()
   WEBSOCKET_HOST = '0.0.0.0';
 
-  @Transform(toNumber)
-  @IsInt()
-  @Min(0)
-  @Max(65535)
+  @IntSetting(0, 65535)
   WEBSOCKET_PORT = 8765;
 
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   WEBSOCKET_MAX_CONNECTIONS = 1000;
 
   /** Seconds between protocol-level pings to every connection. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(0.05)
-  @Max(MAX_TIMER_SECONDS)
+  @NumberSetting(0.05, MAX_TIMER_SECONDS)
   WEBSOCKET_PING_INTERVAL = 30;
 
   /** Seconds a connection may take to answer a ping before it is terminated. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(0.05)
-  @Max(MAX_TIMER_SECONDS)
+  @NumberSetting(0.05, MAX_TIMER_SECONDS)
   WEBSOCKET_PING_TIMEOUT = 10;
 
   /** Default seconds a confirmation waits for its user. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(0.05)
-  @Max(MAX_TIMER_SECONDS)
+  @NumberSetting(0.05, MAX_TIMER_SECONDS)
   WEBSOCKET_CALLBACK_TIMEOUT = 300;
 
   /** Longest `timeout_seconds` a caller may ask for. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(1)
-  @Max(MAX_TIMER_SECONDS)
+  @NumberSetting(1, MAX_TIMER_SECONDS)
   WEBSOCKET_MAX_CALLBACK_TIMEOUT = 86400;
 
   /** What a confirmation that nobody answered decides. */
@@ -89,27 +83,19 @@ export class Environment {
   WEBSOCKET_TIMEOUT_DECISION: TimeoutDecision = 'proceed';
 
   /** Largest client frame in bytes; a larger one closes the connection with 1009. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(256)
+  @IntSetting(256)
   WEBSOCKET_MAX_MESSAGE_BYTES = 65536;
 
   /** Seconds a settled confirmation (and a task's cancellation) stays readable. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(1)
+  @NumberSetting(1)
   CONFIRMATION_RETENTION_SECONDS = 3600;
 
   /** Settled confirmations kept readable at most; past it the oldest are dropped early. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   CONFIRMATION_MAX_RETAINED = 100_000;
 
   /** Largest REST request body in bytes. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1024)
+  @IntSetting(1024)
   HTTP_MAX_BODY_BYTES = 1048576;
 
   /** `jwt`: sockets must present a verified token. `none`: `?user_id=` is trusted (local use only). */
@@ -154,58 +140,39 @@ export class Environment {
   WEBSOCKET_ALLOWED_ORIGINS = '';
 
   /** A user's connection past this many closes their oldest one (4008). */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   WEBSOCKET_MAX_CONNECTIONS_PER_USER = 20;
 
   /** Frames per second a connection may send on average. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(0.1)
+  @NumberSetting(0.1)
   WEBSOCKET_RATE_LIMIT = 20;
 
   /** Frames a connection may send in a burst. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   WEBSOCKET_RATE_BURST = 40;
 
   /** Refused frames within 10 s after which the connection is closed with 1008. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   WEBSOCKET_RATE_ABUSE_LIMIT = 200;
 
   /** Unsent bytes a connection may have queued before it is closed as a slow consumer (1013). */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1024)
+  @IntSetting(1024)
   WEBSOCKET_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
   /** Pending confirmations one user may have; past it POST /notify answers 429. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   CONFIRMATION_MAX_PENDING_PER_USER = 100;
 
   /** Pending confirmations in all; past it POST /notify answers 429. */
-  @Transform(toNumber)
-  @IsInt()
-  @Min(1)
+  @IntSetting(1)
   CONFIRMATION_MAX_PENDING_TOTAL = 100_000;
 
   /** Seconds a SIGTERM'd process may take to drain before it exits anyway. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(0.1)
-  @Max(MAX_TIMER_SECONDS)
+  @NumberSetting(0.1, MAX_TIMER_SECONDS)
   SHUTDOWN_GRACE_SECONDS = 10;
 
   /** Longest a heartbeat runs when its caller gives no `duration_seconds`. */
-  @Transform(toNumber)
-  @IsNumber()
-  @Min(1)
+  @NumberSetting(1)
   HEARTBEAT_DEFAULT_DURATION_SECONDS = 3600;
 }
 
