@@ -169,6 +169,20 @@ describe('ConfirmationService', () => {
     expect((await service.waitForSettlement(confirmation.callbackId, 60_000))?.state).toBe('pending');
   });
 
+  it('keeps the newest decisions through many settles past the cap, and forgets who took part', () => {
+    const busy = serviceWith({ CONFIRMATION_MAX_RETAINED: 100 }).service;
+    for (let n = 0; n < 3000; n++) {
+      const id = busy.create(ask({ callbackId: `cb-${n}`, taskId: `task-${n}` })).confirmation.callbackId;
+      busy.answer(id, 'alice', n % 2 === 0, null);
+    }
+    expect(busy.get('cb-2899')).toBeUndefined();
+    expect(busy.get('cb-2900')?.state).toBe('confirmed');
+    expect(busy.get('cb-2999')?.state).toBe('rejected');
+    expect(busy.involves('alice', 'task-2899')).toBe(false);
+    expect(busy.involves('alice', 'task-2950')).toBe(true);
+    busy.onModuleDestroy();
+  });
+
   it('forgets settled confirmations and cancellations after their retention', () => {
     const { confirmation } = service.create(ask());
     service.answer(confirmation.callbackId, 'alice', true, null);

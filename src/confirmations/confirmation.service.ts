@@ -27,7 +27,7 @@ export interface ConfirmationStats {
 
 const RETRY_AFTER_SECONDS = 5;
 
-function cancellationKey(userId: string, taskId: string): string {
+function userTaskKey(userId: string, taskId: string): string {
   return `${userId}\n${taskId}`;
 }
 
@@ -44,8 +44,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly byId = new Map<string, Confirmation>();
   private readonly pendingByUser = new SetIndex<Confirmation>();
   private readonly pendingByTask = new SetIndex<Confirmation>();
-  /** Pending and retained confirmations, for "does this user take part in this task". */
-  private readonly allByTask = new SetIndex<Confirmation>();
+  /** How many pending and retained confirmations each (user, task) has: "is this user in it". */
+  private readonly involvement = new Map<string, number>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new SetIndex<() => void>();
   /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
@@ -134,7 +134,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       settledAt: null,
     };
     this.byId.set(callbackId, confirmation);
-    this.allByTask.add(confirmation.taskId, confirmation);
+    const involvementKey = userTaskKey(confirmation.userId, confirmation.taskId);
+    this.involvement.set(involvementKey, (this.involvement.get(involvementKey) ?? 0) + 1);
     this.counters.created++;
 
     if (cancelled) {
@@ -163,13 +164,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** True when the user was asked anything about the task (pending or within retention). */
   involves(userId: string, taskId: string): boolean {
-    for (const confirmation of this.allByTask.get(taskId)) if (confirmation.userId === userId) return true;
-    return false;
+    return this.involvement.has(userTaskKey(userId, taskId));
   }
 
   /** The user's cancellation of the task, while retained. */
   cancellationOf(userId: string, taskId: string): TaskCancellation | undefined {
-    return this.cancellations.get(cancellationKey(userId, taskId));
+    return this.cancellations.get(userTaskKey(userId, taskId));
   }
 
   /** Every retained cancellation of the task, oldest first. */
@@ -201,7 +201,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** Answers every pending confirmation of the user's task with "do not proceed". */
   cancelTask(userId: string, taskId: string): Confirmation[] {
-    const key = cancellationKey(userId, taskId);
+    const key = userTaskKey(userId, taskId);
     const previous = this.cancellations.get(key);
     if (previous) this.dropCancellation(key, previous);
     const cancellation: TaskCancellation = { taskId, userId, cancelledAt: Date.now() };
@@ -317,8 +317,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private retain(confirmation: Confirmation): void {
     this.settledInOrder.set(confirmation.callbackId, confirmation);
     if (this.settledInOrder.size <= this.maxRetained) return;
-    const oldest = this.settledInOrder.values().next().value as Confirmation;
-    this.forget(oldest);
+    this.forget(this.settledInOrder.values().next().value as Confirmation);
   }
 
   private dropCancellation(key: string, cancellation: TaskCancellation): void {
@@ -329,7 +328,10 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private forget(confirmation: Confirmation): void {
     this.settledInOrder.delete(confirmation.callbackId);
     this.byId.delete(confirmation.callbackId);
-    this.allByTask.delete(confirmation.taskId, confirmation);
+    const key = userTaskKey(confirmation.userId, confirmation.taskId);
+    const remaining = (this.involvement.get(key) ?? 1) - 1;
+    if (remaining > 0) this.involvement.set(key, remaining);
+    else this.involvement.delete(key);
   }
 
 }
