@@ -46,3 +46,13 @@ export function createRouter({ broadcast, sendToUser, notify }) {
     send(res, 404, { error: 'not found' });
   };
 }
+
+/** The task_step_result frame of a POST /notify body, as the gateway sends it. */
+export function stepResultFrame(callbackId, { user_id, task_id, step, step_result = {}, timeout_seconds = 300 }) {
+  const now = Date.now() / 1000;
+  return {
+    type: 'task_step_result', callback_id: callbackId, step, step_name: step_result.step, message: step_result.message,
+    result: step_result.result ?? null, status: step_result.status, completed: step_result.completed ?? false,
+    error_code: null, error_message: null, user_id, task_id, timestamp: now, expires_at: now + timeout_seconds,
+  };
+}

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { createRouter } from './common.js';
+import { createRouter, stepResultFrame } from './common.js';
 
 const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
@@ -60,14 +60,10 @@ function broadcast(body) {
   return wss.clients.size;
 }
 
-function notify({ user_id, task_id, step, step_result = {}, timeout_seconds = 300 }) {
+function notify(body) {
+  const { user_id, timeout_seconds = 300 } = body;
   const callbackId = randomUUID();
-  const now = Date.now();
-  const frame = {
-    type: 'task_step_result', callback_id: callbackId, step, step_name: step_result.step, message: step_result.message,
-    result: step_result.result ?? null, status: step_result.status, completed: step_result.completed ?? false,
-    error_code: null, error_message: null, user_id, task_id, timestamp: now / 1000, expires_at: now / 1000 + timeout_seconds,
-  };
+  const frame = stepResultFrame(callbackId, body);
   return new Promise((resolve) => {
     const finish = (answer, state) => {
       clearTimeout(timer);

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Server } from 'socket.io';
-import { createRouter } from './common.js';
+import { createRouter, stepResultFrame } from './common.js';
 
 const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
@@ -29,14 +29,10 @@ function sendToUser(userId, body) {
 }
 
 /** Waits for every socket of the user to acknowledge; with none connected it times out at once. */
-async function notify({ user_id, task_id, step, step_result = {}, timeout_seconds = 300 }) {
+async function notify(body) {
+  const { user_id, timeout_seconds = 300 } = body;
   const callbackId = randomUUID();
-  const now = Date.now();
-  const frame = {
-    type: 'task_step_result', callback_id: callbackId, step, step_name: step_result.step, message: step_result.message,
-    result: step_result.result ?? null, status: step_result.status, completed: step_result.completed ?? false,
-    error_code: null, error_message: null, user_id, task_id, timestamp: now / 1000, expires_at: now / 1000 + timeout_seconds,
-  };
+  const frame = stepResultFrame(callbackId, body);
   const decision = { callback_id: callbackId, state: 'timed_out', proceed: false, feedback: null, timed_out: true, cancelled: false };
   try {
     const [answer] = await io.to(user_id).timeout(timeout_seconds * 1000).emitWithAck('task_step_result', frame);
