@@ -172,9 +172,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return this.cancellations.get(userTaskKey(userId, taskId));
   }
 
-  /** Every retained cancellation of the task, oldest first. */
-  cancellationsOfTask(taskId: string): TaskCancellation[] {
-    return [...this.cancellationsByTask.get(taskId)].sort((a, b) => a.cancelledAt - b.cancelledAt);
+  /** The task's most recent retained cancellation, by whichever user. */
+  latestCancellationOf(taskId: string): TaskCancellation | undefined {
+    let latest: TaskCancellation | undefined;
+    // Insertion order is cancellation order: a repeated cancel is removed and added again.
+    for (const cancellation of this.cancellationsByTask.get(taskId)) latest = cancellation;
+    return latest;
   }
 
   /** The user's answer. First answer wins; only the confirmation's own user may give it. */

@@ -1,23 +1,10 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { Type } from 'class-transformer';
-import { IsNumber, IsOptional, Max, Min } from 'class-validator';
 import type { FastifyReply } from 'fastify';
 import { abortWhenClosed } from '../http/long-poll.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
-
-export const MAX_LONG_POLL_SECONDS = 300;
-
-export class ConfirmationQueryDto {
-  /** Long-poll: wait up to this many seconds for a pending confirmation to settle. */
-  @IsOptional()
-  @Type(() => Number)
-  @IsNumber()
-  @Min(0)
-  @Max(MAX_LONG_POLL_SECONDS)
-  wait_seconds?: number;
-}
+import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
 
 @Controller('confirmations')
 export class ConfirmationsController {

@@ -1,6 +1,6 @@
 import { INestApplicationContext, Logger, WsMessageHandler } from '@nestjs/common';
 import { AbstractWsAdapter } from '@nestjs/websockets';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { IncomingMessage, Server as HttpServer, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Observable } from 'rxjs';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
@@ -126,17 +126,8 @@ function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {
   const code = codeOfHttpStatus(rejection.status);
   const body = JSON.stringify({ statusCode: rejection.status, code, message: rejection.message });
   socket.end(
-    `HTTP/1.1 ${rejection.status} ${STATUS_TEXT[rejection.status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status] ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
-
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  503: 'Service Unavailable',
-};

@@ -1,12 +1,18 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { toView } from '../confirmations/confirmation.js';
-import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import type { Confirmation } from '../confirmations/confirmation.js';
+import { ConfirmationService, TaskCancellation } from '../confirmations/confirmation.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { TaskCancelledFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
-import { Heartbeat, HeartbeatRequest, HeartbeatService, toHeartbeatView } from './heartbeat.service.js';
+import { Heartbeat, HeartbeatRequest, HeartbeatService } from './heartbeat.service.js';
 import { TaskAccessService } from './task-access.service.js';
+
+export interface TaskSnapshot {
+  cancellation: TaskCancellation | undefined;
+  pending: Confirmation[];
+  heartbeat: Heartbeat | undefined;
+}
 
 /** Task-level operations: cancellation, heartbeats, and what a task service can read back. */
 @Injectable()
@@ -48,20 +54,16 @@ export class TaskService {
   }
 
   /** What the gateway knows of a task; a task it never heard of is not found. */
-  describe(taskId: string) {
-    const cancellation = this.confirmations.cancellationsOfTask(taskId).at(-1);
-    const pending = this.confirmations.pendingForTask(taskId);
-    const heartbeat = this.heartbeats.forTask(taskId);
-    if (!cancellation && pending.length === 0 && !heartbeat) {
+  describe(taskId: string): TaskSnapshot {
+    const snapshot = {
+      cancellation: this.confirmations.latestCancellationOf(taskId),
+      pending: this.confirmations.pendingForTask(taskId),
+      heartbeat: this.heartbeats.forTask(taskId),
+    };
+    if (!snapshot.cancellation && snapshot.pending.length === 0 && !snapshot.heartbeat) {
       throw new GatewayError(ErrorCode.NotFound, `No task ${taskId} is known (no cancellation, confirmation or heartbeat)`);
     }
-    return {
-      task_id: taskId,
-      cancelled: cancellation !== undefined,
-      cancelled_at: cancellation ? epochSeconds(cancellation.cancelledAt) : null,
-      cancelled_by: cancellation?.userId ?? null,
-      pending_confirmations: pending.map(toView),
-      heartbeat: heartbeat ? toHeartbeatView(heartbeat) : null,
-    };
+    return snapshot;
   }
+
 }

@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { toView } from '../confirmations/confirmation.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { GrantRequestDto } from './dto/grant-request.dto.js';
@@ -19,7 +20,15 @@ export class TasksController {
 
   @Get('tasks/:task_id')
   describe(@Param('task_id') taskId: string) {
-    return this.tasks.describe(taskId);
+    const { cancellation, pending, heartbeat } = this.tasks.describe(taskId);
+    return {
+      task_id: taskId,
+      cancelled: cancellation !== undefined,
+      cancelled_at: cancellation ? epochSeconds(cancellation.cancelledAt) : null,
+      cancelled_by: cancellation?.userId ?? null,
+      pending_confirmations: pending.map(toView),
+      heartbeat: heartbeat ? toHeartbeatView(heartbeat) : null,
+    };
   }
 
   /** Progress and other task messages, to the task's subscribers. */
