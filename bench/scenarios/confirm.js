@@ -1,18 +1,17 @@
 // Confirmation round trips: each loop asks its user via POST /notify and waits for the
 // answer, which that user's auto-confirming client gives over the socket.
 import { AUTH_HEADERS } from '../lib/servers.js';
-import { connectClients } from './connect.js';
+import { connectUsers } from './connect.js';
 import { profiled } from './profile.js';
 import { watchWindow, withRetainedHeap } from './window.js';
 
 export async function runConfirm({ server, workers, cfg }) {
   const [worker] = workers;
-  const opened = await connectClients([worker], server, { prefix: 'confirm', count: cfg.confirmUsers, cfg });
-  if (opened.failed > 0) throw new Error(`${opened.failed} clients failed to connect: ${opened.firstError}`);
+  const users = await connectUsers(worker, server, { prefix: 'confirm', count: cfg.confirmUsers, cfg });
   const args = {
     baseUrl: server.baseUrl,
     headers: AUTH_HEADERS,
-    users: Array.from({ length: cfg.confirmUsers }, (_, i) => `confirm-${i}`),
+    users,
     warmupMs: cfg.warmupMs,
     durationMs: cfg.durationMs,
   };

@@ -44,3 +44,10 @@ export async function connectClients(workers, server, { prefix, count, cfg }) {
 }
 
 const sum = (rows, key) => rows.reduce((total, row) => total + row[key], 0);
+
+/** Opens one client per user `${prefix}-${i}` on one worker; returns the user ids or throws. */
+export async function connectUsers(worker, server, { prefix, count, cfg }) {
+  const opened = await connectClients([worker], server, { prefix, count, cfg });
+  if (opened.failed > 0) throw new Error(`${opened.failed} clients failed to connect: ${opened.firstError}`);
+  return Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+}

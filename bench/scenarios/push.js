@@ -1,18 +1,17 @@
 // Targeted push: closed loops of POST /users/:id/messages, as fast as the server takes
 // them, each message to one connected user.
 import { AUTH_HEADERS } from '../lib/servers.js';
-import { connectClients } from './connect.js';
+import { connectUsers } from './connect.js';
 import { profiled } from './profile.js';
 import { watchWindow, withRetainedHeap } from './window.js';
 
 export async function runPush({ server, workers, cfg }) {
   const [worker] = workers;
-  const opened = await connectClients([worker], server, { prefix: 'push', count: cfg.pushUsers, cfg });
-  if (opened.failed > 0) throw new Error(`${opened.failed} clients failed to connect: ${opened.firstError}`);
+  const users = await connectUsers(worker, server, { prefix: 'push', count: cfg.pushUsers, cfg });
   const args = {
     baseUrl: server.baseUrl,
     headers: AUTH_HEADERS,
-    users: Array.from({ length: cfg.pushUsers }, (_, i) => `push-${i}`),
+    users,
     concurrency: cfg.pushConcurrency,
     warmupMs: cfg.warmupMs,
     durationMs: cfg.durationMs,
