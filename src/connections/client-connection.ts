@@ -5,6 +5,8 @@ export interface ClientConnection {
   readonly id: string;
   readonly socket: WebSocket;
   readonly connectedAt: number;
+  /** Epoch ms when the token it connected with expires; the connection closes then. */
+  readonly tokenExpiresAt: number | null;
   /** Null until the connection identifies itself; broadcasts still reach it. */
   userId: string | null;
   readonly tasks: Set<string>;

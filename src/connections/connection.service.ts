@@ -3,13 +3,13 @@ import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { SetIndex } from '../common/set-index.js';
-import { runAt } from '../common/timers.js';
 import { performance } from 'node:perf_hooks';
 import type { Environment } from '../config/environment.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
 import type { ClientConnection } from './client-connection.js';
+import { ExpiryBuckets } from './expiry-buckets.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
 export interface ConnectionStats {
@@ -36,6 +36,7 @@ const RATE_ERROR_INTERVAL_MS = 1000;
 /** Refused frames are counted over this window; WEBSOCKET_RATE_ABUSE_LIMIT of them close the connection. */
 const ABUSE_WINDOW_MS = 10_000;
 const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+const TOKEN_EXPIRY_TICK_MS = 1000;
 
 /**
  * Starts the close handshake and cuts the socket off if the peer has not finished it in
@@ -50,8 +51,8 @@ export function closeSocket(socket: WebSocket, code: CloseCode, reason: string):
  * The registry of open sockets on this instance: who they belong to, which tasks they
  * follow, and the counters the status endpoint reports. Every frame to a socket goes
  * through `send`, which also enforces the slow-consumer limit. A connection is removed
- * when its socket closes, and sockets that stop answering keepalive pings are reaped by
- * one sweep timer for all of them.
+ * when its socket closes. Sockets that stop answering keepalive pings are reaped by one
+ * sweep timer for all of them, and sockets whose token expires are closed by one tick.
  */
 @Injectable()
 export class ConnectionService implements OnModuleInit, OnModuleDestroy {
@@ -71,7 +72,9 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     floodClosed: 0,
   };
   private readonly errorFrames: Record<string, number> = {};
+  private readonly tokenExpiries = new ExpiryBuckets<ClientConnection>(Date.now());
   private sweepTimer?: NodeJS.Timeout;
+  private tokenExpiryTimer?: NodeJS.Timeout;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
   private readonly maxBufferedBytes: number;
@@ -91,10 +94,13 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.sweepTimer = setInterval(() => this.keepaliveSweep(), this.pingIntervalMs);
     this.sweepTimer.unref();
+    this.tokenExpiryTimer = setInterval(() => this.closeExpiredTokens(Date.now()), TOKEN_EXPIRY_TICK_MS);
+    this.tokenExpiryTimer.unref();
   }
 
   onModuleDestroy(): void {
     clearInterval(this.sweepTimer);
+    clearInterval(this.tokenExpiryTimer);
   }
 
   get count(): number {
@@ -107,6 +113,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       id: randomUUID(),
       socket,
       connectedAt: now,
+      tokenExpiresAt: identity.expiresAt,
       userId: null,
       tasks: new Set(),
       pingSentAt: null,
@@ -120,15 +127,9 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     this.bySocket.set(socket, connection);
     this.counters.total++;
     if (identity.userId !== null) this.identify(connection, identity.userId);
-    const expiry =
-      identity.expiresAt === null
-        ? undefined
-        : runAt(identity.expiresAt, () => socket.close(CloseCode.TokenExpired, 'Token expired'));
+    if (identity.expiresAt !== null) this.tokenExpiries.add(connection, identity.expiresAt);
     socket.on('pong', () => (connection.pingSentAt = null));
-    socket.once('close', () => {
-      expiry?.cancel();
-      this.unregister(connection);
-    });
+    socket.once('close', () => this.unregister(connection));
     return connection;
   }
 
@@ -246,6 +247,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   private unregister(connection: ClientConnection): void {
     if (!this.connections.delete(connection.id)) return;
+    if (connection.tokenExpiresAt !== null) this.tokenExpiries.delete(connection, connection.tokenExpiresAt);
     if (connection.userId !== null) this.byUser.delete(connection.userId, connection);
     for (const taskId of connection.tasks) this.byTask.delete(taskId, connection);
   }
@@ -265,6 +267,12 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     }
     this.reapUnresponsive(now);
     setTimeout(() => this.reapUnresponsive(Date.now()), this.pingTimeoutMs).unref();
+  }
+
+  private closeExpiredTokens(now: number): void {
+    for (const connection of this.tokenExpiries.takeDue(now)) {
+      closeSocket(connection.socket, CloseCode.TokenExpired, 'Token expired');
+    }
   }
 
   private reapUnresponsive(now: number): void {
