@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
+import { FifoQueue } from '../common/fifo-queue.js';
 import { SetIndex } from '../common/set-index.js';
 import { MAX_TIMER_MS } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
@@ -49,7 +50,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new SetIndex<() => void>();
   /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
-  private readonly settledInOrder = new Map<string, Confirmation>();
+  private readonly settledInOrder = new FifoQueue<Confirmation>();
   /** Cancellations by (user, task), in the order they happened. */
   private readonly cancellations = new Map<string, TaskCancellation>();
   private readonly cancellationsByTask = new SetIndex<TaskCancellation>();
@@ -306,9 +307,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private dropExpiredRecords(now: number): void {
-    for (const confirmation of this.settledInOrder.values()) {
-      if (now - (confirmation.settledAt as number) < this.retentionMs) break;
-      this.forget(confirmation);
+    for (let oldest = this.settledInOrder.peek(); oldest; oldest = this.settledInOrder.peek()) {
+      if (now - (oldest.settledAt as number) < this.retentionMs) break;
+      this.forgetOldestSettled();
     }
     for (const [key, cancellation] of this.cancellations) {
       if (now - cancellation.cancelledAt < this.retentionMs) break;
@@ -318,9 +319,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** Keeps memory bounded under heavy churn: past the cap the oldest decisions go early. */
   private retain(confirmation: Confirmation): void {
-    this.settledInOrder.set(confirmation.callbackId, confirmation);
-    if (this.settledInOrder.size <= this.maxRetained) return;
-    this.forget(this.settledInOrder.values().next().value as Confirmation);
+    this.settledInOrder.push(confirmation);
+    if (this.settledInOrder.size > this.maxRetained) this.forgetOldestSettled();
   }
 
   private dropCancellation(key: string, cancellation: TaskCancellation): void {
@@ -328,8 +328,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.cancellationsByTask.delete(cancellation.taskId, cancellation);
   }
 
-  private forget(confirmation: Confirmation): void {
-    this.settledInOrder.delete(confirmation.callbackId);
+  private forgetOldestSettled(): void {
+    const confirmation = this.settledInOrder.shift() as Confirmation;
     this.byId.delete(confirmation.callbackId);
     const key = userTaskKey(confirmation.userId, confirmation.taskId);
     const remaining = (this.involvement.get(key) ?? 1) - 1;
