@@ -1,3 +1,4 @@
+import { describe, expect, it } from '@jest/globals';
 import { FifoQueue } from './fifo-queue.js';
 
 describe('FifoQueue', () => {

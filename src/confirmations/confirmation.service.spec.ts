@@ -138,16 +138,16 @@ describe('ConfirmationService', () => {
     expect(delivery.sent.filter((s) => s.frame.callback_id === late.callbackId)).toHaveLength(0);
   });
 
-  it('wakes a waiter on settlement and releases it when the caller aborts', async () => {
+  it('wakes a waiter on settlement and releases it when the caller stops waiting', async () => {
     const { confirmation } = service.create(ask());
     const waiting = service.waitForSettlement(confirmation.callbackId, 60_000);
     service.answer(confirmation.callbackId, 'alice', false, null);
     expect((await waiting)?.state).toBe('rejected');
 
     const pending = service.create(ask()).confirmation;
-    const controller = new AbortController();
-    const abandoned = service.waitForSettlement(pending.callbackId, 60_000, controller.signal);
-    controller.abort();
+    let stop: (() => void) | undefined;
+    const abandoned = service.waitForSettlement(pending.callbackId, 60_000, (stopWaiting) => (stop = stopWaiting));
+    stop?.();
     expect((await abandoned)?.state).toBe('pending');
     expect(jest.getTimerCount()).toBe(2); // the retention sweep and the pending expiry; no waiter timer left
   });

@@ -218,24 +218,28 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Resolves with the confirmation once it is settled, or as it stands when `maxWaitMs`
-   * passes or `signal` aborts (the caller went away). Undefined for an unknown id.
+   * passes or the caller stops waiting (`onStop` is handed the function that ends the
+   * wait, e.g. for when an HTTP caller goes away). Undefined for an unknown id.
    */
-  waitForSettlement(callbackId: string, maxWaitMs = Infinity, signal?: AbortSignal): Promise<Confirmation | undefined> {
+  waitForSettlement(
+    callbackId: string,
+    maxWaitMs = Infinity,
+    onStop?: (stop: () => void) => void,
+  ): Promise<Confirmation | undefined> {
     const confirmation = this.byId.get(callbackId);
-    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || signal?.aborted || this.closing) {
+    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || this.closing) {
       return Promise.resolve(confirmation);
     }
     return new Promise((resolve) => {
       const finish = () => {
         if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
         this.waiters.delete(callbackId, finish);
         resolve(confirmation);
       };
       // Without a limit no timer is needed: the expiry timer settles every confirmation.
       const timer = Number.isFinite(maxWaitMs) ? setTimeout(finish, Math.min(maxWaitMs, MAX_TIMER_MS)) : undefined;
-      signal?.addEventListener('abort', finish, { once: true });
       this.waiters.add(callbackId, finish);
+      onStop?.(finish);
     });
   }
 

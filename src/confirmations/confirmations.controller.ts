@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { abortWhenClosed } from '../http/long-poll.js';
+import { stopWhenCallerLeaves } from '../http/long-poll.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
@@ -17,7 +17,7 @@ export class ConfirmationsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const waitMs = (query.wait_seconds ?? 0) * 1000;
-    const confirmation = await this.confirmations.waitForSettlement(callbackId, waitMs, abortWhenClosed(reply));
+    const confirmation = await this.confirmations.waitForSettlement(callbackId, waitMs, stopWhenCallerLeaves(reply));
     if (!confirmation) throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
     return toView(confirmation);
   }

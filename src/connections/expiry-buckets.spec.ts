@@ -1,3 +1,4 @@
+import { describe, expect, it } from '@jest/globals';
 import { ExpiryBuckets } from './expiry-buckets.js';
 
 describe('ExpiryBuckets', () => {

@@ -2,15 +2,18 @@ import { HttpStatus } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 
-/** A signal that aborts when the HTTP caller goes away, so its wait stops holding memory. */
-export function abortWhenClosed(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  // 'close' also follows every finished response; aborting then would only build a
-  // DOMException per request for nobody.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
+/**
+ * Stops a long poll when its HTTP caller goes away, so the wait stops holding memory.
+ * A plain listener, not an AbortController: an AbortSignal with an 'abort' listener per
+ * request cost about 18 us of a 106 us confirm round trip (npm run bench).
+ */
+export function stopWhenCallerLeaves(reply: FastifyReply): (stop: () => void) => void {
+  return (stop) => {
+    // 'close' also follows every finished response; the wait is over by then anyway.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) stop();
+    });
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { epochSeconds } from '../protocol/server-frames.js';
-import { abortWhenClosed, answerStillPending } from '../http/long-poll.js';
+import { answerStillPending, stopWhenCallerLeaves } from '../http/long-poll.js';
 import { NotifyQueryDto } from './dto/notify-query.dto.js';
 import { NotifyRequestDto } from './dto/notify-request.dto.js';
 
@@ -38,7 +38,7 @@ export class NotifyController {
       return { callback_id: confirmation.callbackId, status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
     }
     // No limit of its own: the confirmation's expiry (or shutdown) ends the wait.
-    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, abortWhenClosed(reply));
+    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, stopWhenCallerLeaves(reply));
     if (!settled || settled.state === 'pending') return answerStillPending(reply, confirmation.callbackId);
     return toDecision(settled);
   }
