@@ -119,7 +119,8 @@ describe('JWT authentication of sockets (HS256)', () => {
   });
 
   it('closes the connection with 4001 when its token expires', async () => {
-    const shortLived = await hs256({ sub: 'alice', aud: 'gateway', iss: 'auth.example' }, Math.floor(Date.now() / 1000) + 1);
+    // exp is whole seconds: +2 leaves at least a second to connect before it passes.
+    const shortLived = await hs256({ sub: 'alice', aud: 'gateway', iss: 'auth.example' }, Math.floor(Date.now() / 1000) + 2);
     const client = await TestClient.open(`${t.wsUrl}/?token=${shortLived}`);
     await client.next('connected');
     expect(await client.closed).toBe(4001);
