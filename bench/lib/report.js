@@ -56,7 +56,7 @@ export function markdownReport(run) {
   return [
     `# Benchmark: gateway vs raw ws vs Socket.IO${cfg.smoke ? ' (smoke run)' : ''}`,
     '',
-    `${environment.date} · commit ${environment.commit} · Node ${environment.node} · ${environment.cpus} × ${environment.cpuModel} · open files limit ${environment.openFiles}`,
+    `${environment.date} · commit ${environment.commit} · Node ${environment.node} · ${environment.cpus} × ${environment.cpuModel}, ${environment.memoryGiB} GiB, ${environment.kernel} · open files limit ${environment.openFiles}`,
     '',
     table,
     '',
