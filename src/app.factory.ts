@@ -10,6 +10,12 @@ import { HttpErrorFilter } from './http/http-error.filter.js';
 import { ErrorCode } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
+/**
+ * The signals that drain and stop the service. Nest's default list also has SIGUSR2 and
+ * SIGQUIT, which operators use for heap snapshots (--heapsnapshot-signal) and diagnostics.
+ */
+export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 export interface CreateAppOptions extends AppModuleOptions {
   /** Overrides LOG_LEVEL (tests keep the output quiet). */
   logLevels?: LogLevel[] | false;
@@ -41,7 +47,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   app.useWebSocketAdapter(
     new GatewayWsAdapter(app, { maxMessageBytes: config.get('WEBSOCKET_MAX_MESSAGE_BYTES', { infer: true }) }),
   );
-  app.enableShutdownHooks();
+  app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
   return app;
 }
 

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { startApp } from './app.factory.js';
+import { SHUTDOWN_SIGNALS, startApp } from './app.factory.js';
 import type { Environment } from './config/environment.js';
 import { ServerStateService } from './health/server-state.service.js';
 
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const state = app.get(ServerStateService);
   // Nest's shutdown hooks close the app on these signals; this only makes readiness fail
   // at once and bounds how long the drain may take.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of SHUTDOWN_SIGNALS) {
     process.once(signal, () => {
       logger.log(`${signal}: draining (at most ${graceMs / 1000} s)`);
       state.beginDraining();

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TestClient } from './support/test-client.js';
 import { notifyBody, request } from './support/test-app.js';
 
@@ -18,10 +18,10 @@ interface Started {
 }
 
 /** Starts the production build as users do, on a free port, and waits until it listens. */
-async function startBuiltService(env: Record<string, string> = {}): Promise<Started> {
+async function startBuiltService(env: Record<string, string> = {}, cwd = CWD): Promise<Started> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm test builds it first`);
   const child = spawn(process.execPath, [MAIN], {
-    cwd: CWD,
+    cwd,
     env: { PATH: process.env.PATH, WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: '0', LOG_LEVEL: 'log', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,6 +75,29 @@ describe('graceful shutdown of the built service (real process, real signal)', (
     expect(Date.now() - signalledAt).toBeLessThan(5000);
     expect(code === 0 || signal === 'SIGTERM').toBe(true);
     expect(started.output()).toContain('SIGTERM: draining');
+  });
+
+  it('leaves SIGUSR2 to heap snapshots, and drains on SIGHUP like on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-signals-'));
+    try {
+      started = await startBuiltService({ NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' }, dir);
+      const { child, baseUrl } = started;
+      child.kill('SIGUSR2');
+      const deadline = Date.now() + 15_000;
+      while (!readdirSync(dir).some((name) => name.endsWith('.heapsnapshot')) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(readdirSync(dir).some((name) => name.endsWith('.heapsnapshot'))).toBe(true);
+      expect((await request(baseUrl, 'GET', '/health')).status).toBe(200);
+
+      const exited = once(child, 'exit');
+      child.kill('SIGHUP');
+      const [code, signal] = await exited;
+      expect(code === 0 || signal === 'SIGHUP').toBe(true);
+      expect(started.output()).toContain('SIGHUP: draining');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start in production without its secrets, naming the variables', async () => {
