@@ -18,8 +18,6 @@ export interface GatewayWsAdapterOptions {
   maxMessageBytes: number;
 }
 
-type Handler = WsMessageHandler['callback'];
-
 /**
  * Serves the gateway's sockets on the HTTP server's own port. Compared with Nest's
  * WsAdapter it accepts several paths, settles identity during the upgrade (so no frame
@@ -59,8 +57,9 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   }
 
   bindMessageHandlers(client: WebSocket, handlers: WsMessageHandler[], _transform: (data: unknown) => Observable<unknown>): void {
-    const byAction = new Map<string, Handler>(handlers.map((h) => [h.message as string, h.callback]));
-    client.on('message', (data, isBinary) => void this.dispatch(client, byAction, data, isBinary));
+    // Nest hands every client its own handler list; searching its few entries beats
+    // holding a Map per connection.
+    client.on('message', (data, isBinary) => void this.dispatch(client, handlers, data, isBinary));
   }
 
   async close(server: WebSocketServer): Promise<void> {
@@ -69,7 +68,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   }
 
   private async handleUpgrade(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (!UPGRADE_PATHS.has(url.pathname)) throw new UpgradeRejected(404, `No WebSocket endpoint at ${url.pathname}`);
@@ -83,14 +82,19 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
     }
     if (socket.destroyed) return;
     server.handleUpgrade(request, socket, head, (ws) => {
-      // Protocol violations (bad UTF-8, oversized frames) close the socket; without a
-      // listener the 'error' event would be thrown.
-      ws.on('error', (err) => this.logger.debug(`Socket error: ${err.message}`));
+      ws.on('error', this.logSocketError);
       server.emit('connection', ws, request);
     });
   }
 
-  private async dispatch(client: WebSocket, byAction: Map<string, Handler>, data: RawData, isBinary: boolean): Promise<void> {
+  /**
+   * Protocol violations (bad UTF-8, oversized frames) close the socket; without a listener
+   * the 'error' event would be thrown. One function for every socket: a closure made in
+   * handleUpgrade would keep the upgrade request, headers and all, for the connection's life.
+   */
+  private readonly logSocketError = (err: Error): void => this.logger.debug(`Socket error: ${err.message}`);
+
+  private async dispatch(client: WebSocket, handlers: WsMessageHandler[], data: RawData, isBinary: boolean): Promise<void> {
     const connection = this.connections.connectionOf(client);
     if (!connection || client.readyState !== WebSocket.OPEN || !this.connections.admitFrame(connection)) return;
     const reply = (frame: object): void => void this.connections.sendFrame(connection, frame);
@@ -107,7 +111,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
       return reply(errorFrame(ErrorCode.InvalidMessage, 'A frame must be a JSON object with an "action" field'));
     }
     const action = (frame as { action?: unknown }).action;
-    const handler = typeof action === 'string' ? byAction.get(action) : undefined;
+    const handler = typeof action === 'string' ? handlers.find((h) => h.message === action)?.callback : undefined;
     if (handler === undefined) {
       const shown = String(action).slice(0, MAX_ECHOED_ACTION_LENGTH);
       return reply(errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
@@ -120,6 +124,11 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
       reply(errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
     }
   }
+}
+
+/** Made outside handleUpgrade so the listener holds the socket only, not the request. */
+function destroyOnError(socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
 }
 
 function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {
