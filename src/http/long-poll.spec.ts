@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { FastifyReply } from 'fastify';
 import { stopWhenCallerLeaves } from './long-poll.js';
 
-function fakeReply(writableFinished: boolean) {
-  const raw = Object.assign(new EventEmitter(), { writableFinished });
+function fakeReply(writableFinished: boolean, destroyed = false) {
+  const raw = Object.assign(new EventEmitter(), { writableFinished, destroyed });
   return { raw, reply: { raw } as unknown as FastifyReply };
 }
 
@@ -15,6 +15,13 @@ describe('stopWhenCallerLeaves', () => {
     stopWhenCallerLeaves(reply)(stop);
     expect(stop).not.toHaveBeenCalled();
     raw.emit('close');
+    expect(stop).toHaveBeenCalledTimes(1);
+  });
+
+  it('stops at once when the caller is already gone', () => {
+    const { reply } = fakeReply(false, true);
+    const stop = jest.fn();
+    stopWhenCallerLeaves(reply)(stop);
     expect(stop).toHaveBeenCalledTimes(1);
   });
 

@@ -9,6 +9,7 @@ import { ErrorCode } from '../protocol/error-code.enum.js';
  */
 export function stopWhenCallerLeaves(reply: FastifyReply): (stop: () => void) => void {
   return (stop) => {
+    if (reply.raw.destroyed) return stop();
     // 'close' also follows every finished response; the wait is over by then anyway.
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) stop();
