@@ -5,8 +5,11 @@ export interface ClientConnection {
   readonly id: string;
   readonly socket: WebSocket;
   readonly connectedAt: number;
-  /** Epoch ms when the token it connected with expires; the connection closes then. */
-  readonly tokenExpiresAt: number | null;
+  /**
+   * When the token it connected with expires, on the monotonic clock (performance.now),
+   * so a wall-clock step neither closes it early nor keeps it open late.
+   */
+  readonly tokenExpiresAtMonotonic: number | null;
   /** Null until the connection identifies itself; broadcasts still reach it. */
   userId: string | null;
   readonly tasks: Set<string>;

@@ -72,7 +72,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     floodClosed: 0,
   };
   private readonly errorFrames: Record<string, number> = {};
-  private readonly tokenExpiries = new ExpiryBuckets<ClientConnection>(Date.now());
+  private readonly tokenExpiries = new ExpiryBuckets<ClientConnection>(performance.now());
   private sweepTimer?: NodeJS.Timeout;
   private tokenExpiryTimer?: NodeJS.Timeout;
   private readonly pingIntervalMs: number;
@@ -94,7 +94,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.sweepTimer = setInterval(() => this.keepaliveSweep(), this.pingIntervalMs);
     this.sweepTimer.unref();
-    this.tokenExpiryTimer = setInterval(() => this.closeExpiredTokens(Date.now()), TOKEN_EXPIRY_TICK_MS);
+    this.tokenExpiryTimer = setInterval(() => this.closeExpiredTokens(performance.now()), TOKEN_EXPIRY_TICK_MS);
     this.tokenExpiryTimer.unref();
   }
 
@@ -113,7 +113,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       id: randomUUID(),
       socket,
       connectedAt: now,
-      tokenExpiresAt: identity.expiresAt,
+      tokenExpiresAtMonotonic: identity.expiresAt === null ? null : performance.now() + (identity.expiresAt - now),
       userId: null,
       tasks: new Set(),
       pingSentAt: null,
@@ -127,7 +127,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     this.bySocket.set(socket, connection);
     this.counters.total++;
     if (identity.userId !== null) this.identify(connection, identity.userId);
-    if (identity.expiresAt !== null) this.tokenExpiries.add(connection, identity.expiresAt);
+    if (connection.tokenExpiresAtMonotonic !== null) this.tokenExpiries.add(connection, connection.tokenExpiresAtMonotonic);
     socket.on('pong', () => (connection.pingSentAt = null));
     socket.once('close', () => this.unregister(connection));
     return connection;
@@ -247,7 +247,9 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   private unregister(connection: ClientConnection): void {
     if (!this.connections.delete(connection.id)) return;
-    if (connection.tokenExpiresAt !== null) this.tokenExpiries.delete(connection, connection.tokenExpiresAt);
+    if (connection.tokenExpiresAtMonotonic !== null) {
+      this.tokenExpiries.delete(connection, connection.tokenExpiresAtMonotonic);
+    }
     if (connection.userId !== null) this.byUser.delete(connection.userId, connection);
     for (const taskId of connection.tasks) this.byTask.delete(taskId, connection);
   }

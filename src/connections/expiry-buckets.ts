@@ -49,7 +49,7 @@ export class ExpiryBuckets<T> {
   }
 }
 
-/** Seconds since the epoch whose start `ms` has reached. */
+/** Whole seconds of the clock the caller uses (epoch or monotonic) that `ms` has reached. */
 function secondOf(ms: number): number {
   return Math.floor(ms / 1000);
 }
