@@ -45,7 +45,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   app.useGlobalPipes(validationPipe);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
-    new GatewayWsAdapter(app, { maxMessageBytes: config.get('WEBSOCKET_MAX_MESSAGE_BYTES', { infer: true }) }),
+    new GatewayWsAdapter(app, {
+      maxMessageBytes: config.get('WEBSOCKET_MAX_MESSAGE_BYTES', { infer: true }),
+      perMessageDeflate: config.get('WEBSOCKET_PERMESSAGE_DEFLATE', { infer: true }),
+    }),
   );
   app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
   return app;

@@ -252,3 +252,41 @@ describe('socket protocol and its errors (e2e)', () => {
     expect((await t.http('GET', '/health/live')).status).toBe(200);
   });
 });
+
+describe('permessage-deflate (e2e)', () => {
+  const bigNotice = { type: 'system_notification', text: 'step 3 of 5 finished. '.repeat(200) };
+
+  it('is not offered by default', async () => {
+    const t = await startTestApp();
+    try {
+      const client = await TestClient.open(`${t.wsUrl}/?user_id=alice`);
+      await client.next('connected');
+      expect(client.socket.extensions).toBe('');
+      client.terminate();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('when enabled, compresses for clients that ask and still serves those that do not', async () => {
+    const t = await startTestApp({ WEBSOCKET_PERMESSAGE_DEFLATE: 'true' });
+    try {
+      const compressing = await TestClient.open(`${t.wsUrl}/?user_id=alice`);
+      const plain = await TestClient.open(`${t.wsUrl}/?user_id=bob`, { perMessageDeflate: false });
+      await Promise.all([compressing.next('connected'), plain.next('connected')]);
+      expect(compressing.socket.extensions).toContain('permessage-deflate');
+      expect(plain.socket.extensions).toBe('');
+
+      const sent = await t.http('POST', '/broadcast', bigNotice);
+      expect(sent.body.delivered).toBe(2);
+      expect(await compressing.next('system_notification')).toEqual(bigNotice);
+      expect(await plain.next('system_notification')).toEqual(bigNotice);
+      const pong = await compressing.request({ action: 'ping', padding: 'x'.repeat(2000) }, 'pong');
+      expect(pong.original_data.padding).toHaveLength(2000);
+      compressing.terminate();
+      plain.terminate();
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -86,6 +86,15 @@ export class Environment {
   @IntSetting(256)
   WEBSOCKET_MAX_MESSAGE_BYTES = 65536;
 
+  /**
+   * Offer permessage-deflate to clients. Off by default: each connection that compresses
+   * holds its own zlib streams (see docs/PERFORMANCE.md for the measured cost), and a
+   * broadcast is compressed once per socket instead of framed once for all.
+   */
+  @Transform(toBoolean)
+  @IsBoolean()
+  WEBSOCKET_PERMESSAGE_DEFLATE = false;
+
   /** Seconds a settled confirmation (and a task's cancellation) stays readable. */
   @NumberSetting(1)
   CONFIRMATION_RETENTION_SECONDS = 3600;

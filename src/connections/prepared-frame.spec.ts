@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -40,6 +40,25 @@ describe('writePrepared against the installed ws', () => {
     const [data, isBinary] = (await received) as [Buffer, boolean];
     expect(isBinary).toBe(false);
     expect(JSON.parse(data.toString())).toEqual({ type: 'hello', text: '同意继续' });
+    client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe('writePrepared on a socket that negotiated permessage-deflate', () => {
+  it('hands the message to ws, which compresses it, instead of writing raw bytes', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
+    await once(server, 'listening');
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const [serverSide] = (await once(server, 'connection')) as [WebSocket];
+    expect(serverSide.extensions).toContain('permessage-deflate');
+    const send = jest.spyOn(serverSide, 'send');
+
+    const received = once(client, 'message');
+    writePrepared(serverSide, new PreparedFrame('{"type":"hello"}'));
+    const [data] = (await received) as [Buffer];
+    expect(send).toHaveBeenCalledWith('{"type":"hello"}');
+    expect(JSON.parse(data.toString())).toEqual({ type: 'hello' });
     client.terminate();
     await new Promise((resolve) => server.close(resolve));
   });

@@ -23,19 +23,21 @@ export class PreparedFrame {
 /** The parts of ws's WebSocket this module relies on (stable across ws 8). */
 interface WsInternals {
   _socket?: Socket;
-  _sender?: { _state: number; _queue: unknown[] };
+  _sender?: { _state: number; _queue: unknown[]; _extensions: Record<string, unknown> };
 }
 
 const SENDER_IDLE = 0;
+const DEFLATE = 'permessage-deflate';
 
 /**
  * Writes a prepared frame straight to the socket's TCP stream. That is only in order when
- * ws's own sender has nothing queued (it queues only while compressing, which is off, or
- * converting blobs); otherwise, or should ws's internals change, it falls back to `send`.
+ * ws's own sender has nothing queued (it queues while compressing or converting blobs);
+ * otherwise, for a socket that negotiated permessage-deflate (so ws compresses), or should
+ * ws's internals change, it falls back to `send`.
  */
 export function writePrepared(socket: WebSocket, frame: PreparedFrame): void {
   const { _socket: stream, _sender: sender } = socket as unknown as WsInternals;
-  if (stream && sender?._state === SENDER_IDLE && sender._queue.length === 0) {
+  if (stream && sender?._state === SENDER_IDLE && sender._queue.length === 0 && !sender._extensions[DEFLATE]) {
     stream.write(frame.bytes);
   } else {
     socket.send(frame.payload);
