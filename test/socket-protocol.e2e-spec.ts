@@ -289,4 +289,17 @@ describe('permessage-deflate (e2e)', () => {
       await t.close();
     }
   });
+
+  it('when enabled, holds the frame limit to the inflated size (a small compressed bomb closes with 1009)', async () => {
+    const t = await startTestApp({ WEBSOCKET_PERMESSAGE_DEFLATE: 'true', WEBSOCKET_MAX_MESSAGE_BYTES: 4096 });
+    try {
+      const client = await TestClient.open(`${t.wsUrl}/?user_id=alice`, { perMessageDeflate: { threshold: 0 } });
+      await client.next('connected');
+      client.send({ action: 'ping', padding: 'x'.repeat(100_000) });
+      expect(await client.closed).toBe(1009);
+      expect((await t.http('GET', '/health/live')).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
 });
