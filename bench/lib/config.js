@@ -7,7 +7,7 @@ export const SCENARIOS = ['fanout', 'confirm', 'push'];
 
 const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--scenarios=fanout,confirm,push] [--servers=gateway,raw-ws,socketio]
   --smoke     tiny parameters, under a minute, for CI (no thresholds)
-  --profile   CPU-profile each server during the fan-out rounds (only fan-out runs; no report written)
+  --profile   CPU-profile each server during each scenario run (fan-out unless --scenarios says otherwise; no report written)
   env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
        BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS`;
 
