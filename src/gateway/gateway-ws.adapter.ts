@@ -43,6 +43,12 @@ const DEFLATE_OPTIONS = {
  */
 export class GatewayWsAdapter extends AbstractWsAdapter {
   private readonly logger = new Logger(GatewayWsAdapter.name);
+  /**
+   * Protocol violations (bad UTF-8, oversized frames) close the socket; without a listener
+   * the 'error' event would be thrown. One function for every socket: a closure made in
+   * handleUpgrade would keep the upgrade request, headers and all, for the connection's life.
+   */
+  private readonly logSocketError = (err: Error): void => this.logger.debug(`Socket error: ${err.message}`);
   private readonly authenticator: UpgradeAuthenticator;
   private readonly serverState: ServerStateService;
   private readonly connections: ConnectionService;
@@ -102,13 +108,6 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
       server.emit('connection', ws, request);
     });
   }
-
-  /**
-   * Protocol violations (bad UTF-8, oversized frames) close the socket; without a listener
-   * the 'error' event would be thrown. One function for every socket: a closure made in
-   * handleUpgrade would keep the upgrade request, headers and all, for the connection's life.
-   */
-  private readonly logSocketError = (err: Error): void => this.logger.debug(`Socket error: ${err.message}`);
 
   private async dispatch(client: WebSocket, handlers: WsMessageHandler[], data: RawData, isBinary: boolean): Promise<void> {
     const connection = this.connections.connectionOf(client);
