@@ -32,6 +32,13 @@ describe('validateEnvironment', () => {
     ).toThrow(/WEBSOCKET_PORT="eighty".*\n.*WEBSOCKET_MAX_CONNECTIONS.*\n.*WEBSOCKET_TIMEOUT_DECISION="maybe"/s);
   });
 
+  it('reads yes/no settings and names a value that is neither', () => {
+    expect(validateEnvironment({}).WEBSOCKET_PERMESSAGE_DEFLATE).toBe(false);
+    expect(validateEnvironment({ WEBSOCKET_PERMESSAGE_DEFLATE: 'yes' }).WEBSOCKET_PERMESSAGE_DEFLATE).toBe(true);
+    expect(validateEnvironment({ WEBSOCKET_PERMESSAGE_DEFLATE: '0' }).WEBSOCKET_PERMESSAGE_DEFLATE).toBe(false);
+    expect(() => validateEnvironment({ WEBSOCKET_PERMESSAGE_DEFLATE: 'maybe' })).toThrow(/WEBSOCKET_PERMESSAGE_DEFLATE="maybe"/);
+  });
+
   it('refuses durations a timer cannot hold', () => {
     expect(() => validateEnvironment({ WEBSOCKET_MAX_CALLBACK_TIMEOUT: String(30 * 86400) })).toThrow(/WEBSOCKET_MAX_CALLBACK_TIMEOUT/);
     expect(() => validateEnvironment({ SHUTDOWN_GRACE_SECONDS: '3000000' })).toThrow(/SHUTDOWN_GRACE_SECONDS/);

@@ -33,6 +33,11 @@ function NumberSetting(min: number, max?: number): PropertyDecorator {
   return applyDecorators(Transform(toNumber), IsNumber(), Min(min), ...(max === undefined ? [] : [Max(max)]));
 }
 
+/** A yes/no setting: true/false, 1/0 or yes/no. */
+function BooleanSetting(): PropertyDecorator {
+  return applyDecorators(Transform(toBoolean), IsBoolean());
+}
+
 /** "a, b,,c" -> ["a", "b", "c"] */
 export function splitList(value: string): string[] {
   return value
@@ -91,8 +96,7 @@ export class Environment {
    * holds its own zlib streams (see docs/PERFORMANCE.md for the measured cost), and a
    * broadcast is compressed once per socket instead of framed once for all.
    */
-  @Transform(toBoolean)
-  @IsBoolean()
+  @BooleanSetting()
   WEBSOCKET_PERMESSAGE_DEFLATE = false;
 
   /** Seconds a settled confirmation (and a task's cancellation) stays readable. */
@@ -112,8 +116,7 @@ export class Environment {
   AUTH_MODE: AuthMode = 'none';
 
   /** Lets NODE_ENV=production run with AUTH_MODE=none. */
-  @Transform(toBoolean)
-  @IsBoolean()
+  @BooleanSetting()
   ALLOW_INSECURE_AUTH_NONE = false;
 
   /** HS256 shared secret (at least 32 characters). */
