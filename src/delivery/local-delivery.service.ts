@@ -14,12 +14,19 @@ export class LocalDeliveryService extends DeliveryService {
   }
 
   async deliver(audience: Audience, frame: object): Promise<number> {
+    const groups = this.recipientGroups(audience);
+    // Only a connection in several groups (the user's and a task's) could come twice.
+    const seen = groups.length > 1 ? new Set<ClientConnection>() : undefined;
     // Serialized on the first recipient: often there is none ("tell the other tabs").
     let prepared: PreparedFrame | undefined;
     let delivered = 0;
-    for (const connection of this.recipients(audience)) {
-      prepared ??= new PreparedFrame(JSON.stringify(frame));
-      if (this.connections.send(connection, prepared)) delivered++;
+    for (const group of groups) {
+      for (const connection of group) {
+        if (connection.id === audience.exceptConnectionId || seen?.has(connection)) continue;
+        seen?.add(connection);
+        prepared ??= new PreparedFrame(JSON.stringify(frame));
+        if (this.connections.send(connection, prepared)) delivered++;
+      }
     }
     return delivered;
   }
@@ -32,22 +39,12 @@ export class LocalDeliveryService extends DeliveryService {
     this.resolutionListeners.push(listener);
   }
 
-  private *recipients(audience: Audience): Iterable<ClientConnection> {
-    const { exceptConnectionId } = audience;
-    const groups: Array<Iterable<ClientConnection>> = audience.everyone
-      ? [this.connections.all()]
-      : [
-          ...(audience.userIds ?? []).map((id) => this.connections.connectionsOfUser(id)),
-          ...(audience.taskIds ?? []).map((id) => this.connections.subscribersOfTask(id)),
-        ];
-    // Only a connection in several groups (the user's and a task's) could come twice.
-    const seen = groups.length > 1 ? new Set<ClientConnection>() : undefined;
-    for (const group of groups) {
-      for (const connection of group) {
-        if (connection.id === exceptConnectionId || seen?.has(connection)) continue;
-        seen?.add(connection);
-        yield connection;
-      }
-    }
+  /** Plain loops over these, not a generator: a broadcast walks every connection. */
+  private recipientGroups(audience: Audience): Iterable<ClientConnection>[] {
+    if (audience.everyone) return [this.connections.all()];
+    const groups: Iterable<ClientConnection>[] = [];
+    for (const id of audience.userIds ?? []) groups.push(this.connections.connectionsOfUser(id));
+    for (const id of audience.taskIds ?? []) groups.push(this.connections.subscribersOfTask(id));
+    return groups;
   }
 }
