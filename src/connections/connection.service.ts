@@ -109,18 +109,19 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   register(socket: WebSocket, identity: ConnectionIdentity): ClientConnection {
     const now = Date.now();
+    const monotonicNow = performance.now();
     const connection: ClientConnection = {
       id: randomUUID(),
       socket,
       connectedAt: now,
-      tokenExpiresAtMonotonic: identity.expiresAt === null ? null : performance.now() + (identity.expiresAt - now),
+      tokenExpiresAtMonotonic: identity.expiresAt === null ? null : monotonicNow + (identity.expiresAt - now),
       userId: null,
       tasks: new Set(),
       pingSentAt: null,
       frameTokens: this.frameBurst,
-      tokensRefilledAt: performance.now(),
+      tokensRefilledAt: monotonicNow,
       refusedInWindow: 0,
-      abuseWindowStartedAt: performance.now(),
+      abuseWindowStartedAt: monotonicNow,
       lastRateErrorAt: -Infinity,
     };
     this.connections.set(connection.id, connection);
