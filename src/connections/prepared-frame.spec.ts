@@ -7,7 +7,11 @@ import { PreparedFrame, writePrepared } from './prepared-frame.js';
 describe('PreparedFrame', () => {
   it.each([
     [10, 2],
+    [125, 2],
+    [126, 4],
     [300, 4],
+    [65_535, 4],
+    [65_536, 10],
     [70_000, 10],
   ])('frames a %i-byte text message as one unmasked final text frame', (size, headerLength) => {
     const payload = 'x'.repeat(size);
@@ -16,6 +20,8 @@ describe('PreparedFrame', () => {
     expect(frame.bytes[1] & 0x80).toBe(0); // not masked
     expect(frame.bytes.length).toBe(size + headerLength);
     expect(frame.bytes.subarray(headerLength).toString()).toBe(payload);
+    if (headerLength === 4) expect(frame.bytes.readUInt16BE(2)).toBe(size);
+    if (headerLength === 10) expect(frame.bytes.readBigUInt64BE(2)).toBe(BigInt(size));
   });
 
   it('encodes multi-byte characters by their UTF-8 length', () => {

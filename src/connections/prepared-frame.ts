@@ -1,22 +1,34 @@
 import type { Socket } from 'node:net';
-import * as ws from 'ws';
 import type { WebSocket } from 'ws';
 
-/** ws exports its frame encoder at runtime; its type definitions leave it out. */
-const { Sender } = ws as unknown as {
-  Sender: { frame(data: Buffer, options: Record<string, unknown>): [Buffer, Buffer] };
-};
+const FIN_TEXT = 0x81;
+const LENGTH_16_BIT = 126;
+const LENGTH_64_BIT = 127;
 
 /**
  * A text frame serialized and framed once, so a broadcast to N sockets costs N writes of
- * the same bytes instead of N encodings and N framings.
+ * the same bytes instead of N encodings and N framings. Header and payload share one
+ * buffer, written in place: a server frame is never masked (RFC 6455, section 5.2).
  */
 export class PreparedFrame {
   readonly bytes: Buffer;
 
   constructor(readonly payload: string) {
-    const [header, data] = Sender.frame(Buffer.from(payload), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false });
-    this.bytes = Buffer.concat([header, data]);
+    const length = Buffer.byteLength(payload);
+    const headerLength = length < LENGTH_16_BIT ? 2 : length <= 0xffff ? 4 : 10;
+    const bytes = Buffer.allocUnsafe(headerLength + length);
+    bytes[0] = FIN_TEXT;
+    if (headerLength === 2) {
+      bytes[1] = length;
+    } else if (headerLength === 4) {
+      bytes[1] = LENGTH_16_BIT;
+      bytes.writeUInt16BE(length, 2);
+    } else {
+      bytes[1] = LENGTH_64_BIT;
+      bytes.writeBigUInt64BE(BigInt(length), 2);
+    }
+    bytes.write(payload, headerLength);
+    this.bytes = bytes;
   }
 }
 
