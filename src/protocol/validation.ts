@@ -15,14 +15,19 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   });
 }
 
-/** True when objects or arrays nest deeper than `limit`; iterative, so any depth is safe. */
+/**
+ * True when objects or arrays nest deeper than `limit`. The recursion stops at the limit,
+ * so any input is safe, and it allocates nothing: it runs on every validated frame and body.
+ */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number];
-    if (typeof current !== 'object' || current === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeperThan(item, limit - 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && nestsDeeperThan((value as Record<string, unknown>)[key], limit - 1)) return true;
   }
   return false;
 }
