@@ -79,8 +79,6 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   }
 
   bindMessageHandlers(client: WebSocket, handlers: WsMessageHandler[], _transform: (data: unknown) => Observable<unknown>): void {
-    // Nest hands every client its own handler list; searching its few entries beats
-    // holding a Map per connection.
     client.on('message', (data, isBinary) => void this.dispatch(client, handlers, data, isBinary));
   }
 
@@ -112,33 +110,55 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   private async dispatch(client: WebSocket, handlers: WsMessageHandler[], data: RawData, isBinary: boolean): Promise<void> {
     const connection = this.connections.connectionOf(client);
     if (!connection || client.readyState !== WebSocket.OPEN || !this.connections.admitFrame(connection)) return;
-    const reply = (frame: object): void => void this.connections.sendFrame(connection, frame);
-    if (isBinary) {
-      return reply(errorFrame(ErrorCode.InvalidMessage, 'Binary frames are not supported; send JSON text'));
+    const frame = isBinary ? BINARY_FRAME : parseFrame(data);
+    if (frame instanceof RefusedFrame) {
+      this.connections.sendFrame(connection, errorFrame(frame.code, frame.message));
+      return;
     }
-    let frame: unknown;
-    try {
-      frame = JSON.parse(data.toString());
-    } catch {
-      return reply(errorFrame(ErrorCode.InvalidJson, 'Invalid JSON format'));
-    }
-    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-      return reply(errorFrame(ErrorCode.InvalidMessage, 'A frame must be a JSON object with an "action" field'));
-    }
-    const action = (frame as { action?: unknown }).action;
-    const handler = typeof action === 'string' ? handlers.find((h) => h.message === action)?.callback : undefined;
+    const action = frame.action;
+    const handler = typeof action === 'string' ? handlerFor(handlers, action) : undefined;
     if (handler === undefined) {
       const shown = String(action).slice(0, MAX_ECHOED_ACTION_LENGTH);
-      return reply(errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
+      this.connections.sendFrame(connection, errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
+      return;
     }
     try {
       const result = await handler(frame, action);
-      if (result !== undefined && result !== null) reply(result as object);
+      if (result !== undefined && result !== null) this.connections.sendFrame(connection, result as object);
     } catch (err) {
       this.logger.error(`Handler for ${String(action)} failed: ${(err as Error).stack ?? String(err)}`);
-      reply(errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
+      this.connections.sendFrame(connection, errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
     }
   }
+}
+
+/** Why a text or binary frame cannot be routed, as the error frame will say it. */
+class RefusedFrame {
+  constructor(
+    readonly code: ErrorCode,
+    readonly message: string,
+  ) {}
+}
+
+const BINARY_FRAME = new RefusedFrame(ErrorCode.InvalidMessage, 'Binary frames are not supported; send JSON text');
+const INVALID_JSON = new RefusedFrame(ErrorCode.InvalidJson, 'Invalid JSON format');
+const NOT_AN_OBJECT = new RefusedFrame(ErrorCode.InvalidMessage, 'A frame must be a JSON object with an "action" field');
+
+function parseFrame(data: RawData): { action?: unknown } | RefusedFrame {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(data.toString());
+  } catch {
+    return INVALID_JSON;
+  }
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return NOT_AN_OBJECT;
+  return frame;
+}
+
+/** Nest hands every client its own short handler list; a loop beats a Map per connection. */
+function handlerFor(handlers: WsMessageHandler[], action: string): WsMessageHandler['callback'] | undefined {
+  for (const handler of handlers) if (handler.message === action) return handler.callback;
+  return undefined;
 }
 
 /** Made outside handleUpgrade so the listener holds the socket only, not the request. */
