@@ -68,17 +68,18 @@ export async function startApp(options: CreateAppOptions = {}): Promise<RunningA
 
 /**
  * The API speaks JSON only. Fastify (with Nest's defaults) would also parse form and text
- * bodies, with their own size limit; they are refused before any parsing instead.
+ * bodies, with their own size limit; they are refused before any parsing instead. A
+ * callback hook, not an async one: it runs on every request, and most pass straight on.
  */
 function refuseNonJsonBodies(app: NestFastifyApplication): void {
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (request, reply) => {
+    .addHook('onRequest', (request, reply, done) => {
       const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
       const type = request.headers['content-type'] ?? '';
-      if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return;
-      await reply.status(415).send({
+      if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return done();
+      void reply.status(415).send({
         statusCode: 415,
         code: ErrorCode.UnsupportedMediaType,
         message: 'Send request bodies as application/json',

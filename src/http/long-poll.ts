@@ -10,8 +10,9 @@ import { ErrorCode } from '../protocol/error-code.enum.js';
 export function stopWhenCallerLeaves(reply: FastifyReply): (stop: () => void) => void {
   return (stop) => {
     if (reply.raw.destroyed) return stop();
-    // 'close' also follows every finished response; the wait is over by then anyway.
-    reply.raw.once('close', () => {
+    // 'close' also follows every finished response; the wait is over by then anyway. It
+    // comes once per response, so `on` does: `once` would wrap the listener in three objects.
+    reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) stop();
     });
   };
