@@ -34,6 +34,12 @@ function userTaskKey(userId: string, taskId: string): string {
 
 type SettledState = Exclude<ConfirmationState, 'pending'>;
 
+/** The record plus what only a pending confirmation needs: its expiry and who waits for it. */
+interface TrackedConfirmation extends Confirmation {
+  expiryTimer: NodeJS.Timeout | null;
+  waiters: Array<() => void> | null;
+}
+
 /**
  * Owns every confirmation from the moment a task service asks until its retention ends:
  * delivery to the user's sockets, the first answer, expiry, task cancellation, and the
@@ -42,19 +48,19 @@ type SettledState = Exclude<ConfirmationState, 'pending'>;
 @Injectable()
 export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConfirmationService.name);
-  private readonly byId = new Map<string, Confirmation>();
-  private readonly pendingByUser = new SetIndex<Confirmation>();
-  private readonly pendingByTask = new SetIndex<Confirmation>();
+  private readonly byId = new Map<string, TrackedConfirmation>();
+  private readonly pendingByUser = new SetIndex<TrackedConfirmation>();
+  private readonly pendingByTask = new SetIndex<TrackedConfirmation>();
   /** How many pending and retained confirmations each (user, task) has: "is this user in it". */
   private readonly involvement = new Map<string, number>();
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
-  private readonly waiters = new SetIndex<() => void>();
   /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
-  private readonly settledInOrder = new FifoQueue<Confirmation>();
+  private readonly settledInOrder = new FifoQueue<TrackedConfirmation>();
   /** Cancellations by (user, task), in the order they happened. */
   private readonly cancellations = new Map<string, TaskCancellation>();
   private readonly cancellationsByTask = new SetIndex<TaskCancellation>();
   private readonly counters = { created: 0, confirmed: 0, rejected: 0, timedOut: 0, cancelled: 0 };
+  /** Confirmations delivered and not yet settled: those with an expiry timer. */
+  private pending = 0;
   private readonly defaultTimeoutMs: number;
   private readonly maxTimeoutMs: number;
   private readonly retentionMs: number;
@@ -89,9 +95,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.closing = true;
     clearInterval(this.retentionTimer);
-    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
-    this.expiryTimers.clear();
-    for (const callbackId of [...this.waiters.keys()]) this.wakeWaiters(callbackId);
+    for (const confirmation of this.byId.values()) {
+      if (confirmation.expiryTimer) clearTimeout(confirmation.expiryTimer);
+      confirmation.expiryTimer = null;
+      this.wakeWaitersOf(confirmation);
+    }
   }
 
   /**
@@ -119,7 +127,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
     const callbackId = input.callbackId ?? randomUUID();
     const expiresAt = now + timeoutMs;
-    const confirmation: Confirmation = {
+    const confirmation: TrackedConfirmation = {
       callbackId,
       userId: input.userId,
       taskId: input.taskId,
@@ -133,6 +141,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       proceed: null,
       feedback: null,
       settledAt: null,
+      expiryTimer: null,
+      waiters: null,
     };
     this.byId.set(callbackId, confirmation);
     const involvementKey = userTaskKey(confirmation.userId, confirmation.taskId);
@@ -145,8 +155,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     this.pendingByUser.add(confirmation.userId, confirmation);
     this.pendingByTask.add(confirmation.taskId, confirmation);
-    const timer = setTimeout(() => this.expire(confirmation), timeoutMs);
-    this.expiryTimers.set(callbackId, timer);
+    confirmation.expiryTimer = setTimeout(() => this.expire(confirmation), timeoutMs);
+    this.pending++;
     void this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame as object);
     return { confirmation, created: true };
   }
@@ -211,7 +221,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const cancellation: TaskCancellation = { taskId, userId, cancelledAt: Date.now() };
     this.cancellations.set(key, cancellation);
     this.cancellationsByTask.add(taskId, cancellation);
-    const affected = this.pendingForTask(taskId).filter((c) => c.userId === userId);
+    const affected = [...this.pendingByTask.get(taskId)].filter((c) => c.userId === userId);
     for (const confirmation of affected) this.settle(confirmation, 'cancelled', false, null);
     return affected;
   }
@@ -233,19 +243,19 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return new Promise((resolve) => {
       const finish = () => {
         if (timer) clearTimeout(timer);
-        this.waiters.delete(callbackId, finish);
+        const waiters = confirmation.waiters;
+        if (waiters?.includes(finish)) waiters.splice(waiters.indexOf(finish), 1);
         resolve(confirmation);
       };
       // Without a limit no timer is needed: the expiry timer settles every confirmation.
       const timer = Number.isFinite(maxWaitMs) ? setTimeout(finish, Math.min(maxWaitMs, MAX_TIMER_MS)) : undefined;
-      this.waiters.add(callbackId, finish);
+      (confirmation.waiters ??= []).push(finish);
       onStop?.(finish);
     });
   }
 
-  /** Every pending confirmation has exactly one expiry timer. */
   get pendingCount(): number {
-    return this.expiryTimers.size;
+    return this.pending;
   }
 
   stats(): ConfirmationStats {
@@ -266,14 +276,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private expire(confirmation: Confirmation): void {
+  private expire(confirmation: TrackedConfirmation): void {
     if (confirmation.state !== 'pending') return;
     this.logger.log(`Confirmation ${confirmation.callbackId} timed out; decision: ${this.timeoutDecision}`);
     this.settle(confirmation, 'timed_out', this.timeoutDecision === 'proceed', null);
   }
 
   private settle(
-    confirmation: Confirmation,
+    confirmation: TrackedConfirmation,
     state: SettledState,
     proceed: boolean,
     feedback: string | null,
@@ -284,9 +294,13 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     confirmation.feedback = feedback;
     confirmation.settledAt = Date.now();
     this.counters[COUNTER_OF[state]]++;
-    clearTimeout(this.expiryTimers.get(confirmation.callbackId));
     // Only a confirmation that was pushed to the user has prompts to close.
-    const wasDelivered = this.expiryTimers.delete(confirmation.callbackId);
+    const wasDelivered = confirmation.expiryTimer !== null;
+    if (wasDelivered) {
+      clearTimeout(confirmation.expiryTimer as NodeJS.Timeout);
+      confirmation.expiryTimer = null;
+      this.pending--;
+    }
     this.pendingByUser.delete(confirmation.userId, confirmation);
     this.pendingByTask.delete(confirmation.taskId, confirmation);
     confirmation.frame = null;
@@ -307,7 +321,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private wakeWaiters(callbackId: string): void {
-    for (const wake of [...this.waiters.get(callbackId)]) wake();
+    const confirmation = this.byId.get(callbackId);
+    if (confirmation) this.wakeWaitersOf(confirmation);
+  }
+
+  private wakeWaitersOf(confirmation: TrackedConfirmation): void {
+    const waiters = confirmation.waiters;
+    confirmation.waiters = null;
+    for (const wake of waiters ?? []) wake();
   }
 
   private dropExpiredRecords(now: number): void {
@@ -322,7 +343,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Keeps memory bounded under heavy churn: past the cap the oldest decisions go early. */
-  private retain(confirmation: Confirmation): void {
+  private retain(confirmation: TrackedConfirmation): void {
     this.settledInOrder.push(confirmation);
     if (this.settledInOrder.size > this.maxRetained) this.forgetOldestSettled();
   }
@@ -333,7 +354,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private forgetOldestSettled(): void {
-    const confirmation = this.settledInOrder.shift() as Confirmation;
+    const confirmation = this.settledInOrder.shift() as TrackedConfirmation;
     this.byId.delete(confirmation.callbackId);
     const key = userTaskKey(confirmation.userId, confirmation.taskId);
     const remaining = (this.involvement.get(key) ?? 1) - 1;
