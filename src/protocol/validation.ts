@@ -1,4 +1,4 @@
-import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf, ValidationOptions } from 'class-validator';
 import { ErrorCode, GatewayError } from './error-code.enum.js';
 import { NOT_SURE, validateFast } from './fast-validator.js';
@@ -42,26 +42,31 @@ export function OptionalField(options?: ValidationOptions): PropertyDecorator {
 
 const BUILT_IN_TYPES: ReadonlySet<Function> = new Set([Object, String, Number, Boolean, Array, Buffer, Date]);
 
-class ProtocolValidationPipe extends ValidationPipe {
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+/**
+ * Validates socket frames and REST input against their DTOs. Failures become
+ * `invalid_message` errors: an `error` frame on a socket, a 400 over HTTP. Valid input
+ * takes the fast path and is returned as it is, not as a promise: Nest awaits either,
+ * and this runs for every body, query and frame. Anything else goes to Nest's
+ * ValidationPipe (class-validator and class-transformer).
+ */
+class ProtocolValidationPipe implements PipeTransform {
+  private readonly classValidation = new ValidationPipe({
+    transform: true,
+    whitelist: true,
+    forbidUnknownValues: false,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => new GatewayError(ErrorCode.InvalidMessage, describeValidationErrors(errors).join('; ')),
+  });
+
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype } = metadata;
-    if (!metatype || BUILT_IN_TYPES.has(metatype) || metadata.type === 'custom') return super.transform(value, metadata);
+    if (!metatype || BUILT_IN_TYPES.has(metatype) || metadata.type === 'custom') return this.classValidation.transform(value, metadata);
     if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
       throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
     }
     const instance = validateFast(metatype, value);
-    return instance === NOT_SURE ? super.transform(value, metadata) : instance;
+    return instance === NOT_SURE ? this.classValidation.transform(value, metadata) : instance;
   }
 }
 
-/**
- * Validates socket frames and REST input against their DTOs. Failures become
- * `invalid_message` errors: an `error` frame on a socket, a 400 over HTTP.
- */
-export const validationPipe = new ProtocolValidationPipe({
-  transform: true,
-  whitelist: true,
-  forbidUnknownValues: false,
-  validationError: { target: false, value: false },
-  exceptionFactory: (errors) => new GatewayError(ErrorCode.InvalidMessage, describeValidationErrors(errors).join('; ')),
-});
+export const validationPipe = new ProtocolValidationPipe();
