@@ -2,12 +2,15 @@ import { LogLevel } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppModule, AppModuleOptions } from './app.module.js';
+import { requireApiKey } from './auth/api-key.hook.js';
+import { ApiKeyService } from './auth/api-key.service.js';
 import { Environment, LOG_LEVELS } from './config/environment.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
-import { HttpErrorFilter } from './http/http-error.filter.js';
-import { ErrorCode } from './protocol/error-code.enum.js';
+import { gatewayErrorBody, HttpErrorFilter } from './http/http-error.filter.js';
+import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
 /**
@@ -41,7 +44,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) });
-  refuseNonJsonBodies(app);
+  const fastify = app.getHttpAdapter().getInstance();
+  // Registered before Nest adds the routes, so they cover every route; the key comes first.
+  requireApiKey(fastify, app.get(ApiKeyService));
+  refuseNonJsonBodies(fastify);
   app.useGlobalPipes(validationPipe);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
@@ -71,21 +77,16 @@ export async function startApp(options: CreateAppOptions = {}): Promise<RunningA
  * bodies, with their own size limit; they are refused before any parsing instead. A
  * callback hook, not an async one: it runs on every request, and most pass straight on.
  */
-function refuseNonJsonBodies(app: NestFastifyApplication): void {
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', (request, reply, done) => {
-      const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
-      const type = request.headers['content-type'] ?? '';
-      if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return done();
-      void reply.status(415).send({
-        statusCode: 415,
-        code: ErrorCode.UnsupportedMediaType,
-        message: 'Send request bodies as application/json',
-      });
-    });
+function refuseNonJsonBodies(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+    const type = request.headers['content-type'] ?? '';
+    if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return done();
+    void reply.status(415).send(gatewayErrorBody(NOT_JSON));
+  });
 }
+
+const NOT_JSON = new GatewayError(ErrorCode.UnsupportedMediaType, 'Send request bodies as application/json');
 
 function levelsUpTo(level: (typeof LOG_LEVELS)[number]): LogLevel[] {
   return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1) as LogLevel[];

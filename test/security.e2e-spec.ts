@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { createServer, Server } from 'node:http';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { validateEnvironment } from '../src/config/environment.js';
@@ -196,6 +198,22 @@ describe('REST API keys, origins and limits', () => {
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('unauthorized');
     }
+  });
+
+  it('refuses a request without a key before reading its body', async () => {
+    // The body is announced and never sent: a server that read bodies before checking
+    // keys would sit waiting for it.
+    const url = new URL(t.baseUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    socket.write('POST /notify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n');
+    const [head] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    expect(head.toString()).toMatch(/^HTTP\/1\.1 401 .*"code":"unauthorized"/s);
+  });
+
+  it('says nothing about which routes exist to a caller without a key', async () => {
+    expect((await t.http('GET', '/no-such-route')).status).toBe(401);
+    expect((await t.http('GET', '/no-such-route', undefined, key)).status).toBe(404);
   });
 
   it('accepts any configured key and keeps the probes public', async () => {

@@ -1,21 +1,20 @@
 import { Logger, Module, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_GUARD } from '@nestjs/core';
 import type { Environment } from '../config/environment.js';
-import { ApiKeyGuard } from './api-key.guard.js';
+import { ApiKeyService } from './api-key.service.js';
 import { TokenVerifier } from './token-verifier.service.js';
 import { UpgradeAuthenticator } from './upgrade-authenticator.js';
 
 @Module({
-  providers: [TokenVerifier, UpgradeAuthenticator, ApiKeyGuard, { provide: APP_GUARD, useExisting: ApiKeyGuard }],
-  exports: [UpgradeAuthenticator],
+  providers: [TokenVerifier, UpgradeAuthenticator, ApiKeyService],
+  exports: [UpgradeAuthenticator, ApiKeyService],
 })
 export class AuthModule implements OnModuleInit {
   private readonly logger = new Logger('Security');
 
   constructor(
     private readonly config: ConfigService<Environment, true>,
-    private readonly apiKeys: ApiKeyGuard,
+    private readonly apiKeys: ApiKeyService,
   ) {}
 
   /** Development defaults are insecure on purpose; say so where nobody can miss it. */

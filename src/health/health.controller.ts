@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { PublicRoute } from '../auth/api-key.guard.js';
+import { PublicRoute } from '../auth/api-key.hook.js';
 import { StatusService } from './status.service.js';
 import { WebSocketHealthIndicator } from './websocket.health-indicator.js';
 

@@ -8,6 +8,10 @@ export interface HttpErrorBody {
   message: string;
 }
 
+/** The body of a REST failure the service itself refuses. */
+export function gatewayErrorBody(error: GatewayError): HttpErrorBody {
+  return { statusCode: httpStatusOf(error.code), code: error.code, message: error.message };
+}
 
 /** One JSON error shape for every REST failure: `{statusCode, code, message}`. */
 @Catch()
@@ -28,9 +32,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 
   private toBody(exception: unknown): HttpErrorBody {
-    if (exception instanceof GatewayError) {
-      return { statusCode: httpStatusOf(exception.code), code: exception.code, message: exception.message };
-    }
+    if (exception instanceof GatewayError) return gatewayErrorBody(exception);
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();

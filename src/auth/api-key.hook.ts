@@ -1,0 +1,30 @@
+import { RouteConfig } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { gatewayErrorBody } from '../http/http-error.filter.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import type { ApiKeyService } from './api-key.service.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by @PublicRoute(). */
+    publicRoute?: boolean;
+  }
+}
+
+/** Marks a route every caller may use without a key (health probes). */
+export const PublicRoute = () => RouteConfig({ publicRoute: true });
+
+const MISSING_KEY = new GatewayError(ErrorCode.Unauthorized, 'A valid API key is required: Authorization: Bearer <key>');
+
+/**
+ * Every REST route but the public ones needs `Authorization: Bearer <key>` with one of
+ * API_KEYS. Checked when the request arrives, before its body is read: a caller without
+ * a key cannot make the server read or parse a body. WebSocket upgrades do not pass
+ * here; they authenticate users, not services (see UpgradeAuthenticator).
+ */
+export function requireApiKey(fastify: FastifyInstance, keys: ApiKeyService): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.publicRoute === true || keys.accepts(request.headers.authorization)) return done();
+    void reply.status(401).send(gatewayErrorBody(MISSING_KEY));
+  });
+}
