@@ -243,8 +243,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return new Promise((resolve) => {
       const finish = () => {
         if (timer) clearTimeout(timer);
-        const waiters = confirmation.waiters;
-        if (waiters?.includes(finish)) waiters.splice(waiters.indexOf(finish), 1);
+        const index = confirmation.waiters?.indexOf(finish) ?? -1;
+        if (index >= 0) confirmation.waiters?.splice(index, 1);
         resolve(confirmation);
       };
       // Without a limit no timer is needed: the expiry timer settles every confirmation.
