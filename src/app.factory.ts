@@ -9,7 +9,7 @@ import { ApiKeyService } from './auth/api-key.service.js';
 import { Environment, LOG_LEVELS } from './config/environment.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
-import { gatewayErrorBody, HttpErrorFilter } from './http/http-error.filter.js';
+import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
 import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
@@ -82,7 +82,7 @@ function refuseNonJsonBodies(fastify: FastifyInstance): void {
     const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
     const type = request.headers['content-type'] ?? '';
     if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return done();
-    void reply.status(415).send(gatewayErrorBody(NOT_JSON));
+    refuseFromHook(reply, NOT_JSON);
   });
 }
 

@@ -1,6 +1,6 @@
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
-import { gatewayErrorBody } from '../http/http-error.filter.js';
+import { refuseFromHook } from '../http/http-error.filter.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ApiKeyService } from './api-key.service.js';
 
@@ -25,6 +25,6 @@ const MISSING_KEY = new GatewayError(ErrorCode.Unauthorized, 'A valid API key is
 export function requireApiKey(fastify: FastifyInstance, keys: ApiKeyService): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.routeOptions.config.publicRoute === true || keys.accepts(request.headers.authorization)) return done();
-    void reply.status(401).send(gatewayErrorBody(MISSING_KEY));
+    refuseFromHook(reply, MISSING_KEY);
   });
 }

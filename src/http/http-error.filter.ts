@@ -13,6 +13,12 @@ export function gatewayErrorBody(error: GatewayError): HttpErrorBody {
   return { statusCode: httpStatusOf(error.code), code: error.code, message: error.message };
 }
 
+/** Refuses a request from a Fastify hook, before Nest (and this filter) see it. */
+export function refuseFromHook(reply: FastifyReply, error: GatewayError): void {
+  const body = gatewayErrorBody(error);
+  void reply.status(body.statusCode).send(body);
+}
+
 /** One JSON error shape for every REST failure: `{statusCode, code, message}`. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
