@@ -1,0 +1,51 @@
+"""Client for the confirmation gateway.
+
+The original WebSocketManager's calls (`notify_user`, `broadcast_message`, `send_to_user`,
+`send_heartbeat`, `get_status`, `get_connection_count`) with the same names and meaning,
+answered over HTTP by the gateway, with retries that never ask the user twice.
+"""
+
+from ._flows import RetryPolicy
+from .async_client import AsyncGatewayClient, AsyncHeartbeat
+from .client import GatewayClient, Heartbeat
+from .errors import (
+    CallbackConflictError,
+    CallbackNotFoundError,
+    ConflictError,
+    GatewayError,
+    GatewayResponseError,
+    GatewayUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TaskCancelledError,
+    UnauthorizedError,
+)
+from .models import Confirmation, HeartbeatInfo, TaskStepResult, UserConfirmation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncGatewayClient",
+    "AsyncHeartbeat",
+    "CallbackConflictError",
+    "CallbackNotFoundError",
+    "Confirmation",
+    "ConflictError",
+    "GatewayClient",
+    "GatewayError",
+    "GatewayResponseError",
+    "GatewayUnavailableError",
+    "Heartbeat",
+    "HeartbeatInfo",
+    "InvalidRequestError",
+    "NotFoundError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServerError",
+    "TaskCancelledError",
+    "TaskStepResult",
+    "UnauthorizedError",
+    "UserConfirmation",
+]
