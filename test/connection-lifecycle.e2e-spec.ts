@@ -13,7 +13,7 @@ describe('connection lifecycle (e2e)', () => {
     const third = await TestClient.open(`${t.wsUrl}/?user_id=c`);
     expect(await third.closed).toBe(1013);
     expect(third.ofType('connected')).toHaveLength(0);
-    expect((await t.http('GET', '/status')).body).toMatchObject({ active_connections: 2, failed_connections: 1 });
+    expect((await t.http('GET', '/status')).body).toMatchObject({ active_connections: 2, failed_connections: 1, refused_connections: { capacity_exceeded: 1 } });
 
     first.socket.close();
     await first.closed;

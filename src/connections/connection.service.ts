@@ -23,6 +23,8 @@ export interface ConnectionStats {
   rateLimitedFrames: number;
   floodClosed: number;
   errorFrames: Record<string, number>;
+  /** Refused connections by reason: the error code of a refused upgrade, or capacity_exceeded. */
+  refused: Record<string, number>;
 }
 
 /** Who the socket belongs to, settled at upgrade time. */
@@ -72,6 +74,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     floodClosed: 0,
   };
   private readonly errorFrames: Record<string, number> = {};
+  private readonly refused: Record<string, number> = {};
   private readonly tokenExpiries = new ExpiryBuckets<ClientConnection>(performance.now());
   private sweepTimer?: NodeJS.Timeout;
   private tokenExpiryTimer?: NodeJS.Timeout;
@@ -138,8 +141,9 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     return this.bySocket.get(socket);
   }
 
-  recordRefusedConnection(): void {
+  recordRefusedConnection(reason: string): void {
     this.counters.failed++;
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
   }
 
   identify(connection: ClientConnection, userId: string): void {
@@ -233,7 +237,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   }
 
   stats(): ConnectionStats {
-    return { active: this.connections.size, ...this.counters, errorFrames: { ...this.errorFrames } };
+    return { active: this.connections.size, ...this.counters, errorFrames: { ...this.errorFrames }, refused: { ...this.refused } };
   }
 
   private countError(code: string): void {

@@ -96,7 +96,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
       (request as AuthenticatedRequest).identity = await this.authenticator.authenticate(request, url);
     } catch (err) {
       const rejection = err instanceof UpgradeRejected ? err : new UpgradeRejected(400, 'Bad upgrade request');
-      this.connections.recordRefusedConnection();
+      this.connections.recordRefusedConnection(codeOfHttpStatus(rejection.status));
       rejectUpgrade(socket, rejection);
       return;
     }

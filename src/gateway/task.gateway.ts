@@ -51,7 +51,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       return;
     }
     if (this.connections.count >= this.maxConnections) {
-      this.connections.recordRefusedConnection();
+      this.connections.recordRefusedConnection(ErrorCode.CapacityExceeded);
       this.logger.warn(`Connection refused: ${this.maxConnections} connections open`);
       closeSocket(socket, CloseCode.TryAgainLater, 'Server at connection limit');
       return;

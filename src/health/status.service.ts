@@ -25,6 +25,7 @@ export class StatusService {
       pending_callbacks: k.pending,
       total_connections: c.total,
       failed_connections: c.failed,
+      refused_connections: c.refused,
       reaped_connections: c.reaped,
       messages_sent: c.messagesSent,
       messages_failed: c.messagesFailed,

@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
 import { MetricsController } from './metrics.controller.js';
-import { MetricsService } from './metrics.service.js';
+import { MetricsRegistryModule } from './metrics-registry.module.js';
+import { StatusMetricsService } from './status-metrics.service.js';
 
+/** GET /metrics: the registry plus the figures read from the services' counters. */
 @Module({
+  imports: [MetricsRegistryModule],
   controllers: [MetricsController],
-  providers: [MetricsService],
+  providers: [StatusMetricsService],
 })
 export class MetricsModule {}

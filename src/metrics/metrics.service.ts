@@ -1,60 +1,52 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { StatusService } from '../health/status.service.js';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** How a confirmation left the pending state, as the decision histogram labels it. */
+export const DECISION_OUTCOMES = ['confirmed', 'rejected', 'timed_out', 'cancelled'] as const;
 
 /**
- * Prometheus metrics. Values are read from the services' own counters when scraped,
- * so no metric work happens per message.
+ * Seconds from a confirmation's creation to its decision. People answer in seconds to
+ * minutes; the top buckets catch the ones left to time out (default 300 s).
+ */
+const DECISION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/**
+ * The Prometheus registry of this process, with Node's default metrics and the metrics
+ * services record as things happen. It depends on nothing, so any module can import it
+ * (MetricsRegistryModule); the figures read from the services' counters at scrape time
+ * are registered by StatusMetricsService.
  */
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
+  private readonly beforeScrape: Array<() => void> = [];
+  private readonly decisionSeconds = new Histogram({
+    name: 'gateway_confirmation_decision_seconds',
+    help: 'Seconds from a confirmation being created to its decision, by outcome',
+    labelNames: ['outcome'],
+    buckets: DECISION_BUCKETS,
+    registers: [this.registry],
+  });
 
-  /** Read once per scrape; every metric's collect() looks at this one snapshot. */
-  private snapshot: ReturnType<StatusService['status']>;
-
-  constructor(private readonly statusService: StatusService) {
-    this.snapshot = statusService.status();
+  constructor() {
     collectDefaultMetrics({ register: this.registry });
-    const status = () => this.snapshot;
-    this.gauge('gateway_active_connections', 'Open WebSocket connections', () => status().active_connections);
-    this.gauge('gateway_pending_confirmations', 'Confirmations waiting for their user', () => status().pending_callbacks);
-    this.gauge('gateway_active_heartbeats', 'Running task heartbeats', () => status().active_heartbeats);
-    this.counter('gateway_connections_total', 'Connections accepted', () => status().total_connections);
-    this.counter('gateway_connections_refused_total', 'Connections refused', () => status().failed_connections);
-    this.counter('gateway_connections_reaped_total', 'Connections terminated for missing pings', () => status().reaped_connections);
-    this.counter('gateway_messages_sent_total', 'Frames pushed to sockets', () => status().messages_sent);
-    this.counter('gateway_messages_failed_total', 'Frames that could not be pushed', () => status().messages_failed);
-    new Counter({
-      name: 'gateway_confirmations_total',
-      help: 'Confirmations by outcome',
-      labelNames: ['outcome'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [outcome, value] of Object.entries(status().confirmations)) this.inc({ outcome }, value);
-      },
-    });
+    // Every outcome is exported from the start, so dashboards and rate() see zeros, not gaps.
+    for (const outcome of DECISION_OUTCOMES) this.decisionSeconds.zero({ outcome });
   }
 
+  /** Records how long a confirmation took to reach its outcome (confirmed, rejected, timed_out, cancelled). */
+  observeDecision(outcome: string, seconds: number): void {
+    this.decisionSeconds.observe({ outcome }, Math.max(0, seconds));
+  }
+
+  /** Runs `hook` before each scrape is collected (to take one snapshot for many metrics). */
+  onScrape(hook: () => void): void {
+    this.beforeScrape.push(hook);
+  }
+
+  /** The Prometheus text exposition of every registered metric. */
   metrics(): Promise<string> {
-    this.snapshot = this.statusService.status();
+    for (const hook of this.beforeScrape) hook();
     return this.registry.metrics();
-  }
-
-  private gauge(name: string, help: string, read: () => number): void {
-    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
-  }
-
-  private counter(name: string, help: string, read: () => number): void {
-    new Counter({
-      name,
-      help,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
   }
 }
