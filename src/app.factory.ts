@@ -2,7 +2,7 @@ import { LogLevel } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBodyParser, FastifyInstance } from 'fastify';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { requireApiKey } from './auth/api-key.hook.js';
 import { ApiKeyService } from './auth/api-key.service.js';
@@ -43,8 +43,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   );
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
-  app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) });
   const fastify = app.getHttpAdapter().getInstance();
+  app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
   // Registered before Nest adds the routes, so they cover every route; the key comes first.
   requireApiKey(fastify, app.get(ApiKeyService));
   refuseNonJsonBodies(fastify);
@@ -84,6 +84,18 @@ function refuseNonJsonBodies(fastify: FastifyInstance): void {
     if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return done();
     refuseFromHook(reply, NOT_JSON);
   });
+}
+
+/**
+ * Many HTTP clients send `Content-Type: application/json` on every request, bodiless ones
+ * included. An empty body is then no body at all, as if the header were absent: routes that
+ * take none (DELETE /heartbeats/:id) work, and routes that need one refuse it with 400 as
+ * they refuse a missing body. Anything else goes to Fastify's JSON parser (which refuses
+ * __proto__ and constructor keys).
+ */
+function emptyOrJson(fastify: FastifyInstance): FastifyBodyParser<Buffer> {
+  const parseJson = fastify.getDefaultJsonParser('error', 'error') as unknown as FastifyBodyParser<Buffer>;
+  return (request, body, done) => (body.length === 0 ? done(null, undefined) : parseJson(request, body, done));
 }
 
 const NOT_JSON = new GatewayError(ErrorCode.UnsupportedMediaType, 'Send request bodies as application/json');

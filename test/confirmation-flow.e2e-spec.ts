@@ -149,7 +149,8 @@ describe('notify -> confirm -> decision (e2e)', () => {
     const body = notifyBody('alice', 'task-1', { callback_id: 'job-42.step-3' });
     const first = await t.http('POST', '/notify?wait=false', body);
     expect(first.status).toBe(202);
-    expect(first.body).toMatchObject({ callback_id: 'job-42.step-3', status: 'pending' });
+    // `state`, as in every other answer; `status` is its deprecated alias for older clients.
+    expect(first.body).toEqual({ callback_id: 'job-42.step-3', state: 'pending', status: 'pending', expires_at: expect.any(Number) });
     const again = await t.http('POST', '/notify?wait=false', body);
     expect(again.body).toEqual(first.body);
     await alice.next('task_step_result');

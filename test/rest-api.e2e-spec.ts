@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
+import { TestClient } from './support/test-client.js';
 
 describe('REST API (e2e)', () => {
   let t: TestApp;
@@ -68,6 +69,44 @@ describe('REST API (e2e)', () => {
     expect(route.body.code).toBe('not_found');
     expect((await t.http('GET', '/tasks/never-seen')).status).toBe(404);
     expect((await t.http('DELETE', '/heartbeats/none')).status).toBe(404);
+  });
+
+  describe('with Content-Type: application/json and an empty body, as many HTTP clients send on every request', () => {
+    const JSON_TYPE = { 'content-type': 'application/json' };
+
+    it('accepts it on routes that take no body', async () => {
+      await t.http('POST', '/notify?wait=false', notifyBody('empty-body', 'empty-task', { callback_id: 'empty-body-1' }));
+      const heartbeat = await t.http('POST', '/heartbeats', { user_id: 'empty-body', task_id: 'empty-task', interval_seconds: 60 });
+      await t.http('POST', '/tasks/empty-task/subscribers', { user_id: 'empty-helper' });
+      const answers = {
+        'DELETE /heartbeats/:id': (await t.http('DELETE', `/heartbeats/${heartbeat.body.heartbeat_id}`, '', JSON_TYPE)).status,
+        'DELETE /tasks/:id/subscribers/:user': (await t.http('DELETE', '/tasks/empty-task/subscribers/empty-helper', '', JSON_TYPE)).status,
+        'GET /confirmations/:id': (await t.http('GET', '/confirmations/empty-body-1', undefined, JSON_TYPE)).status,
+        'GET /tasks/:id': (await t.http('GET', '/tasks/empty-task', undefined, JSON_TYPE)).status,
+        'GET /status': (await t.http('GET', '/status', undefined, JSON_TYPE)).status,
+        'GET /health': (await t.http('GET', '/health', undefined, JSON_TYPE)).status,
+      };
+      expect(answers).toEqual({
+        'DELETE /heartbeats/:id': 204,
+        'DELETE /tasks/:id/subscribers/:user': 204,
+        'GET /confirmations/:id': 200,
+        'GET /tasks/:id': 200,
+        'GET /status': 200,
+        'GET /health': 200,
+      });
+    });
+
+    it('still refuses it with 400 on routes that need a body, as a missing body', async () => {
+      const notify = await t.http('POST', '/notify', '', JSON_TYPE);
+      expect(notify.status).toBe(400);
+      expect(notify.body).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('user_id must be a string') });
+      const broadcast = await t.http('POST', '/broadcast', '', JSON_TYPE);
+      expect(broadcast.body).toEqual({ statusCode: 400, code: 'invalid_message', message: 'The body must be a JSON object' });
+    });
+
+    it('still refuses a body of whitespace as invalid JSON', async () => {
+      expect((await t.http('DELETE', '/heartbeats/none', ' ', JSON_TYPE)).status).toBe(400);
+    });
   });
 
   it('runs a heartbeat to the user and the task subscribers, replaces it, and stops it', async () => {
@@ -152,5 +191,21 @@ describe('REST API (e2e)', () => {
     expect(metrics).toMatch(/^gateway_active_connections \d+/m);
     expect(metrics).toMatch(/^gateway_confirmations_total\{outcome="created"\} \d+/m);
     expect(metrics).toContain('process_cpu_user_seconds_total');
+    expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(metrics).toMatch(/^gateway_confirmation_decision_seconds_count\{outcome="confirmed"\} \d+/m);
+  });
+
+  it('counts refused connections by reason and error frames by code', async () => {
+    await expect(TestClient.open(`${t.wsUrl}/no-socket-here`)).rejects.toThrow('upgrade refused: 404');
+    const client = await t.connect('frames-user');
+    client.send('{not json');
+    await client.next('error');
+    client.send({ action: 'fly' });
+    await client.next('error');
+
+    const metrics = await fetch(`${t.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^gateway_connections_refused_total\{reason="not_found"\} [1-9]/m);
+    expect(metrics).toMatch(/^gateway_error_frames_total\{code="invalid_json"\} [1-9]/m);
+    expect(metrics).toMatch(/^gateway_error_frames_total\{code="unknown_action"\} [1-9]/m);
   });
 });

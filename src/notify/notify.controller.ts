@@ -35,7 +35,7 @@ export class NotifyController {
     });
     if (query.wait === 'false' && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
-      return { callback_id: confirmation.callbackId, status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
+      return { callback_id: confirmation.callbackId, state: 'pending', status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
     }
     // No limit of its own: the confirmation's expiry (or shutdown) ends the wait.
     const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, stopWhenCallerLeaves(reply));
