@@ -1,5 +1,6 @@
-import { INestApplicationContext, Logger, WsMessageHandler } from '@nestjs/common';
-import { AbstractWsAdapter } from '@nestjs/websockets';
+import { INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IncomingMessage, Server as HttpServer, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Observable } from 'rxjs';
@@ -13,6 +14,8 @@ import { ConnectionService } from '../connections/connection.service.js';
 /** Paths that accept upgrades: the seed's browser client uses `/`, its nginx config `/ws/`. */
 const UPGRADE_PATHS = new Set(['/', '/ws', '/ws/']);
 const MAX_ECHOED_ACTION_LENGTH = 64;
+/** WsAdapter's port for "the HTTP server's own port". */
+const SHARED_HTTP_PORT = 0;
 
 export interface GatewayWsAdapterOptions {
   maxMessageBytes: number;
@@ -34,15 +37,19 @@ const DEFLATE_OPTIONS = {
   zlibDeflateOptions: { memLevel: 4, chunkSize: 1024 },
 } as const;
 
+type WsServerOptions = Parameters<WsAdapter['create']>[1];
+
 /**
- * Serves the gateway's sockets on the HTTP server's own port. Compared with Nest's
- * WsAdapter it accepts several paths, settles identity during the upgrade (so no frame
- * can race it), and answers every frame it cannot route (bad JSON, unknown action,
- * binary) with an `error` frame instead of dropping it. Frames are dispatched directly,
- * without an Rx pipeline per message.
+ * Serves the gateway's sockets on the HTTP server's own port. Nest's WsAdapter creates the
+ * ws server on that port, keeps its registry and binds disconnects; this adapter overrides
+ * what the protocol needs done differently: it accepts several paths, settles identity
+ * during the upgrade (so no frame can race it) and refuses an upgrade with a JSON answer,
+ * logs client-caused socket errors at debug level only, and answers every frame it cannot
+ * route (bad JSON, unknown action, binary) with an `error` frame instead of dropping it.
+ * Frames are dispatched directly, without an Rx pipeline per message.
  */
-export class GatewayWsAdapter extends AbstractWsAdapter {
-  private readonly logger = new Logger(GatewayWsAdapter.name);
+export class GatewayWsAdapter extends WsAdapter {
+  protected readonly logger = new Logger(GatewayWsAdapter.name);
   /**
    * Protocol violations (bad UTF-8, oversized frames) close the socket; without a listener
    * the 'error' event would be thrown. One function for every socket: a closure made in
@@ -53,6 +60,7 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
   private readonly serverState: ServerStateService;
   private readonly connections: ConnectionService;
   private upgradeListener?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  private upgradeServer?: HttpServer;
 
   constructor(
     app: INestApplicationContext,
@@ -64,30 +72,58 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
     this.connections = app.get(ConnectionService);
   }
 
-  create(): WebSocketServer {
-    const server = new WebSocketServer({
-      noServer: true,
+  /** On the HTTP server's port (0), whatever port the gateway decorator names. */
+  create(_port: number, gatewayOptions: WsServerOptions = {}): WebSocketServer {
+    return super.create(SHARED_HTTP_PORT, {
+      ...gatewayOptions,
+      // The registry is the ConnectionService's; ws need not keep a second set of sockets.
       clientTracking: false,
       perMessageDeflate: this.options.perMessageDeflate ? DEFLATE_OPTIONS : false,
       maxPayload: this.options.maxMessageBytes,
       handleProtocols: selectProtocol,
-    });
+    }) as WebSocketServer;
+  }
+
+  /**
+   * WsAdapter's own listener hands `/` over unauthenticated and destroys other paths
+   * without an answer; this one authenticates first and answers refusals with JSON.
+   */
+  protected ensureHttpServerExists(port: number, httpServer?: HttpServer): HttpServer | undefined {
+    if (this.httpServersRegistry.has(port) || httpServer === undefined) return super.ensureHttpServerExists(port, httpServer);
+    this.httpServersRegistry.set(port, httpServer);
+    this.upgradeServer = httpServer;
+    this.upgradeListener = (request, socket, head) => void this.handleUpgrade(port, request, socket, head);
+    httpServer.on('upgrade', this.upgradeListener);
+    return httpServer;
+  }
+
+  /** Server errors are ours; socket errors are the client's (bad UTF-8, oversized frames), see logSocketError. */
+  bindErrorHandler(server: WebSocketServer): WebSocketServer {
     server.on('error', (err) => this.logger.error(`WebSocket server error: ${err.message}`));
-    this.upgradeListener = (request, socket, head) => this.handleUpgrade(server, request, socket, head);
-    (this.httpServer as HttpServer).on('upgrade', this.upgradeListener);
     return server;
   }
 
-  bindMessageHandlers(client: WebSocket, handlers: WsMessageHandler[], _transform: (data: unknown) => Observable<unknown>): void {
+  bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], _transform: (data: unknown) => Observable<unknown>): void {
     client.on('message', (data, isBinary) => void this.dispatch(client, handlers, data, isBinary));
   }
 
+  /** Upgrades stop first, so none can arrive for a server that is closing. */
   async close(server: WebSocketServer): Promise<void> {
-    if (this.upgradeListener) (this.httpServer as HttpServer).off('upgrade', this.upgradeListener);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.stopUpgrades();
+    await super.close(server);
   }
 
-  private async handleUpgrade(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async dispose(): Promise<void> {
+    this.stopUpgrades();
+    await super.dispose();
+  }
+
+  private stopUpgrades(): void {
+    if (this.upgradeListener) this.upgradeServer?.off('upgrade', this.upgradeListener);
+    this.upgradeListener = undefined;
+  }
+
+  private async handleUpgrade(port: number, request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     destroyOnError(socket);
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
@@ -100,14 +136,15 @@ export class GatewayWsAdapter extends AbstractWsAdapter {
       rejectUpgrade(socket, rejection);
       return;
     }
-    if (socket.destroyed) return;
+    const server = this.wsServersRegistry.get(port)?.[0] as WebSocketServer | undefined;
+    if (socket.destroyed || server === undefined) return void socket.destroy();
     server.handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', this.logSocketError);
       server.emit('connection', ws, request);
     });
   }
 
-  private async dispatch(client: WebSocket, handlers: WsMessageHandler[], data: RawData, isBinary: boolean): Promise<void> {
+  private async dispatch(client: WebSocket, handlers: MessageMappingProperties[], data: RawData, isBinary: boolean): Promise<void> {
     const connection = this.connections.connectionOf(client);
     if (!connection || client.readyState !== WebSocket.OPEN || !this.connections.admitFrame(connection)) return;
     const frame = isBinary ? BINARY_FRAME : parseFrame(data);
@@ -156,7 +193,7 @@ function parseFrame(data: RawData): { action?: unknown } | RefusedFrame {
 }
 
 /** Nest hands every client its own short handler list; a loop beats a Map per connection. */
-function handlerFor(handlers: WsMessageHandler[], action: string): WsMessageHandler['callback'] | undefined {
+function handlerFor(handlers: MessageMappingProperties[], action: string): MessageMappingProperties['callback'] | undefined {
   for (const handler of handlers) if (handler.message === action) return handler.callback;
   return undefined;
 }
