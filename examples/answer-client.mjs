@@ -1,23 +1,66 @@
-// A tiny user client for the walk-through: connects as a user, prints every frame,
-// and answers each confirmation after asking on the terminal (y/n).
-//   node examples/answer-client.mjs alice [ws://localhost:8765]
-import { createInterface } from 'node:readline/promises';
-import WebSocket from 'ws';
+// A user's client for the walk-through, built on the SDK (clients/js): prints what arrives
+// and asks on the terminal whether to proceed with each prompt.
+//   npm run build && node examples/answer-client.mjs alice [ws://localhost:8765/ws]
+import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
+import { GatewayClient } from '../clients/js/dist/index.js';
 
-const [userId = 'alice', base = 'ws://localhost:8765'] = process.argv.slice(2);
-const ws = new WebSocket(`${base}/?user_id=${encodeURIComponent(userId)}`);
-const terminal = createInterface({ input: process.stdin, output: process.stdout });
+const [userId = 'alice', url = 'ws://localhost:8765/ws'] = process.argv.slice(2);
+const client = new GatewayClient({ url, userId, WebSocket });
+const questions = [];
 
-ws.on('open', () => console.log(`connected as ${userId}`));
-ws.on('close', (code) => {
-  console.log(`closed (${code})`);
-  process.exit(0);
+// Lines from standard input answer the oldest open prompt. When standard input ends (closed,
+// /dev/null, a finished pipe), the client keeps running and only prints.
+let terminal = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+terminal.on('line', (line) => void answerNext(line));
+terminal.on('close', () => {
+  terminal = null;
+  console.log('(standard input closed: still listening, no longer asking)');
 });
-ws.on('message', async (raw) => {
-  const frame = JSON.parse(raw.toString());
-  console.log('<-', JSON.stringify(frame));
-  if (frame.type !== 'task_step_result') return;
-  const answer = await terminal.question(`${frame.message} Proceed? [y/n] `);
-  const proceed = answer.trim().toLowerCase().startsWith('y');
-  ws.send(JSON.stringify({ action: 'confirm', callback_id: frame.callback_id, proceed, feedback: proceed ? 'go on' : 'stop' }));
+
+client.on('state', ({ state, reason, retryInMs, stopped }) => {
+  const detail = [reason, retryInMs !== undefined ? `retrying in ${retryInMs} ms` : ''].filter(Boolean).join(', ');
+  console.log(`[${state}]${detail ? ` ${detail}` : ''}`);
+  if (!stopped) return;
+  process.exitCode = reason === 'disconnect() was called' ? 0 : 1;
+  terminal?.close();
 });
+client.on('frame', (frame) => console.log('<-', JSON.stringify(frame)));
+client.on('prompt', (prompt) => {
+  if (!terminal) return;
+  questions.push(prompt);
+  if (questions.length === 1) ask();
+});
+client.on('promptResolved', ({ prompt, by, state }) => {
+  const index = questions.indexOf(prompt);
+  if (index < 0) return;
+  questions.splice(index, 1);
+  if (by !== 'here') console.log(`(${prompt.callback_id} was settled elsewhere: ${state ?? 'no longer pending'})`);
+  if (index === 0 && questions.length > 0) ask();
+});
+
+function ask() {
+  const prompt = questions[0];
+  terminal?.setPrompt(`${prompt.message} Proceed? [y/n] `);
+  terminal?.prompt();
+}
+
+async function answerNext(line) {
+  const prompt = questions[0];
+  if (!prompt) return;
+  const proceed = line.trim().toLowerCase().startsWith('y');
+  try {
+    await prompt.answer(proceed, proceed ? 'go on' : 'stop');
+  } catch (err) {
+    console.log(`not answered: ${err.code} ${err.message}`);
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    client.disconnect();
+    terminal?.close();
+  });
+}
+
+client.connect();

@@ -129,6 +129,47 @@ export type ServerFrame = ServerFrames[keyof ServerFrames];
 /** Caller-defined messages (broadcast, send_to_user, task messages) are any JSON object. */
 export type CustomFrame = Record<string, unknown>;
 
+/** A task's progress, pushed by its task service (POST /tasks/:id/messages or /users/:id/messages). */
+export interface TaskProgressFrame {
+  type: 'task_progress';
+  task_id: string;
+  /** Percent done, 0 to 100. */
+  progress: number;
+  message?: string;
+  timestamp?: number;
+}
+
+export type NoticeSeverity = 'info' | 'success' | 'warning' | 'error';
+
+/** A notice for everyone (POST /broadcast). */
+export interface SystemNotificationFrame {
+  type: 'system_notification';
+  message: string;
+  severity?: NoticeSeverity;
+  timestamp?: number;
+}
+
+/** A notice for one user (POST /users/:id/messages sets `target_user_id`). */
+export interface PersonalNotificationFrame {
+  type: 'personal_notification';
+  message: string;
+  severity?: NoticeSeverity;
+  target_user_id?: string;
+  task_id?: string;
+  timestamp?: number;
+}
+
+/**
+ * Caller-defined frames with a conventional shape (the original design's examples). The
+ * gateway passes them on unchecked like any caller-defined frame; clients that know these
+ * types (the JS SDK, the inbox page) show them.
+ */
+export interface ConventionalFrames {
+  task_progress: TaskProgressFrame;
+  system_notification: SystemNotificationFrame;
+  personal_notification: PersonalNotificationFrame;
+}
+
 export function errorFrame(code: ErrorCode, message: string, action?: string): ErrorFrame {
   const frame: ErrorFrame = { type: 'error', code, message, timestamp: epochSeconds() };
   if (action !== undefined) frame.action = action;

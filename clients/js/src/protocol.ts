@@ -1,0 +1,250 @@
+// GENERATED from src/protocol/ by clients/js/scripts/generate-protocol.mjs. Do not edit:
+// change src/protocol/ and run `npm run protocol` in clients/js (a test fails until you do).
+
+// --- from src/protocol/error-code.enum.ts ---
+
+/** Stable, machine-readable codes carried by `error` frames and REST error bodies. */
+export enum ErrorCode {
+    InvalidJson = "invalid_json",
+    InvalidMessage = "invalid_message",
+    UnknownAction = "unknown_action",
+    CallbackNotFound = "callback_not_found",
+    AlreadyResolved = "already_resolved",
+    CallbackConflict = "callback_conflict",
+    Forbidden = "forbidden",
+    IdentityRequired = "identity_required",
+    NotFound = "not_found",
+    TaskCancelled = "task_cancelled",
+    RateLimited = "rate_limited",
+    TooManyPending = "too_many_pending",
+    CapacityExceeded = "capacity_exceeded",
+    Unauthorized = "unauthorized",
+    Unavailable = "unavailable",
+    UnsupportedMediaType = "unsupported_media_type",
+    PayloadTooLarge = "payload_too_large",
+    InternalError = "internal_error"
+}
+
+// --- from src/protocol/close-code.enum.ts ---
+
+/** WebSocket close codes the server uses. */
+export enum CloseCode {
+    /** Server shutting down. */
+    GoingAway = 1001,
+    /** A text frame that is not valid UTF-8 (closed by the ws library). */
+    InvalidPayload = 1007,
+    /** Sustained flooding beyond the rate limit. */
+    PolicyViolation = 1008,
+    /** Frame larger than WEBSOCKET_MAX_MESSAGE_BYTES. */
+    MessageTooBig = 1009,
+    /** Server at WEBSOCKET_MAX_CONNECTIONS, or the client stopped reading (slow consumer). */
+    TryAgainLater = 1013,
+    /** The token's `exp` passed: reconnect with a fresh token. */
+    TokenExpired = 4001,
+    /** The user opened more than WEBSOCKET_MAX_CONNECTIONS_PER_USER; this, their oldest, was closed. */
+    ReplacedByNewerConnection = 4008
+}
+
+// --- from src/protocol/client-frames.ts ---
+
+/** The `action` values a client may send. */
+export enum ClientAction {
+    Confirm = "confirm",
+    Cancel = "cancel",
+    Ping = "ping",
+    Subscribe = "subscribe",
+    Unsubscribe = "unsubscribe"
+}
+
+export const MAX_ID_LENGTH = 256;
+
+export const MAX_FEEDBACK_LENGTH = 4096;
+
+export interface ConfirmFrame {
+    callback_id: string;
+    /** Missing means "do not proceed", as in the original. */
+    proceed?: boolean;
+    feedback?: string;
+}
+
+export interface CancelFrame {
+    task_id: string;
+    /** Defaults to the connection's user; any other user is refused. */
+    user_id?: string;
+}
+
+export interface SubscribeFrame {
+    user_id?: string;
+    task_id?: string;
+}
+
+export interface UnsubscribeFrame {
+    task_id: string;
+}
+
+// --- from src/protocol/server-frames.ts ---
+
+export type ConfirmationState = 'pending' | 'confirmed' | 'rejected' | 'timed_out' | 'cancelled';
+
+/** What a task service sends about one step (the original's TaskStepResult). */
+export interface StepResult {
+    step: string;
+    result?: unknown;
+    completed?: boolean;
+    message: string;
+    status: string;
+    error_code?: string | null;
+    error_message?: string | null;
+}
+
+export interface ConnectedFrame {
+    type: 'connected';
+    connection_id: string;
+    user_id: string | null;
+    server_time: number;
+}
+
+export interface TaskStepResultFrame {
+    type: 'task_step_result';
+    callback_id: string;
+    step: number;
+    step_name: string;
+    message: string;
+    result: unknown;
+    status: string;
+    completed: boolean;
+    error_code: string | null;
+    error_message: string | null;
+    user_id: string;
+    task_id: string;
+    timestamp: number;
+    expires_at: number;
+}
+
+export interface ConfirmationAcceptedFrame {
+    type: 'confirmation_accepted';
+    callback_id: string;
+    proceed: boolean;
+    feedback: string | null;
+    timestamp: number;
+}
+
+export interface ConfirmationResolvedFrame {
+    type: 'confirmation_resolved';
+    callback_id: string;
+    task_id: string;
+    state: ConfirmationState;
+    proceed: boolean;
+    timestamp: number;
+}
+
+export interface TaskCancelledFrame {
+    type: 'task_cancelled';
+    user_id: string;
+    task_id: string;
+    timestamp: number;
+}
+
+export interface PongFrame {
+    type: 'pong';
+    timestamp: number;
+    original_data: unknown;
+}
+
+export interface SubscriptionConfirmedFrame {
+    type: 'subscription_confirmed';
+    user_id: string | null;
+    task_id?: string;
+    subscribed_tasks: string[];
+}
+
+export interface UnsubscribedFrame {
+    type: 'unsubscribed';
+    task_id: string;
+    subscribed_tasks: string[];
+}
+
+export interface HeartbeatFrame {
+    type: 'heartbeat';
+    status: 'heartbeat';
+    message: string;
+    heartbeat_id: string;
+    user_id: string;
+    task_id: string;
+    timestamp: number;
+}
+
+/** The server is going away: reconnect (to another instance) after the close. */
+export interface ServerShutdownFrame {
+    type: 'server_shutdown';
+    timestamp: number;
+}
+
+export interface ErrorFrame {
+    type: 'error';
+    code: ErrorCode;
+    message: string;
+    action?: string;
+    timestamp: number;
+}
+
+/** Every frame type the server sends, keyed by its `type`. */
+export interface ServerFrames {
+    connected: ConnectedFrame;
+    task_step_result: TaskStepResultFrame;
+    confirmation_accepted: ConfirmationAcceptedFrame;
+    confirmation_resolved: ConfirmationResolvedFrame;
+    task_cancelled: TaskCancelledFrame;
+    pong: PongFrame;
+    subscription_confirmed: SubscriptionConfirmedFrame;
+    unsubscribed: UnsubscribedFrame;
+    heartbeat: HeartbeatFrame;
+    server_shutdown: ServerShutdownFrame;
+    error: ErrorFrame;
+}
+
+export type ServerFrame = ServerFrames[keyof ServerFrames];
+
+/** Caller-defined messages (broadcast, send_to_user, task messages) are any JSON object. */
+export type CustomFrame = Record<string, unknown>;
+
+/** A task's progress, pushed by its task service (POST /tasks/:id/messages or /users/:id/messages). */
+export interface TaskProgressFrame {
+    type: 'task_progress';
+    task_id: string;
+    /** Percent done, 0 to 100. */
+    progress: number;
+    message?: string;
+    timestamp?: number;
+}
+
+export type NoticeSeverity = 'info' | 'success' | 'warning' | 'error';
+
+/** A notice for everyone (POST /broadcast). */
+export interface SystemNotificationFrame {
+    type: 'system_notification';
+    message: string;
+    severity?: NoticeSeverity;
+    timestamp?: number;
+}
+
+/** A notice for one user (POST /users/:id/messages sets `target_user_id`). */
+export interface PersonalNotificationFrame {
+    type: 'personal_notification';
+    message: string;
+    severity?: NoticeSeverity;
+    target_user_id?: string;
+    task_id?: string;
+    timestamp?: number;
+}
+
+/**
+ * Caller-defined frames with a conventional shape (the original design's examples). The
+ * gateway passes them on unchecked like any caller-defined frame; clients that know these
+ * types (the JS SDK, the inbox page) show them.
+ */
+export interface ConventionalFrames {
+    task_progress: TaskProgressFrame;
+    system_notification: SystemNotificationFrame;
+    personal_notification: PersonalNotificationFrame;
+}
