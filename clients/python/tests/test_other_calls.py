@@ -37,6 +37,18 @@ def test_broadcast_reaches_everyone_and_send_to_user_only_that_user(caller: Call
     assert [frame for frame in bob.frames if frame.get("type") == "personal_notification"] == []
 
 
+def test_send_to_task_reaches_the_tasks_subscribers(caller: Caller, users: Any) -> None:
+    user_id, task_id = unique("jo"), unique("task")
+    jo, bystander = users(user_id), users(unique("bystander"))
+    caller.call("ask", step_result(), user_id, task_id, 1)  # a confirmation lets jo follow the task
+    jo.send({"action": "subscribe", "task_id": task_id})
+    jo.receive("subscription_confirmed", task_id=task_id)
+
+    assert caller.call("send_to_task", task_id, {"type": "task_progress", "progress": 75}) == 1
+    assert jo.receive("task_progress") == {"type": "task_progress", "progress": 75, "task_id": task_id}
+    assert [frame for frame in bystander.frames if frame.get("type") == "task_progress"] == []
+
+
 def test_status_and_connection_count(caller: Caller, users: Any) -> None:
     users(unique("kim"))
     status = caller.call("get_status")

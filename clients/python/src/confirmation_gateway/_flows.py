@@ -344,6 +344,12 @@ def send_to_user(settings: Settings, user_id: str, message: Mapping[str, Any]) -
     return int(_json_or_raise(response)["delivered"])
 
 
+def send_to_task(settings: Settings, task_id: str, message: Mapping[str, Any]) -> Flow[int]:
+    request = Request("POST", f"/tasks/{_quoted(task_id)}/messages", json=_message_body(message))
+    response = yield from _send(lambda: request, retry=settings.retry, until=_budget_end(settings), idempotent=False)
+    return int(_json_or_raise(response)["delivered"])
+
+
 def start_heartbeat(
     settings: Settings,
     user_id: str,

@@ -125,6 +125,11 @@ class AsyncGatewayClient:
         """Sends the object (with `target_user_id` set) to that user's connections only."""
         return await self._run(_flows.send_to_user(self._settings, user_id, message))
 
+    async def send_to_task(self, task_id: str, message: Mapping[str, Any]) -> int:
+        """Sends the object (with `task_id` set) to the connections that follow the task
+        (`subscribe` with `task_id`), e.g. progress updates the original broadcast to all."""
+        return await self._run(_flows.send_to_task(self._settings, task_id, message))
+
     async def send_heartbeat(
         self,
         user_id: str,
