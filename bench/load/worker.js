@@ -1,7 +1,7 @@
 // Load generator process, driven by bench/run.js over IPC. It holds the benchmark's
 // clients and runs its HTTP loops, so none of that work lands in the server's process.
 import { LeanHttpConnection } from '../lib/lean-http.js';
-import { payload } from '../lib/payload.js';
+import { confirmAnswer, notifyBody, payload } from '../lib/payload.js';
 import { now, percentile, sleep } from '../lib/stats.js';
 import { openClient } from './clients.js';
 
@@ -44,8 +44,7 @@ function onMessage(message, reply) {
     return;
   }
   if (message.type === 'task_step_result' && reply) {
-    state.confirmsSent++;
-    reply({ action: 'confirm', callback_id: message.callback_id, proceed: true });
+    reply(confirmAnswer(message.callback_id, state.confirmsSent++));
   }
 }
 
@@ -100,10 +99,7 @@ async function notifyLoops({ baseUrl, headers, users, warmupMs, durationMs }) {
   const loop = async (userId) => {
     const http = new LeanHttpConnection(baseUrl, headers);
     for (let step = 0; !window.closed && step < MAX_REQUESTS_PER_LOOP; step++) {
-      const body = {
-        user_id: userId, task_id: `task-${userId}`, step,
-        step_result: { step: 'validate', message: 'ok?', status: 'completed' }, timeout_seconds: 30,
-      };
+      const body = notifyBody(userId, step);
       const started = now();
       const ok = await attempt(() => http.post('/notify', body, 35_000), (res) => res.body?.state === 'confirmed', errors);
       const finished = now();

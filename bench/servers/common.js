@@ -53,6 +53,6 @@ export function stepResultFrame(callbackId, { user_id, task_id, step, step_resul
   return {
     type: 'task_step_result', callback_id: callbackId, step, step_name: step_result.step, message: step_result.message,
     result: step_result.result ?? null, status: step_result.status, completed: step_result.completed ?? false,
-    error_code: null, error_message: null, user_id, task_id, timestamp: now, expires_at: now + timeout_seconds,
+    error_code: step_result.error_code ?? null, error_message: step_result.error_message ?? null, user_id, task_id, timestamp: now, expires_at: now + timeout_seconds,
   };
 }

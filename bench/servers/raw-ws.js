@@ -62,7 +62,7 @@ function broadcast(body) {
 
 function notify(body) {
   const { user_id, timeout_seconds = 300 } = body;
-  const callbackId = randomUUID();
+  const callbackId = body.callback_id ?? randomUUID();
   const frame = stepResultFrame(callbackId, body);
   return new Promise((resolve) => {
     const finish = (answer, state) => {

@@ -31,7 +31,7 @@ function sendToUser(userId, body) {
 /** Waits for every socket of the user to acknowledge; with none connected it times out at once. */
 async function notify(body) {
   const { user_id, timeout_seconds = 300 } = body;
-  const callbackId = randomUUID();
+  const callbackId = body.callback_id ?? randomUUID();
   const frame = stepResultFrame(callbackId, body);
   const decision = { callback_id: callbackId, state: 'timed_out', proceed: false, feedback: null, timed_out: true, cancelled: false };
   try {
