@@ -1,7 +1,8 @@
 import { ArgumentMetadata, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf, ValidationOptions } from 'class-validator';
 import { ErrorCode, GatewayError } from './error-code.enum.js';
-import { NOT_SURE, validateFast } from './fast-validator.js';
+import { NOT_SURE, validateCompiled } from './compiled-validator.js';
+import { PRESENT_ONLY } from './dto-schema.js';
 
 /** Deeper input is refused before class-transformer walks it (it recurses once per level). */
 export const MAX_INPUT_DEPTH = 32;
@@ -37,26 +38,31 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
  * refused by the field's type check) instead of reaching the services as "no value".
  */
 export function OptionalField(options?: ValidationOptions): PropertyDecorator {
-  return ValidateIf((_object, value) => value !== undefined, options);
+  return ValidateIf(PRESENT_ONLY, options);
 }
 
-const BUILT_IN_TYPES: ReadonlySet<Function> = new Set([Object, String, Number, Boolean, Array, Buffer, Date]);
-
-/**
- * Validates socket frames and REST input against their DTOs. Failures become
- * `invalid_message` errors: an `error` frame on a socket, a 400 over HTTP. Valid input
- * takes the fast path and is returned as it is, not as a promise: Nest awaits either,
- * and this runs for every body, query and frame. Anything else goes to Nest's
- * ValidationPipe (class-validator and class-transformer).
- */
-class ProtocolValidationPipe implements PipeTransform {
-  private readonly classValidation = new ValidationPipe({
+/** Nest's ValidationPipe as the service configures it: the authority on verdicts and messages. */
+export function classValidatorPipe(): ValidationPipe {
+  return new ValidationPipe({
     transform: true,
     whitelist: true,
     forbidUnknownValues: false,
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => new GatewayError(ErrorCode.InvalidMessage, describeValidationErrors(errors).join('; ')),
   });
+}
+
+const BUILT_IN_TYPES: ReadonlySet<Function> = new Set([Object, String, Number, Boolean, Array, Buffer, Date]);
+
+/**
+ * Validates socket frames and REST input against their DTOs. Failures become
+ * `invalid_message` errors: an `error` frame on a socket, a 400 over HTTP. Input the
+ * DTO's compiled JSON Schema accepts is returned at once, not as a promise: Nest awaits
+ * either, and this runs for every body, query and frame. Anything else goes to Nest's
+ * ValidationPipe (class-validator and class-transformer), which decides and words the errors.
+ */
+class ProtocolValidationPipe implements PipeTransform {
+  private readonly classValidation = classValidatorPipe();
 
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype } = metadata;
@@ -64,7 +70,7 @@ class ProtocolValidationPipe implements PipeTransform {
     if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
       throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
     }
-    const instance = validateFast(metatype, value);
+    const instance = validateCompiled(metatype, value);
     return instance === NOT_SURE ? this.classValidation.transform(value, metadata) : instance;
   }
 }
