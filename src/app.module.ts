@@ -9,6 +9,7 @@ import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
+import { RedisModule } from './redis/redis.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 
 export interface AppModuleOptions {
@@ -36,6 +37,7 @@ export class AppModule {
           skipProcessEnv: true,
           validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
         }),
+        RedisModule,
         AuthModule,
         ConnectionsModule,
         DeliveryModule,

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import { MAX_TIMER_SECONDS } from '../common/timers.js';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
 
 export const TIMEOUT_DECISIONS = ['proceed', 'reject'] as const;
 export type TimeoutDecision = (typeof TIMEOUT_DECISIONS)[number];
@@ -36,6 +36,26 @@ function NumberSetting(min: number, max?: number): PropertyDecorator {
 /** A yes/no setting: true/false, 1/0 or yes/no. */
 function BooleanSetting(): PropertyDecorator {
   return applyDecorators(Transform(toBoolean), IsBoolean());
+}
+
+/** redis://[user:password@]host[:port][/db] or rediss://… (TLS). */
+function IsRedisUrl(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isRedisUrl',
+    validator: {
+      validate: (value) => typeof value === 'string' && parsesAsRedisUrl(value),
+      defaultMessage: () => 'must look like redis://[user:password@]host[:port][/db] (rediss:// for TLS)',
+    },
+  });
+}
+
+function parsesAsRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '' && /^(\/\d*)?$/.test(url.pathname);
+  } catch {
+    return false;
+  }
 }
 
 /** "a, b,,c" -> ["a", "b", "c"] */
@@ -186,6 +206,22 @@ export class Environment {
   /** Longest a heartbeat runs when its caller gives no `duration_seconds`. */
   @NumberSetting(1)
   HEARTBEAT_DEFAULT_DURATION_SECONDS = 3600;
+
+  /**
+   * Cluster mode: every instance pointing at the same Redis acts as one service
+   * (`redis://[:password@]host:port/db`, `rediss://` for TLS). Unset: one instance, in memory.
+   */
+  @IsOptional()
+  @IsRedisUrl()
+  REDIS_URL?: string;
+
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  @Matches(/^[A-Za-z0-9_:.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX: 1-64 letters, digits or _:.-' })
+  REDIS_KEY_PREFIX = 'cgw:';
+
+  /** Seconds a Redis command may take before it fails (the request then answers 503). */
+  @NumberSetting(0.05, 60)
+  REDIS_COMMAND_TIMEOUT_SECONDS = 2;
 }
 
 /**
@@ -208,7 +244,7 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   return env;
 }
 
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL']);
 
 function shown(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value);

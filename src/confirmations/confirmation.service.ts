@@ -1,21 +1,17 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
-import { FifoQueue } from '../common/fifo-queue.js';
-import { SetIndex } from '../common/set-index.js';
 import { MAX_TIMER_MS } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
-import { DeliveryService } from '../delivery/delivery.service.js';
+import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import type { ConfirmationResolvedFrame, ConfirmationState } from '../protocol/server-frames.js';
+import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { InstanceIdentity } from '../redis/instance-identity.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
-export interface TaskCancellation {
-  taskId: string;
-  userId: string;
-  cancelledAt: number;
-}
+export type { TaskCancellation } from './confirmation.store.js';
 
 export interface ConfirmationStats {
   pending: number;
@@ -27,107 +23,86 @@ export interface ConfirmationStats {
 }
 
 const RETRY_AFTER_SECONDS = 5;
-
-function userTaskKey(userId: string, taskId: string): string {
-  return `${userId}\n${taskId}`;
-}
-
-type SettledState = Exclude<ConfirmationState, 'pending'>;
-
-/** The record plus what only a pending confirmation needs: its expiry and who waits for it. */
-interface TrackedConfirmation extends Confirmation {
-  expiryTimer: NodeJS.Timeout | null;
-  waiters: Array<() => void> | null;
-}
+/** How often overdue confirmations (whose instance died) are looked for, in cluster mode. */
+const OVERDUE_SCAN_MS = 1000;
+/** An expiry this late was missed by its own instance's timer: another instance settles it. */
+const OVERDUE_GRACE_MS = 500;
+/** How often waiting callers re-read their confirmation, in case a wake-up message was lost. */
+const WAITER_RECHECK_MS = 5000;
 
 /**
- * Owns every confirmation from the moment a task service asks until its retention ends:
- * delivery to the user's sockets, the first answer, expiry, task cancellation, and the
- * callers waiting for the decision.
+ * Owns every confirmation from the moment a task service asks until its decision reaches
+ * the caller: delivery to the user's sockets, the first answer, expiry, task cancellation,
+ * and the callers waiting. What is stored, and where, is the ConfirmationStore's business;
+ * this service keeps only what belongs to this instance: timers and waiting callers.
  */
 @Injectable()
 export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConfirmationService.name);
-  private readonly byId = new Map<string, TrackedConfirmation>();
-  private readonly pendingByUser = new SetIndex<TrackedConfirmation>();
-  private readonly pendingByTask = new SetIndex<TrackedConfirmation>();
-  /** How many pending and retained confirmations each (user, task) has: "is this user in it". */
-  private readonly involvement = new Map<string, number>();
-  /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
-  private readonly settledInOrder = new FifoQueue<TrackedConfirmation>();
-  /** Cancellations by (user, task), in the order they happened. */
-  private readonly cancellations = new Map<string, TaskCancellation>();
-  private readonly cancellationsByTask = new SetIndex<TaskCancellation>();
+  /** Expiry timers of the confirmations created here. */
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  /** Callers waiting here, by callback_id. */
+  private readonly waiters = new Map<string, Set<(confirmation: Confirmation | undefined) => void>>();
   private readonly counters = { created: 0, confirmed: 0, rejected: 0, timedOut: 0, cancelled: 0 };
-  /** Confirmations delivered and not yet settled: those with an expiry timer. */
-  private pending = 0;
   private readonly defaultTimeoutMs: number;
   private readonly maxTimeoutMs: number;
-  private readonly retentionMs: number;
   private readonly timeoutDecision: TimeoutDecision;
-  private readonly maxPendingPerUser: number;
-  private readonly maxPendingTotal: number;
-  private readonly maxRetained: number;
-  private retentionTimer?: NodeJS.Timeout;
+  private readonly limits: CreateLimits;
+  private readonly instanceId: string;
+  private backgroundTimers: NodeJS.Timeout[] = [];
   /** Set when the app shuts down: nothing new is accepted and nobody waits any more. */
   private closing = false;
 
   constructor(
     config: ConfigService<Environment, true>,
+    private readonly store: ConfirmationStore,
     private readonly delivery: DeliveryService,
+    identity: InstanceIdentity,
   ) {
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
-    this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
     this.timeoutDecision = config.get('WEBSOCKET_TIMEOUT_DECISION', { infer: true });
-    this.maxPendingPerUser = config.get('CONFIRMATION_MAX_PENDING_PER_USER', { infer: true });
-    this.maxPendingTotal = config.get('CONFIRMATION_MAX_PENDING_TOTAL', { infer: true });
-    this.maxRetained = config.get('CONFIRMATION_MAX_RETAINED', { infer: true });
-    this.delivery.onResolution(({ callbackId }) => this.wakeWaiters(callbackId));
+    this.limits = {
+      maxPendingPerUser: config.get('CONFIRMATION_MAX_PENDING_PER_USER', { infer: true }),
+      maxPendingTotal: config.get('CONFIRMATION_MAX_PENDING_TOTAL', { infer: true }),
+    };
+    this.instanceId = identity.id;
+    this.delivery.onResolution((event) => this.wakeWaiters(event));
+    this.delivery.onReconnect(() => void this.recheckWaiters());
   }
 
   onModuleInit(): void {
-    const sweepMs = Math.min(Math.max(this.retentionMs / 2, 1000), 60_000);
-    this.retentionTimer = setInterval(() => this.dropExpiredRecords(Date.now()), sweepMs);
-    this.retentionTimer.unref();
+    if (!this.delivery.isShared) return;
+    this.backgroundTimers = [
+      setInterval(() => void this.settleOverdue(), OVERDUE_SCAN_MS),
+      setInterval(() => void this.recheckWaiters(), WAITER_RECHECK_MS),
+    ];
+    for (const timer of this.backgroundTimers) timer.unref();
   }
 
   onModuleDestroy(): void {
     this.closing = true;
-    clearInterval(this.retentionTimer);
-    for (const confirmation of this.byId.values()) {
-      if (confirmation.expiryTimer) clearTimeout(confirmation.expiryTimer);
-      confirmation.expiryTimer = null;
-      this.wakeWaitersOf(confirmation);
+    for (const timer of this.backgroundTimers) clearInterval(timer);
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+    for (const [callbackId, waiting] of this.waiters) {
+      this.waiters.delete(callbackId);
+      for (const wake of waiting) wake(undefined);
     }
   }
 
   /**
    * Registers a confirmation and pushes it to the user's open connections. With a
-   * caller-given id that already exists, returns the existing one instead.
+   * caller-given id that already exists, returns the existing one instead. `willWait`
+   * marks this instance as waiting for the decision.
    */
-  create(input: NewConfirmation): { confirmation: Confirmation; created: boolean } {
-    if (this.closing) {
-      throw new GatewayError(ErrorCode.Unavailable, 'Shutting down; retry with the same callback_id', 1);
-    }
-    const existing = input.callbackId === undefined ? undefined : this.byId.get(input.callbackId);
-    if (existing) {
-      if (existing.userId !== input.userId || existing.taskId !== input.taskId) {
-        throw new GatewayError(
-          ErrorCode.CallbackConflict,
-          `callback_id ${existing.callbackId} already belongs to another user or task`,
-        );
-      }
-      return { confirmation: existing, created: false };
-    }
-    const cancelled = this.cancellationOf(input.userId, input.taskId) !== undefined;
-    if (!cancelled) this.checkCapacity(input.userId);
-
+  async create(input: NewConfirmation, willWait = false): Promise<{ confirmation: Confirmation; created: boolean }> {
+    if (this.closing) throw shuttingDown();
     const now = Date.now();
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
     const callbackId = input.callbackId ?? randomUUID();
     const expiresAt = now + timeoutMs;
-    const confirmation: TrackedConfirmation = {
+    const draft: Confirmation = {
       callbackId,
       userId: input.userId,
       taskId: input.taskId,
@@ -141,227 +116,236 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       proceed: null,
       feedback: null,
       settledAt: null,
-      expiryTimer: null,
-      waiters: null,
     };
-    this.byId.set(callbackId, confirmation);
-    const involvementKey = userTaskKey(confirmation.userId, confirmation.taskId);
-    this.involvement.set(involvementKey, (this.involvement.get(involvementKey) ?? 0) + 1);
+    const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
+    switch (outcome.kind) {
+      case 'conflict':
+        throw new GatewayError(ErrorCode.CallbackConflict, `callback_id ${callbackId} already belongs to another user or task`);
+      case 'user_cap':
+        throw new GatewayError(ErrorCode.TooManyPending, `User ${input.userId} already has ${this.limits.maxPendingPerUser} pending confirmations`, RETRY_AFTER_SECONDS);
+      case 'total_cap':
+        throw new GatewayError(ErrorCode.TooManyPending, 'Too many pending confirmations', RETRY_AFTER_SECONDS);
+      case 'existing':
+        return { confirmation: outcome.confirmation, created: false };
+    }
+    const confirmation = outcome.confirmation;
     this.counters.created++;
-
-    if (cancelled) {
-      this.settle(confirmation, 'cancelled', false, null);
+    if (confirmation.state === 'cancelled') {
+      this.counters.cancelled++;
+      this.logger.log(`Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
       return { confirmation, created: true };
     }
-    this.pendingByUser.add(confirmation.userId, confirmation);
-    this.pendingByTask.add(confirmation.taskId, confirmation);
-    confirmation.expiryTimer = setTimeout(() => this.expire(confirmation), timeoutMs);
-    this.pending++;
-    void this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame as object);
+    const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
+    this.expiryTimers.set(callbackId, timer);
+    this.logger.log(`Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
+    await this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame as object);
     return { confirmation, created: true };
   }
 
-  get(callbackId: string): Confirmation | undefined {
-    return this.byId.get(callbackId);
+  get(callbackId: string): Promise<Confirmation | undefined> {
+    return this.store.get(callbackId);
   }
 
-  pendingForUser(userId: string): Confirmation[] {
-    return [...this.pendingByUser.get(userId)];
+  pendingForUser(userId: string): Promise<Confirmation[]> {
+    return this.store.pendingForUser(userId);
   }
 
-  pendingForTask(taskId: string): Confirmation[] {
-    return [...this.pendingByTask.get(taskId)];
+  pendingForTask(taskId: string): Promise<Confirmation[]> {
+    return this.store.pendingForTask(taskId);
   }
 
-  /** True when the user was asked anything about the task (pending or within retention). */
-  involves(userId: string, taskId: string): boolean {
-    return this.involvement.has(userTaskKey(userId, taskId));
+  involves(userId: string, taskId: string): Promise<boolean> {
+    return this.store.involves(userId, taskId);
   }
 
-  /** The user's cancellation of the task, while retained. */
-  cancellationOf(userId: string, taskId: string): TaskCancellation | undefined {
-    return this.cancellations.get(userTaskKey(userId, taskId));
+  cancellationOf(userId: string, taskId: string): Promise<TaskCancellation | undefined> {
+    return this.store.cancellationOf(userId, taskId);
   }
 
-  /** The task's most recent retained cancellation, by whichever user. */
-  latestCancellationOf(taskId: string): TaskCancellation | undefined {
-    let latest: TaskCancellation | undefined;
-    // Insertion order is cancellation order: a repeated cancel is removed and added again.
-    for (const cancellation of this.cancellationsByTask.get(taskId)) latest = cancellation;
-    return latest;
+  latestCancellationOf(taskId: string): Promise<TaskCancellation | undefined> {
+    return this.store.latestCancellationOf(taskId);
   }
 
   /** The user's answer. First answer wins; only the confirmation's own user may give it. */
-  answer(
+  async answer(
     callbackId: string,
-    userId: string | null,
+    userId: string,
     proceed: boolean,
     feedback: string | null,
     answeredOnConnectionId?: string,
-  ): Confirmation {
-    const confirmation = this.byId.get(callbackId);
-    if (!confirmation) {
+  ): Promise<Confirmation> {
+    const settlement: Settlement = { state: proceed ? 'confirmed' : 'rejected', proceed, feedback, settledAt: Date.now() };
+    const outcome = await this.store.settle(userId, callbackId, settlement);
+    if (outcome.kind === 'not_found') {
+      const elsewhere = await this.store.get(callbackId);
+      if (elsewhere) throw new GatewayError(ErrorCode.Forbidden, `Confirmation ${callbackId} belongs to another user`);
       throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
     }
-    if (confirmation.userId !== userId) {
-      throw new GatewayError(ErrorCode.Forbidden, `Confirmation ${callbackId} belongs to another user`);
+    if (outcome.kind === 'already') {
+      throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${outcome.confirmation.state}`);
     }
-    if (confirmation.state !== 'pending') {
-      throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${confirmation.state}`);
-    }
-    this.settle(confirmation, proceed ? 'confirmed' : 'rejected', proceed, feedback, answeredOnConnectionId);
-    return confirmation;
+    await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId);
+    return outcome.confirmation;
   }
 
   /** Answers every pending confirmation of the user's task with "do not proceed". */
-  cancelTask(userId: string, taskId: string): Confirmation[] {
-    const key = userTaskKey(userId, taskId);
-    const previous = this.cancellations.get(key);
-    if (previous) this.dropCancellation(key, previous);
-    const cancellation: TaskCancellation = { taskId, userId, cancelledAt: Date.now() };
-    this.cancellations.set(key, cancellation);
-    this.cancellationsByTask.add(taskId, cancellation);
-    const affected = [...this.pendingByTask.get(taskId)].filter((c) => c.userId === userId);
-    for (const confirmation of affected) this.settle(confirmation, 'cancelled', false, null);
-    return affected;
+  async cancelTask(userId: string, taskId: string): Promise<Confirmation[]> {
+    const cancelledAt = Date.now();
+    await this.store.recordCancellation({ userId, taskId, cancelledAt });
+    const affected = (await this.store.pendingForUser(userId)).filter((c) => c.taskId === taskId);
+    const settled: Confirmation[] = [];
+    for (const confirmation of affected) {
+      const outcome = await this.store.settle(userId, confirmation.callbackId, { state: 'cancelled', proceed: false, feedback: null, settledAt: cancelledAt });
+      if (outcome.kind !== 'settled') continue;
+      await this.announceSettled(outcome.confirmation, outcome.waitingInstances);
+      settled.push(outcome.confirmation);
+    }
+    return settled;
   }
 
   /**
    * Resolves with the confirmation once it is settled, or as it stands when `maxWaitMs`
    * passes or the caller stops waiting (`onStop` is handed the function that ends the
-   * wait, e.g. for when an HTTP caller goes away). Undefined for an unknown id.
+   * wait, e.g. for when an HTTP caller goes away). Undefined for an unknown id. With
+   * `watched`, this instance is already registered as a waiter (by create).
    */
-  waitForSettlement(
+  async waitForSettlement(
     callbackId: string,
     maxWaitMs = Infinity,
     onStop?: (stop: () => void) => void,
+    known?: Confirmation,
   ): Promise<Confirmation | undefined> {
-    const confirmation = this.byId.get(callbackId);
-    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || this.closing) {
-      return Promise.resolve(confirmation);
+    let confirmation = known ?? (await this.store.get(callbackId));
+    if (!confirmation || confirmation.state !== 'pending' || maxWaitMs <= 0 || this.closing) return confirmation;
+    if (!known) {
+      confirmation = await this.store.watch(confirmation, this.instanceId);
+      if (!confirmation || confirmation.state !== 'pending') return confirmation;
     }
+    const standing = confirmation;
     return new Promise((resolve) => {
-      const finish = () => {
+      let waiting = this.waiters.get(callbackId);
+      if (!waiting) this.waiters.set(callbackId, (waiting = new Set()));
+      const set = waiting;
+      const finish = (settled: Confirmation | undefined = standing) => {
+        if (!set.delete(finish)) return;
+        if (set.size === 0 && this.waiters.get(callbackId) === set) this.waiters.delete(callbackId);
         if (timer) clearTimeout(timer);
-        const index = confirmation.waiters?.indexOf(finish) ?? -1;
-        if (index >= 0) confirmation.waiters?.splice(index, 1);
-        resolve(confirmation);
+        resolve(settled);
       };
-      // Without a limit no timer is needed: the expiry timer settles every confirmation.
-      const timer = Number.isFinite(maxWaitMs) ? setTimeout(finish, Math.min(maxWaitMs, MAX_TIMER_MS)) : undefined;
-      (confirmation.waiters ??= []).push(finish);
-      onStop?.(finish);
+      // Without a limit no timer is needed: the expiry settles every confirmation.
+      const timer = Number.isFinite(maxWaitMs) ? setTimeout(() => void this.finishWithLatest(callbackId, finish), Math.min(maxWaitMs, MAX_TIMER_MS)) : undefined;
+      set.add(finish);
+      onStop?.(() => finish());
     });
   }
 
+  /** Confirmations created here and still pending. */
   get pendingCount(): number {
-    return this.pending;
+    return this.expiryTimers.size;
+  }
+
+  /** Pending confirmations in the whole deployment (this instance's, in memory mode). */
+  pendingTotal(): Promise<number> {
+    return this.store.pendingTotal();
   }
 
   stats(): ConfirmationStats {
     return { pending: this.pendingCount, ...this.counters };
   }
 
-  /** One caller (or one user's flood of prompts) cannot exhaust memory. */
-  private checkCapacity(userId: string): void {
-    if (this.pendingByUser.get(userId).size >= this.maxPendingPerUser) {
-      throw new GatewayError(
-        ErrorCode.TooManyPending,
-        `User ${userId} already has ${this.maxPendingPerUser} pending confirmations`,
-        RETRY_AFTER_SECONDS,
-      );
-    }
-    if (this.pendingCount >= this.maxPendingTotal) {
-      throw new GatewayError(ErrorCode.TooManyPending, 'Too many pending confirmations on this instance', RETRY_AFTER_SECONDS);
+  private async expire(userId: string, callbackId: string): Promise<void> {
+    this.expiryTimers.delete(callbackId);
+    const proceed = this.timeoutDecision === 'proceed';
+    try {
+      const outcome = await this.store.settle(userId, callbackId, { state: 'timed_out', proceed, feedback: null, settledAt: Date.now() });
+      if (outcome.kind !== 'settled') return;
+      this.logger.log(`Confirmation ${callbackId} timed out; decision: ${this.timeoutDecision}`);
+      await this.announceSettled(outcome.confirmation, outcome.waitingInstances);
+    } catch (err) {
+      // Redis away: the overdue scan of whichever instance sees it first settles it later.
+      this.logger.warn(`Could not time out ${callbackId} now: ${(err as Error).message}`);
     }
   }
 
-  private expire(confirmation: TrackedConfirmation): void {
-    if (confirmation.state !== 'pending') return;
-    this.logger.log(`Confirmation ${confirmation.callbackId} timed out; decision: ${this.timeoutDecision}`);
-    this.settle(confirmation, 'timed_out', this.timeoutDecision === 'proceed', null);
+  /** Times out confirmations whose own instance's timer is gone (that instance died). */
+  private async settleOverdue(): Promise<void> {
+    try {
+      const overdue = await this.store.overdue(Date.now() - OVERDUE_GRACE_MS, 100);
+      for (const { userId, callbackId } of overdue) await this.expire(userId, callbackId);
+    } catch {
+      // Redis away: the next scan retries; readiness already reports it.
+    }
   }
 
-  private settle(
-    confirmation: TrackedConfirmation,
-    state: SettledState,
-    proceed: boolean,
-    feedback: string | null,
-    exceptConnectionId?: string,
-  ): void {
-    confirmation.state = state;
-    confirmation.proceed = proceed;
-    confirmation.feedback = feedback;
-    confirmation.settledAt = Date.now();
+  /** Tells the user's connections, the caller waiting here and the instances with waiting callers. */
+  private async announceSettled(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string): Promise<void> {
+    const timer = this.expiryTimers.get(confirmation.callbackId);
+    if (timer) {
+      clearTimeout(timer);
+      this.expiryTimers.delete(confirmation.callbackId);
+    }
+    const state = confirmation.state as SettledState;
     this.counters[COUNTER_OF[state]]++;
-    // Only a confirmation that was pushed to the user has prompts to close.
-    const wasDelivered = confirmation.expiryTimer !== null;
-    if (wasDelivered) {
-      clearTimeout(confirmation.expiryTimer as NodeJS.Timeout);
-      confirmation.expiryTimer = null;
-      this.pending--;
+    this.logger.log(
+      `Confirmation ${confirmation.callbackId} ${state} (user ${confirmation.userId}, task ${confirmation.taskId}, after ${((confirmation.settledAt ?? Date.now()) - confirmation.createdAt) / 1000} s)`,
+    );
+    const frame: ConfirmationResolvedFrame = {
+      type: 'confirmation_resolved',
+      callback_id: confirmation.callbackId,
+      task_id: confirmation.taskId,
+      state,
+      proceed: confirmation.proceed ?? false,
+      timestamp: epochSeconds(confirmation.settledAt ?? Date.now()),
+    };
+    await Promise.all([
+      this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
+      this.delivery.announceResolution({ callbackId: confirmation.callbackId, confirmation }, waitingInstances),
+    ]);
+  }
+
+  private wakeWaiters(event: ResolutionEvent): void {
+    const waiting = this.waiters.get(event.callbackId);
+    if (!waiting) return;
+    if (event.confirmation) {
+      this.wakeAll(event.callbackId, event.confirmation);
+      return;
     }
-    this.pendingByUser.delete(confirmation.userId, confirmation);
-    this.pendingByTask.delete(confirmation.taskId, confirmation);
-    confirmation.frame = null;
-    this.retain(confirmation);
-
-    if (wasDelivered) {
-      const frame: ConfirmationResolvedFrame = {
-        type: 'confirmation_resolved',
-        callback_id: confirmation.callbackId,
-        task_id: confirmation.taskId,
-        state,
-        proceed,
-        timestamp: epochSeconds(confirmation.settledAt),
-      };
-      void this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame);
-    }
-    this.delivery.announceResolution({ callbackId: confirmation.callbackId, state });
+    // Woken from another instance: what is stored is the decision.
+    void this.store.get(event.callbackId).then(
+      (confirmation) => {
+        if (confirmation?.state !== 'pending') this.wakeAll(event.callbackId, confirmation);
+      },
+      () => undefined,
+    );
   }
 
-  private wakeWaiters(callbackId: string): void {
-    const confirmation = this.byId.get(callbackId);
-    if (confirmation) this.wakeWaitersOf(confirmation);
+  private wakeAll(callbackId: string, confirmation: Confirmation | undefined): void {
+    for (const wake of [...(this.waiters.get(callbackId) ?? [])]) wake(confirmation);
   }
 
-  private wakeWaitersOf(confirmation: TrackedConfirmation): void {
-    const waiters = confirmation.waiters;
-    confirmation.waiters = null;
-    for (const wake of waiters ?? []) wake();
-  }
-
-  private dropExpiredRecords(now: number): void {
-    for (let oldest = this.settledInOrder.peek(); oldest; oldest = this.settledInOrder.peek()) {
-      if (now - (oldest.settledAt as number) < this.retentionMs) break;
-      this.forgetOldestSettled();
-    }
-    for (const [key, cancellation] of this.cancellations) {
-      if (now - cancellation.cancelledAt < this.retentionMs) break;
-      this.dropCancellation(key, cancellation);
+  /** Pub/sub may drop a wake-up: waiting callers re-read what is stored. */
+  private async recheckWaiters(): Promise<void> {
+    for (const callbackId of [...this.waiters.keys()]) {
+      try {
+        const confirmation = await this.store.get(callbackId);
+        if (confirmation?.state !== 'pending') this.wakeAll(callbackId, confirmation);
+      } catch {
+        return; // Redis away: the next recheck (or the reconnect) tries again.
+      }
     }
   }
 
-  /** Keeps memory bounded under heavy churn: past the cap the oldest decisions go early. */
-  private retain(confirmation: TrackedConfirmation): void {
-    this.settledInOrder.push(confirmation);
-    if (this.settledInOrder.size > this.maxRetained) this.forgetOldestSettled();
+  private async finishWithLatest(callbackId: string, finish: (c?: Confirmation) => void): Promise<void> {
+    try {
+      finish(await this.store.get(callbackId));
+    } catch {
+      finish();
+    }
   }
+}
 
-  private dropCancellation(key: string, cancellation: TaskCancellation): void {
-    this.cancellations.delete(key);
-    this.cancellationsByTask.delete(cancellation.taskId, cancellation);
-  }
-
-  private forgetOldestSettled(): void {
-    const confirmation = this.settledInOrder.shift() as TrackedConfirmation;
-    this.byId.delete(confirmation.callbackId);
-    const key = userTaskKey(confirmation.userId, confirmation.taskId);
-    const remaining = (this.involvement.get(key) ?? 1) - 1;
-    if (remaining > 0) this.involvement.set(key, remaining);
-    else this.involvement.delete(key);
-  }
-
+function shuttingDown(): GatewayError {
+  return new GatewayError(ErrorCode.Unavailable, 'Shutting down; retry with the same callback_id', 1);
 }
 
 const COUNTER_OF: Record<SettledState, 'confirmed' | 'rejected' | 'timedOut' | 'cancelled'> = {

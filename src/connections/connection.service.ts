@@ -44,6 +44,13 @@ const TOKEN_EXPIRY_TICK_MS = 1000;
  * Starts the close handshake and cuts the socket off if the peer has not finished it in
  * time (it may not be reading at all), so no closed connection lingers outside the limits.
  */
+/** A user's (or task's) first connection here arrived, or its last one left. */
+export interface MembershipChange {
+  kind: 'user' | 'task';
+  id: string;
+  present: boolean;
+}
+
 export function closeSocket(socket: WebSocket, code: CloseCode, reason: string): void {
   socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_GRACE_MS).unref();
@@ -63,6 +70,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   private readonly bySocket = new WeakMap<WebSocket, ClientConnection>();
   private readonly byUser = new SetIndex<ClientConnection>();
   private readonly byTask = new SetIndex<ClientConnection>();
+  private readonly membershipListeners: Array<(change: MembershipChange) => void> = [];
   private readonly counters = {
     total: 0,
     failed: 0,
@@ -146,20 +154,38 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     this.refused[reason] = (this.refused[reason] ?? 0) + 1;
   }
 
+  /**
+   * Called when this instance gets its first connection of a user (or subscriber of a
+   * task) and when its last one goes: cluster delivery follows the user's channel then.
+   */
+  onMembershipChange(listener: (change: MembershipChange) => void): void {
+    this.membershipListeners.push(listener);
+  }
+
   identify(connection: ClientConnection, userId: string): void {
-    if (connection.userId !== null) this.byUser.delete(connection.userId, connection);
+    if (connection.userId !== null) this.leaveUser(connection, connection.userId);
     connection.userId = userId;
-    this.byUser.add(userId, connection);
+    if (this.byUser.add(userId, connection)) this.announce('user', userId, true);
   }
 
   subscribeTask(connection: ClientConnection, taskId: string): void {
     connection.tasks.add(taskId);
-    this.byTask.add(taskId, connection);
+    if (this.byTask.add(taskId, connection)) this.announce('task', taskId, true);
   }
 
   unsubscribeTask(connection: ClientConnection, taskId: string): void {
     connection.tasks.delete(taskId);
-    this.byTask.delete(taskId, connection);
+    if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
+  }
+
+  /** The users with a connection here. */
+  localUsers(): IterableIterator<string> {
+    return this.byUser.keys();
+  }
+
+  /** The tasks with a subscriber here. */
+  localTasks(): IterableIterator<string> {
+    return this.byTask.keys();
   }
 
   connectionsOfUser(userId: string): ReadonlySet<ClientConnection> {
@@ -255,8 +281,18 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     if (connection.tokenExpiresAtMonotonic !== null) {
       this.tokenExpiries.delete(connection, connection.tokenExpiresAtMonotonic);
     }
-    if (connection.userId !== null) this.byUser.delete(connection.userId, connection);
-    for (const taskId of connection.tasks) this.byTask.delete(taskId, connection);
+    if (connection.userId !== null) this.leaveUser(connection, connection.userId);
+    for (const taskId of connection.tasks) {
+      if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
+    }
+  }
+
+  private leaveUser(connection: ClientConnection, userId: string): void {
+    if (this.byUser.delete(userId, connection)) this.announce('user', userId, false);
+  }
+
+  private announce(kind: MembershipChange['kind'], id: string, present: boolean): void {
+    for (const listener of this.membershipListeners) listener({ kind, id, present });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ConfirmationState } from '../protocol/server-frames.js';
+import type { Confirmation } from '../confirmations/confirmation.js';
 
 /** Who a frame is for. The union of the sets gets it once. */
 export interface Audience {
@@ -12,19 +12,36 @@ export interface Audience {
 /** Announced when a confirmation leaves `pending`, wherever that happened. */
 export interface ResolutionEvent {
   callbackId: string;
-  state: ConfirmationState;
+  /** The settled record, when the event comes from this instance (others re-read it). */
+  confirmation?: Confirmation;
 }
 
 /**
  * The seam between the services and the sockets. The in-memory implementation reaches
- * this instance's connections; a shared-bus implementation can make several instances
- * act as one without changing any caller.
+ * this instance's connections; the Redis one reaches every instance's, through channels
+ * that only instances with a member of the audience subscribe to.
  */
 export abstract class DeliveryService {
-  /** Delivers the frame; resolves to the number of sockets it was written to here. */
+  /** True when several instances share the state (cluster mode). */
+  abstract readonly isShared: boolean;
+
+  /**
+   * Delivers the frame. Resolves to the number of sockets it was written to, or in
+   * cluster mode to the number of instances that hold a socket of the audience.
+   */
   abstract deliver(audience: Audience, frame: object): Promise<number>;
 
-  abstract announceResolution(event: ResolutionEvent): void;
+  /** Wakes the callers waiting here and on the given instances. */
+  abstract announceResolution(event: ResolutionEvent, waitingInstances: readonly string[]): Promise<void>;
 
   abstract onResolution(listener: (event: ResolutionEvent) => void): void;
+
+  /** Ends the user's subscriptions to the task on every instance. */
+  abstract endTaskSubscriptions(userId: string, taskId: string): Promise<void>;
+
+  /** Resolves once frames for the user reach this instance (their channel is subscribed). */
+  abstract userReachable(userId: string): Promise<void>;
+
+  /** Called after the shared bus came back from an outage: messages may have been missed. */
+  abstract onReconnect(listener: () => void): void;
 }

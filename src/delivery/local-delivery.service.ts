@@ -7,13 +7,22 @@ import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.j
 /** Delivers to the sockets of this instance only. */
 @Injectable()
 export class LocalDeliveryService extends DeliveryService {
+  readonly isShared: boolean = false;
   private readonly resolutionListeners: Array<(event: ResolutionEvent) => void> = [];
 
-  constructor(private readonly connections: ConnectionService) {
+  constructor(protected readonly connections: ConnectionService) {
     super();
   }
 
   async deliver(audience: Audience, frame: object): Promise<number> {
+    return this.deliverHere(audience, frame);
+  }
+
+  /**
+   * Writes the frame (an object, or its JSON) to this instance's connections of the
+   * audience, leaving out the connections of `skipUsers`.
+   */
+  deliverHere(audience: Audience, frame: object | string, skipUsers?: readonly string[]): number {
     const groups = this.recipientGroups(audience);
     // Only a connection in several groups (the user's and a task's) could come twice.
     const seen = groups.length > 1 ? new Set<ClientConnection>() : undefined;
@@ -23,20 +32,38 @@ export class LocalDeliveryService extends DeliveryService {
     for (const group of groups) {
       for (const connection of group) {
         if (connection.id === audience.exceptConnectionId || seen?.has(connection)) continue;
+        if (skipUsers !== undefined && connection.userId !== null && skipUsers.includes(connection.userId)) continue;
         seen?.add(connection);
-        prepared ??= new PreparedFrame(JSON.stringify(frame));
+        prepared ??= new PreparedFrame(typeof frame === 'string' ? frame : JSON.stringify(frame));
         if (this.connections.send(connection, prepared)) delivered++;
       }
     }
     return delivered;
   }
 
-  announceResolution(event: ResolutionEvent): void {
-    for (const listener of this.resolutionListeners) listener(event);
+  async announceResolution(event: ResolutionEvent, _waitingInstances: readonly string[]): Promise<void> {
+    this.notifyResolution(event);
   }
 
   onResolution(listener: (event: ResolutionEvent) => void): void {
     this.resolutionListeners.push(listener);
+  }
+
+  async endTaskSubscriptions(userId: string, taskId: string): Promise<void> {
+    this.endTaskSubscriptionsHere(userId, taskId);
+  }
+
+  async userReachable(_userId: string): Promise<void> {}
+
+  /** Nothing shared can go away in memory mode. */
+  onReconnect(_listener: () => void): void {}
+
+  protected notifyResolution(event: ResolutionEvent): void {
+    for (const listener of this.resolutionListeners) listener(event);
+  }
+
+  protected endTaskSubscriptionsHere(userId: string, taskId: string): void {
+    for (const connection of [...this.connections.connectionsOfUser(userId)]) this.connections.unsubscribeTask(connection, taskId);
   }
 
   /** Plain loops over these, not a generator: a broadcast walks every connection. */

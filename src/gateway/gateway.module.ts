@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { ConfirmationsModule } from '../confirmations/confirmations.module.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
+import { DeliveryModule } from '../delivery/delivery.module.js';
 import { TasksModule } from '../tasks/tasks.module.js';
 import { TaskGateway } from './task.gateway.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 
 @Module({
-  imports: [AuthModule, ConnectionsModule, ConfirmationsModule, TasksModule],
+  imports: [AuthModule, ConnectionsModule, DeliveryModule, ConfirmationsModule, TasksModule],
   providers: [TaskGateway, WsErrorFilter],
 })
 export class GatewayModule {}

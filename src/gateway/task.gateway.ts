@@ -18,6 +18,7 @@ import type {
   UnsubscribedFrame,
 } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
 import { ServerStateService } from '../health/server-state.service.js';
 import { TaskAccessService } from '../tasks/task-access.service.js';
 import { TaskService } from '../tasks/task.service.js';
@@ -39,7 +40,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     private readonly tasks: TaskService,
     private readonly taskAccess: TaskAccessService,
     private readonly serverState: ServerStateService,
+    private readonly delivery: DeliveryService,
   ) {
+    this.delivery.onReconnect(() => this.resendPendingToEveryone());
     this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
     this.maxConnectionsPerUser = config.get('WEBSOCKET_MAX_CONNECTIONS_PER_USER', { infer: true });
   }
@@ -65,7 +68,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       server_time: epochSeconds(),
     };
     this.connections.sendFrame(connection, connected);
-    this.deliverPendingConfirmations(connection);
+    void this.deliverPendingConfirmations(connection);
   }
 
   /**
@@ -86,14 +89,14 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   }
 
   @SubscribeMessage(ClientAction.Confirm)
-  confirm(
+  async confirm(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() frame: ConfirmFrame,
-  ): ConfirmationAcceptedFrame {
+  ): Promise<ConfirmationAcceptedFrame> {
     const connection = this.connectionOf(socket);
     const proceed = frame.proceed ?? false;
     const feedback = frame.feedback ?? null;
-    this.confirmations.answer(frame.callback_id, requireUser(connection), proceed, feedback, connection.id);
+    await this.confirmations.answer(frame.callback_id, requireUser(connection), proceed, feedback, connection.id);
     return { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
   }
 
@@ -112,10 +115,10 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   }
 
   @SubscribeMessage(ClientAction.Subscribe)
-  subscribe(
+  async subscribe(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() frame: SubscribeFrame,
-  ): SubscriptionConfirmedFrame {
+  ): Promise<SubscriptionConfirmedFrame> {
     const connection = this.connectionOf(socket);
     if (frame.user_id === undefined && frame.task_id === undefined) {
       throw new GatewayError(ErrorCode.InvalidMessage, 'subscribe needs user_id, task_id or both');
@@ -124,7 +127,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     // foreign user_id is refused before the task check could say anything about that user.
     if (frame.user_id !== undefined) checkMayAdopt(connection, frame.user_id);
     const userId = frame.user_id ?? connection.userId;
-    if (frame.task_id !== undefined) this.checkMayFollow(userId, frame.task_id);
+    if (frame.task_id !== undefined) await this.checkMayFollow(userId, frame.task_id);
     if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
     if (frame.task_id !== undefined) this.connections.subscribeTask(connection, frame.task_id);
     return {
@@ -145,9 +148,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     return { type: 'unsubscribed', task_id: frame.task_id, subscribed_tasks: [...connection.tasks] };
   }
 
-  private checkMayFollow(userId: string | null, taskId: string): void {
+  private async checkMayFollow(userId: string | null, taskId: string): Promise<void> {
     if (userId === null) throw identityRequired();
-    if (!this.taskAccess.mayFollow(userId, taskId)) {
+    if (!(await this.taskAccess.mayFollow(userId, taskId))) {
       throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not concern this user`);
     }
   }
@@ -156,7 +159,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (connection.userId === userId) return;
     this.connections.identify(connection, userId);
     this.enforcePerUserLimit(userId, connection);
-    this.deliverPendingConfirmations(connection);
+    void this.deliverPendingConfirmations(connection);
   }
 
   /** A new tab wins over a forgotten one: past the limit, the user's oldest connection goes. */
@@ -168,11 +171,29 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     }
   }
 
-  private deliverPendingConfirmations(connection: ClientConnection): void {
-    if (connection.userId === null) return;
-    for (const confirmation of this.confirmations.pendingForUser(connection.userId)) {
-      if (confirmation.frame) this.connections.sendFrame(connection, confirmation.frame);
+  /**
+   * Sends the user's pending prompts to a new connection. Frames for the user reach this
+   * instance first, then the store is read, so a prompt made meanwhile may come twice
+   * (clients keep prompts by callback_id) but is never missed.
+   */
+  private async deliverPendingConfirmations(connection: ClientConnection): Promise<void> {
+    const userId = connection.userId;
+    if (userId === null) return;
+    try {
+      await this.delivery.userReachable(userId);
+      for (const confirmation of await this.confirmations.pendingForUser(userId)) {
+        if (confirmation.frame && connection.socket.readyState === connection.socket.OPEN) {
+          this.connections.sendFrame(connection, confirmation.frame);
+        }
+      }
+    } catch (err) {
+      this.logger.warn(`Pending prompts for ${connection.id} not sent now: ${(err as Error).message}`);
     }
+  }
+
+  /** After a shared-bus outage prompts may have been missed: every local user gets theirs again. */
+  private resendPendingToEveryone(): void {
+    for (const connection of [...this.connections.all()]) void this.deliverPendingConfirmations(connection);
   }
 
   private connectionOf(socket: WebSocket): ClientConnection {

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { PublicRoute } from '../auth/api-key.hook.js';
+import { RedisHealthIndicator } from './redis.health-indicator.js';
 import { StatusService } from './status.service.js';
 import { WebSocketHealthIndicator } from './websocket.health-indicator.js';
 
@@ -10,6 +11,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly websocket: WebSocketHealthIndicator,
     private readonly statusService: StatusService,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   /** Readiness: 503 while starting or draining, so the load balancer sends no new work. */
@@ -17,7 +19,8 @@ export class HealthController {
   @PublicRoute()
   @HealthCheck()
   readiness() {
-    return this.health.check([() => this.websocket.check()]);
+    const checks = [() => this.websocket.check()];
+    return this.health.check(this.redis.isConfigured ? [...checks, () => this.redis.check()] : checks);
   }
 
   /** Liveness: the event loop answers. Depends on nothing outside the process. */
@@ -28,8 +31,9 @@ export class HealthController {
     return this.health.check([]);
   }
 
+  /** This instance's figures under the original's keys, plus the cluster's in cluster mode. */
   @Get('status')
-  status() {
-    return this.statusService.status();
+  async status() {
+    return { ...this.statusService.status(), ...(await this.statusService.clusterStatus()) };
   }
 }

@@ -25,20 +25,21 @@ export class NotifyController {
     @Query() query: NotifyQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const { confirmation } = this.confirmations.create({
+    const waits = query.wait !== 'false';
+    const { confirmation } = await this.confirmations.create({
       userId: body.user_id,
       taskId: body.task_id,
       step: body.step,
       stepResult: body.step_result,
       timeoutSeconds: body.timeout_seconds,
       callbackId: body.callback_id,
-    });
-    if (query.wait === 'false' && confirmation.state === 'pending') {
+    }, waits);
+    if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
       return { callback_id: confirmation.callbackId, state: 'pending', status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
     }
     // No limit of its own: the confirmation's expiry (or shutdown) ends the wait.
-    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, stopWhenCallerLeaves(reply));
+    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, stopWhenCallerLeaves(reply), confirmation);
     if (!settled || settled.state === 'pending') return answerStillPending(reply, confirmation.callbackId);
     return toDecision(settled);
   }

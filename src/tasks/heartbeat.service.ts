@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
@@ -6,6 +6,10 @@ import { DeliveryService } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { HeartbeatFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { InstanceIdentity } from '../redis/instance-identity.js';
+import { Heartbeat, HeartbeatStore } from './heartbeat.store.js';
+
+export type { Heartbeat } from './heartbeat.store.js';
 
 export interface HeartbeatRequest {
   userId: string;
@@ -15,49 +19,61 @@ export interface HeartbeatRequest {
   message?: string;
 }
 
-export interface Heartbeat {
-  readonly id: string;
-  readonly userId: string;
-  readonly taskId: string;
-  readonly intervalSeconds: number;
-  readonly message: string;
-  readonly startedAt: number;
-  readonly endsAt: number;
-  beats: number;
-  timer: NodeJS.Timeout;
-}
-
 export const DEFAULT_HEARTBEAT_MESSAGE = 'task still running...';
-/** Heartbeats running at once on one instance; each is a timer. */
+/** Heartbeats one instance sends at once; each is a timer. */
 export const MAX_HEARTBEATS = 10_000;
+/** How often, in cluster mode, heartbeats of instances that died are looked for. */
+const ORPHAN_SCAN_MS = 250;
+
+/**
+ * How long an owner's claim on a heartbeat lasts without a beat. Renewed by every beat;
+ * with the orphan scan it bounds a takeover at two intervals (for intervals of 0.5 s and up).
+ */
+export function leaseMsOf(heartbeat: Pick<Heartbeat, 'intervalSeconds'>): number {
+  const intervalMs = heartbeat.intervalSeconds * 1000;
+  return Math.max(intervalMs * 1.5, intervalMs + 250);
+}
 
 /**
  * The original's send_heartbeat, made stoppable: one heartbeat per task, sent to the
  * task's user and subscribers every interval until it is stopped, replaced, its task is
- * cancelled, or its duration runs out.
+ * cancelled, or its duration runs out. The stored heartbeat is the truth: before every
+ * beat its owner checks it still exists and is still its own.
  */
 @Injectable()
-export class HeartbeatService implements OnModuleDestroy {
-  private readonly byId = new Map<string, Heartbeat>();
-  private readonly byTask = new Map<string, Heartbeat>();
+export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(HeartbeatService.name);
+  /** The heartbeats this instance sends, by id. */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly defaultDurationMs: number;
+  private orphanScan?: NodeJS.Timeout;
 
   constructor(
     config: ConfigService<Environment, true>,
+    private readonly store: HeartbeatStore,
     private readonly delivery: DeliveryService,
+    private readonly identity: InstanceIdentity,
   ) {
     this.defaultDurationMs = config.get('HEARTBEAT_DEFAULT_DURATION_SECONDS', { infer: true }) * 1000;
   }
 
+  onModuleInit(): void {
+    if (!this.delivery.isShared) return;
+    this.orphanScan = setInterval(() => void this.adoptOrphans(), ORPHAN_SCAN_MS);
+    this.orphanScan.unref();
+  }
+
+  /** Only this instance's timers stop: in cluster mode another instance takes the heartbeats over. */
   onModuleDestroy(): void {
-    for (const heartbeat of [...this.byId.values()]) this.stop(heartbeat.id);
+    clearInterval(this.orphanScan);
+    for (const timer of this.timers.values()) clearInterval(timer);
+    this.timers.clear();
   }
 
   /** Starts a heartbeat, replacing the task's current one. The first beat goes out at once. */
-  start(request: HeartbeatRequest): Heartbeat {
-    this.stopForTask(request.taskId);
-    if (this.byId.size >= MAX_HEARTBEATS) {
-      throw new GatewayError(ErrorCode.CapacityExceeded, `${MAX_HEARTBEATS} heartbeats are already running`, 5);
+  async start(request: HeartbeatRequest): Promise<Heartbeat> {
+    if (this.timers.size >= MAX_HEARTBEATS) {
+      throw new GatewayError(ErrorCode.CapacityExceeded, `${MAX_HEARTBEATS} heartbeats are already running here`, 5);
     }
     const now = Date.now();
     const durationMs = request.durationSeconds === undefined ? this.defaultDurationMs : request.durationSeconds * 1000;
@@ -70,65 +86,97 @@ export class HeartbeatService implements OnModuleDestroy {
       startedAt: now,
       endsAt: now + durationMs,
       beats: 0,
-      timer: setInterval(() => this.beat(heartbeat), request.intervalSeconds * 1000),
+      owner: this.identity.id,
     };
-    this.byId.set(heartbeat.id, heartbeat);
-    this.byTask.set(heartbeat.taskId, heartbeat);
-    this.beat(heartbeat);
+    const replaced = await this.store.start(heartbeat, leaseMsOf(heartbeat));
+    if (replaced) this.stopTimer(replaced.id);
+    this.run(heartbeat);
+    await this.beat(heartbeat);
     return heartbeat;
   }
 
-  get(id: string): Heartbeat | undefined {
-    return this.unlessEnded(this.byId.get(id));
+  async get(id: string): Promise<Heartbeat | undefined> {
+    return this.unlessEnded(await this.store.get(id));
   }
 
-  forTask(taskId: string): Heartbeat | undefined {
-    return this.unlessEnded(this.byTask.get(taskId));
+  async forTask(taskId: string): Promise<Heartbeat | undefined> {
+    return this.unlessEnded(await this.store.forTask(taskId));
   }
 
+  /** Heartbeats this instance sends. */
   get count(): number {
-    return this.byId.size;
+    return this.timers.size;
   }
 
-  stop(id: string): boolean {
-    const heartbeat = this.byId.get(id);
-    if (!heartbeat) return false;
-    clearInterval(heartbeat.timer);
-    this.byId.delete(id);
-    if (this.byTask.get(heartbeat.taskId) === heartbeat) this.byTask.delete(heartbeat.taskId);
-    return true;
+  /** Stops it wherever it runs: its owner finds it gone before its next beat. */
+  async stop(id: string): Promise<boolean> {
+    this.stopTimer(id);
+    return (await this.store.stop(id)) !== undefined;
   }
 
-  stopForTask(taskId: string): boolean {
-    const heartbeat = this.byTask.get(taskId);
+  async stopForTask(taskId: string): Promise<boolean> {
+    const heartbeat = await this.store.forTask(taskId);
     return heartbeat ? this.stop(heartbeat.id) : false;
   }
 
   /** A heartbeat past its end is over even before its next beat would notice. */
-  private unlessEnded(heartbeat: Heartbeat | undefined): Heartbeat | undefined {
+  private async unlessEnded(heartbeat: Heartbeat | undefined): Promise<Heartbeat | undefined> {
     if (heartbeat && Date.now() >= heartbeat.endsAt) {
-      this.stop(heartbeat.id);
+      await this.stop(heartbeat.id);
       return undefined;
     }
     return heartbeat;
   }
 
-  private beat(heartbeat: Heartbeat): void {
-    if (Date.now() >= heartbeat.endsAt) {
-      this.stop(heartbeat.id);
-      return;
+  private run(heartbeat: Heartbeat): void {
+    this.stopTimer(heartbeat.id);
+    this.timers.set(heartbeat.id, setInterval(() => void this.beat(heartbeat), heartbeat.intervalSeconds * 1000));
+  }
+
+  private stopTimer(id: string): void {
+    const timer = this.timers.get(id);
+    if (timer) clearInterval(timer);
+    this.timers.delete(id);
+  }
+
+  private async beat(local: Heartbeat): Promise<void> {
+    try {
+      if (Date.now() >= local.endsAt) {
+        await this.stop(local.id);
+        return;
+      }
+      const current = await this.store.beat(local, leaseMsOf(local));
+      if (!current) {
+        this.stopTimer(local.id); // stopped, replaced or taken over elsewhere
+        return;
+      }
+      local.beats = current.beats;
+      const frame: HeartbeatFrame = {
+        type: 'heartbeat',
+        status: 'heartbeat',
+        message: current.message,
+        heartbeat_id: current.id,
+        user_id: current.userId,
+        task_id: current.taskId,
+        timestamp: epochSeconds(),
+      };
+      await this.delivery.deliver({ userIds: [current.userId], taskIds: [current.taskId] }, frame);
+    } catch (err) {
+      // Redis away: this beat is skipped; the timer tries again (or the lease passes on).
+      this.logger.debug(`Heartbeat ${local.id} skipped a beat: ${(err as Error).message}`);
     }
-    heartbeat.beats++;
-    const frame: HeartbeatFrame = {
-      type: 'heartbeat',
-      status: 'heartbeat',
-      message: heartbeat.message,
-      heartbeat_id: heartbeat.id,
-      user_id: heartbeat.userId,
-      task_id: heartbeat.taskId,
-      timestamp: epochSeconds(),
-    };
-    void this.delivery.deliver({ userIds: [heartbeat.userId], taskIds: [heartbeat.taskId] }, frame);
+  }
+
+  private async adoptOrphans(): Promise<void> {
+    try {
+      for (const heartbeat of await this.store.claimOrphans(this.identity.id, leaseMsOf)) {
+        this.logger.log(`Took over heartbeat ${heartbeat.id} of task ${heartbeat.taskId}`);
+        this.run(heartbeat);
+        void this.beat(heartbeat);
+      }
+    } catch {
+      // Redis away: the next scan tries again.
+    }
   }
 }
 

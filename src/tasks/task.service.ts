@@ -31,39 +31,39 @@ export class TaskService {
    * its heartbeat stops, and the user's connections and the task's subscribers are told.
    */
   async cancel(userId: string, taskId: string): Promise<TaskCancelledFrame> {
-    if (!this.access.owns(userId, taskId)) {
+    if (!(await this.access.owns(userId, taskId))) {
       throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not belong to this user`);
     }
-    const cancelled = this.confirmations.cancelTask(userId, taskId);
-    if (this.heartbeats.forTask(taskId)?.userId === userId) this.heartbeats.stopForTask(taskId);
+    const cancelled = await this.confirmations.cancelTask(userId, taskId);
+    const heartbeat = await this.heartbeats.forTask(taskId);
+    if (heartbeat?.userId === userId) await this.heartbeats.stop(heartbeat.id);
     this.logger.log(`Task ${taskId} cancelled by ${userId} (${cancelled.length} pending confirmations)`);
     const frame: TaskCancelledFrame = { type: 'task_cancelled', user_id: userId, task_id: taskId, timestamp: epochSeconds() };
     await this.delivery.deliver({ userIds: [userId], taskIds: [taskId] }, frame);
     return frame;
   }
 
-  startHeartbeat(request: HeartbeatRequest): Heartbeat {
-    if (this.confirmations.cancellationOf(request.userId, request.taskId)) {
+  async startHeartbeat(request: HeartbeatRequest): Promise<Heartbeat> {
+    if (await this.confirmations.cancellationOf(request.userId, request.taskId)) {
       throw new GatewayError(ErrorCode.TaskCancelled, `Task ${request.taskId} was cancelled`);
     }
     return this.heartbeats.start(request);
   }
 
-  stopHeartbeat(id: string): void {
-    if (!this.heartbeats.stop(id)) throw new GatewayError(ErrorCode.NotFound, `No heartbeat with id ${id}`);
+  async stopHeartbeat(id: string): Promise<void> {
+    if (!(await this.heartbeats.stop(id))) throw new GatewayError(ErrorCode.NotFound, `No heartbeat with id ${id}`);
   }
 
   /** What the gateway knows of a task; a task it never heard of is not found. */
-  describe(taskId: string): TaskSnapshot {
-    const snapshot = {
-      cancellation: this.confirmations.latestCancellationOf(taskId),
-      pending: this.confirmations.pendingForTask(taskId),
-      heartbeat: this.heartbeats.forTask(taskId),
-    };
-    if (!snapshot.cancellation && snapshot.pending.length === 0 && !snapshot.heartbeat) {
+  async describe(taskId: string): Promise<TaskSnapshot> {
+    const [cancellation, pending, heartbeat] = await Promise.all([
+      this.confirmations.latestCancellationOf(taskId),
+      this.confirmations.pendingForTask(taskId),
+      this.heartbeats.forTask(taskId),
+    ]);
+    if (!cancellation && pending.length === 0 && !heartbeat) {
       throw new GatewayError(ErrorCode.NotFound, `No task ${taskId} is known (no cancellation, confirmation or heartbeat)`);
     }
-    return snapshot;
+    return { cancellation, pending, heartbeat };
   }
-
 }

@@ -19,8 +19,8 @@ export class TasksController {
   ) {}
 
   @Get('tasks/:task_id')
-  describe(@Param('task_id') taskId: string) {
-    const { cancellation, pending, heartbeat } = this.tasks.describe(taskId);
+  async describe(@Param('task_id') taskId: string) {
+    const { cancellation, pending, heartbeat } = await this.tasks.describe(taskId);
     return {
       task_id: taskId,
       cancelled: cancellation !== undefined,
@@ -42,23 +42,23 @@ export class TasksController {
   /** Lets a user subscribe to the task's messages even without a confirmation of their own. */
   @Post('tasks/:task_id/subscribers')
   @HttpCode(HttpStatus.CREATED)
-  grant(@Param('task_id') taskId: string, @Body() body: GrantRequestDto) {
-    const expiresAt = this.access.grant(taskId, body.user_id, body.ttl_seconds);
+  async grant(@Param('task_id') taskId: string, @Body() body: GrantRequestDto) {
+    const expiresAt = await this.access.grant(taskId, body.user_id, body.ttl_seconds);
     return { task_id: taskId, user_id: body.user_id, expires_at: epochSeconds(expiresAt) };
   }
 
   @Delete('tasks/:task_id/subscribers/:user_id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  revoke(@Param('task_id') taskId: string, @Param('user_id') userId: string): void {
-    if (!this.access.revoke(taskId, userId)) {
+  async revoke(@Param('task_id') taskId: string, @Param('user_id') userId: string): Promise<void> {
+    if (!(await this.access.revoke(taskId, userId))) {
       throw new GatewayError(ErrorCode.NotFound, `User ${userId} has no grant for task ${taskId}`);
     }
   }
 
   @Post('heartbeats')
   @HttpCode(HttpStatus.CREATED)
-  startHeartbeat(@Body() body: HeartbeatRequestDto) {
-    const heartbeat = this.tasks.startHeartbeat({
+  async startHeartbeat(@Body() body: HeartbeatRequestDto) {
+    const heartbeat = await this.tasks.startHeartbeat({
       userId: body.user_id,
       taskId: body.task_id,
       intervalSeconds: body.interval_seconds,
@@ -70,7 +70,7 @@ export class TasksController {
 
   @Delete('heartbeats/:id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  stopHeartbeat(@Param('id') id: string): void {
-    this.tasks.stopHeartbeat(id);
+  stopHeartbeat(@Param('id') id: string): Promise<void> {
+    return this.tasks.stopHeartbeat(id);
   }
 }

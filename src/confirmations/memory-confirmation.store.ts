@@ -1,0 +1,175 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { FifoQueue } from '../common/fifo-queue.js';
+import { SetIndex } from '../common/set-index.js';
+import type { Confirmation } from './confirmation.js';
+import {
+  ConfirmationStore,
+  CreateLimits,
+  CreateOutcome,
+  Settlement,
+  SettleOutcome,
+  TaskCancellation,
+} from './confirmation.store.js';
+
+export interface RetentionSettings {
+  retentionMs: number;
+  maxRetained: number;
+}
+
+function userTaskKey(userId: string, taskId: string): string {
+  return `${userId}\n${taskId}`;
+}
+
+/**
+ * One instance's confirmations, in memory: the default. Settled records stay readable for
+ * the retention time, and at most `maxRetained` of them, oldest dropped first.
+ */
+@Injectable()
+export class MemoryConfirmationStore extends ConfirmationStore implements OnModuleInit, OnModuleDestroy {
+  private readonly byId = new Map<string, Confirmation>();
+  private readonly pendingByUser = new SetIndex<Confirmation>();
+  private readonly pendingByTask = new SetIndex<Confirmation>();
+  /** How many pending and retained confirmations each (user, task) has: "is this user in it". */
+  private readonly involvement = new Map<string, number>();
+  /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
+  private readonly settledInOrder = new FifoQueue<Confirmation>();
+  /** Cancellations by (user, task), in the order they happened. */
+  private readonly cancellations = new Map<string, TaskCancellation>();
+  private readonly cancellationsByTask = new SetIndex<TaskCancellation>();
+  private pending = 0;
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(private readonly settings: RetentionSettings) {
+    super();
+  }
+
+  onModuleInit(): void {
+    const sweepMs = Math.min(Math.max(this.settings.retentionMs / 2, 1000), 60_000);
+    this.sweepTimer = setInterval(() => this.dropExpiredRecords(Date.now()), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  async create(draft: Confirmation, limits: CreateLimits): Promise<CreateOutcome> {
+    const existing = this.byId.get(draft.callbackId);
+    if (existing) {
+      const same = existing.userId === draft.userId && existing.taskId === draft.taskId;
+      return same ? { kind: 'existing', confirmation: existing } : { kind: 'conflict' };
+    }
+    const confirmation = draft;
+    const cancelled = this.cancellations.has(userTaskKey(draft.userId, draft.taskId));
+    if (!cancelled) {
+      if (this.pendingByUser.get(draft.userId).size >= limits.maxPendingPerUser) return { kind: 'user_cap' };
+      if (this.pending >= limits.maxPendingTotal) return { kind: 'total_cap' };
+    }
+    this.byId.set(confirmation.callbackId, confirmation);
+    const key = userTaskKey(confirmation.userId, confirmation.taskId);
+    this.involvement.set(key, (this.involvement.get(key) ?? 0) + 1);
+    if (cancelled) {
+      this.markSettled(confirmation, { state: 'cancelled', proceed: false, feedback: null, settledAt: confirmation.createdAt });
+    } else {
+      this.pendingByUser.add(confirmation.userId, confirmation);
+      this.pendingByTask.add(confirmation.taskId, confirmation);
+      this.pending++;
+    }
+    return { kind: 'created', confirmation };
+  }
+
+  async get(callbackId: string): Promise<Confirmation | undefined> {
+    return this.byId.get(callbackId);
+  }
+
+  async settle(userId: string, callbackId: string, settlement: Settlement): Promise<SettleOutcome> {
+    const confirmation = this.byId.get(callbackId);
+    if (!confirmation || confirmation.userId !== userId) return { kind: 'not_found' };
+    if (confirmation.state !== 'pending') return { kind: 'already', confirmation };
+    this.pendingByUser.delete(confirmation.userId, confirmation);
+    this.pendingByTask.delete(confirmation.taskId, confirmation);
+    this.pending--;
+    this.markSettled(confirmation, settlement);
+    return { kind: 'settled', confirmation, waitingInstances: [] };
+  }
+
+  async watch(confirmation: Confirmation): Promise<Confirmation | undefined> {
+    return this.byId.get(confirmation.callbackId);
+  }
+
+  /** Every pending confirmation here has this instance's timer: none is ever overdue. */
+  async overdue(): Promise<Array<{ userId: string; callbackId: string }>> {
+    return [];
+  }
+
+  async pendingForUser(userId: string): Promise<Confirmation[]> {
+    return [...this.pendingByUser.get(userId)];
+  }
+
+  async pendingForTask(taskId: string): Promise<Confirmation[]> {
+    return [...this.pendingByTask.get(taskId)];
+  }
+
+  async pendingTotal(): Promise<number> {
+    return this.pending;
+  }
+
+  async involves(userId: string, taskId: string): Promise<boolean> {
+    return this.involvement.has(userTaskKey(userId, taskId));
+  }
+
+  async recordCancellation(cancellation: TaskCancellation): Promise<void> {
+    const key = userTaskKey(cancellation.userId, cancellation.taskId);
+    const previous = this.cancellations.get(key);
+    if (previous) this.dropCancellation(key, previous);
+    this.cancellations.set(key, cancellation);
+    this.cancellationsByTask.add(cancellation.taskId, cancellation);
+  }
+
+  async cancellationOf(userId: string, taskId: string): Promise<TaskCancellation | undefined> {
+    return this.cancellations.get(userTaskKey(userId, taskId));
+  }
+
+  async latestCancellationOf(taskId: string): Promise<TaskCancellation | undefined> {
+    let latest: TaskCancellation | undefined;
+    // Insertion order is cancellation order: a repeated cancel is removed and added again.
+    for (const cancellation of this.cancellationsByTask.get(taskId)) latest = cancellation;
+    return latest;
+  }
+
+  private markSettled(confirmation: Confirmation, settlement: Settlement): void {
+    confirmation.state = settlement.state;
+    confirmation.proceed = settlement.proceed;
+    confirmation.feedback = settlement.feedback;
+    confirmation.settledAt = settlement.settledAt;
+    // Retained decisions do not keep the step's result.
+    confirmation.frame = null;
+    this.settledInOrder.push(confirmation);
+    if (this.settledInOrder.size > this.settings.maxRetained) this.forgetOldestSettled();
+  }
+
+  private dropExpiredRecords(now: number): void {
+    for (let oldest = this.settledInOrder.peek(); oldest; oldest = this.settledInOrder.peek()) {
+      if (now - (oldest.settledAt as number) < this.settings.retentionMs) break;
+      this.forgetOldestSettled();
+    }
+    for (const [key, cancellation] of this.cancellations) {
+      if (now - cancellation.cancelledAt < this.settings.retentionMs) break;
+      this.dropCancellation(key, cancellation);
+    }
+  }
+
+  private dropCancellation(key: string, cancellation: TaskCancellation): void {
+    this.cancellations.delete(key);
+    this.cancellationsByTask.delete(cancellation.taskId, cancellation);
+  }
+
+  private forgetOldestSettled(): void {
+    const confirmation = this.settledInOrder.shift() as Confirmation;
+    this.byId.delete(confirmation.callbackId);
+    const key = userTaskKey(confirmation.userId, confirmation.taskId);
+    const remaining = (this.involvement.get(key) ?? 1) - 1;
+    if (remaining > 0) this.involvement.set(key, remaining);
+    else this.involvement.delete(key);
+  }
+}

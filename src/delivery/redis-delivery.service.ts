@@ -1,0 +1,161 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConnectionService, MembershipChange } from '../connections/connection.service.js';
+import { InstanceIdentity } from '../redis/instance-identity.js';
+import { RedisService } from '../redis/redis.service.js';
+import { Audience, ResolutionEvent } from './delivery.service.js';
+import { LocalDeliveryService } from './local-delivery.service.js';
+
+/** What travels before the frame on a channel: who to leave out, or a control instruction. */
+interface Envelope {
+  /** Connection to leave out. */
+  x?: string;
+  /** Users whose connections get the frame through their own channel already. */
+  s?: string[];
+  /** Control: end this user's subscriptions to the task. */
+  revoke?: string;
+  /** Control (instance channel): these confirmations were settled. */
+  resolved?: string[];
+}
+
+type Route = { kind: 'user' | 'task'; id: string } | { kind: 'everyone' } | { kind: 'instance' };
+
+/**
+ * Cluster delivery over Redis pub/sub, as Centrifugo and Socket.IO's sharded adapter do it:
+ * a channel per user and per task, which an instance subscribes to only while it holds a
+ * connection of that user (or a subscriber of that task), one broadcast channel, and one
+ * channel per instance for wake-ups of waiting callers. A frame for one user costs nothing
+ * on instances without that user. Messages are `<envelope JSON>\n<frame JSON>`, so an
+ * instance writes the frame to its sockets without parsing it.
+ *
+ * Pub/sub is at most once: nothing correct depends on a message arriving. Prompts and
+ * decisions are in Redis; after a reconnect every listener re-reads what it may have missed.
+ */
+@Injectable()
+export class RedisDeliveryService extends LocalDeliveryService implements OnApplicationBootstrap {
+  override readonly isShared = true;
+  private readonly logger = new Logger(RedisDeliveryService.name);
+  private readonly routes = new Map<string, Route>();
+  private readonly subscriptions = new Map<string, Promise<void>>();
+  private readonly reconnectListeners: Array<() => void> = [];
+  private readonly broadcastChannel: string;
+  private readonly ownChannel: string;
+  /** Frames this instance received per route kind: shows that targeted frames skip other instances. */
+  readonly received = { user: 0, task: 0, everyone: 0, instance: 0 };
+  private everReady = false;
+
+  constructor(
+    connections: ConnectionService,
+    private readonly redis: RedisService,
+    private readonly identity: InstanceIdentity,
+  ) {
+    super(connections);
+    this.broadcastChannel = redis.channel('broadcast');
+    this.ownChannel = redis.channel('instance', identity.id);
+    this.routes.set(this.broadcastChannel, { kind: 'everyone' });
+    this.routes.set(this.ownChannel, { kind: 'instance' });
+    connections.onMembershipChange((change) => this.follow(change));
+    redis.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    redis.subscriber.on('ready', () => this.resubscribeAll());
+  }
+
+  onApplicationBootstrap(): void {
+    void this.subscribe(this.broadcastChannel);
+    void this.subscribe(this.ownChannel);
+  }
+
+  override async deliver(audience: Audience, frame: object): Promise<number> {
+    const json = JSON.stringify(frame);
+    const except = audience.exceptConnectionId;
+    if (audience.everyone) return this.publish(this.broadcastChannel, { x: except }, json);
+    const userIds = audience.userIds ?? [];
+    const published: Array<Promise<number>> = [];
+    for (const userId of userIds) published.push(this.publish(this.redis.channel('user', userId), { x: except }, json));
+    // A subscriber who is also one of the users gets the frame on the user's channel only.
+    const skip = userIds.length > 0 ? [...userIds] : undefined;
+    for (const taskId of audience.taskIds ?? []) published.push(this.publish(this.redis.channel('task', taskId), { x: except, s: skip }, json));
+    let reached = 0;
+    for (const count of await Promise.all(published)) reached += count;
+    return reached;
+  }
+
+  override async announceResolution(event: ResolutionEvent, waitingInstances: readonly string[]): Promise<void> {
+    this.notifyResolution(event);
+    const others = waitingInstances.filter((id) => id !== this.identity.id);
+    await Promise.all(others.map((id) => this.publish(this.redis.channel('instance', id), { resolved: [event.callbackId] }, '')));
+  }
+
+  override async endTaskSubscriptions(userId: string, taskId: string): Promise<void> {
+    await this.publish(this.redis.channel('user', userId), { revoke: taskId }, '');
+  }
+
+  override userReachable(userId: string): Promise<void> {
+    return this.subscriptions.get(this.redis.channel('user', userId)) ?? Promise.resolve();
+  }
+
+  override onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  private publish(channel: string, envelope: Envelope, json: string): Promise<number> {
+    const header = envelope.x === undefined && envelope.s === undefined && !envelope.revoke && !envelope.resolved ? '' : JSON.stringify(envelope);
+    return this.redis.run(() => this.redis.commands.publish(channel, `${header}\n${json}`));
+  }
+
+  private receive(channel: string, message: string): void {
+    const route = this.routes.get(channel);
+    if (!route) return;
+    this.received[route.kind]++;
+    const cut = message.indexOf('\n');
+    const envelope: Envelope = cut > 0 ? (JSON.parse(message.slice(0, cut)) as Envelope) : {};
+    const json = message.slice(cut + 1);
+    switch (route.kind) {
+      case 'everyone':
+        this.deliverHere({ everyone: true, exceptConnectionId: envelope.x }, json);
+        return;
+      case 'instance':
+        for (const callbackId of envelope.resolved ?? []) this.notifyResolution({ callbackId });
+        return;
+      case 'user':
+        if (envelope.revoke !== undefined) this.endTaskSubscriptionsHere(route.id, envelope.revoke);
+        else this.deliverHere({ userIds: [route.id], exceptConnectionId: envelope.x }, json);
+        return;
+      case 'task':
+        this.deliverHere({ taskIds: [route.id], exceptConnectionId: envelope.x }, json, envelope.s);
+    }
+  }
+
+  private follow(change: MembershipChange): void {
+    const channel = this.redis.channel(change.kind, change.id);
+    if (change.present) {
+      this.routes.set(channel, { kind: change.kind, id: change.id });
+      void this.subscribe(channel);
+    } else {
+      this.routes.delete(channel);
+      this.subscriptions.delete(channel);
+      this.redis.subscriber.unsubscribe(channel).catch(() => undefined);
+    }
+  }
+
+  private subscribe(channel: string): Promise<void> {
+    const subscribed = this.redis.subscriber.subscribe(channel).then(
+      () => undefined,
+      (err: Error) => {
+        // Redis away: the reconnect subscribes every channel still wanted.
+        this.logger.debug(`Subscribe to ${channel} deferred: ${err.message}`);
+      },
+    );
+    this.subscriptions.set(channel, subscribed);
+    return subscribed;
+  }
+
+  /** After an outage: every wanted channel again, then the listeners re-read what is stored. */
+  private resubscribeAll(): void {
+    if (!this.everReady) {
+      this.everReady = true;
+      return;
+    }
+    for (const channel of this.routes.keys()) void this.subscribe(channel);
+    this.logger.log(`Resubscribed ${this.routes.size} channels; re-reading shared state`);
+    for (const listener of this.reconnectListeners) listener();
+  }
+}

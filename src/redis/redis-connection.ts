@@ -1,0 +1,47 @@
+import { Logger } from '@nestjs/common';
+import { Redis, RedisOptions } from 'ioredis';
+
+/** Reconnect back-off: 100 ms doubling to 5 s, forever (Redis coming back must be noticed). */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(100 * 2 ** Math.min(attempt, 6), 5000);
+}
+
+export interface RedisConnectionOptions {
+  url: string;
+  commandTimeoutMs: number;
+  name: string;
+  /** False for commands: while Redis is away they fail at once instead of waiting. */
+  queueWhileOffline: boolean;
+}
+
+/**
+ * One ioredis connection with the settings cluster mode relies on: commands can fail at once
+ * while Redis is away (no offline queue, so a request answers 503 instead of hanging), a
+ * command timeout, endless reconnects with back-off, and subscriptions restored by the
+ * client after a reconnect. Errors are logged once per outage, not once per retry.
+ */
+export function openRedisConnection(options: RedisConnectionOptions): Redis {
+  const logger = new Logger(`Redis:${options.name}`);
+  const settings: RedisOptions = {
+    connectionName: options.name,
+    enableOfflineQueue: options.queueWhileOffline,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: Math.max(options.commandTimeoutMs, 2000),
+    maxRetriesPerRequest: 0,
+    autoResubscribe: true,
+    retryStrategy: reconnectDelayMs,
+    // A READONLY reply (a failover in progress) reconnects instead of failing writes for long.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+  const redis = new Redis(options.url, settings);
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.error(`Redis unavailable (${err.message}); retrying with back-off`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.log('Redis available again');
+    down = false;
+  });
+  return redis;
+}

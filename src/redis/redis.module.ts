@@ -1,0 +1,33 @@
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Environment } from '../config/environment.js';
+import { InstanceIdentity } from './instance-identity.js';
+import { InstanceRegistry } from './instance-registry.service.js';
+import { RedisService } from './redis.service.js';
+
+/**
+ * Provides RedisService in cluster mode (REDIS_URL set) and null otherwise; the state
+ * seams (confirmations, tasks, delivery) pick their implementation from it once, at start.
+ */
+@Global()
+@Module({
+  providers: [
+    InstanceIdentity,
+    InstanceRegistry,
+    {
+      provide: RedisService,
+      inject: [ConfigService, InstanceIdentity],
+      useFactory: (config: ConfigService<Environment, true>, identity: InstanceIdentity): RedisService | null => {
+        const url = config.get('REDIS_URL', { infer: true });
+        if (!url) return null;
+        return new RedisService({
+          url,
+          keyPrefix: config.get('REDIS_KEY_PREFIX', { infer: true }),
+          commandTimeoutMs: config.get('REDIS_COMMAND_TIMEOUT_SECONDS', { infer: true }) * 1000,
+        }, identity.id);
+      },
+    },
+  ],
+  exports: [InstanceIdentity, InstanceRegistry, RedisService],
+})
+export class RedisModule {}
