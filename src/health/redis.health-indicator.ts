@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -10,7 +10,7 @@ const PING_TIMEOUT_MS = 1000;
 export class RedisHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
-    @Optional() private readonly redis: RedisService | null,
+    @Optional() @Inject(RedisService) private readonly redis: RedisService | null,
   ) {}
 
   get isConfigured(): boolean {

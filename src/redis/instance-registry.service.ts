@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { InstanceIdentity } from './instance-identity.js';
 import { RedisService } from './redis.service.js';
 
@@ -13,7 +13,7 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly identity: InstanceIdentity,
-    @Optional() private readonly redis: RedisService | null,
+    @Optional() @Inject(RedisService) private readonly redis: RedisService | null,
   ) {}
 
   onModuleInit(): void {

@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Cluster, sleep, startCluster } from './support/cluster.js';
+import { waitFor } from './support/processes.js';
+import { requireProgram } from './support/system-dependency.js';
+import { notifyBody } from './support/test-app.js';
+
+const haveRedis = requireProgram('redis-server', 'redis-server');
+
+/** Faults in cluster mode: instances killed, Redis stopped and restarted. Nothing pending is lost. */
+(haveRedis ? describe : describe.skip)('cluster mode under faults', () => {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+
+  it('a killed instance\'s confirmation still times out exactly once, told to the user on another instance', async () => {
+    cluster = await startCluster(3);
+    const [a, b] = cluster.instances;
+    const tab = await b.connect('tim');
+    void a.http('POST', '/notify', notifyBody('tim', 'task-t', { callback_id: 't-1', timeout_seconds: 2 })).catch(() => null);
+    await tab.next('task_step_result');
+    await a.stop('SIGKILL');
+    expect(await tab.next('confirmation_resolved', 6000)).toMatchObject({ callback_id: 't-1', state: 'timed_out' });
+    await sleep(2500);
+    expect(tab.ofType('confirmation_resolved')).toHaveLength(1);
+    expect((await b.http('GET', '/confirmations/t-1')).body).toMatchObject({ state: 'timed_out', timed_out: true });
+  }, 40_000);
+
+  it('after a SIGKILL the user reconnects elsewhere and the caller\'s retry with the same callback_id gets the answer', async () => {
+    cluster = await startCluster(3);
+    const [a, b, c] = cluster.instances;
+    const firstTab = await a.connect('kim');
+    const lost = a.http('POST', '/notify', notifyBody('kim', 'task-k', { callback_id: 'k-1' })).catch((err: Error) => err);
+    await firstTab.next('task_step_result');
+    await a.stop('SIGKILL');
+    expect(await lost).toHaveProperty('message', 'fetch failed'); // the caller's connection died with the instance
+
+    const retry = b.http('POST', '/notify', notifyBody('kim', 'task-k', { callback_id: 'k-1' }));
+    const tab = await c.connect('kim');
+    expect(await tab.next('task_step_result')).toMatchObject({ callback_id: 'k-1' });
+    await sleep(200);
+    tab.send({ action: 'confirm', callback_id: 'k-1', proceed: true, feedback: 'ok' });
+    expect((await retry).body).toMatchObject({ callback_id: 'k-1', state: 'confirmed', feedback: 'ok' });
+    expect(tab.ofType('task_step_result').filter((f) => f.callback_id === 'k-1').length).toBeLessThanOrEqual(2);
+  }, 40_000);
+
+  it('a killed instance\'s heartbeat is taken over within two intervals', async () => {
+    cluster = await startCluster(2);
+    const [a, b] = cluster.instances;
+    const started = await a.http('POST', '/heartbeats', { user_id: 'hal', task_id: 'task-hb', interval_seconds: 1 });
+    expect(started.status).toBe(201);
+    const tab = await b.connect('hal');
+    await tab.next('heartbeat', 3000);
+    await a.stop('SIGKILL');
+    const killedAt = Date.now();
+    const seen = tab.ofType('heartbeat').length;
+    await waitFor(() => tab.ofType('heartbeat').length > seen, 5000, 'a beat from the surviving instance');
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(2000 + 300);
+    await tab.next('heartbeat', 3000);
+    await tab.next('heartbeat', 3000);
+    expect((await b.http('GET', '/tasks/task-hb')).body.heartbeat.heartbeat_id).toBe(started.body.heartbeat_id);
+  }, 40_000);
+
+  it('SIGTERM (a rolling deploy): the waiting caller gets 503 and its retry elsewhere finds the same confirmation', async () => {
+    cluster = await startCluster(2);
+    const [a, b] = cluster.instances;
+    const waiting = a.http('POST', '/notify', notifyBody('sue', 'task-s', { callback_id: 's-1' }));
+    await sleep(300);
+    await a.stop('SIGTERM');
+    const refused = await waiting;
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    const retry = b.http('POST', '/notify', notifyBody('sue', 'task-s', { callback_id: 's-1' }));
+    const tab = await b.connect('sue');
+    await tab.next('task_step_result');
+    tab.send({ action: 'confirm', callback_id: 's-1', proceed: false });
+    expect((await retry).body).toMatchObject({ callback_id: 's-1', state: 'rejected' });
+  }, 40_000);
+
+  it('Redis down: readiness fails, /notify answers 503 at once, sockets stay; Redis back (AOF): nothing lost', async () => {
+    cluster = await startCluster(2, {}, { persistent: true });
+    const [a, b] = cluster.instances;
+    const tab = await b.connect('ray');
+    await a.http('POST', '/notify?wait=false', notifyBody('ray', 'task-r', { callback_id: 'before-1' }));
+    await a.http('POST', '/notify?wait=false', notifyBody('ray', 'task-r', { callback_id: 'before-2' }));
+    await tab.next('task_step_result');
+    tab.send({ action: 'confirm', callback_id: 'before-1', proceed: false, feedback: 'decided before' });
+    await tab.next('confirmation_accepted');
+
+    await cluster.redis.stop('SIGKILL');
+    await waitFor(async () => (await a.http('GET', '/health')).status === 503, 5000, 'readiness to fail');
+    const started = Date.now();
+    const refused = await a.http('POST', '/notify', notifyBody('ray', 'task-r'));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('unavailable');
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect((await a.http('GET', '/health/live')).status).toBe(200);
+    expect(tab.closeCode).toBeNull();
+
+    await cluster.redis.startProcess();
+    await waitFor(async () => (await a.http('GET', '/health')).status === 200, 15_000, 'readiness to recover');
+    await waitFor(async () => (await b.http('GET', '/health')).status === 200, 15_000, 'readiness to recover');
+    expect((await b.http('GET', '/confirmations/before-1')).body).toMatchObject({ state: 'rejected', feedback: 'decided before' });
+    expect((await b.http('GET', '/confirmations/before-2')).body.state).toBe('pending');
+
+    // Pub/sub is back: a prompt made now reaches the socket that stayed open, and answers flow.
+    const waiting = a.http('POST', '/notify', notifyBody('ray', 'task-r', { callback_id: 'after-1' }));
+    await waitFor(() => tab.ofType('task_step_result').some((f) => f.callback_id === 'after-1'), 5000, 'the prompt after recovery');
+    tab.send({ action: 'confirm', callback_id: 'before-2', proceed: true });
+    tab.send({ action: 'confirm', callback_id: 'after-1', proceed: true });
+    expect((await waiting).body.state).toBe('confirmed');
+    expect((await a.http('GET', '/confirmations/before-2')).body.state).toBe('confirmed');
+  }, 60_000);
+});

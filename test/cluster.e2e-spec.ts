@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Cluster, sleep, startCluster } from './support/cluster.js';
+import { requireProgram } from './support/system-dependency.js';
+import { notifyBody } from './support/test-app.js';
+
+const haveRedis = requireProgram('redis-server', 'redis-server');
+
+/** Three instances sharing one Redis act as one service. */
+(haveRedis ? describe : describe.skip)('cluster mode: three instances, one Redis', () => {
+  let cluster: Cluster;
+  let a: Cluster['instances'][number];
+  let b: Cluster['instances'][number];
+  let c: Cluster['instances'][number];
+
+  beforeAll(async () => {
+    cluster = await startCluster(3, { CONFIRMATION_MAX_PENDING_PER_USER: '3' });
+    [a, b, c] = cluster.instances;
+  }, 60_000);
+  afterAll(() => cluster?.close());
+
+  it('a prompt posted to one instance reaches every tab of the user; the answer on another returns to the caller', async () => {
+    const tabOnB = await b.connect('alice');
+    const tabOnC = await c.connect('alice');
+    const waiting = a.http('POST', '/notify', notifyBody('alice', 'task-x', { callback_id: 'x-1' }));
+    const [promptB, promptC] = await Promise.all([tabOnB.next('task_step_result'), tabOnC.next('task_step_result')]);
+    expect(promptB.callback_id).toBe('x-1');
+    expect(promptC.callback_id).toBe('x-1');
+
+    tabOnC.send({ action: 'confirm', callback_id: 'x-1', proceed: true, feedback: '同意继续' });
+    await tabOnC.next('confirmation_accepted');
+    const decision = await waiting;
+    expect(decision.status).toBe(200);
+    expect(decision.body).toMatchObject({ callback_id: 'x-1', state: 'confirmed', proceed: true, feedback: '同意继续' });
+    expect(await tabOnB.next('confirmation_resolved')).toMatchObject({ callback_id: 'x-1', state: 'confirmed' });
+
+    tabOnB.send({ action: 'confirm', callback_id: 'x-1', proceed: false });
+    expect(await tabOnB.next('error')).toMatchObject({ code: 'already_resolved' });
+    await sleep(200);
+    expect(tabOnC.ofType('confirmation_resolved')).toHaveLength(0); // the tab that answered is not told again
+  });
+
+  it('first answer wins across instances when two tabs answer at once', async () => {
+    const tabOnA = await a.connect('ann');
+    const tabOnB = await b.connect('ann');
+    const waiting = c.http('POST', '/notify', notifyBody('ann', 'task-race', { callback_id: 'race-1' }));
+    await Promise.all([tabOnA.next('task_step_result'), tabOnB.next('task_step_result')]);
+    tabOnA.send({ action: 'confirm', callback_id: 'race-1', proceed: true });
+    tabOnB.send({ action: 'confirm', callback_id: 'race-1', proceed: false });
+    const decision = (await waiting).body;
+    await sleep(300);
+    const accepted = [...tabOnA.ofType('confirmation_accepted'), ...tabOnB.ofType('confirmation_accepted')];
+    const refused = [...tabOnA.ofType('error'), ...tabOnB.ofType('error')];
+    expect(accepted).toHaveLength(1);
+    expect(refused).toEqual([expect.objectContaining({ code: 'already_resolved' })]);
+    expect(decision.proceed).toBe(accepted[0].proceed);
+  });
+
+  it('an offline user gets the pending prompt when they connect to any instance', async () => {
+    const created = await a.http('POST', '/notify?wait=false', notifyBody('olga', 'task-o', { callback_id: 'o-1' }));
+    expect(created.status).toBe(202);
+    const tab = await c.connect('olga');
+    expect(await tab.next('task_step_result')).toMatchObject({ callback_id: 'o-1', task_id: 'task-o' });
+  });
+
+  it('the same callback_id posted to two instances is one confirmation and one prompt', async () => {
+    const tab = await c.connect('ida');
+    const [first, second] = await Promise.all([
+      a.http('POST', '/notify?wait=false', notifyBody('ida', 'task-i', { callback_id: 'i-1' })),
+      b.http('POST', '/notify?wait=false', notifyBody('ida', 'task-i', { callback_id: 'i-1' })),
+    ]);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    await tab.next('task_step_result');
+    await sleep(300);
+    expect(tab.ofType('task_step_result').filter((f) => f.callback_id === 'i-1')).toHaveLength(1);
+    const conflict = await c.http('POST', '/notify?wait=false', notifyBody('mallory', 'task-i', { callback_id: 'i-1' }));
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.code).toBe('callback_conflict');
+  });
+
+  it('reads, long polls and task descriptions work from every instance', async () => {
+    await a.http('POST', '/notify?wait=false', notifyBody('rita', 'task-r', { callback_id: 'r-1' }));
+    const read = await b.http('GET', '/confirmations/r-1');
+    expect(read.body).toMatchObject({ callback_id: 'r-1', state: 'pending', user_id: 'rita' });
+    const task = await c.http('GET', '/tasks/task-r');
+    expect(task.body.pending_confirmations.map((p: { callback_id: string }) => p.callback_id)).toEqual(['r-1']);
+
+    const longPoll = c.http('GET', '/confirmations/r-1?wait_seconds=20');
+    await sleep(300);
+    const tab = await b.connect('rita');
+    await tab.next('task_step_result');
+    tab.send({ action: 'confirm', callback_id: 'r-1', proceed: false, feedback: 'stop' });
+    expect((await longPoll).body).toMatchObject({ state: 'rejected', proceed: false, feedback: 'stop' });
+    expect((await a.http('GET', '/confirmations/r-1')).body.state).toBe('rejected');
+  });
+
+  it('the per-user pending cap holds across instances', async () => {
+    for (const [i, instance] of [a, b, c].entries()) {
+      expect((await instance.http('POST', '/notify?wait=false', notifyBody('capped', `task-cap-${i}`))).status).toBe(202);
+    }
+    const refused = await a.http('POST', '/notify?wait=false', notifyBody('capped', 'task-cap-3'));
+    expect(refused.status).toBe(429);
+    expect(refused.body.code).toBe('too_many_pending');
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+  });
+
+  it('a broadcast reaches every client once; a message for one user costs nothing where the user is not', async () => {
+    const tabs = await Promise.all([a.connect(), b.connect(), c.connect()]);
+    const sent = await b.http('POST', '/broadcast', { type: 'system_notification', message: '系统将在5分钟后维护', level: 'warning' });
+    expect(sent.status).toBe(200);
+    for (const tab of tabs) expect(await tab.next('system_notification')).toMatchObject({ level: 'warning' });
+    await sleep(200);
+    for (const tab of tabs) expect(tab.ofType('system_notification')).toHaveLength(1);
+
+    const umaTab = await a.connect('uma');
+    const before = await Promise.all([a, b, c].map(async (i) => (await i.http('GET', '/status')).body.cluster.frames_received.user));
+    for (let n = 0; n < 5; n++) await c.http('POST', '/users/uma/messages', { type: 'personal_notification', message: `done ${n}` });
+    await sleep(300);
+    const after = await Promise.all([a, b, c].map(async (i) => (await i.http('GET', '/status')).body.cluster.frames_received.user));
+    expect(umaTab.ofType('personal_notification')).toHaveLength(5);
+    expect(after[0] - before[0]).toBe(5);
+    expect(after[1] - before[1]).toBe(0);
+    expect(after[2] - before[2]).toBe(0);
+  });
+
+  it('cancel on one instance settles confirmations made on another and stops a heartbeat running on a third', async () => {
+    const waiting = a.http('POST', '/notify', notifyBody('cara', 'task-c', { callback_id: 'c-1' }));
+    const heartbeat = await b.http('POST', '/heartbeats', { user_id: 'cara', task_id: 'task-c', interval_seconds: 0.5 });
+    expect(heartbeat.status).toBe(201);
+    const tab = await c.connect('cara');
+    await tab.next('task_step_result');
+    await tab.next('heartbeat');
+    tab.send({ action: 'cancel', task_id: 'task-c' });
+    expect(await tab.next('task_cancelled')).toMatchObject({ task_id: 'task-c' });
+    expect((await waiting).body).toMatchObject({ state: 'cancelled', proceed: false, cancelled: true });
+    const task = await b.http('GET', '/tasks/task-c');
+    expect(task.body).toMatchObject({ cancelled: true, cancelled_by: 'cara', heartbeat: null });
+    await sleep(300);
+    const beats = tab.ofType('heartbeat').length;
+    await sleep(1200);
+    expect(tab.ofType('heartbeat').length).toBe(beats);
+  });
+
+  it('a heartbeat started on one instance stops through another, and grants hold everywhere', async () => {
+    const started = await a.http('POST', '/heartbeats', { user_id: 'hank', task_id: 'task-h', interval_seconds: 0.5 });
+    const tab = await c.connect('hank');
+    await tab.next('heartbeat');
+    expect((await b.http('DELETE', `/heartbeats/${started.body.heartbeat_id}`)).status).toBe(204);
+    await sleep(300);
+    const beats = tab.ofType('heartbeat').length;
+    await sleep(1200);
+    expect(tab.ofType('heartbeat').length).toBe(beats);
+    expect((await c.http('DELETE', `/heartbeats/${started.body.heartbeat_id}`)).status).toBe(404);
+
+    expect((await a.http('POST', '/tasks/task-g/subscribers', { user_id: 'gina' })).status).toBe(201);
+    const gina = await c.connect('gina');
+    gina.send({ action: 'subscribe', task_id: 'task-g' });
+    await gina.next('subscription_confirmed');
+    await b.http('POST', '/tasks/task-g/messages', { type: 'task_progress', progress: 40 });
+    expect(await gina.next('task_progress')).toMatchObject({ progress: 40, task_id: 'task-g' });
+    expect((await b.http('DELETE', '/tasks/task-g/subscribers/gina')).status).toBe(204);
+    await sleep(300);
+    await a.http('POST', '/tasks/task-g/messages', { type: 'task_progress', progress: 80 });
+    await sleep(300);
+    expect(gina.ofType('task_progress')).toHaveLength(1);
+  });
+
+  it('status reports this instance and the cluster', async () => {
+    const status = (await b.http('GET', '/status')).body;
+    expect(status).toMatchObject({ running: true, cluster: { instances_alive: 3 } });
+    expect(status.cluster.pending_confirmations).toBeGreaterThan(0);
+    expect((await a.http('GET', '/health')).body.info.redis.status).toBe('up');
+  });
+});
