@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { validateEnvironment } from '../config/environment.js';
 import { Audience, DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { NewConfirmation } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
@@ -39,7 +40,7 @@ function serviceWith(env: Record<string, unknown> = {}) {
     retentionMs: settings.CONFIRMATION_RETENTION_SECONDS * 1000,
     maxRetained: settings.CONFIRMATION_MAX_RETAINED,
   });
-  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity());
+  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService());
   return { service, delivery, store };
 }
 

@@ -7,6 +7,7 @@ import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.j
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
@@ -58,6 +59,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     private readonly store: ConfirmationStore,
     private readonly delivery: DeliveryService,
     identity: InstanceIdentity,
+    private readonly metrics: MetricsService,
   ) {
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
@@ -286,9 +288,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const state = confirmation.state as SettledState;
     this.counters[COUNTER_OF[state]]++;
-    this.logger.log(
-      `Confirmation ${confirmation.callbackId} ${state} (user ${confirmation.userId}, task ${confirmation.taskId}, after ${((confirmation.settledAt ?? Date.now()) - confirmation.createdAt) / 1000} s)`,
-    );
+    const seconds = ((confirmation.settledAt ?? Date.now()) - confirmation.createdAt) / 1000;
+    this.metrics.observeDecision(state, seconds);
+    this.logger.log(`Confirmation ${confirmation.callbackId} ${state} (user ${confirmation.userId}, task ${confirmation.taskId}, after ${seconds} s)`);
     const frame: ConfirmationResolvedFrame = {
       type: 'confirmation_resolved',
       callback_id: confirmation.callbackId,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Environment } from '../config/environment.js';
 import { DeliveryModule } from '../delivery/delivery.module.js';
+import { MetricsRegistryModule } from '../metrics/metrics-registry.module.js';
 import { RedisService } from '../redis/redis.service.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationStore } from './confirmation.store.js';
@@ -10,7 +11,7 @@ import { MemoryConfirmationStore } from './memory-confirmation.store.js';
 import { RedisConfirmationStore } from './redis-confirmation.store.js';
 
 @Module({
-  imports: [DeliveryModule],
+  imports: [DeliveryModule, MetricsRegistryModule],
   controllers: [ConfirmationsController],
   providers: [
     ConfirmationService,
