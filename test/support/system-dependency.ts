@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 /**
  * Whether a system program the suite needs is installed. Under CI a missing one fails
@@ -9,9 +11,32 @@ export function requireProgram(program: string, debianPackage: string): boolean 
     execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
     return true;
   } catch {
-    const message = `${program} is not installed: apt-get install ${debianPackage}`;
-    if (process.env.CI === 'true') throw new Error(`${message} (required under CI)`);
-    process.stderr.write(`\n*** SKIPPING: ${message} ***\n\n`);
-    return false;
+    return reportMissing(program, debianPackage);
   }
+}
+
+/**
+ * The path of a system program, looked up on PATH and then in `extraDirs` (Debian puts
+ * nginx in /usr/sbin, which is not on a non-root user's PATH). Missing: as requireProgram.
+ */
+export function locateProgram(program: string, debianPackage: string, extraDirs: string[] = []): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...extraDirs];
+  for (const dir of dirs) {
+    const candidate = join(dir, program);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  reportMissing(program, debianPackage);
+  return null;
+}
+
+function reportMissing(program: string, debianPackage: string): false {
+  const message = `${program} is not installed: apt-get install ${debianPackage}`;
+  if (process.env.CI === 'true') throw new Error(`${message} (required under CI)`);
+  process.stderr.write(`\n*** SKIPPING: ${message} ***\n\n`);
+  return false;
 }
