@@ -101,6 +101,8 @@ def test_refusals_raise_typed_errors_with_the_gateways_code(caller: Caller, user
 
     with pytest.raises(TypeError, match="step_result has no message, status"):
         caller.call("notify_user", {"step": "s"}, user_id, task_id, 2)
+    with pytest.raises(ValueError, match="timeout must be at least 0.05 seconds"):
+        caller.call("notify_user", step_result(), user_id, task_id, 2, timeout=0)
     with pytest.raises(TypeError, match="message must be a mapping"):
         caller.call("broadcast_message", ["not", "an", "object"])
 

@@ -244,6 +244,8 @@ def _notify_request_maker(
         "callback_id": callback_id,
     }
     seconds = settings.default_timeout if timeout is None else timeout
+    if seconds < MIN_TIMEOUT_SECONDS:
+        raise ValueError(f"timeout must be at least {MIN_TIMEOUT_SECONDS} seconds, got {seconds}")
     expires = time.monotonic() + seconds
 
     def make_request() -> Request:
