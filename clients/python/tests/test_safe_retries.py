@@ -4,8 +4,8 @@ returns the decision the user gives afterwards, under one callback_id throughout
 The gateway here keeps confirmations in memory, so the restart loses the pending one. The
 client's retry (same callback_id, the time that is left) creates it again, and the user's
 reconnecting tab is shown it once more under the same id: one prompt per gateway lifetime,
-never a second id. (With shared state in cluster mode the retry finds the confirmation
-still pending instead.)
+never a second id. (In cluster mode the retry finds the confirmation still pending on
+another instance instead: test_cluster.py.)
 """
 
 from __future__ import annotations
