@@ -1,4 +1,3 @@
-import { LogLevel } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -6,10 +5,12 @@ import type { FastifyBodyParser, FastifyInstance } from 'fastify';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { requireApiKey } from './auth/api-key.hook.js';
 import { ApiKeyService } from './auth/api-key.service.js';
-import { Environment, LOG_LEVELS } from './config/environment.js';
+import { Logger } from 'nestjs-pino';
+import { Environment } from './config/environment.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
+import { requestIdOf } from './logging/request-id.js';
 import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
@@ -19,10 +20,8 @@ import { validationPipe } from './protocol/validation.js';
  */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
-export interface CreateAppOptions extends AppModuleOptions {
-  /** Overrides LOG_LEVEL (tests keep the output quiet). */
-  logLevels?: LogLevel[] | false;
-}
+/** `logLevels` overrides LOG_LEVEL (tests keep the output quiet). */
+export type CreateAppOptions = AppModuleOptions;
 
 export interface RunningApp {
   app: NestFastifyApplication;
@@ -37,12 +36,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // A waiting POST /notify may legitimately take as long as its confirmation's
     // timeout, so no request or connection timeout may cut it short.
     // Ids may be 256 characters, so URL-encoded path parameters can be three times that.
-    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0, routerOptions: { maxParamLength: 1024 } }),
-    // Until LOG_LEVEL is known, start-up lines are held back rather than printed at every level.
-    { logger: options.logLevels ?? ['error', 'warn', 'log'], bufferLogs: options.logLevels === undefined },
+    // A request's id comes from its X-Request-Id (validated) or is new; logs and the reply carry it.
+    new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0, routerOptions: { maxParamLength: 1024 }, genReqId: requestIdOf }),
+    // Start-up lines are held back until the pino logger (LoggingModule) takes them.
+    { bufferLogs: true },
   );
+  app.useLogger(app.get(Logger));
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
-  if (options.logLevels === undefined) app.useLogger(levelsUpTo(config.get('LOG_LEVEL', { infer: true })));
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
   // Registered before Nest adds the routes, so they cover every route; the key comes first.
@@ -99,7 +99,3 @@ function emptyOrJson(fastify: FastifyInstance): FastifyBodyParser<Buffer> {
 }
 
 const NOT_JSON = new GatewayError(ErrorCode.UnsupportedMediaType, 'Send request bodies as application/json');
-
-function levelsUpTo(level: (typeof LOG_LEVELS)[number]): LogLevel[] {
-  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1) as LogLevel[];
-}

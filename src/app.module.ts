@@ -7,12 +7,13 @@ import { ConnectionsModule } from './connections/connections.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule, LoggingOptions } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 
-export interface AppModuleOptions {
+export interface AppModuleOptions extends LoggingOptions {
   /**
    * The complete raw settings to use instead of the process environment and `.env`
    * (tests pass their own, so apps in one process cannot see each other's).
@@ -37,6 +38,7 @@ export class AppModule {
           skipProcessEnv: true,
           validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
         }),
+        LoggingModule.forRoot(options),
         RedisModule,
         AuthModule,
         ConnectionsModule,

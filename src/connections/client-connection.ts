@@ -23,3 +23,8 @@ export interface ClientConnection {
   abuseWindowStartedAt: number;
   lastRateErrorAt: number;
 }
+
+/** The fields every log line about a socket carries, so its lines can be found by connection or user. */
+export function socketLogFields(connection: ClientConnection): { connectionId: string; userId: string | null } {
+  return { connectionId: connection.id, userId: connection.userId };
+}

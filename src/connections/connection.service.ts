@@ -8,7 +8,7 @@ import type { Environment } from '../config/environment.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
-import type { ClientConnection } from './client-connection.js';
+import { type ClientConnection, socketLogFields } from './client-connection.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
@@ -141,7 +141,11 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     if (identity.userId !== null) this.identify(connection, identity.userId);
     if (connection.tokenExpiresAtMonotonic !== null) this.tokenExpiries.add(connection, connection.tokenExpiresAtMonotonic);
     socket.on('pong', () => (connection.pingSentAt = null));
-    socket.once('close', () => this.unregister(connection));
+    socket.once('close', (code: number) => {
+      this.logger.debug({ ...socketLogFields(connection), code }, 'Connection closed');
+      this.unregister(connection);
+    });
+    this.logger.debug(socketLogFields(connection), 'Connection opened');
     return connection;
   }
 
@@ -253,7 +257,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     }
     if (++connection.refusedInWindow >= this.abuseLimit) {
       this.counters.floodClosed++;
-      this.logger.warn(`Closing connection ${connection.id} (${connection.userId ?? 'anonymous'}): sustained flooding`);
+      this.logger.warn(socketLogFields(connection), 'Closing connection: sustained flooding');
       this.close(connection, CloseCode.PolicyViolation, 'Rate limit exceeded');
     } else if (now - connection.lastRateErrorAt >= RATE_ERROR_INTERVAL_MS) {
       connection.lastRateErrorAt = now;
@@ -272,7 +276,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   private closeSlowConsumer(connection: ClientConnection): void {
     this.counters.slowConsumers++;
-    this.logger.warn(`Closing slow consumer ${connection.id} (${connection.socket.bufferedAmount} bytes unsent)`);
+    this.logger.warn({ ...socketLogFields(connection), unsentBytes: connection.socket.bufferedAmount }, 'Closing slow consumer');
     this.close(connection, CloseCode.TryAgainLater, 'Too slow: unsent data over the limit');
   }
 
@@ -322,7 +326,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     for (const connection of this.connections.values()) {
       if (connection.pingSentAt !== null && now - connection.pingSentAt >= this.pingTimeoutMs) {
         this.counters.reaped++;
-        this.logger.debug(`Terminating unresponsive connection ${connection.id}`);
+        this.logger.debug(socketLogFields(connection), 'Terminating unresponsive connection');
         connection.socket.terminate();
         this.unregister(connection);
       }

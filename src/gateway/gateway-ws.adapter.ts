@@ -9,6 +9,7 @@ import { ServerStateService } from '../health/server-state.service.js';
 import { codeOfHttpStatus, ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
 import { AuthenticatedRequest, selectProtocol, UpgradeAuthenticator, UpgradeRejected } from '../auth/upgrade-authenticator.js';
+import { socketLogFields } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 
 /** Paths that accept upgrades: the seed's browser client uses `/`, its nginx config `/ws/`. */
@@ -55,7 +56,7 @@ export class GatewayWsAdapter extends WsAdapter {
    * the 'error' event would be thrown. One function for every socket: a closure made in
    * handleUpgrade would keep the upgrade request, headers and all, for the connection's life.
    */
-  private readonly logSocketError = (err: Error): void => this.logger.debug(`Socket error: ${err.message}`);
+  private readonly logSocketError: (this: WebSocket, err: Error) => void;
   private readonly authenticator: UpgradeAuthenticator;
   private readonly serverState: ServerStateService;
   private readonly connections: ConnectionService;
@@ -70,6 +71,7 @@ export class GatewayWsAdapter extends WsAdapter {
     this.authenticator = app.get(UpgradeAuthenticator);
     this.serverState = app.get(ServerStateService);
     this.connections = app.get(ConnectionService);
+    this.logSocketError = logSocketErrorOf(this.logger, this.connections);
   }
 
   /** On the HTTP server's port (0), whatever port the gateway decorator names. */
@@ -132,7 +134,9 @@ export class GatewayWsAdapter extends WsAdapter {
       (request as AuthenticatedRequest).identity = await this.authenticator.authenticate(request, url);
     } catch (err) {
       const rejection = err instanceof UpgradeRejected ? err : new UpgradeRejected(400, 'Bad upgrade request');
-      this.connections.recordRefusedConnection(codeOfHttpStatus(rejection.status));
+      const reason = codeOfHttpStatus(rejection.status);
+      this.logger.debug({ reason, status: rejection.status }, `Upgrade refused: ${rejection.message}`);
+      this.connections.recordRefusedConnection(reason);
       rejectUpgrade(socket, rejection);
       return;
     }
@@ -163,7 +167,7 @@ export class GatewayWsAdapter extends WsAdapter {
       const result = await handler(frame, action);
       if (result !== undefined && result !== null) this.connections.sendFrame(connection, result as object);
     } catch (err) {
-      this.logger.error(`Handler for ${String(action)} failed: ${(err as Error).stack ?? String(err)}`);
+      this.logger.error({ ...socketLogFields(connection), action }, `Handler for ${String(action)} failed: ${(err as Error).stack ?? String(err)}`);
       this.connections.sendFrame(connection, errorFrame(ErrorCode.InternalError, 'Internal error', action as string));
     }
   }
@@ -196,6 +200,17 @@ function parseFrame(data: RawData): { action?: unknown } | RefusedFrame {
 function handlerFor(handlers: MessageMappingProperties[], action: string): MessageMappingProperties['callback'] | undefined {
   for (const handler of handlers) if (handler.message === action) return handler.callback;
   return undefined;
+}
+
+/**
+ * The 'error' listener of every socket, called with the socket as `this`. Protocol
+ * violations (bad UTF-8, oversized frames) are the client's doing, so debug level.
+ */
+function logSocketErrorOf(logger: Logger, connections: ConnectionService) {
+  return function logSocketError(this: WebSocket, err: Error): void {
+    const connection = connections.connectionOf(this);
+    logger.debug({ ...(connection && socketLogFields(connection)), error: err.message }, 'Socket error');
+  };
 }
 
 /** Made outside handleUpgrade so the listener holds the socket only, not the request. */

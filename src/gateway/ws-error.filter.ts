@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
+import { type ClientConnection, socketLogFields } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
@@ -19,16 +20,17 @@ export class WsErrorFilter implements ExceptionFilter {
     const ws = host.switchToWs();
     const client = ws.getClient<WebSocket>();
     const action = actionOf(ws.getData());
+    const connection = this.connections.connectionOf(client);
     const frame =
       exception instanceof GatewayError
         ? errorFrame(exception.code, exception.message, action)
-        : this.internalError(exception, action);
-    const connection = this.connections.connectionOf(client);
+        : this.internalError(exception, action, connection);
     if (connection) this.connections.sendFrame(connection, frame);
   }
 
-  private internalError(exception: unknown, action: string | undefined) {
-    this.logger.error(`Unhandled error in ${action ?? 'socket'} handler`, (exception as Error)?.stack ?? String(exception));
+  private internalError(exception: unknown, action: string | undefined, connection: ClientConnection | undefined) {
+    const fields = { ...(connection && socketLogFields(connection)), action };
+    this.logger.error(fields, `Unhandled error in ${action ?? 'socket'} handler: ${(exception as Error)?.stack ?? String(exception)}`);
     return errorFrame(ErrorCode.InternalError, 'Internal error', action);
   }
 }

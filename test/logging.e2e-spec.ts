@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import { BuiltService, startBuiltService } from './support/built-service.js';
+import { notifyBody, request, sleep } from './support/test-app.js';
+import { TestClient } from './support/test-client.js';
+
+const JWT_SECRET = 'log-test-secret-that-is-at-least-32-chars';
+const API_KEY = 'log-test-api-key-9f8e7d';
+const WRONG_KEY = 'log-test-wrong-key-1a2b3c';
+const QUERY_SECRET = 'log-test-query-secret-4d5e6f';
+const AUTH = { authorization: `Bearer ${API_KEY}` };
+
+const PRODUCTION = { NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET, API_KEYS: API_KEY };
+
+function tokenFor(user: string): Promise<string> {
+  return new SignJWT({ sub: user })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+type Line = Record<string, any>;
+
+/** Every stdout line, each of which must be one JSON object. */
+function jsonLines(output: string): Line[] {
+  return output
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Line;
+      } catch {
+        throw new Error(`not a JSON line: ${line}`);
+      }
+    });
+}
+
+/** A refused upgrade's status, or 101. */
+function upgradeStatus(url: string, headers: Record<string, string> = {}, protocols?: string[]): Promise<number> {
+  return TestClient.open(url, { headers, ...(protocols && { protocol: protocols.join(',') }) }).then(
+    (client) => {
+      client.terminate();
+      return 101;
+    },
+    (err: Error) => Number(/upgrade refused: (\d+)/.exec(err.message)?.[1] ?? 0),
+  );
+}
+
+describe('logs of the built service (real process, real stdout)', () => {
+  let service: BuiltService | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  it('writes JSON lines in production, with request ids, socket ids and users, and never a key or token', async () => {
+    service = await startBuiltService({ ...PRODUCTION, LOG_LEVEL: 'debug' });
+    const { baseUrl, wsUrl } = service;
+    const aliceToken = await tokenFor('alice');
+    const mallory = await tokenFor('mallory');
+
+    const given = await request(baseUrl, 'GET', `/status?token=${QUERY_SECRET}`, undefined, { ...AUTH, 'x-request-id': 'caller-req-42' });
+    expect(given.status).toBe(200);
+    expect(given.headers.get('x-request-id')).toBe('caller-req-42');
+    const refused = await request(baseUrl, 'GET', '/status', undefined, { authorization: `Bearer ${WRONG_KEY}` });
+    expect(refused.status).toBe(401);
+    const generated = refused.headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    const junkId = await request(baseUrl, 'GET', '/health', undefined, { 'x-request-id': 'not an id\u00e9' });
+    expect(junkId.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+    const alice = await TestClient.open(`${wsUrl}/?token=${aliceToken}`);
+    const { connection_id: aliceConnection } = await alice.next('connected');
+    expect(await upgradeStatus(`${wsUrl}/ws?token=${mallory.slice(0, -4)}AAAA`)).toBe(401);
+    expect(await upgradeStatus(`${wsUrl}/`, { authorization: `Bearer ${mallory}x` })).toBe(401);
+    expect(await upgradeStatus(`${wsUrl}/`, {}, [`bearer.${mallory}y`])).toBe(401);
+    alice.socket.close(1000);
+    await alice.closed;
+    await sleep(200);
+    await service.stop();
+
+    const output = service.stdout();
+    const lines = jsonLines(output);
+    for (const secret of [API_KEY, WRONG_KEY, QUERY_SECRET, JWT_SECRET, aliceToken, mallory, mallory.slice(0, -4)]) {
+      expect(output).not.toContain(secret);
+    }
+    for (const line of lines) {
+      expect(line).toMatchObject({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) });
+    }
+    expect(lines.filter((l) => l.context === 'Bootstrap').length).toBeGreaterThan(0);
+
+    const askedWithId = lines.filter((l) => l.reqId === 'caller-req-42');
+    expect(askedWithId).toEqual([
+      expect.objectContaining({ level: 'debug', req: { id: 'caller-req-42', method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
+    ]);
+    expect(lines.filter((l) => l.reqId === generated)).toEqual([
+      expect.objectContaining({ level: 'info', req: { id: generated, method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
+    ]);
+
+    expect(lines.filter((l) => l.connectionId === aliceConnection).map((l) => [l.msg, l.userId])).toEqual([
+      ['Connection opened', 'alice'],
+      ['Connection closed', 'alice'],
+    ]);
+    expect(lines.filter((l) => l.msg?.startsWith('Upgrade refused')).map((l) => l.reason)).toEqual(['unauthorized', 'unauthorized', 'unauthorized']);
+  });
+
+  it('writes no line per message or per answered request at the default level', async () => {
+    service = await startBuiltService({ ...PRODUCTION });
+    const { baseUrl, wsUrl } = service;
+    const bob = await TestClient.open(`${wsUrl}/?token=${await tokenFor('bob')}`);
+    await bob.next('connected');
+    await sleep(100);
+    const before = service.stdout();
+
+    for (let i = 0; i < 20; i++) await bob.request({ action: 'ping', n: i }, 'pong');
+    for (let i = 0; i < 5; i++) {
+      const asked = request(baseUrl, 'POST', '/notify', notifyBody('bob', 'quiet-task', { callback_id: `quiet-${i}` }), AUTH);
+      const prompt = await bob.next('task_step_result');
+      bob.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: true });
+      expect((await asked).status).toBe(200);
+      await request(baseUrl, 'POST', '/users/bob/messages', { type: 'note', n: i }, AUTH);
+      await request(baseUrl, 'GET', '/status', undefined, AUTH);
+    }
+    await sleep(200);
+
+    const during = jsonLines(service.stdout().slice(before.length));
+    // Confirmation outcomes may be logged (one line each); nothing per frame or per request.
+    const other = during.filter((l) => !/confirm/i.test(String(l.context)));
+    expect(other).toEqual([]);
+    expect(during.length).toBeLessThanOrEqual(5);
+    bob.terminate();
+  });
+});
