@@ -1,13 +1,15 @@
 // Benchmark driver: runs each scenario against the gateway, a raw `ws` server and a
 // Socket.IO server in turn, each server and each load generator in its own process,
-// and writes bench/results/latest.{md,json}. See bench/README.md.
+// and writes bench/results/latest.{md,json}. With --cluster, each server is three
+// instances on one redis-server (cluster-*.{md,json}). See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installExitHandlers, killAll, track } from './lib/children.js';
-import { loadConfig, SCENARIOS as SCENARIO_NAMES } from './lib/config.js';
+import { startCluster } from './lib/cluster.js';
+import { CLUSTER_SCENARIOS, CLUSTER_SERVERS, loadConfig, SCENARIOS as SCENARIO_NAMES } from './lib/config.js';
 import { openFilesLimit } from './lib/proc.js';
 import { costSummary, markdownReport } from './lib/report.js';
 import { ROOT, SERVERS, startServer } from './lib/servers.js';
@@ -43,7 +45,7 @@ async function main() {
     }
   }
 
-  const run = { cfg, environment: environment(fileLimit), results, costs: costSummary(results, cfg.servers) };
+  const run = { cfg, environment: environment(fileLimit, cfg), results, costs: costSummary(results, cfg.servers) };
   const markdown = markdownReport(run);
   process.stdout.write(`\n${markdown}`);
   if (!cfg.profile) saveReports(run, markdown, cfg);
@@ -59,8 +61,13 @@ async function runSession(scenario, name, cfg) {
   let server;
   let workers = [];
   try {
-    log(`${tag}: starting ${SERVERS[name].script}`);
-    server = await startServer(name, { logDir: cfg.logDir, tag: scenario });
+    if (cfg.cluster) {
+      log(`${tag}: starting redis-server and ${cfg.instances} × ${SERVERS[name].script}`);
+      server = await startCluster(name, { logDir: cfg.logDir, tag: `cluster-${scenario}`, size: cfg.instances });
+    } else {
+      log(`${tag}: starting ${SERVERS[name].script}`);
+      server = await startServer(name, { logDir: cfg.logDir, tag: scenario });
+    }
     workers = startWorkers(scenario === 'fanout' ? fanoutWorkerCount(cfg) : 1, `${name}-${scenario}`);
     const outcome = await run({ server, workers, cfg });
     if (!server.alive()) throw new Error(`server exited during the run\n${server.logTail()}`);
@@ -94,13 +101,16 @@ function fanoutWorkerCount(cfg) {
   return Math.max(1, Math.ceil(cfg.clients / perWorker));
 }
 
+/** The most clients one server process holds: all of them, or a cluster instance's share. */
+const clientsPerServer = (cfg) => Math.ceil(cfg.clients / cfg.instances);
+
 /**
  * Node cannot raise its own open-files limit, so when it is too low for the clients
  * the driver re-runs itself under `ulimit -n` once (servers and load generators
  * inherit the limit). Returns true when the re-run took over.
  */
 function reexecWithHigherFileLimit(cfg) {
-  const needed = cfg.clients + FD_HEADROOM;
+  const needed = clientsPerServer(cfg) + FD_HEADROOM;
   const { soft, hard } = openFilesLimit();
   if (soft >= needed || process.env.BENCH_FD_LIMIT_TRIED) return false;
   if (soft >= hard && process.getuid?.() !== 0) return false;
@@ -124,17 +134,17 @@ function reexecWithHigherFileLimit(cfg) {
  */
 function fitToFileLimit(cfg) {
   const { soft } = openFilesLimit();
-  const fits = soft - FD_HEADROOM;
+  const fits = (soft - FD_HEADROOM) * cfg.instances;
   if (cfg.clients > fits) {
     log(`WARNING: open files limit is ${soft} and cannot be raised here: BENCH_CLIENTS lowered from ${cfg.clients} to ${fits}`);
     cfg.requestedClients = cfg.clients;
     cfg.clients = fits;
   }
-  for (const key of ['pushUsers', 'confirmUsers']) cfg[key] = Math.min(cfg[key], fits);
+  for (const key of ['pushUsers', 'confirmUsers']) cfg[key] = Math.min(cfg[key], soft - FD_HEADROOM);
   return soft;
 }
 
-function environment(openFiles) {
+function environment(openFiles, cfg) {
   return {
     date: new Date().toISOString(),
     commit: git(['describe', '--always', '--dirty']),
@@ -144,7 +154,16 @@ function environment(openFiles) {
     memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
     kernel: `${os.type()} ${os.release()}`,
     openFiles,
+    ...(cfg.cluster && { redis: redisVersion() }),
   };
+}
+
+function redisVersion() {
+  try {
+    return execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function git(args) {
@@ -155,10 +174,14 @@ function git(args) {
   }
 }
 
-/** Only a full default run replaces the committed latest.md; smoke and partial runs keep their own files. */
+/**
+ * Only a full default run replaces the committed latest.md (cluster-latest.md for
+ * --cluster); smoke and partial runs keep their own files.
+ */
 function saveReports(run, markdown, cfg) {
-  const full = cfg.scenarios.length === SCENARIO_NAMES.length && cfg.servers.length === Object.keys(SERVERS).length;
-  const name = cfg.smoke ? 'smoke' : full ? 'latest' : 'partial';
+  const [scenarios, servers] = cfg.cluster ? [CLUSTER_SCENARIOS, CLUSTER_SERVERS] : [SCENARIO_NAMES, Object.keys(SERVERS)];
+  const full = cfg.scenarios.length === scenarios.length && cfg.servers.length === servers.length;
+  const name = `${cfg.cluster ? 'cluster-' : ''}${cfg.smoke ? 'smoke' : full ? 'latest' : 'partial'}`;
   writeFileSync(join(cfg.resultsDir, `${name}.md`), markdown);
   writeFileSync(join(cfg.resultsDir, `${name}.json`), `${JSON.stringify(run, null, 2)}\n`);
   log(`wrote bench/results/${name}.md and ${name}.json`);
@@ -166,7 +189,7 @@ function saveReports(run, markdown, cfg) {
 
 function brief(result) {
   if (result.error && Object.keys(result).length === 1) return `FAILED: ${result.error}`;
-  const shown = ['connectsPerSecond', 'rssPerConnection', 'p50', 'p99', 'perSecond', 'cpuPerDeliveryUs', 'cpuPerRoundTripUs', 'serverCores', 'loadCores'];
+  const shown = ['opened', 'connectsPerSecond', 'rssPerConnection', 'p50', 'p99', 'perSecond', 'cpuPerDeliveryUs', 'cpuPerRoundTripUs', 'redisCommandsPerRoundTrip', 'redisCommandsPerBroadcast', 'serverCores', 'loadCores'];
   const parts = shown.filter((k) => typeof result[k] === 'number').map((k) => `${k}=${+result[k].toFixed(2)}`);
   return parts.join(' ') + (result.error ? ` PROBLEM: ${result.error}` : '');
 }

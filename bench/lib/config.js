@@ -5,16 +5,24 @@ import { ROOT, SERVERS } from './servers.js';
 
 export const SCENARIOS = ['fanout', 'confirm', 'push'];
 
-const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--scenarios=fanout,confirm,push] [--servers=gateway,raw-ws,socketio]
+/** What --cluster runs: the scenarios and servers that have a cluster variant. */
+export const CLUSTER_SCENARIOS = ['fanout', 'confirm'];
+export const CLUSTER_SERVERS = ['gateway', 'socketio'];
+
+const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--scenarios=fanout,confirm,push] [--servers=gateway,raw-ws,socketio]
   --smoke     tiny parameters, under a minute, for CI (no thresholds)
   --profile   CPU-profile each server during each scenario run (fan-out unless --scenarios says otherwise; no report written)
+  --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and socketio; fanout and confirm)
   env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
-       BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS`;
+       BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS BENCH_INSTANCES`;
 
 export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   const flags = parseFlags(argv);
   const smoke = flags.smoke === true;
   const profile = flags.profile === true;
+  const cluster = flags.cluster === true;
+  const scenarioChoice = cluster ? CLUSTER_SCENARIOS : SCENARIOS;
+  const serverChoice = cluster ? CLUSTER_SERVERS : Object.keys(SERVERS);
   const number = (name, normal, small) => {
     const value = env[name] === undefined || env[name] === '' ? (smoke ? small : normal) : Number(env[name]);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
@@ -24,8 +32,10 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   return {
     smoke,
     profile,
-    scenarios: list(flags.scenarios, profile ? ['fanout'] : SCENARIOS, SCENARIOS),
-    servers: list(flags.servers, Object.keys(SERVERS), Object.keys(SERVERS)),
+    cluster,
+    instances: cluster ? Math.floor(number('BENCH_INSTANCES', 3, 3)) : 1,
+    scenarios: list(flags.scenarios, profile ? ['fanout'] : scenarioChoice, scenarioChoice),
+    servers: list(flags.servers, serverChoice, serverChoice),
     clients: Math.floor(number('BENCH_CLIENTS', 5000, 200)),
     rounds: Math.floor(number('BENCH_ROUNDS', 30, 3)),
     warmupRounds: smoke ? 1 : 3,
@@ -50,7 +60,7 @@ function parseFlags(argv) {
   const flags = {};
   for (const arg of argv) {
     const match = arg.match(/^--([a-z-]+)(?:=(.*))?$/);
-    if (!match || !['smoke', 'profile', 'scenarios', 'servers', 'help'].includes(match[1])) {
+    if (!match || !['smoke', 'profile', 'cluster', 'scenarios', 'servers', 'help'].includes(match[1])) {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
     flags[match[1]] = match[2] ?? true;

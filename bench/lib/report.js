@@ -25,6 +25,32 @@ const METRICS = [
   { scenario: 'push', key: 'heapRetainedPerOp', label: 'JS heap kept per message (after GC)', unit: 'bytes', better: 'lower', digits: 0 },
 ];
 
+/** --cluster: every CPU figure is all instances + Redis, then the two parts. */
+const CLUSTER_METRICS = [
+  { scenario: 'connections', key: 'opened', label: 'connected', unit: 'clients', digits: 0 },
+  { scenario: 'connections', key: 'connectsPerSecond', label: 'connect rate', unit: 'conn/s', better: 'higher', digits: 0 },
+  { scenario: 'connections', key: 'rssPerConnection', label: 'RSS per connection, instances + Redis', unit: 'KiB', scale: KIB, better: 'lower', digits: 1 },
+  { scenario: 'connections', key: 'instancesRssPerConnection', label: 'RSS per connection, instances', unit: 'KiB', scale: KIB, better: 'lower', digits: 1 },
+  { scenario: 'connections', key: 'redisRssPerConnection', label: 'RSS per connection, Redis', unit: 'KiB', scale: KIB, better: 'lower', digits: 2 },
+  { scenario: 'connections', key: 'heapPerConnection', label: 'JS heap per connection', unit: 'KiB', scale: KIB, better: 'lower', digits: 1 },
+  { scenario: 'connections', key: 'cpuPerConnectionUs', label: 'CPU per connect, instances + Redis', unit: 'µs', better: 'lower', digits: 0 },
+  { scenario: 'fanout', key: 'p50', label: 'broadcast to all, p50', unit: 'ms', better: 'lower', digits: 1 },
+  { scenario: 'fanout', key: 'p99', label: 'broadcast to all, p99', unit: 'ms', better: 'lower', digits: 1 },
+  { scenario: 'fanout', key: 'cpuPerDeliveryUs', label: 'CPU per delivered msg, instances + Redis', unit: 'µs', better: 'lower', digits: 2 },
+  { scenario: 'fanout', key: 'instancesCpuPerDeliveryUs', label: 'CPU per delivered msg, instances', unit: 'µs', better: 'lower', digits: 2 },
+  { scenario: 'fanout', key: 'redisCpuPerDeliveryUs', label: 'CPU per delivered msg, Redis', unit: 'µs', better: 'lower', digits: 3 },
+  { scenario: 'fanout', key: 'redisCommandsPerBroadcast', label: 'Redis commands per broadcast', unit: 'commands', better: 'lower', digits: 1 },
+  { scenario: 'confirm', key: 'perSecond', label: 'round trips', unit: '/s', better: 'higher', digits: 0 },
+  { scenario: 'confirm', key: 'p50', label: 'round trip p50', unit: 'ms', better: 'lower', digits: 1 },
+  { scenario: 'confirm', key: 'p99', label: 'round trip p99', unit: 'ms', better: 'lower', digits: 1 },
+  { scenario: 'confirm', key: 'cpuPerRoundTripUs', label: 'CPU per round trip, instances + Redis', unit: 'µs', better: 'lower', digits: 0 },
+  { scenario: 'confirm', key: 'instancesCpuPerRoundTripUs', label: 'CPU per round trip, instances', unit: 'µs', better: 'lower', digits: 0 },
+  { scenario: 'confirm', key: 'redisCpuPerRoundTripUs', label: 'CPU per round trip, Redis', unit: 'µs', better: 'lower', digits: 0 },
+  { scenario: 'confirm', key: 'redisCommandsPerRoundTrip', label: 'Redis commands per round trip', unit: 'commands', better: 'lower', digits: 1 },
+  { scenario: 'confirm', key: 'serverCores', label: 'CPU busy, instances + Redis', unit: 'cores', digits: 2 },
+  { scenario: 'confirm', key: 'loadCores', label: 'load generator CPU busy', unit: 'cores', digits: 2 },
+];
+
 const RATIOS = [
   ['gateway', 'raw-ws'],
   ['gateway', 'socketio'],
@@ -32,10 +58,11 @@ const RATIOS = [
 ];
 
 export function scenarioTitles(cfg) {
+  const across = cfg.cluster ? ` over ${cfg.instances} instances` : '';
   return {
-    connections: `connections (${cfg.clients} clients)`,
-    fanout: `fan-out (${cfg.clients} clients, ${cfg.rounds} rounds)`,
-    confirm: `confirm round trip (${cfg.confirmUsers} loops, ${cfg.durationMs / 1000} s)`,
+    connections: `connections (${cfg.clients} clients${across})`,
+    fanout: `fan-out (${cfg.clients} clients${across}, ${cfg.rounds} rounds)`,
+    confirm: `confirm round trip (${cfg.confirmUsers} loops, ${cfg.durationMs / 1000} s${cfg.cluster ? ', caller and user on different instances' : ''})`,
     push: `targeted push (${cfg.pushUsers} users, ${cfg.pushConcurrency} in flight, ${cfg.durationMs / 1000} s)`,
   };
 }
@@ -46,7 +73,7 @@ export function markdownReport(run) {
   const ratios = RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   const titles = scenarioTitles(cfg);
   const header = ['scenario', 'metric', ...servers.map((s) => SERVERS[s].label), ...ratios.map(([a, b]) => `${SERVERS[a].label} ÷ ${SERVERS[b].label}`)];
-  const rows = METRICS.filter((m) => results[m.scenario]).map((m) => [
+  const rows = (cfg.cluster ? CLUSTER_METRICS : METRICS).filter((m) => results[m.scenario]).map((m) => [
     titles[m.scenario],
     `${m.label} (${m.unit}${m.better ? `, ${m.better} is better` : ''})`,
     ...servers.map((s) => cell(results[m.scenario][s], m)),
@@ -54,13 +81,16 @@ export function markdownReport(run) {
   ]);
   const table = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
   return [
-    `# Benchmark: gateway vs raw ws vs Socket.IO${cfg.smoke ? ' (smoke run)' : ''}`,
+    cfg.cluster
+      ? `# Cluster benchmark: ${cfg.instances} gateway instances vs ${cfg.instances} Socket.IO instances with @socket.io/redis-adapter, each on one Redis${cfg.smoke ? ' (smoke run)' : ''}`
+      : `# Benchmark: gateway vs raw ws vs Socket.IO${cfg.smoke ? ' (smoke run)' : ''}`,
     '',
-    `${environment.date} · commit ${environment.commit} · Node ${environment.node} · ${environment.cpus} × ${environment.cpuModel}, ${environment.memoryGiB} GiB, ${environment.kernel} · open files limit ${environment.openFiles}`,
+    `${environment.date} · commit ${environment.commit} · Node ${environment.node} · ${environment.cpus} × ${environment.cpuModel}, ${environment.memoryGiB} GiB, ${environment.kernel} · open files limit ${environment.openFiles}${environment.redis ? ` · Redis ${environment.redis}` : ''}`,
     '',
     table,
     '',
     ...problems(results, servers),
+    ...(cfg.cluster ? CLUSTER_NOTES : []),
     'The gateway runs as `node dist/main.js` with NODE_ENV=production, API_KEYS (every request sends the key),',
     'AUTH_MODE=none + ALLOW_INSECURE_AUTH_NONE=true (the others trust `?user_id=` too) and WEBSOCKET_RATE_LIMIT/BURST',
     'raised, since one bench client confirms far faster than a person. Ratios divide the first server\'s figure by',
@@ -73,6 +103,16 @@ export function markdownReport(run) {
     '',
   ].join('\n');
 }
+
+const CLUSTER_NOTES = [
+  'Cluster run: every session starts a fresh `redis-server --save \'\' --appendonly no` and the instances with',
+  'REDIS_URL pointing at it (the gateway\'s cluster mode; Socket.IO with `@socket.io/redis-adapter` on ioredis).',
+  'Clients connect to the instances in turn; a confirm loop for a user on instance i posts to instance i+1;',
+  'broadcasts are posted to the first instance. CPU is utime + stime from /proc of all instances and of',
+  'redis-server; Redis commands are the calls counted by `INFO commandstats` over the same window (the',
+  'harness\'s own INFO calls left out). RSS per connection includes the growth of Redis\'s RSS.',
+  '',
+];
 
 function problems(results, servers) {
   const lines = [];
@@ -110,6 +150,7 @@ export function costSummary(results, servers) {
     cpuPerBroadcastDeliveryUs: results.fanout?.[s]?.cpuPerDeliveryUs,
     cpuPerPushDeliveryUs: results.push?.[s]?.cpuPerDeliveryUs,
     cpuPerRoundTripUs: results.confirm?.[s]?.cpuPerRoundTripUs,
+    redisCommandsPerRoundTrip: results.confirm?.[s]?.redisCommandsPerRoundTrip,
     rssPerConnectionKiB: results.connections?.[s]?.rssPerConnection / 1024,
     heapPerConnectionKiB: results.connections?.[s]?.heapPerConnection / 1024,
   }));

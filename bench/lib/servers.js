@@ -46,23 +46,29 @@ export const SERVERS = {
 
 export const HOST = '127.0.0.1';
 
-export async function startServer(name, { logDir, tag }) {
+/**
+ * Starts one server process. `extraEnv` is added to its environment (cluster runs pass
+ * REDIS_URL); with `inspectPort` a later SIGUSR1 opens the inspector there instead of on
+ * 9229 (NODE_OPTIONS, so the start command itself stays `node dist/main.js`).
+ */
+export async function startServer(name, { logDir, tag, extraEnv = {}, inspectPort }) {
   const def = SERVERS[name];
   if (!existsSync(join(ROOT, def.script))) throw new Error(`${def.script} is missing (run npm run build)`);
   const port = await freePort();
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `${name}-${tag}.log`);
   const log = openSync(logPath, 'w');
+  const nodeOptions = inspectPort ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, `--inspect-port=${HOST}:${inspectPort}`].filter(Boolean).join(' ') } : {};
   const child = track(
     // Started outside the repo so a developer's .env cannot change what is measured.
     spawn(process.execPath, [...def.nodeArgs, join(ROOT, def.script)], {
       cwd: tmpdir(),
-      env: { ...process.env, ...def.env, WEBSOCKET_HOST: HOST, WEBSOCKET_PORT: String(port) },
+      env: { ...process.env, ...def.env, ...extraEnv, ...nodeOptions, WEBSOCKET_HOST: HOST, WEBSOCKET_PORT: String(port) },
       stdio: ['ignore', log, log],
     }),
   );
   closeSync(log);
-  const server = new RunningServer(name, def, child, `http://${HOST}:${port}`, logPath);
+  const server = new RunningServer(name, def, child, `http://${HOST}:${port}`, logPath, inspectPort);
   try {
     await server.waitHealthy(30_000);
   } catch (err) {
@@ -73,9 +79,11 @@ export async function startServer(name, { logDir, tag }) {
 }
 
 class RunningServer {
-  constructor(name, def, child, baseUrl, logPath) {
-    Object.assign(this, { name, def, child, baseUrl, logPath });
+  constructor(name, def, child, baseUrl, logPath, inspectPort) {
+    Object.assign(this, { name, def, child, baseUrl, logPath, inspectPort });
     this.pid = child.pid;
+    this.baseUrls = [baseUrl];
+    this.instances = [this];
   }
 
   async waitHealthy(timeoutMs) {
@@ -97,6 +105,10 @@ class RunningServer {
     return cpuSeconds(this.pid);
   }
 
+  rss() {
+    return rssBytes(this.pid);
+  }
+
   /** { rss, heapUsed, afterGc }: the heap after a full collection whenever the server allows one. */
   async memory() {
     if (this.def.memory === 'endpoint') {
@@ -104,7 +116,7 @@ class RunningServer {
       return { rss: rssBytes(this.pid), heapUsed: body.heapUsed, afterGc: body.gc === true };
     }
     try {
-      const usage = await memoryAfterGc(this.pid, this.def.script);
+      const usage = await memoryAfterGc(this.pid, this.def.script, this.inspectPort);
       return { rss: rssBytes(this.pid), heapUsed: usage.heapUsed, afterGc: true };
     } catch (err) {
       // Without the inspector the heap figure is whatever V8 holds right now.
@@ -134,7 +146,7 @@ class RunningServer {
   }
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.unref();

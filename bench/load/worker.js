@@ -63,15 +63,17 @@ function onClose() {
 /**
  * Opens one client per user id, `concurrency` handshakes at a time. The run's client
  * number n (firstIndex + i) binds to localAddresses[floor(n / perAddress)] when
- * addresses are given: one source address has only ~28k ephemeral ports.
+ * addresses are given: one source address has only ~28k ephemeral ports. It connects
+ * to baseUrls[n mod baseUrls.length]: a cluster's instances in turn.
  */
-async function connect({ kind, baseUrl, userIds, firstIndex = 0, localAddresses, perAddress, concurrency, timeoutMs }) {
+async function connect({ kind, baseUrls, userIds, firstIndex = 0, localAddresses, perAddress, concurrency, timeoutMs }) {
   const started = now();
   let next = 0;
   let failed = 0;
   let firstError;
   const openOne = async (i) => {
     const localAddress = localAddresses?.[Math.floor((firstIndex + i) / perAddress)];
+    const baseUrl = baseUrls[(firstIndex + i) % baseUrls.length];
     try {
       state.clients.push(await openClient(kind, { baseUrl, userId: userIds[i], localAddress, timeoutMs, onMessage, onClose }));
     } catch (err) {
@@ -89,15 +91,16 @@ async function connect({ kind, baseUrl, userIds, firstIndex = 0, localAddresses,
 /**
  * Closed loops, one per user: POST /notify and wait for the decision, which this
  * process's own client of that user gives. Counts decisions that arrive inside the
- * measuring window (after the warm-up).
+ * measuring window (after the warm-up). Loop i posts to callerUrls[i] when given (a
+ * cluster instance other than the user's), else to baseUrl.
  */
-async function notifyLoops({ baseUrl, headers, users, warmupMs, durationMs }) {
+async function notifyLoops({ baseUrl, callerUrls, headers, users, warmupMs, durationMs }) {
   const window = measuringWindow(warmupMs, durationMs);
   const latencies = [];
   const errors = { count: 0, first: undefined, kinds: {} };
   let completed = 0;
-  const loop = async (userId) => {
-    const http = new LeanHttpConnection(baseUrl, headers);
+  const loop = async (userId, i) => {
+    const http = new LeanHttpConnection(callerUrls?.[i] ?? baseUrl, headers);
     for (let step = 0; !window.closed && step < MAX_REQUESTS_PER_LOOP; step++) {
       const body = notifyBody(userId, step);
       const started = now();

@@ -22,7 +22,7 @@ export async function connectClients(workers, server, { prefix, count, cfg }) {
         'connect',
         {
           kind: server.def.client,
-          baseUrl: server.baseUrl,
+          baseUrls: server.baseUrls,
           userIds: userIds.slice(w * block, (w + 1) * block),
           firstIndex: w * block,
           localAddresses,

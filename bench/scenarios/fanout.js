@@ -6,6 +6,7 @@ import { AUTH_HEADERS } from '../lib/servers.js';
 import { now, percentile, sleep } from '../lib/stats.js';
 import { connectClients } from './connect.js';
 import { profiled } from './profile.js';
+import { costBetween, costMark, perOperation } from './window.js';
 
 export async function runConnectionsAndFanout({ server, workers, cfg }) {
   const connections = await measureConnections(server, workers, cfg);
@@ -36,6 +37,11 @@ async function measureConnections(server, workers, cfg) {
     memoryBefore: before,
     memoryAfter: after,
   };
+  if (before.redisRss !== undefined) {
+    // A cluster: rssPerConnection above is instances + Redis; here the two apart.
+    result.instancesRssPerConnection = (after.instancesRss - before.instancesRss) / opened.opened;
+    result.redisRssPerConnection = (after.redisRss - before.redisRss) / opened.opened;
+  }
   if (opened.failed > 0) result.error = `${opened.failed} of ${cfg.clients} connections failed, first: ${opened.firstError}`;
   return result;
 }
@@ -46,21 +52,19 @@ async function measureFanout(server, workers, cfg, clients) {
   try {
     for (let seq = 0; seq < cfg.warmupRounds; seq++) await broadcastRound(server, workers, agent, seq, cfg);
     return await profiled(server, cfg, 'fanout', async () => {
-      const cpuBefore = server.cpuSeconds();
-      const started = now();
+      const start = costMark(server);
       for (let i = 0; i < cfg.rounds; i++) {
         rounds.push(await broadcastRound(server, workers, agent, cfg.warmupRounds + i, cfg));
         await sleep(cfg.roundPauseMs);
       }
-      const cpu = server.cpuSeconds() - cpuBefore;
-      return summarizeRounds(rounds, clients, cpu, (now() - started) / 1000);
+      return summarizeRounds(rounds, clients, await costBetween(start, costMark(server)));
     });
   } finally {
     agent.destroy();
   }
 }
 
-function summarizeRounds(rounds, clients, cpu, wallSeconds) {
+function summarizeRounds(rounds, clients, cost) {
   const latencies = rounds.filter((r) => r.complete).map((r) => r.latencyMs);
   const delivered = rounds.reduce((total, r) => total + r.received, 0);
   const result = {
@@ -73,11 +77,17 @@ function summarizeRounds(rounds, clients, cpu, wallSeconds) {
     // The servers answer once they have handed the frame to every socket.
     answeredP50: percentile(rounds.map((r) => r.answeredMs), 50),
     delivered,
-    cpuSeconds: cpu,
-    cpuPerDeliveryUs: (cpu / delivered) * 1e6,
-    serverCores: cpu / wallSeconds,
+    cpuSeconds: cost.serverCpuSeconds,
+    ...perOperation(cost, delivered, 'Delivery'),
+    serverCores: cost.serverCores,
     latencies,
   };
+  if (cost.redisCommands !== undefined) {
+    result.instancesCpuSeconds = cost.instancesCpuSeconds;
+    result.redisCpuSeconds = cost.redisCpuSeconds;
+    result.redisCommandsPerBroadcast = cost.redisCommands / rounds.length;
+    result.redisCommandsByName = cost.redisCommandsByName;
+  }
   if (rounds.some((r) => r.received === 0)) throw new Error('a broadcast reached no client');
   const incomplete = rounds.filter((r) => !r.complete);
   if (incomplete.length > 0) {

@@ -3,7 +3,7 @@
 import { AUTH_HEADERS } from '../lib/servers.js';
 import { connectUsers } from './connect.js';
 import { profiled } from './profile.js';
-import { watchWindow, withRetainedHeap } from './window.js';
+import { perOperation, watchWindow, withRetainedHeap } from './window.js';
 
 export async function runPush({ server, workers, cfg }) {
   const [worker] = workers;
@@ -20,8 +20,8 @@ export async function runPush({ server, workers, cfg }) {
   const cpu = watchWindow(server, worker);
   const runLoops = () => worker.call('pushLoops', args, cfg.warmupMs + cfg.durationMs + 60_000);
   const loops = await withRetainedHeap(server, () => profiled(server, cfg, 'push', runLoops));
-  const window = cpu.read();
-  const result = { users: cfg.pushUsers, concurrency: cfg.pushConcurrency, ...loops, ...window, cpuPerDeliveryUs: (window.serverCpuSeconds / loops.receivedInWindow) * 1e6 };
+  const window = await cpu.read();
+  const result = { users: cfg.pushUsers, concurrency: cfg.pushConcurrency, ...loops, ...window, ...perOperation(window, loops.receivedInWindow, 'Delivery') };
   if (loops.receivedInWindow === 0) throw new Error(`no message arrived: ${loops.firstError}`);
   const problems = [];
   if (loops.errors > 0) problems.push(`${loops.errors} failed requests, first: ${loops.firstError}`);

@@ -1,5 +1,7 @@
 // Comparison server: the gateway's job done the idiomatic Socket.IO 4 way. One room per
 // user, io.emit for broadcast, and a confirmation is an emit with acknowledgement.
+// With REDIS_URL set it is one instance of a cluster: `@socket.io/redis-adapter` on two
+// ioredis connections carries the emits (and the acknowledgements) between instances.
 // Start with `node --expose-gc bench/servers/socketio.js`.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -11,6 +13,14 @@ const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
 
 const server = http.createServer(createRouter({ broadcast, sendToUser, notify }));
 const io = new Server(server, { transports: ['websocket'], serveClient: false });
+if (process.env.REDIS_URL) await useRedisAdapter(process.env.REDIS_URL);
+
+async function useRedisAdapter(url) {
+  const [{ Redis }, { createAdapter }] = await Promise.all([import('ioredis'), import('@socket.io/redis-adapter')]);
+  const pubClient = new Redis(url);
+  const subClient = pubClient.duplicate();
+  io.adapter(createAdapter(pubClient, subClient));
+}
 
 io.on('connection', (socket) => {
   const userId = socket.handshake.query.user_id || null;
@@ -18,6 +28,7 @@ io.on('connection', (socket) => {
   socket.emit('connected', { type: 'connected', connection_id: socket.id, user_id: userId, server_time: Date.now() / 1000 });
 });
 
+/** Returns the sockets of this instance (in a cluster the others deliver to theirs). */
 function broadcast(body) {
   io.emit('message', body);
   return io.engine.clientsCount;
