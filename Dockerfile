@@ -19,6 +19,9 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The inbox page (served only with INBOX_PAGE_ENABLED=true in production) and its SDK.
+COPY --from=build --chown=node:node /app/src/inbox/public ./src/inbox/public
+COPY --from=build --chown=node:node /app/clients/js/dist ./clients/js/dist
 USER node
 EXPOSE 8765
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

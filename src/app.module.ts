@@ -7,6 +7,7 @@ import { ConnectionsModule } from './connections/connections.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
+import { InboxModule } from './inbox/inbox.module.js';
 import { LoggingModule, LoggingOptions } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
@@ -49,6 +50,7 @@ export class AppModule {
         GatewayModule,
         HealthModule,
         MetricsModule,
+        InboxModule,
       ],
     };
   }

@@ -203,6 +203,11 @@ export class Environment {
   @NumberSetting(0.1, MAX_TIMER_SECONDS)
   SHUTDOWN_GRACE_SECONDS = 10;
 
+  /** Serve the inbox page at /inbox. Unset: served, except with NODE_ENV=production. */
+  @IsOptional()
+  @BooleanSetting()
+  INBOX_PAGE_ENABLED?: boolean;
+
   /** Longest a heartbeat runs when its caller gives no `duration_seconds`. */
   @NumberSetting(1)
   HEARTBEAT_DEFAULT_DURATION_SECONDS = 3600;

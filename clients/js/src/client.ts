@@ -175,6 +175,8 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
   userId: string | null = null;
   /** Why the client stopped for good, when it did. */
   stopReason: string | null = null;
+  /** Server clock minus this clock, in ms, as of the last `connected` frame (for countdowns to `expires_at`). */
+  serverClockOffsetMs = 0;
 
   constructor(options: GatewayClientOptions) {
     super();
@@ -300,6 +302,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     this.userId = frame.user_id;
     this.ready = true;
     this.connectedAt = Date.now();
+    this.serverClockOffsetMs = Math.round(frame.server_time * 1000 - this.connectedAt);
     // The server re-sends every pending prompt right after `connected` and answers frames
     // in order, so by the pong of a ping sent now every re-sent prompt has arrived.
     this.prompts.beginResync();

@@ -1,0 +1,226 @@
+// DOM builders for the inbox page. Every text goes in through textContent: nothing the
+// server or a task service sends is ever parsed as HTML.
+
+/** el('div', { class: 'x', dataset: { id: '1' } }, child, 'text') */
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'dataset') Object.assign(node.dataset, value);
+    else if (name === 'text') node.textContent = String(value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+const MAX_TABLE_ROWS = 24;
+
+function isPrimitive(value) {
+  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+}
+
+/** A flat object as a small table, anything else as formatted JSON; null shows nothing. */
+export function renderResult(result) {
+  if (result === null || result === undefined) return null;
+  if (isPrimitive(result)) return el('div', { class: 'result' }, el('p', { class: 'message', text: String(result) }));
+  const entries = typeof result === 'object' && !Array.isArray(result) ? Object.entries(result) : null;
+  if (entries && entries.length > 0 && entries.length <= MAX_TABLE_ROWS && entries.every(([, v]) => isPrimitive(v))) {
+    const rows = entries.map(([key, value]) => el('tr', {}, el('th', { scope: 'row', text: humanize(key) }), el('td', { text: formatValue(value) })));
+    return el('div', { class: 'result' }, el('table', { 'aria-label': 'Step result' }, el('tbody', {}, ...rows)));
+  }
+  return el('div', { class: 'result' }, el('pre', { 'aria-label': 'Step result', text: JSON.stringify(result, null, 2) }));
+}
+
+function humanize(key) {
+  const words = key.replace(/[_-]+/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function formatValue(value) {
+  if (typeof value === 'number') return value.toLocaleString();
+  if (value === null) return '—';
+  return String(value);
+}
+
+/** "4:05", "1:02:03"; the time left before a prompt times out. */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+export function formatAgo(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? `${minutes} min ago` : `${Math.round(minutes / 60)} h ago`;
+}
+
+function isFailed(prompt) {
+  return prompt.status === 'failed' || prompt.status === 'error' || Boolean(prompt.error_code);
+}
+
+/** One prompt: what happened, the result, and the Proceed / Cancel decision. */
+export function renderPromptCard(prompt, { onAnswer }) {
+  const failed = isFailed(prompt);
+  const statusClass = failed ? 'bad' : prompt.completed || prompt.status === 'completed' ? 'ok' : 'neutral';
+  const feedbackId = `feedback-${cssSafe(prompt.callback_id)}`;
+  const titleId = `title-${cssSafe(prompt.callback_id)}`;
+  const feedback = el('textarea', { id: feedbackId, rows: 1, maxlength: 4096, placeholder: 'Optional note for the task' });
+  const proceed = el('button', { type: 'button', class: 'button primary', text: 'Proceed' });
+  const cancel = el('button', { type: 'button', class: 'button', text: 'Cancel' });
+  const countdown = el('span', { class: 'countdown' });
+  const problem = el('p', { class: 'card-error', role: 'alert', hidden: true });
+  const card = el(
+    'article',
+    { class: `card${failed ? ' failed' : ''}`, 'aria-labelledby': titleId, dataset: { callbackId: prompt.callback_id, taskId: prompt.task_id } },
+    el(
+      'div',
+      { class: 'card-head' },
+      el('span', { class: 'step-number', text: `Step ${prompt.step}` }),
+      el('h3', { class: 'step-name', id: titleId, text: prompt.step_name }),
+      el('span', { class: 'chip', title: 'Task', text: prompt.task_id }),
+      el('span', { class: `status ${statusClass}`, text: prompt.status }),
+    ),
+    el('p', { class: 'message', text: prompt.message }),
+    prompt.error_code || prompt.error_message
+      ? el('div', { class: 'error-box', role: 'note' }, prompt.error_code ? el('code', { text: prompt.error_code }) : null, el('span', { text: prompt.error_message ?? '' }))
+      : null,
+    renderResult(prompt.result),
+    el('div', { class: 'feedback' }, el('label', { for: feedbackId, text: 'Feedback' }), feedback),
+    el('div', { class: 'card-foot' }, countdown, el('div', { class: 'actions' }, cancel, proceed)),
+    problem,
+  );
+
+  const answer = async (decision) => {
+    proceed.disabled = cancel.disabled = feedback.disabled = true;
+    problem.hidden = true;
+    try {
+      await onAnswer(decision, feedback.value.trim());
+    } catch (err) {
+      problem.textContent = describeAnswerError(err);
+      problem.hidden = false;
+      proceed.disabled = cancel.disabled = feedback.disabled = false;
+    }
+  };
+  proceed.addEventListener('click', () => void answer(true));
+  cancel.addEventListener('click', () => void answer(false));
+  return { card, countdown };
+}
+
+function describeAnswerError(err) {
+  switch (err?.code) {
+    case 'already_resolved':
+    case 'callback_not_found':
+      return 'This step was already decided.';
+    case 'not_connected':
+    case 'disconnected':
+    case 'timeout':
+      return 'Not sent: the connection is down. Try again once it is back.';
+    case 'forbidden':
+      return 'This step belongs to another user.';
+    default:
+      return `Not sent: ${err?.message ?? 'unknown error'}`;
+  }
+}
+
+function cssSafe(text) {
+  return text.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** A task's row: progress bar, heartbeat indicator and the Cancel task action. */
+export function renderTaskRow(taskId, { onCancel }) {
+  const fill = el('div', { class: 'bar-fill' });
+  const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-label': `Progress of ${taskId}`, 'aria-valuemin': 0, 'aria-valuemax': 100 }, fill);
+  const value = el('span', { class: 'bar-value', text: '' });
+  const message = el('span', { class: 'task-message' });
+  const beat = el('span', { class: 'beat', hidden: true });
+  const error = el('p', { class: 'task-error', role: 'alert', hidden: true });
+  const cancel = el('button', { type: 'button', class: 'button small danger', text: 'Cancel task' });
+  const row = el(
+    'li',
+    { class: 'task', dataset: { taskId } },
+    el('div', { class: 'task-head' }, el('span', { class: 'task-id', text: taskId }), cancel),
+    el('div', { class: 'bar-row' }, bar, value),
+    el('div', { class: 'task-meta' }, beat, message),
+    error,
+  );
+  let armedUntil = 0;
+  cancel.addEventListener('click', async () => {
+    // Two clicks: cancelling a task cannot be undone.
+    if (Date.now() > armedUntil) {
+      armedUntil = Date.now() + 4000;
+      cancel.textContent = 'Confirm cancel';
+      cancel.classList.add('armed');
+      setTimeout(() => {
+        if (Date.now() >= armedUntil && !cancel.disabled) disarm();
+      }, 4100);
+      return;
+    }
+    cancel.disabled = true;
+    error.hidden = true;
+    try {
+      await onCancel();
+    } catch (err) {
+      error.textContent = `Could not cancel: ${err?.code === 'forbidden' ? 'this task is not yours' : err?.message ?? 'unknown error'}`;
+      error.hidden = false;
+      cancel.disabled = false;
+      disarm();
+    }
+  });
+  function disarm() {
+    armedUntil = 0;
+    cancel.textContent = 'Cancel task';
+    cancel.classList.remove('armed');
+  }
+  return {
+    row,
+    setProgress(progress, text) {
+      const percent = Math.max(0, Math.min(100, Math.round(Number(progress))));
+      if (!Number.isFinite(percent)) return;
+      bar.setAttribute('aria-valuenow', String(percent));
+      bar.setAttribute('aria-valuetext', `${percent}%`);
+      fill.style.width = `${percent}%`;
+      value.textContent = `${percent}%`;
+      if (text) message.textContent = text;
+    },
+    setBeat(lastBeatAt, now) {
+      if (lastBeatAt === null) return;
+      beat.hidden = false;
+      const age = now - lastBeatAt;
+      const alive = age < 90_000;
+      beat.classList.toggle('alive', alive);
+      beat.textContent = alive ? `Still running · ${formatAgo(age)}` : `Last heartbeat ${formatAgo(age)}`;
+    },
+    setCancelled(by) {
+      row.classList.add('cancelled');
+      cancel.remove();
+      beat.classList.remove('alive');
+      beat.hidden = false;
+      beat.textContent = by ? `Cancelled by ${by}` : 'Cancelled';
+    },
+  };
+}
+
+export function renderNotice(frame, receivedAt) {
+  const severity = ['info', 'success', 'warning', 'error'].includes(frame.severity) ? frame.severity : 'info';
+  const kind = frame.type === 'personal_notification' ? 'For you' : 'Everyone';
+  return el(
+    'li',
+    { class: `notice ${severity}`, dataset: { severity } },
+    el(
+      'div',
+      { class: 'notice-body' },
+      el('span', { text: String(frame.message ?? '') }),
+      el(
+        'span',
+        { class: 'notice-meta' },
+        el('span', { class: 'severity', text: severity }),
+        ` · ${kind} · ${new Date(receivedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`,
+      ),
+    ),
+  );
+}

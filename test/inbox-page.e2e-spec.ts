@@ -1,0 +1,254 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { SignJWT } from 'jose';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { INBOX_CSP } from '../src/inbox/inbox.controller.js';
+import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
+
+/** Debian's chromium package; playwright-core drives it and downloads no browser of its own. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = resolve(process.env.INBOX_SCREENSHOT ?? 'test-results/inbox.png');
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium && process.env.CI !== 'true') {
+  console.warn(
+    `\n*** SKIPPING the inbox page's browser tests: ${CHROMIUM} is missing. Install it with ` +
+      '`apt-get install -y chromium` (Debian package "chromium"). CI installs it and fails without it. ***\n',
+  );
+}
+
+describe('the inbox page route', () => {
+  it('is served with a strict CSP in development, needs no API key, and serves only its own files', async () => {
+    const t = await startTestApp({ API_KEYS: 'service-key' });
+    try {
+      const page = await t.http('GET', '/inbox');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.headers.get('content-security-policy')).toBe(INBOX_CSP);
+      expect(INBOX_CSP).not.toMatch(/unsafe|https?:|\*/);
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(page.body).toContain('<meta name="inbox-auth-mode" content="none">');
+      expect(page.body).not.toMatch(/<script>|<style>|style="|https?:\/\//);
+      const sdk = await t.http('GET', '/inbox/sdk/index.js');
+      expect(sdk.status).toBe(200);
+      expect(sdk.headers.get('content-type')).toMatch(/^text\/javascript/);
+      for (const path of ['/inbox/assets/..%2F..%2Fpackage.json', '/inbox/assets/nothing.js', '/inbox/sdk/client.d.ts']) {
+        const missing = await t.http('GET', path);
+        expect(missing.status).toBe(404);
+      }
+      expect((await t.http('GET', '/status')).status).toBe(401); // the rest still needs the key
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is off in production unless INBOX_PAGE_ENABLED=true', async () => {
+    const production = { NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(40), API_KEYS: 'k' };
+    const off = await startTestApp(production);
+    try {
+      expect((await off.http('GET', '/inbox')).body).toMatchObject({ statusCode: 404, code: 'not_found' });
+    } finally {
+      await off.close();
+    }
+    const on = await startTestApp({ ...production, INBOX_PAGE_ENABLED: 'true' });
+    try {
+      const page = await on.http('GET', '/inbox');
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('content="jwt"');
+    } finally {
+      await on.close();
+    }
+    const offInDevelopment = await startTestApp({ INBOX_PAGE_ENABLED: 'false' });
+    try {
+      expect((await offInDevelopment.http('GET', '/inbox/sdk/index.js')).status).toBe(404);
+    } finally {
+      await offInDevelopment.close();
+    }
+  });
+});
+
+const browserDescribe = haveChromium || process.env.CI === 'true' ? describe : describe.skip;
+
+browserDescribe('the inbox page in Chromium', () => {
+  let t: TestApp;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const problems: string[] = [];
+  /** While the service is down, Chromium logs each refused socket as a console error. */
+  let serviceDown = false;
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    t = await startTestApp();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+    serviceDown = false;
+    // CSP violations and script errors show up here: none is acceptable.
+    expect(problems.splice(0)).toEqual([]);
+  });
+
+  /** A fresh browser profile (a tab) with the user's inbox open and connected. */
+  async function openInbox(query: string, base = t.baseUrl): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('console', (message) => {
+      const refused = serviceDown && /^WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/.test(message.text());
+      if (message.type() === 'error' && !refused) problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('request', (request) => {
+      if (!request.url().startsWith(base) && !request.url().startsWith(base.replace('http', 'ws'))) problems.push(`foreign request: ${request.url()}`);
+    });
+    await page.goto(`${base}/inbox${query}`);
+    await page.waitForSelector('#connection[data-state="connected"]');
+    return page;
+  }
+
+  const card = (page: Page, callbackId: string) => page.locator(`article[data-callback-id="${callbackId}"]`);
+
+  it('shows a prompt from POST /notify; Proceed with feedback gives the waiting caller proceed and that feedback', async () => {
+    const page = await openInbox('?user_id=alice');
+    expect(await page.locator('#connection-label').textContent()).toMatch(/Connected · \d+ ms/);
+    const decision = t.http('POST', '/notify', notifyBody('alice', 'task-1', { callback_id: 'page-1', timeout_seconds: 600 }));
+    const prompt = card(page, 'page-1');
+    await prompt.waitFor();
+    expect(await prompt.locator('.step-name').textContent()).toBe('data_validation');
+    expect(await prompt.locator('.message').first().textContent()).toBe('Validation finished with 5 errors. Continue?');
+    expect(await prompt.locator('table tr').allTextContents()).toEqual(['Validated rows1,000', 'Errors5']);
+    expect(await prompt.locator('.countdown').textContent()).toMatch(/^Times out in (10:00|9:5\d)$/);
+    expect(await page.locator('#prompt-count').textContent()).toBe('1');
+
+    await prompt.getByLabel('Feedback').fill('Only the 995 valid rows, please');
+    await prompt.getByRole('button', { name: 'Proceed' }).click();
+    expect((await decision).body).toMatchObject({ callback_id: 'page-1', state: 'confirmed', proceed: true, feedback: 'Only the 995 valid rows, please' });
+    await prompt.waitFor({ state: 'detached' });
+    expect(await page.locator('#empty').isVisible()).toBe(true);
+  });
+
+  it('Cancel gives proceed: false, and a second tab sees the card leave', async () => {
+    const [first, second] = [await openInbox('?user_id=bob'), await openInbox('?user_id=bob')];
+    const decision = t.http('POST', '/notify', notifyBody('bob', 'task-2', { callback_id: 'page-2' }));
+    await card(first, 'page-2').waitFor();
+    await card(second, 'page-2').waitFor();
+    await card(first, 'page-2').getByRole('button', { name: 'Cancel' }).click();
+    expect((await decision).body).toMatchObject({ state: 'rejected', proceed: false, feedback: null });
+    await card(second, 'page-2').waitFor({ state: 'detached' });
+    await card(first, 'page-2').waitFor({ state: 'detached' });
+  });
+
+  it('shows a failed step with its error code and message, and a nested result as JSON', async () => {
+    const page = await openInbox('?user_id=carol');
+    await t.http('POST', '/notify?wait=false', {
+      user_id: 'carol',
+      task_id: 'train-7',
+      step: 2,
+      callback_id: 'page-3',
+      step_result: {
+        step: 'model_training', message: 'Out of memory. Retry?', status: 'failed',
+        error_code: 'E003', error_message: 'GPU memory exhausted', result: { epoch: 7, checkpoint: { path: 'ckpt/7' } },
+      },
+    });
+    const prompt = card(page, 'page-3');
+    await prompt.waitFor();
+    expect(await prompt.getAttribute('class')).toContain('failed');
+    expect(await prompt.locator('.error-box').textContent()).toBe('E003GPU memory exhausted');
+    expect(JSON.parse((await prompt.locator('pre').textContent())!)).toEqual({ epoch: 7, checkpoint: { path: 'ckpt/7' } });
+  });
+
+  it('moves the progress bar, shows heartbeats and notices, and cancels a task', async () => {
+    const page = await openInbox('?user_id=dave');
+    await t.http('POST', '/notify?wait=false', notifyBody('dave', 'task-p', { callback_id: 'page-4' }));
+    const row = page.locator('li.task[data-task-id="task-p"]');
+    await page.locator('li.task[data-task-id="task-p"][data-following="true"]').waitFor();
+    await t.http('POST', '/tasks/task-p/messages', { type: 'task_progress', progress: 40, message: 'Loading rows' });
+    await row.locator('[role="progressbar"][aria-valuenow="40"]').waitFor();
+    expect(await row.locator('.task-message').textContent()).toBe('Loading rows');
+
+    await t.http('POST', '/heartbeats', { user_id: 'dave', task_id: 'task-p', interval_seconds: 60 });
+    await row.locator('.beat.alive').waitFor();
+    expect(await row.locator('.beat').textContent()).toMatch(/^Still running/);
+
+    await t.http('POST', '/broadcast', { type: 'system_notification', message: 'Maintenance at 23:00', severity: 'warning' });
+    const notice = page.locator('li.notice[data-severity="warning"]');
+    await notice.waitFor();
+    expect(await notice.textContent()).toMatch(/Maintenance at 23:00.*warning/i);
+
+    const cancel = row.getByRole('button', { name: 'Cancel task' });
+    await cancel.click();
+    await row.getByRole('button', { name: 'Confirm cancel' }).click();
+    await page.locator('li.task.cancelled[data-task-id="task-p"]').waitFor();
+    await card(page, 'page-4').waitFor({ state: 'detached' }); // cancelling settles the task's prompts
+    expect((await t.http('GET', '/tasks/task-p')).body).toMatchObject({ cancelled: true, cancelled_by: 'dave' });
+  });
+
+  it('recovers by itself after the service restarts', async () => {
+    const first = await startTestApp();
+    const port = Number(new URL(first.baseUrl).port);
+    const page = await openInbox('?user_id=erin', first.baseUrl);
+    serviceDown = true;
+    await first.close();
+    await page.waitForSelector('#connection[data-state="reconnecting"]');
+    expect(await page.locator('#connection-label').textContent()).toBe('Reconnecting…');
+    const second = await startTestApp({ WEBSOCKET_PORT: port });
+    try {
+      await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
+      await second.http('POST', '/notify?wait=false', notifyBody('erin', 'task-r', { callback_id: 'page-5' }));
+      await card(page, 'page-5').waitFor();
+    } finally {
+      await second.close();
+    }
+  }, 30_000);
+
+  it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
+    const secret = 'an-inbox-test-secret-that-is-long-enough';
+    const jwt = await startTestApp({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    try {
+      const token = await new SignJWT({ sub: 'frank' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+      const page = await openInbox(`?token=${token}`, jwt.baseUrl);
+      expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
+      expect(await page.locator('#who').textContent()).toBe('Signed in as frank');
+      await jwt.http('POST', '/notify?wait=false', notifyBody('frank', 'task-j', { callback_id: 'page-6' }));
+      await card(page, 'page-6').waitFor();
+    } finally {
+      await jwt.close();
+    }
+  });
+
+  it('looks like a product: screenshot of a busy inbox', async () => {
+    const page = await openInbox('?user_id=grace');
+    await t.http('POST', '/notify?wait=false', {
+      user_id: 'grace', task_id: 'import-2291', step: 3, timeout_seconds: 900,
+      step_result: {
+        step: 'data_validation', message: 'Validation finished: 5 of 1,000 rows failed. Continue with the 995 valid rows?', status: 'completed', completed: true,
+        result: { validated_rows: 1000, valid_rows: 995, errors: 5, source: 'customers_2026-11.csv' },
+      },
+    });
+    await t.http('POST', '/notify?wait=false', {
+      user_id: 'grace', task_id: 'train-77', step: 2, timeout_seconds: 240,
+      step_result: {
+        step: 'model_training', message: 'Training stopped: the GPU ran out of memory. Retry with batch size 16?', status: 'failed',
+        error_code: 'E003', error_message: 'CUDA out of memory (needed 10.2 GiB, 7.8 GiB free)',
+        result: { epoch: 7, batch_size: 32, last_loss: 0.4172, checkpoint: { path: 'ckpt/epoch-7', size_mb: 812 } },
+      },
+    });
+    await page.locator('li.task[data-task-id="import-2291"][data-following="true"]').waitFor();
+    await t.http('POST', '/tasks/import-2291/messages', { type: 'task_progress', progress: 62, message: 'Loading rows' });
+    await t.http('POST', '/heartbeats', { user_id: 'grace', task_id: 'train-77', interval_seconds: 30 });
+    await t.http('POST', '/broadcast', { type: 'system_notification', message: 'Scheduled maintenance tonight at 23:00 UTC (about 10 minutes).', severity: 'warning' });
+    await t.http('POST', '/users/grace/messages', { type: 'personal_notification', message: 'Report "November churn" is ready.', severity: 'success' });
+    await page.locator('li.notice').nth(1).waitFor();
+    await page.locator('[role="progressbar"][aria-valuenow="62"]').waitFor();
+    await page.waitForTimeout(500); // let the bar's transition finish
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(existsSync(SCREENSHOT)).toBe(true);
+  });
+});
