@@ -27,7 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 MAIN = REPO_ROOT / "dist" / "main.js"
 USER_AGENT = Path(__file__).resolve().parent / "user_agent.mjs"
 API_KEY = "python-client-test-key"
-START_TIMEOUT = 30.0
+# Generous: several services may be starting at once on a small, busy CI machine.
+START_TIMEOUT = 60.0
 
 
 def node_binary() -> str:
