@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Cluster, sleep, startCluster } from './support/cluster.js';
-import { waitFor } from './support/processes.js';
+import { freePort, ServiceInstance, waitFor } from './support/processes.js';
+import { RedisServer } from './support/redis-server.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody } from './support/test-app.js';
 
@@ -113,4 +114,24 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     expect((await waiting).body.state).toBe('confirmed');
     expect((await a.http('GET', '/confirmations/before-2')).body.state).toBe('confirmed');
   }, 60_000);
+
+  it('starts while Redis is unreachable (not ready, no crash loop) and becomes ready when Redis appears', async () => {
+    const port = await freePort();
+    const instance = await ServiceInstance.start({ REDIS_URL: `redis://127.0.0.1:${port}/0` });
+    let redis: RedisServer | undefined;
+    try {
+      expect((await instance.http('GET', '/health/live')).status).toBe(200);
+      expect((await instance.http('GET', '/health')).status).toBe(503);
+      expect((await instance.http('POST', '/notify', notifyBody('early', 'task-e'))).status).toBe(503);
+      redis = await RedisServer.start({ port });
+      await waitFor(async () => (await instance.http('GET', '/health')).status === 200, 15_000, 'readiness once Redis is up');
+      const asked = await instance.http('POST', '/notify?wait=false', notifyBody('early', 'task-e'));
+      expect(asked.status).toBe(202);
+      expect(instance.output).toMatch(/Redis unavailable .*retrying with back-off/);
+      expect(instance.output.match(/Redis unavailable/g)?.length).toBeLessThanOrEqual(4); // once per connection, not per retry
+    } finally {
+      await instance.stop();
+      await redis?.close();
+    }
+  }, 40_000);
 });

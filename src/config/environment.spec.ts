@@ -47,4 +47,15 @@ describe('validateEnvironment', () => {
   it('refuses a port out of range', () => {
     expect(() => validateEnvironment({ WEBSOCKET_PORT: '70000' })).toThrow(/WEBSOCKET_PORT/);
   });
+
+  it('accepts redis:// and rediss:// URLs and names a malformed one without showing it', () => {
+    expect(validateEnvironment({}).REDIS_URL).toBeUndefined();
+    expect(validateEnvironment({ REDIS_URL: 'redis://127.0.0.1:6379/0' }).REDIS_URL).toBe('redis://127.0.0.1:6379/0');
+    expect(validateEnvironment({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380' }).REDIS_KEY_PREFIX).toBe('cgw:');
+    for (const bad of ['http://127.0.0.1:6379', 'redis://', 'redis://host/notadb', '127.0.0.1:6379']) {
+      expect(() => validateEnvironment({ REDIS_URL: bad })).toThrow(/REDIS_URL=\(hidden\): must look like redis:\/\//);
+    }
+    expect(() => validateEnvironment({ REDIS_URL: 'redis://:leaked@h:1/x' })).not.toThrow(/leaked/);
+    expect(() => validateEnvironment({ REDIS_KEY_PREFIX: 'a{b}' })).toThrow(/REDIS_KEY_PREFIX/);
+  });
 });

@@ -10,6 +10,8 @@ export interface RedisServerOptions {
   persistent?: boolean;
   /** Extra redis-server arguments. */
   args?: string[];
+  /** A port chosen by the test (a free one otherwise). */
+  port?: number;
 }
 
 /** A real redis-server on a free loopback port, which a test can stop and start again. */
@@ -23,7 +25,7 @@ export class RedisServer {
   ) {}
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), options);
+    const server = new RedisServer(options.port ?? (await freePort()), options);
     await server.startProcess();
     return server;
   }
