@@ -29,5 +29,6 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   logger.error(err.message);
-  process.exitCode = 1;
+  // Exit now: open Redis connections would otherwise keep a process that never listened alive.
+  process.exit(1);
 });

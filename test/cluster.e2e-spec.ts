@@ -1,22 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Cluster, sleep, startCluster } from './support/cluster.js';
+import { Cluster, sleep, startCluster, startOnRedisCluster } from './support/cluster.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody } from './support/test-app.js';
 
-const haveRedis = requireProgram('redis-server', 'redis-server');
+const haveRedis = requireProgram('redis-server', 'redis-server') && requireProgram('redis-cli', 'redis-tools');
 
-/** Three instances sharing one Redis act as one service. */
-(haveRedis ? describe : describe.skip)('cluster mode: three instances, one Redis', () => {
+const topologies: Array<[string, (size: number, env: Record<string, string>) => Promise<Cluster>]> = [
+  ['one Redis', startCluster],
+  // Proves the keys fit Redis Cluster: every atomic step stays within one hash slot.
+  ['a three-master Redis Cluster', startOnRedisCluster],
+];
+
+/** Three instances sharing one Redis (or one Redis Cluster) act as one service. */
+(haveRedis ? describe.each(topologies) : describe.skip.each(topologies))('cluster mode: three instances on %s', (_name, start) => {
   let cluster: Cluster;
   let a: Cluster['instances'][number];
   let b: Cluster['instances'][number];
   let c: Cluster['instances'][number];
 
   beforeAll(async () => {
-    cluster = await startCluster(3, { CONFIRMATION_MAX_PENDING_PER_USER: '3' });
+    cluster = await start(3, { CONFIRMATION_MAX_PENDING_PER_USER: '3' });
     [a, b, c] = cluster.instances;
-  }, 60_000);
-  afterAll(() => cluster?.close());
+  }, 120_000);
+  afterAll(() => cluster?.close(), 30_000);
 
   it('a prompt posted to one instance reaches every tab of the user; the answer on another returns to the caller', async () => {
     const tabOnB = await b.connect('alice');

@@ -220,6 +220,10 @@ export class Environment {
   @IsRedisUrl()
   REDIS_URL?: string;
 
+  /** REDIS_URL is one node of a Redis Cluster (every key an atomic step touches shares a hash slot). */
+  @BooleanSetting()
+  REDIS_CLUSTER = false;
+
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   @Matches(/^[A-Za-z0-9_:.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX: 1-64 letters, digits or _:.-' })
   REDIS_KEY_PREFIX = 'cgw:';

@@ -98,7 +98,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
     private readonly settings: RetentionSettings,
   ) {
     super();
-    this.redis = shared.commands as ScriptedRedis;
+    this.redis = shared.commands as unknown as ScriptedRedis;
     this.redis.defineCommand('cgwCreate', { numberOfKeys: 5, lua: CREATE });
     this.redis.defineCommand('cgwSettle', { numberOfKeys: 3, lua: SETTLE });
     this.redis.defineCommand('cgwWatch', { numberOfKeys: 2, lua: WATCH });

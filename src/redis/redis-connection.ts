@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { Redis, RedisOptions } from 'ioredis';
+import { Cluster, Redis, RedisOptions } from 'ioredis';
+
+/** A single Redis or a Redis Cluster: both take the same commands. */
+export type RedisClient = Redis | Cluster;
 
 /** Reconnect back-off: 100 ms doubling to 5 s, forever (Redis coming back must be noticed). */
 export function reconnectDelayMs(attempt: number): number {
@@ -12,6 +15,8 @@ export interface RedisConnectionOptions {
   name: string;
   /** False for commands: while Redis is away they fail at once instead of waiting. */
   queueWhileOffline: boolean;
+  /** REDIS_URL names one node of a Redis Cluster; the others are discovered from it. */
+  cluster: boolean;
 }
 
 /**
@@ -20,7 +25,7 @@ export interface RedisConnectionOptions {
  * command timeout, endless reconnects with back-off, and subscriptions restored by the
  * client after a reconnect. Errors are logged once per outage, not once per retry.
  */
-export function openRedisConnection(options: RedisConnectionOptions): Redis {
+export function openRedisConnection(options: RedisConnectionOptions): RedisClient {
   const logger = new Logger(`Redis:${options.name}`);
   const settings: RedisOptions = {
     connectionName: options.name,
@@ -33,7 +38,7 @@ export function openRedisConnection(options: RedisConnectionOptions): Redis {
     // A READONLY reply (a failover in progress) reconnects instead of failing writes for long.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  const redis = new Redis(options.url, settings);
+  const redis = options.cluster ? openCluster(options.url, settings) : new Redis(options.url, settings);
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) logger.error(`Redis unavailable (${err.message}); retrying with back-off`);
@@ -44,4 +49,21 @@ export function openRedisConnection(options: RedisConnectionOptions): Redis {
     down = false;
   });
   return redis;
+}
+
+/** A Redis Cluster client seeded from one node's URL, with that URL's password and TLS. */
+function openCluster(url: string, settings: RedisOptions): Cluster {
+  const seed = new URL(url);
+  const port = Number(seed.port || 6379);
+  return new Cluster([{ host: seed.hostname, port }], {
+    enableOfflineQueue: settings.enableOfflineQueue,
+    clusterRetryStrategy: settings.retryStrategy,
+    slotsRefreshTimeout: settings.connectTimeout,
+    redisOptions: {
+      ...settings,
+      username: seed.username ? decodeURIComponent(seed.username) : undefined,
+      password: seed.password ? decodeURIComponent(seed.password) : undefined,
+      tls: seed.protocol === 'rediss:' ? {} : undefined,
+    },
+  });
 }

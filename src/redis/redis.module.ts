@@ -22,6 +22,7 @@ import { RedisService } from './redis.service.js';
         if (!url) return null;
         return new RedisService({
           url,
+          cluster: config.get('REDIS_CLUSTER', { infer: true }),
           keyPrefix: config.get('REDIS_KEY_PREFIX', { infer: true }),
           commandTimeoutMs: config.get('REDIS_COMMAND_TIMEOUT_SECONDS', { infer: true }) * 1000,
         }, identity.id);

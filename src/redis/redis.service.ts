@@ -1,10 +1,10 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import { openRedisConnection } from './redis-connection.js';
+import { openRedisConnection, RedisClient } from './redis-connection.js';
 
 export interface RedisSettings {
   url: string;
+  cluster: boolean;
   keyPrefix: string;
   commandTimeoutMs: number;
 }
@@ -22,8 +22,8 @@ export const REDIS_RETRY_AFTER_SECONDS = 2;
  */
 @Injectable()
 export class RedisService implements OnApplicationShutdown {
-  readonly commands: Redis;
-  readonly subscriber: Redis;
+  readonly commands: RedisClient;
+  readonly subscriber: RedisClient;
   private readonly logger = new Logger(RedisService.name);
 
   constructor(
@@ -31,10 +31,10 @@ export class RedisService implements OnApplicationShutdown {
     instanceId: string,
   ) {
     const name = `cgw-${instanceId.slice(0, 8)}`;
-    const { url, commandTimeoutMs } = settings;
-    this.commands = openRedisConnection({ url, commandTimeoutMs, name, queueWhileOffline: false });
+    const { url, commandTimeoutMs, cluster } = settings;
+    this.commands = openRedisConnection({ url, commandTimeoutMs, cluster, name, queueWhileOffline: false });
     // Subscriptions asked for while Redis is away are sent when it returns.
-    this.subscriber = openRedisConnection({ url, commandTimeoutMs, name: `${name}-sub`, queueWhileOffline: true });
+    this.subscriber = openRedisConnection({ url, commandTimeoutMs, cluster, name: `${name}-sub`, queueWhileOffline: true });
   }
 
   get isReady(): boolean {

@@ -53,7 +53,7 @@ export class RedisHeartbeatStore extends HeartbeatStore {
 
   constructor(private readonly shared: RedisService) {
     super();
-    this.redis = shared.commands as ScriptedRedis;
+    this.redis = shared.commands as unknown as ScriptedRedis;
     this.redis.defineCommand('cgwHeartbeatStart', { numberOfKeys: 1, lua: START });
     this.redis.defineCommand('cgwHeartbeatBeat', { numberOfKeys: 1, lua: BEAT });
     this.redis.defineCommand('cgwHeartbeatClaim', { numberOfKeys: 1, lua: CLAIM });

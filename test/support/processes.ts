@@ -7,8 +7,20 @@ import { TestClient } from './test-client.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** A port nobody listens on right now (the kernel's choice, released at once). */
-export function freePort(): Promise<number> {
+/** Ports already handed out by this process: the kernel may offer a just-released one again. */
+const handedOut = new Set<number>();
+
+/** A port nobody listens on right now (the kernel's choice, released at once), never the same twice. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await kernelChosenPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function kernelChosenPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -43,7 +55,12 @@ export class ServiceInstance {
 
   static async start(env: Record<string, string>, port?: number): Promise<ServiceInstance> {
     const instance = new ServiceInstance(port ?? (await freePort()), env);
-    await instance.startProcess();
+    try {
+      await instance.startProcess();
+    } catch (err) {
+      await instance.stop();
+      throw err;
+    }
     return instance;
   }
 
@@ -70,10 +87,25 @@ export class ServiceInstance {
     });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    await waitFor(async () => {
-      if (this.child?.exitCode !== null) throw new Error(`instance exited: ${this.output}`);
-      return (await this.http('GET', '/health/live').catch(() => null))?.status === 200;
-    }, 20_000, `instance on ${this.port}`);
+    try {
+      await waitFor(async () => {
+        if (this.child?.exitCode !== null) throw new Error(`instance exited: ${this.output}`);
+        return (await this.isLive()) === true;
+      }, 45_000, `instance on ${this.port}`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; its output: ${this.output.slice(-2000)}`);
+    }
+  }
+
+  /** One liveness probe that cannot hang (a busy machine may accept and not answer). */
+  private async isLive(): Promise<boolean> {
+    try {
+      const response = await fetch(`${this.baseUrl}/health/live`, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      return response.status === 200;
+    } catch {
+      return false;
+    }
   }
 
   http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult> {
