@@ -205,7 +205,41 @@ browserDescribe('the inbox page in Chromium', () => {
     } finally {
       await second.close();
     }
-  }, 30_000);
+  }, 60_000);
+
+  it('runs the SDK in the browser, which retries at once when the browser comes back online', async () => {
+    const first = await startTestApp();
+    const port = Number(new URL(first.baseUrl).port);
+    const page = await openInbox('?user_id=hana', first.baseUrl);
+    // A second client in the page (code as text: the tests compile without DOM types), with
+    // a back-off so long that only the `online` event can bring it back soon. Predicates are
+    // functions: the page's CSP refuses to evaluate strings.
+    const probeIs = (state: string) => (globalThis as any).probe.state === state;
+    await page.evaluate(`(async () => {
+      const { GatewayClient } = await import('/inbox/sdk/index.js');
+      window.probe = new GatewayClient({ url: 'ws://' + location.host + '/ws', userId: 'hana', reconnect: { baseDelayMs: 600000, maxDelayMs: 600000 } });
+      window.probeStates = [];
+      window.probe.on('state', (change) => window.probeStates.push({ ...change, at: Date.now() }));
+      window.probe.connect();
+    })()`);
+    await page.waitForFunction(probeIs, 'connected');
+    serviceDown = true;
+    await first.close();
+    await page.waitForFunction(() => (globalThis as any).probeStates.some((s: { retryInMs?: number }) => s.retryInMs !== undefined));
+    const second = await startTestApp({ WEBSOCKET_PORT: port });
+    try {
+      expect(await page.evaluate(`window.probe.state`)).toBe('disconnected');
+      const onlineAt = (await page.evaluate(`window.dispatchEvent(new Event('online')), Date.now()`)) as number;
+      await page.waitForFunction(probeIs, 'connected', { timeout: 5000 });
+      const waits = (await page.evaluate(`window.probeStates.filter((s) => s.retryInMs !== undefined)`)) as Array<{ retryInMs: number; at: number }>;
+      const last = waits[waits.length - 1];
+      // Without `online` the client would have waited up to ten minutes.
+      if (last.retryInMs > 10_000) expect(onlineAt - last.at).toBeLessThan(last.retryInMs);
+      await page.evaluate(`window.probe.disconnect()`);
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
 
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     const secret = 'an-inbox-test-secret-that-is-long-enough';

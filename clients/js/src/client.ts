@@ -434,6 +434,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
   // --- the connection's life ----------------------------------------------------------------
 
   private async open(): Promise<void> {
+    if (!this.running) return; // a state listener may have called disconnect()
     const generation = ++this.generation;
     this.retryTimer = null;
     this.setState('connecting', {});
@@ -511,8 +512,9 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     if (this.options.reconnect?.enabled === false) return this.stop(reason, closeCode);
     const delay = backoffDelay(this.attempt, this.options.reconnect);
     this.attempt += 1;
-    this.setState('disconnected', { reason, closeCode, attempt: this.attempt, retryInMs: delay });
+    // The timer first: a state listener may call disconnect() or retryNow(), which clear it.
     this.retryTimer = setTimeout(() => void this.open(), delay);
+    this.setState('disconnected', { reason, closeCode, attempt: this.attempt, retryInMs: delay });
   }
 
   /** Closes a socket that stopped answering; its close event starts the reconnect. */

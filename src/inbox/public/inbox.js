@@ -54,6 +54,7 @@ function askForIdentity(help) {
       if (!value) return;
       if (authMode === 'jwt') {
         $('sign-in').hidden = true;
+        $('app').hidden = false;
         if (client) {
           token = value;
           client.connect();
