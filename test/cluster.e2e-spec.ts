@@ -19,9 +19,9 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
   let c: Cluster['instances'][number];
 
   beforeAll(async () => {
-    cluster = await start(3, { CONFIRMATION_MAX_PENDING_PER_USER: '3' });
+    cluster = await start(3, { CONFIRMATION_MAX_PENDING_PER_USER: '3', WEBSOCKET_MAX_CONNECTIONS_PER_USER: '2' });
     [a, b, c] = cluster.instances;
-  }, 120_000);
+  }, 200_000);
   afterAll(() => cluster?.close(), 30_000);
 
   it('a prompt posted to one instance reaches every tab of the user; the answer on another returns to the caller', async () => {
@@ -168,6 +168,17 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     await a.http('POST', '/tasks/task-g/messages', { type: 'task_progress', progress: 80 });
     await sleep(300);
     expect(gina.ofType('task_progress')).toHaveLength(1);
+  });
+
+  it('the per-user connection limit holds across instances: the oldest tab closes wherever it is', async () => {
+    const oldest = await a.connect('lim');
+    const middle = await b.connect('lim');
+    await sleep(200);
+    const newest = await c.connect('lim');
+    expect(await oldest.closed).toBe(4008);
+    await sleep(300);
+    expect(middle.closeCode).toBeNull();
+    expect(newest.closeCode).toBeNull();
   });
 
   it('status reports this instance and the cluster', async () => {

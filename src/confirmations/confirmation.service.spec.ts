@@ -25,6 +25,7 @@ class RecordingDelivery extends DeliveryService {
     this.listeners.push(listener);
   }
   async endTaskSubscriptions() {}
+  async admitUserConnection() {}
   async userReachable() {}
   onReconnect() {}
   framesOfType(type: string) {

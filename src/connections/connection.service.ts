@@ -51,6 +51,12 @@ export interface MembershipChange {
   present: boolean;
 }
 
+/** A connection stopped counting for its user (it closed, or took another user). */
+export interface DepartedConnection {
+  userId: string;
+  connectionId: string;
+}
+
 export function closeSocket(socket: WebSocket, code: CloseCode, reason: string): void {
   socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_GRACE_MS).unref();
@@ -71,6 +77,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   private readonly byUser = new SetIndex<ClientConnection>();
   private readonly byTask = new SetIndex<ClientConnection>();
   private readonly membershipListeners: Array<(change: MembershipChange) => void> = [];
+  private readonly departureListeners: Array<(departed: DepartedConnection) => void> = [];
   private readonly counters = {
     total: 0,
     failed: 0,
@@ -151,6 +158,10 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   connectionOf(socket: WebSocket): ClientConnection | undefined {
     return this.bySocket.get(socket);
+  }
+
+  byId(id: string): ClientConnection | undefined {
+    return this.connections.get(id);
   }
 
   recordRefusedConnection(reason: string): void {
@@ -291,8 +302,14 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** Called for every connection that stops counting for its user. */
+  onUserConnectionGone(listener: (departed: DepartedConnection) => void): void {
+    this.departureListeners.push(listener);
+  }
+
   private leaveUser(connection: ClientConnection, userId: string): void {
     if (this.byUser.delete(userId, connection)) this.announce('user', userId, false);
+    for (const listener of this.departureListeners) listener({ userId, connectionId: connection.id });
   }
 
   private announce(kind: MembershipChange['kind'], id: string, present: boolean): void {

@@ -1,4 +1,5 @@
 import type { Confirmation } from '../confirmations/confirmation.js';
+import type { ClientConnection } from '../connections/client-connection.js';
 
 /** Who a frame is for. The union of the sets gets it once. */
 export interface Audience {
@@ -38,6 +39,12 @@ export abstract class DeliveryService {
 
   /** Ends the user's subscriptions to the task on every instance. */
   abstract endTaskSubscriptions(userId: string, taskId: string): Promise<void>;
+
+  /**
+   * Counts the connection among its user's, wherever they are. A new tab wins over a
+   * forgotten one: past `limit`, the user's oldest connections close (4008).
+   */
+  abstract admitUserConnection(connection: ClientConnection, limit: number): Promise<void>;
 
   /** Resolves once frames for the user reach this instance (their channel is subscribed). */
   abstract userReachable(userId: string): Promise<void>;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
+import { CloseCode } from '../protocol/close-code.enum.js';
 import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
 
 /** Delivers to the sockets of this instance only. */
@@ -53,10 +54,21 @@ export class LocalDeliveryService extends DeliveryService {
     this.endTaskSubscriptionsHere(userId, taskId);
   }
 
+  async admitUserConnection(newest: ClientConnection, limit: number): Promise<void> {
+    if (newest.userId === null) return;
+    const others = [...this.connections.connectionsOfUser(newest.userId)].filter((c) => c !== newest);
+    const excess = others.length + 1 - limit;
+    for (const oldest of others.slice(0, Math.max(0, excess))) this.closeReplaced(oldest);
+  }
+
   async userReachable(_userId: string): Promise<void> {}
 
   /** Nothing shared can go away in memory mode. */
   onReconnect(_listener: () => void): void {}
+
+  protected closeReplaced(connection: ClientConnection): void {
+    this.connections.close(connection, CloseCode.ReplacedByNewerConnection, 'Too many connections for this user');
+  }
 
   protected notifyResolution(event: ResolutionEvent): void {
     for (const listener of this.resolutionListeners) listener(event);

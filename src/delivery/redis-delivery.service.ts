@@ -1,9 +1,11 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConnectionService, MembershipChange } from '../connections/connection.service.js';
+import type { ClientConnection } from '../connections/client-connection.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { RedisService } from '../redis/redis.service.js';
 import { Audience, ResolutionEvent } from './delivery.service.js';
 import { LocalDeliveryService } from './local-delivery.service.js';
+import { RedisPresence } from './redis-presence.js';
 
 /** What travels before the frame on a channel: who to leave out, or a control instruction. */
 interface Envelope {
@@ -15,6 +17,8 @@ interface Envelope {
   revoke?: string;
   /** Control (instance channel): these confirmations were settled. */
   resolved?: string[];
+  /** Control: close this connection of the user (replaced by a newer one elsewhere). */
+  close?: string;
 }
 
 type Route = { kind: 'user' | 'task'; id: string } | { kind: 'everyone' } | { kind: 'instance' };
@@ -42,6 +46,7 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
   /** Frames this instance received per route kind: shows that targeted frames skip other instances. */
   readonly received = { user: 0, task: 0, everyone: 0, instance: 0 };
   private everReady = false;
+  private readonly presence: RedisPresence;
 
   constructor(
     connections: ConnectionService,
@@ -54,6 +59,8 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     this.routes.set(this.broadcastChannel, { kind: 'everyone' });
     this.routes.set(this.ownChannel, { kind: 'instance' });
     connections.onMembershipChange((change) => this.follow(change));
+    connections.onUserConnectionGone((departed) => void this.presence.leave(departed).catch(() => undefined));
+    this.presence = new RedisPresence(redis, identity.id);
     redis.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
     redis.subscriber.on('ready', () => this.resubscribeAll());
   }
@@ -88,6 +95,25 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     await this.publish(this.redis.channel('user', userId), { revoke: taskId }, '');
   }
 
+  /** The user's connections are counted in Redis; the oldest past the limit close wherever they are. */
+  override async admitUserConnection(connection: ClientConnection, limit: number): Promise<void> {
+    const userId = connection.userId;
+    if (userId === null) return;
+    try {
+      for (const oldest of await this.presence.join(userId, connection.id, limit)) {
+        if (oldest.instance === this.identity.id) {
+          const local = this.connections.byId(oldest.connectionId);
+          if (local) this.closeReplaced(local);
+        } else {
+          await this.publish(this.redis.channel('user', userId), { close: oldest.connectionId }, '');
+        }
+      }
+    } catch (err) {
+      // Redis away: the connection stays; the limit is enforced again on the next connect.
+      this.logger.debug(`Per-user connection limit not checked now: ${(err as Error).message}`);
+    }
+  }
+
   override userReachable(userId: string): Promise<void> {
     return this.subscriptions.get(this.redis.channel('user', userId)) ?? Promise.resolve();
   }
@@ -97,7 +123,7 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
   }
 
   private publish(channel: string, envelope: Envelope, json: string): Promise<number> {
-    const header = envelope.x === undefined && envelope.s === undefined && !envelope.revoke && !envelope.resolved ? '' : JSON.stringify(envelope);
+    const header = envelope.x === undefined && envelope.s === undefined && !envelope.revoke && !envelope.resolved && !envelope.close ? '' : JSON.stringify(envelope);
     return this.redis.run(() => this.redis.commands.publish(channel, `${header}\n${json}`));
   }
 
@@ -117,11 +143,17 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
         return;
       case 'user':
         if (envelope.revoke !== undefined) this.endTaskSubscriptionsHere(route.id, envelope.revoke);
+        else if (envelope.close !== undefined) this.closeIfHere(envelope.close);
         else this.deliverHere({ userIds: [route.id], exceptConnectionId: envelope.x }, json);
         return;
       case 'task':
         this.deliverHere({ taskIds: [route.id], exceptConnectionId: envelope.x }, json, envelope.s);
     }
+  }
+
+  private closeIfHere(connectionId: string): void {
+    const connection = this.connections.byId(connectionId);
+    if (connection) this.closeReplaced(connection);
   }
 
   private follow(change: MembershipChange): void {

@@ -60,7 +60,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       return;
     }
     const connection = this.connections.register(socket, request.identity);
-    if (connection.userId !== null) this.enforcePerUserLimit(connection.userId, connection);
+    if (connection.userId !== null) void this.delivery.admitUserConnection(connection, this.maxConnectionsPerUser);
     const connected: ConnectedFrame = {
       type: 'connected',
       connection_id: connection.id,
@@ -158,17 +158,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   private adoptUser(connection: ClientConnection, userId: string): void {
     if (connection.userId === userId) return;
     this.connections.identify(connection, userId);
-    this.enforcePerUserLimit(userId, connection);
+    void this.delivery.admitUserConnection(connection, this.maxConnectionsPerUser);
     void this.deliverPendingConfirmations(connection);
-  }
-
-  /** A new tab wins over a forgotten one: past the limit, the user's oldest connection goes. */
-  private enforcePerUserLimit(userId: string, newest: ClientConnection): void {
-    const own = [...this.connections.connectionsOfUser(userId)].filter((c) => c !== newest);
-    const excess = own.length + 1 - this.maxConnectionsPerUser;
-    for (const oldest of own.slice(0, Math.max(0, excess))) {
-      this.connections.close(oldest, CloseCode.ReplacedByNewerConnection, 'Too many connections for this user');
-    }
   }
 
   /**

@@ -91,7 +91,7 @@ export class ServiceInstance {
       await waitFor(async () => {
         if (this.child?.exitCode !== null) throw new Error(`instance exited: ${this.output}`);
         return (await this.isLive()) === true;
-      }, 45_000, `instance on ${this.port}`);
+      }, 90_000, `instance on ${this.port}`);
     } catch (err) {
       throw new Error(`${(err as Error).message}; its output: ${this.output.slice(-2000)}`);
     }
