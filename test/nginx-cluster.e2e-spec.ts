@@ -30,6 +30,9 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
     new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setExpirationTime('10m').sign(new TextEncoder().encode(jwtSecret));
   const statusOf = async (instance: ServiceInstance) =>
     (await instance.http('GET', '/status', undefined, { authorization: `Bearer ${apiKey}` })).body;
+  /** Sockets of earlier tests are gone (a close takes a moment to reach the instance). */
+  const noSocketsLeft = () =>
+    waitFor(async () => (await Promise.all(instances.map(statusOf))).every((status) => status.active_connections === 0), 5_000, 'no sockets');
 
   beforeAll(async () => {
     const compose = loadCompose();
@@ -54,7 +57,7 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
     await redis?.close();
   });
 
-  it('routes /health to an instance in cluster mode, and the REST API with its keys', async () => {
+  it('routes /health to an instance in cluster mode, the REST API with its keys, and the inbox page', async () => {
     const health = await request(nginx.baseUrl, 'GET', '/health');
     expect(health.status).toBe(200);
     expect(health.body.info.redis.status).toBe('up');
@@ -64,6 +67,10 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
     const status = await viaNginx('GET', '/status');
     expect(status.status).toBe(200);
     expect(status.body.cluster.instances_alive).toBe(3);
+
+    const inbox = await request(nginx.baseUrl, 'GET', '/inbox');
+    expect(inbox.status).toBe(200);
+    expect(inbox.headers.get('content-type')).toContain('text/html');
   });
 
   it('the design document\'s browser client answers, through /ws/, a prompt posted through nginx', async () => {
@@ -88,6 +95,7 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
   });
 
   it('a prompt posted through nginx reaches a tab that another instance holds', async () => {
+    await noSocketsLeft();
     const before = await Promise.all(instances.map(statusOf));
     const client = startSeedBrowserClient(`${nginx.wsUrl}/ws/?token=${await tokenFor('far-user')}`, () => false);
     await waitFor(() => client.received.some((frame) => frame.type === 'connected'), 5_000, 'connected');
@@ -107,6 +115,7 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
 
   it('spreads new sockets over all three instances', async () => {
     const clients = [];
+    await noSocketsLeft();
     const before = await Promise.all(instances.map(statusOf));
     for (const user of ['spread-1', 'spread-2', 'spread-3']) {
       const client = startSeedBrowserClient(`${nginx.wsUrl}/ws/?token=${await tokenFor(user)}`, () => true);
@@ -118,6 +127,7 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
     for (const client of clients) client.stop();
   });
 
+  // `/` is where the design document's client connects, `/ws` the SDK's and the inbox page's.
   it.each(['/', '/ws', '/ws/'])('passes WebSocket handshakes at %s on, with the token as a subprotocol', async (path) => {
     const socket = new WebSocket(`${nginx.wsUrl}${path}`, ['gateway.v1', `bearer.${await tokenFor('path-user')}`]);
     const first = await new Promise<any>((resolve, reject) => {
