@@ -37,7 +37,7 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
   beforeAll(async () => {
     const compose = loadCompose();
     redis = await RedisServer.start();
-    const environments = gatewayServiceNames(compose).map((name) => ({
+    const environments = gatewayServiceNames(compose).map((name): Record<string, string> => ({
       ...containerEnvironment(compose.services[name]),
       REDIS_URL: redis.url, // the compose file's `redis` host is this redis-server
       WEBSOCKET_HOST: '127.0.0.1',
