@@ -91,10 +91,10 @@ describe('logs of the built service (real process, real stdout)', () => {
 
     const askedWithId = lines.filter((l) => l.reqId === 'caller-req-42');
     expect(askedWithId).toEqual([
-      expect.objectContaining({ level: 'debug', req: { id: 'caller-req-42', method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
+      expect.objectContaining({ level: 'debug', req: { method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
     ]);
     expect(lines.filter((l) => l.reqId === generated)).toEqual([
-      expect.objectContaining({ level: 'info', req: { id: generated, method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
+      expect.objectContaining({ level: 'info', req: { method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
     ]);
 
     expect(lines.filter((l) => l.connectionId === aliceConnection).map((l) => [l.msg, l.userId])).toEqual([
@@ -102,7 +102,7 @@ describe('logs of the built service (real process, real stdout)', () => {
       ['Connection closed', 'alice'],
     ]);
     expect(lines.filter((l) => l.msg?.startsWith('Upgrade refused')).map((l) => l.reason)).toEqual(['unauthorized', 'unauthorized', 'unauthorized']);
-  });
+  }, 60_000);
 
   it('writes no line per message or per answered request at the default level', async () => {
     service = await startBuiltService({ ...PRODUCTION });
@@ -129,5 +129,5 @@ describe('logs of the built service (real process, real stdout)', () => {
     expect(other).toEqual([]);
     expect(during.length).toBeLessThanOrEqual(2 * 5);
     bob.terminate();
-  });
+  }, 60_000);
 });

@@ -31,7 +31,7 @@ export async function startBuiltService(env: Record<string, string>): Promise<Bu
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
     if (match) {
