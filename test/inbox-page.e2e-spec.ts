@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SignJWT } from 'jose';
@@ -10,6 +10,8 @@ import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = resolve(process.env.INBOX_SCREENSHOT ?? 'test-results/inbox.png');
 const haveChromium = existsSync(CHROMIUM);
+// A browser, its pages and a service or two per test: generous on a busy machine.
+jest.setTimeout(60_000);
 
 if (!haveChromium && process.env.CI !== 'true') {
   console.warn(
@@ -82,7 +84,7 @@ browserDescribe('the inbox page in Chromium', () => {
     if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     t = await startTestApp();
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await browser?.close();
     await t?.close();
@@ -205,7 +207,7 @@ browserDescribe('the inbox page in Chromium', () => {
     } finally {
       await second.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('runs the SDK in the browser, which retries at once when the browser comes back online', async () => {
     const first = await startTestApp();
@@ -239,7 +241,7 @@ browserDescribe('the inbox page in Chromium', () => {
     } finally {
       await second.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     const secret = 'an-inbox-test-secret-that-is-long-enough';
