@@ -2,6 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster, sleep, startCluster, startOnRedisCluster } from './support/cluster.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody } from './support/test-app.js';
+import { execFileSync } from 'node:child_process';
+
+/** redis-cli on one node, with the given commands on its standard input. */
+function redisCli(port: number, commands: string[], ...args: string[]): string {
+  return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', input: commands.join('\n') });
+}
 
 const haveRedis = requireProgram('redis-server', 'redis-server') && requireProgram('redis-cli', 'redis-tools');
 
@@ -179,6 +185,32 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     await sleep(300);
     expect(middle.closeCode).toBeNull();
     expect(newest.closeCode).toBeNull();
+  });
+
+  it('every key but the deployment-wide schedules expires, so Redis memory stays bounded', async () => {
+    const tab = await b.connect('kyle');
+    await a.http('POST', '/notify?wait=false', notifyBody('kyle', 'task-k1', { callback_id: 'k1' }));
+    await a.http('POST', '/notify?wait=false', notifyBody('kyle', 'task-k2', { callback_id: 'k2' }));
+    await tab.next('task_step_result');
+    tab.send({ action: 'confirm', callback_id: 'k1', proceed: true });
+    await tab.next('confirmation_accepted');
+    tab.send({ action: 'cancel', task_id: 'task-k2' });
+    await tab.next('task_cancelled');
+    await c.http('POST', '/tasks/task-k1/subscribers', { user_id: 'lee' });
+    await c.http('POST', '/heartbeats', { user_id: 'kyle', task_id: 'task-k3', interval_seconds: 30 });
+
+    const nodes = cluster.redisCluster?.nodes ?? [cluster.redis];
+    const lasting: string[] = [];
+    let scanned = 0;
+    for (const node of nodes) {
+      const keys = redisCli(node.port, [], '--scan', '--pattern', 'cgw:*').split('\n').filter(Boolean);
+      // One redis-cli run per node: each key's remaining time, in the order asked.
+      const ttls = redisCli(node.port, keys.map((key) => `PTTL "${key}"`)).split('\n').filter(Boolean);
+      keys.forEach((key, i) => ttls[i].trim() === '-1' && lasting.push(key));
+      scanned += keys.length;
+    }
+    expect(scanned).toBeGreaterThan(15);
+    for (const key of lasting) expect(key).toMatch(/^cgw:\{global\}:(expiries|hb-leases|instances)$/);
   });
 
   it('status reports this instance and the cluster', async () => {
