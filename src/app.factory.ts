@@ -6,7 +6,8 @@ import { AppModule, AppModuleOptions } from './app.module.js';
 import { requireApiKey } from './auth/api-key.hook.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { Logger } from 'nestjs-pino';
-import { Environment } from './config/environment.js';
+import { docsEnabled, Environment } from './config/environment.js';
+import { serveApiDocs } from './docs/api-docs.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
@@ -57,6 +58,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     }),
   );
   app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
+  if (docsEnabled({ DOCS_ENABLED: config.get('DOCS_ENABLED', { infer: true }), NODE_ENV: config.get('NODE_ENV', { infer: true }) })) await serveApiDocs(app);
   return app;
 }
 

@@ -208,6 +208,11 @@ export class Environment {
   @BooleanSetting()
   INBOX_PAGE_ENABLED?: boolean;
 
+  /** Serve the API documents at /docs (UI) and /docs/json, without a key. Default: on except in production. */
+  @IsOptional()
+  @BooleanSetting()
+  DOCS_ENABLED?: boolean;
+
   /** Longest a heartbeat runs when its caller gives no `duration_seconds`. */
   @NumberSetting(1)
   HEARTBEAT_DEFAULT_DURATION_SECONDS = 3600;
@@ -276,4 +281,9 @@ function securityProblems(env: Environment): Array<[string, string]> {
     problems.push(['API_KEYS', 'production needs at least one key for the REST API']);
   }
   return problems;
+}
+
+/** Whether /docs is served: DOCS_ENABLED when set, else everywhere but production. */
+export function docsEnabled(env: Pick<Environment, 'DOCS_ENABLED' | 'NODE_ENV'>): boolean {
+  return env.DOCS_ENABLED ?? env.NODE_ENV !== 'production';
 }

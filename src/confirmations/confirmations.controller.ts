@@ -1,3 +1,6 @@
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ConfirmationViewSchema } from '../docs/response-schemas.js';
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { stopWhenCallerLeaves } from '../http/long-poll.js';
@@ -6,11 +9,14 @@ import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
 
+@ApiTags('task services')
 @Controller('confirmations')
 export class ConfirmationsController {
   constructor(private readonly confirmations: ConfirmationService) {}
 
   @Get(':callback_id')
+  @ApiOkResponse({ schema: ConfirmationViewSchema, description: 'The confirmation, after waiting up to wait_seconds for a pending one to settle' })
+  @ApiErrors(ErrorCode.CallbackNotFound)
   async get(
     @Param('callback_id') callbackId: string,
     @Query() query: ConfirmationQueryDto,

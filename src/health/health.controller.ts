@@ -1,3 +1,5 @@
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { StatusSchema } from '../docs/response-schemas.js';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { PublicRoute } from '../auth/api-key.hook.js';
@@ -5,6 +7,7 @@ import { RedisHealthIndicator } from './redis.health-indicator.js';
 import { StatusService } from './status.service.js';
 import { WebSocketHealthIndicator } from './websocket.health-indicator.js';
 
+@ApiTags('operations')
 @Controller()
 export class HealthController {
   constructor(
@@ -33,6 +36,7 @@ export class HealthController {
 
   /** This instance's figures under the original's keys, plus the cluster's in cluster mode. */
   @Get('status')
+  @ApiOkResponse({ schema: StatusSchema, description: "The original service's status keys plus counters" })
   async status() {
     return { ...this.statusService.status(), ...(await this.statusService.clusterStatus()) };
   }

@@ -1,8 +1,12 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { toDecision } from '../confirmations/confirmation.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { DecisionSchema, DeliveredSchema, PendingConfirmationSchema } from '../docs/response-schemas.js';
+import { ErrorCode } from '../protocol/error-code.enum.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { answerStillPending, stopWhenCallerLeaves } from '../http/long-poll.js';
@@ -10,6 +14,7 @@ import { NotifyQueryDto } from './dto/notify-query.dto.js';
 import { NotifyRequestDto } from './dto/notify-request.dto.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
+@ApiTags('task services')
 @Controller()
 export class NotifyController {
   constructor(
@@ -20,6 +25,9 @@ export class NotifyController {
   /** notify_user: pushes a step result to the user and (by default) waits for the decision. */
   @Post('notify')
   @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ schema: DecisionSchema, description: 'The decision (the call waits for it unless wait=false)' })
+  @ApiAcceptedResponse({ schema: PendingConfirmationSchema, description: 'wait=false: delivered, not decided yet' })
+  @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.Unavailable)
   async notify(
     @Body() body: NotifyRequestDto,
     @Query() query: NotifyQueryDto,
@@ -46,6 +54,7 @@ export class NotifyController {
 
   @Post('broadcast')
   @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ schema: DeliveredSchema, description: 'The object went to every connection' })
   async broadcast(@Body(JsonObjectPipe) message: Record<string, unknown>) {
     return { delivered: await this.delivery.deliver({ everyone: true }, message) };
   }
@@ -53,6 +62,7 @@ export class NotifyController {
   /** send_to_user: the caller's object plus `target_user_id`, to that user's connections only. */
   @Post('users/:user_id/messages')
   @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ schema: DeliveredSchema, description: "The object, plus target_user_id, went to the user's connections" })
   async sendToUser(@Param('user_id') userId: string, @Body(JsonObjectPipe) message: Record<string, unknown>) {
     const frame = { ...message, target_user_id: userId };
     return { delivered: await this.delivery.deliver({ userIds: [userId] }, frame) };

@@ -109,6 +109,11 @@ function derivePlan(dto: Function): PropertyPlan[] | null {
   return [...byName.values()];
 }
 
+/** True for a class with validation rules that all have a schema: a DTO the schemas cover. */
+export function isDescribedDto(type: Function | undefined): type is Function {
+  return type !== undefined && (planOf(type)?.length ?? 0) > 0;
+}
+
 /** The DTO's JSON Schema (an object schema), or null when it has a rule outside the table. */
 export function schemaOf(dto: Function, options: SchemaOptions): JsonSchema | null {
   const plan = planOf(dto);

@@ -1,3 +1,6 @@
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { DeliveredSchema, GrantSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { toView } from '../confirmations/confirmation.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
@@ -10,6 +13,7 @@ import { TaskService } from './task.service.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 
+@ApiTags('tasks')
 @Controller()
 export class TasksController {
   constructor(
@@ -19,6 +23,7 @@ export class TasksController {
   ) {}
 
   @Get('tasks/:task_id')
+  @ApiOkResponse({ schema: TaskViewSchema })
   async describe(@Param('task_id') taskId: string) {
     const { cancellation, pending, heartbeat } = await this.tasks.describe(taskId);
     return {
@@ -34,6 +39,7 @@ export class TasksController {
   /** Progress and other task messages, to the task's subscribers. */
   @Post('tasks/:task_id/messages')
   @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ schema: DeliveredSchema, description: "The object, plus task_id, went to the task's subscribers" })
   async sendToTask(@Param('task_id') taskId: string, @Body(JsonObjectPipe) message: Record<string, unknown>) {
     const frame = { ...message, task_id: taskId };
     return { delivered: await this.delivery.deliver({ taskIds: [taskId] }, frame) };
@@ -42,6 +48,8 @@ export class TasksController {
   /** Lets a user subscribe to the task's messages even without a confirmation of their own. */
   @Post('tasks/:task_id/subscribers')
   @HttpCode(HttpStatus.CREATED)
+  @ApiCreatedResponse({ schema: GrantSchema })
+  @ApiErrors(ErrorCode.CapacityExceeded)
   async grant(@Param('task_id') taskId: string, @Body() body: GrantRequestDto) {
     const expiresAt = await this.access.grant(taskId, body.user_id, body.ttl_seconds);
     return { task_id: taskId, user_id: body.user_id, expires_at: epochSeconds(expiresAt) };
@@ -49,6 +57,8 @@ export class TasksController {
 
   @Delete('tasks/:task_id/subscribers/:user_id')
   @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'The grant is gone' })
+  @ApiErrors(ErrorCode.NotFound)
   async revoke(@Param('task_id') taskId: string, @Param('user_id') userId: string): Promise<void> {
     if (!(await this.access.revoke(taskId, userId))) {
       throw new GatewayError(ErrorCode.NotFound, `User ${userId} has no grant for task ${taskId}`);
@@ -57,6 +67,8 @@ export class TasksController {
 
   @Post('heartbeats')
   @HttpCode(HttpStatus.CREATED)
+  @ApiCreatedResponse({ schema: HeartbeatViewSchema })
+  @ApiErrors(ErrorCode.TaskCancelled, ErrorCode.CapacityExceeded)
   async startHeartbeat(@Body() body: HeartbeatRequestDto) {
     const heartbeat = await this.tasks.startHeartbeat({
       userId: body.user_id,
@@ -70,6 +82,8 @@ export class TasksController {
 
   @Delete('heartbeats/:id')
   @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'The heartbeat stopped' })
+  @ApiErrors(ErrorCode.NotFound)
   stopHeartbeat(@Param('id') id: string): Promise<void> {
     return this.tasks.stopHeartbeat(id);
   }

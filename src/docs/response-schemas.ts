@@ -1,0 +1,122 @@
+import type { SchemaObject } from '@nestjs/swagger';
+import { MAX_ID_LENGTH } from '../protocol/client-frames.js';
+
+/**
+ * The JSON Schemas of the REST responses, for the OpenAPI document. Request bodies are
+ * derived from their DTOs (dto-schema.ts); responses are built by plain functions, so
+ * they are written here, next to nothing else, and test/api-docs.e2e-spec.ts checks
+ * real responses against them.
+ */
+
+const id: SchemaObject = { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH };
+const epoch: SchemaObject = { type: 'number', description: 'Unix epoch seconds, millisecond precision' };
+const nullable = (schema: SchemaObject): SchemaObject => ({ anyOf: [schema, { type: 'null' }] });
+const object = (properties: Record<string, SchemaObject>, description?: string): SchemaObject => ({
+  type: 'object',
+  ...(description && { description }),
+  properties,
+  required: Object.keys(properties),
+});
+
+export const CONFIRMATION_STATES = ['pending', 'confirmed', 'rejected', 'timed_out', 'cancelled'];
+
+export const DecisionSchema = object(
+  {
+    callback_id: id,
+    state: { type: 'string', enum: CONFIRMATION_STATES.filter((s) => s !== 'pending') },
+    proceed: { type: 'boolean' },
+    feedback: nullable({ type: 'string' }),
+    timed_out: { type: 'boolean' },
+    cancelled: { type: 'boolean' },
+  },
+  'The decision, once the user answered, the confirmation timed out or its task was cancelled.',
+);
+
+export const PendingConfirmationSchema = object(
+  {
+    callback_id: id,
+    state: { type: 'string', enum: ['pending'] },
+    status: { type: 'string', enum: ['pending'], description: 'Same as state (kept for older callers)' },
+    expires_at: epoch,
+  },
+  '`wait=false`: the confirmation was delivered; poll GET /confirmations/{callback_id} for the decision.',
+);
+
+export const ConfirmationViewSchema = object({
+  callback_id: id,
+  user_id: id,
+  task_id: id,
+  step: { type: 'integer', minimum: 0 },
+  step_name: { type: 'string' },
+  message: { type: 'string' },
+  state: { type: 'string', enum: CONFIRMATION_STATES },
+  proceed: nullable({ type: 'boolean' }),
+  feedback: nullable({ type: 'string' }),
+  timed_out: { type: 'boolean' },
+  cancelled: { type: 'boolean' },
+  created_at: epoch,
+  expires_at: epoch,
+  settled_at: nullable(epoch),
+});
+
+export const HeartbeatViewSchema = object({
+  heartbeat_id: { type: 'string' },
+  user_id: id,
+  task_id: id,
+  interval_seconds: { type: 'number' },
+  message: { type: 'string' },
+  beats: { type: 'integer', minimum: 0 },
+  started_at: epoch,
+  ends_at: epoch,
+});
+
+export const TaskViewSchema = object({
+  task_id: id,
+  cancelled: { type: 'boolean' },
+  cancelled_at: nullable(epoch),
+  cancelled_by: nullable(id),
+  pending_confirmations: { type: 'array', items: ConfirmationViewSchema },
+  heartbeat: nullable(HeartbeatViewSchema),
+});
+
+export const GrantSchema = object({ task_id: id, user_id: id, expires_at: epoch });
+
+export const DeliveredSchema = object({ delivered: { type: 'integer', minimum: 0, description: 'Connections the message was written to' } });
+
+export const AnyJsonObjectSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'Any JSON object; it reaches the clients as it is (plus the target field the route adds).',
+};
+
+const counter: SchemaObject = { type: 'integer', minimum: 0 };
+
+export const StatusSchema: SchemaObject = {
+  type: 'object',
+  required: ['running', 'active_connections', 'pending_callbacks', 'total_connections', 'timestamp'],
+  properties: {
+    running: { type: 'boolean' },
+    host: nullable({ type: 'string' }),
+    port: nullable({ type: 'integer' }),
+    active_connections: counter,
+    pending_callbacks: counter,
+    total_connections: counter,
+    failed_connections: counter,
+    refused_connections: { type: 'object', additionalProperties: counter, description: 'Connections refused, by reason' },
+    reaped_connections: counter,
+    messages_sent: counter,
+    messages_failed: counter,
+    slow_consumers_closed: counter,
+    rate_limited_frames: counter,
+    flood_closed: counter,
+    forbidden_frames: counter,
+    error_frames: { type: 'object', additionalProperties: counter, description: 'Error frames sent, by code' },
+    confirmations: {
+      type: 'object',
+      properties: { created: counter, confirmed: counter, rejected: counter, timed_out: counter, cancelled: counter },
+    },
+    active_heartbeats: counter,
+    uptime_seconds: { type: 'number' },
+    timestamp: epoch,
+  },
+};

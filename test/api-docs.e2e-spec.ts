@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createApp } from '../src/app.factory.js';
+import { DTO_FIELDS, grantValid, heartbeatValid, notifyValid, OPTIONAL, REST_WRONG } from './support/hostile-corpus.js';
+import { notifyBody, request, startTestApp, TestApp } from './support/test-app.js';
+
+/**
+ * The OpenAPI document at /docs/json: public where it should be, complete (every route
+ * the app serves), and true (what the tests send is what it allows, what the app answers
+ * is what it describes).
+ */
+
+const KEY = 'docs-test-key';
+const WITH_KEY = { authorization: `Bearer ${KEY}` };
+
+type Document = { openapi: string; paths: Record<string, Record<string, any>>; components: { schemas: Record<string, object>; securitySchemes: Record<string, any> } };
+
+let app: NestFastifyApplication;
+let baseUrl: string;
+let served: string[];
+let document: Document;
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+
+/** `/tasks/{task_id}` for Fastify's `/tasks/:task_id`. */
+const asOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+function operation(method: string, path: string) {
+  const op = document.paths[path]?.[method.toLowerCase()];
+  if (!op) throw new Error(`${method} ${path} is not in the document`);
+  return op;
+}
+
+/** A validator for a schema of the document, its component references resolved. */
+function validatorFor(schema: object) {
+  return ajv.compile({ ...schema, components: document.components });
+}
+
+function requestSchema(method: string, path: string) {
+  return validatorFor(operation(method, path).requestBody.content['application/json'].schema);
+}
+
+function expectDocumented(method: string, path: string, reply: { status: number; body: unknown }) {
+  const response = operation(method, path).responses[String(reply.status)];
+  expect(response).toBeDefined();
+  const schema = response.content?.['application/json']?.schema;
+  if (!schema) return;
+  const validate = validatorFor(schema);
+  if (!validate(reply.body)) throw new Error(`${method} ${path} ${reply.status} ${JSON.stringify(reply.body)}: ${ajv.errorsText(validate.errors)}`);
+}
+
+describe('API documents (e2e)', () => {
+  beforeAll(async () => {
+    app = await createApp({ env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, API_KEYS: KEY }, logLevels: ['error'] });
+    // Every route added from here on: Nest's. The documents' own are left out.
+    served = [];
+    app.getHttpAdapter().getInstance().addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) if (method !== 'HEAD' && !route.url.startsWith('/docs')) served.push(`${method} ${asOpenApiPath(route.url)}`);
+    });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+    const reply = await request(baseUrl, 'GET', '/docs/json');
+    expect(reply.status).toBe(200);
+    document = reply.body;
+    ajv.addFormat?.('int32', true);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('serves an OpenAPI 3.1 document and the UI without an API key', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.components.securitySchemes['api-key']).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const ui = await fetch(`${baseUrl}/docs`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger-ui');
+    expect((await fetch(`${baseUrl}/docs/swagger-ui-init.js`)).status).toBe(200);
+    expect((await fetch(`${baseUrl}/docs/swagger-ui.css`)).status).toBe(200);
+  });
+
+  it('documents every route the app serves, and nothing else', () => {
+    const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(served.length).toBeGreaterThan(10);
+    expect([...new Set(served)].sort()).toEqual(documented.sort());
+  });
+
+  it('documents every route with its key requirement and its error codes', () => {
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const isPublic = path.startsWith('/health');
+        expect([path, op.security]).toEqual([path, isPublic ? [] : [{ 'api-key': [] }]]);
+        if (!isPublic) expect(op.responses['401'].content['application/json'].schema.properties.code.enum).toEqual(['unauthorized']);
+        if (op.requestBody) expect(op.responses['400'].content['application/json'].schema.properties.code.enum).toContain('invalid_message');
+        expect([method, path, Object.keys(op.responses).some((s) => s.startsWith('2'))]).toEqual([method, path, true]);
+      }
+    }
+    expect(operation('POST', '/notify').responses['429'].content['application/json'].schema.properties.code.enum).toEqual(['too_many_pending']);
+    expect(operation('GET', '/confirmations/{callback_id}').responses['404'].content['application/json'].schema.properties.code.enum).toEqual(['callback_not_found']);
+  });
+
+  it('describes request bodies that take what the tests send and refuse what the storm sends', () => {
+    const bodies: Array<[string, string, unknown]> = [
+      ['POST', '/notify', notifyBody('alice', 'task-1')],
+      ['POST', '/notify', notifyValid],
+      ['POST', '/notify', notifyBody('alice', 'task-1', { callback_id: 'job-42.step-3', timeout_seconds: 30 })],
+      ['POST', '/notify', { user_id: 'user_123', task_id: 'task_789', step: 2, step_result: { step: 'model_training', result: null, completed: false, message: '模型训练失败，是否重试？', status: 'failed', error_code: 'E003', error_message: 'GPU 内存不足' } }],
+      ['POST', '/tasks/{task_id}/subscribers', grantValid],
+      ['POST', '/tasks/{task_id}/subscribers', { user_id: 'bob' }],
+      ['POST', '/heartbeats', heartbeatValid],
+      ['POST', '/heartbeats', { user_id: 'alice', task_id: 't1', interval_seconds: 5 }],
+      ['POST', '/broadcast', { type: 'system_notification', message: '系统将在5分钟后进行维护', severity: 'warning' }],
+      ['POST', '/users/{user_id}/messages', { type: 'personal_notification', message: '您的任务已完成' }],
+      ['POST', '/tasks/{task_id}/messages', { type: 'task_progress', progress: 75 }],
+    ];
+    for (const [method, path, body] of bodies) {
+      const validate = requestSchema(method, path);
+      expect([path, validate(body), ajv.errorsText(validate.errors)]).toEqual([path, true, 'No errors']);
+    }
+    const routeOf = (path: string) => (path.startsWith('/notify') ? '/notify' : path === '/heartbeats' ? '/heartbeats' : '/tasks/{task_id}/subscribers');
+    for (const [path, valid, field, kind, extra = []] of DTO_FIELDS) {
+      const validate = requestSchema('POST', routeOf(path));
+      for (const value of [...REST_WRONG[kind], ...extra]) {
+        if (value === null && OPTIONAL.has(field)) continue;
+        const body = structuredClone(valid) as Record<string, any>;
+        const keys = field.split('.');
+        const leaf = keys.pop() as string;
+        keys.reduce((target, key) => target[key], body)[leaf] = value;
+        expect([field, value, validate(body)]).toEqual([field, value, false]);
+      }
+    }
+  });
+
+  it('describes what the app answers, errors included', async () => {
+    const t = await startTestApp({ API_KEYS: KEY });
+    try {
+      const call = async (method: string, path: string, documentedPath: string, body?: unknown, headers: Record<string, string> = WITH_KEY) => {
+        const reply = await t.http(method, path, body, headers);
+        expectDocumented(method, documentedPath, reply);
+        return reply;
+      };
+      const alice = await t.connect('alice');
+      const asked = await call('POST', '/notify?wait=false', '/notify', notifyBody('alice', 'task-1', { callback_id: 'docs-1' }));
+      expect(asked.status).toBe(202);
+      await alice.next('task_step_result');
+      await call('GET', '/confirmations/docs-1', '/confirmations/{callback_id}');
+      await call('GET', '/tasks/task-1', '/tasks/{task_id}');
+      const waiting = call('POST', '/notify', '/notify', notifyBody('alice', 'task-2'));
+      const prompt = await alice.next('task_step_result');
+      alice.socket.send(JSON.stringify({ action: 'confirm', callback_id: prompt.callback_id, proceed: true, feedback: '同意继续' }));
+      expect((await waiting).status).toBe(200);
+      await call('GET', `/confirmations/${prompt.callback_id}`, '/confirmations/{callback_id}');
+      expect((await call('POST', '/tasks/task-1/subscribers', '/tasks/{task_id}/subscribers', { user_id: 'bob' })).status).toBe(201);
+      expect((await call('DELETE', '/tasks/task-1/subscribers/bob', '/tasks/{task_id}/subscribers/{user_id}')).status).toBe(204);
+      expect((await call('DELETE', '/tasks/task-1/subscribers/bob', '/tasks/{task_id}/subscribers/{user_id}')).status).toBe(404);
+      const beat = await call('POST', '/heartbeats', '/heartbeats', { user_id: 'alice', task_id: 'task-1', interval_seconds: 5 });
+      expect((await call('DELETE', `/heartbeats/${beat.body.heartbeat_id}`, '/heartbeats/{id}')).status).toBe(204);
+      await call('POST', '/broadcast', '/broadcast', { type: 'system_notification', message: 'hi' });
+      await call('POST', '/users/alice/messages', '/users/{user_id}/messages', { type: 'personal_notification', message: 'hi' });
+      await call('POST', '/tasks/task-1/messages', '/tasks/{task_id}/messages', { type: 'task_progress', progress: 1 });
+      await call('GET', '/status', '/status');
+      await call('GET', '/health', '/health', undefined, {});
+      expect((await call('POST', '/notify', '/notify', { user_id: 5 })).status).toBe(400);
+      expect((await call('GET', '/confirmations/nope', '/confirmations/{callback_id}')).status).toBe(404);
+      expect((await call('GET', '/status', '/status', undefined, {})).status).toBe(401);
+      expect((await call('GET', '/confirmations/x?wait_seconds=abc', '/confirmations/{callback_id}')).status).toBe(400);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.each<[string, Record<string, string>, number]>([
+    ['production without DOCS_ENABLED: not served', { NODE_ENV: 'production' }, 404],
+    ['development with DOCS_ENABLED=false: not served', { DOCS_ENABLED: 'false' }, 404],
+    ['production with DOCS_ENABLED=true: served', { NODE_ENV: 'production', DOCS_ENABLED: 'true' }, 200],
+  ])('%s', async (_name, env, status) => {
+    const production = { AUTH_MODE: 'jwt', JWT_SECRET: 'docs-test-secret-that-is-long-enough-0123456789' };
+    const t = await startTestApp({ API_KEYS: KEY, ...(env.NODE_ENV === 'production' ? production : {}), ...env });
+    try {
+      // Served without a key; when not served, not there even with one.
+      const headers = status === 200 ? {} : WITH_KEY;
+      expect((await t.http('GET', '/docs/json', undefined, headers)).status).toBe(status);
+      expect((await t.http('GET', '/docs', undefined, headers)).status).toBe(status);
+    } finally {
+      await t.close();
+    }
+  });
+});
