@@ -58,7 +58,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     }),
   );
   app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
-  if (docsEnabled({ DOCS_ENABLED: config.get('DOCS_ENABLED', { infer: true }), NODE_ENV: config.get('NODE_ENV', { infer: true }) })) await serveApiDocs(app);
+  if (docsEnabled({ DOCS_ENABLED: config.get('DOCS_ENABLED', { infer: true }), NODE_ENV: config.get('NODE_ENV', { infer: true }) })) serveApiDocs(app);
   return app;
 }
 

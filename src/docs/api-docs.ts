@@ -1,5 +1,3 @@
-import fastifyStatic from '@fastify/static';
-import { loadPackage } from '@nestjs/common/utils/load-package.util.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { buildOpenApiDocument } from './openapi.js';
@@ -11,10 +9,7 @@ export const DOCS_PATH = 'docs';
  * API key (they describe the API; they hold no data). The document is built on the first
  * request, so a service that never shows it pays nothing at start-up.
  */
-export async function serveApiDocs(app: NestFastifyApplication): Promise<void> {
-  // SwaggerModule loads @fastify/static with a dynamic import(), which some module loaders
-  // (Jest's VM modules) refuse; a package Nest has loaded once it takes from its cache.
-  await loadPackage('@fastify/static', 'SwaggerModule', async () => fastifyStatic);
+export function serveApiDocs(app: NestFastifyApplication): void {
   app
     .getHttpAdapter()
     .getInstance()

@@ -22,7 +22,10 @@ export interface HttpResult {
 /** Starts the real app on an ephemeral loopback port with the given settings. */
 export async function startTestApp(env: Record<string, unknown> = {}): Promise<TestApp> {
   const { app, port } = await startApp({
-    env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, ...env },
+    // /docs serves the UI's files through @fastify/static, which needs require() of an ES
+    // module: Node does that, Jest's module loader does not. test/api-docs.e2e-spec.ts checks
+    // /docs on the built service in a process of its own.
+    env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, DOCS_ENABLED: false, ...env },
     logLevels: ['error'],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
