@@ -3,7 +3,6 @@ import { ConfigService } from '@nestjs/config';
 import { LoggerModule, Params } from 'nestjs-pino';
 import { stdTimeFunctions, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
-import PinoPretty from 'pino-pretty';
 import type { Environment, LOG_LEVELS } from '../config/environment.js';
 import { REDACTED, REDACTED_PATHS } from './redaction.js';
 import { RequestLogMiddleware } from './request-log.middleware.js';
@@ -44,13 +43,13 @@ export class LoggingModule implements NestModule {
       imports: [
         LoggerModule.forRootAsync({
           inject: [ConfigService],
-          useFactory: (config: ConfigService<Environment, true>): Params => ({
+          useFactory: async (config: ConfigService<Environment, true>): Promise<Params> => ({
             // nestjs-pino's own pino-http middleware is not mounted (see RequestLogMiddleware);
             // the options configure the one pino logger everything logs through.
             forRoutes: [],
             pinoHttp: pinoOptions(
               levelOf(options.logLevels, config.get('LOG_LEVEL', { infer: true })),
-              config.get('NODE_ENV', { infer: true }) === 'development' ? readableLines() : undefined,
+              config.get('NODE_ENV', { infer: true }) === 'development' ? await readableLines() : undefined,
             ),
           }),
         }),
@@ -77,8 +76,12 @@ function pinoOptions(level: LevelWithSilent, stream?: DestinationStream): Option
   return stream ? [options, stream] : options;
 }
 
-/** Development: one readable, synchronous line per entry, e.g. `12:00:01.123 INFO [TaskGateway] ...`. */
-function readableLines(): DestinationStream {
+/**
+ * Development: one readable, synchronous line per entry, e.g. `12:00:01.123 INFO [TaskGateway] ...`.
+ * Imported only here, so production and test processes do not load it.
+ */
+async function readableLines(): Promise<DestinationStream> {
+  const { default: PinoPretty } = await import('pino-pretty');
   return PinoPretty({
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
