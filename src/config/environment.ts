@@ -218,6 +218,24 @@ export class Environment {
   HEARTBEAT_DEFAULT_DURATION_SECONDS = 3600;
 
   /**
+   * Frames kept per stream (each user's, each task's, the broadcasts') for clients that
+   * resume after a reconnect; 0 turns history and offsets off.
+   */
+  @IntSetting(0, 100_000)
+  HISTORY_SIZE = 300;
+
+  /** Seconds a kept frame stays recoverable. */
+  @NumberSetting(1, MAX_TIMER_SECONDS)
+  HISTORY_TTL_SECONDS = 600;
+
+  /**
+   * Seconds a stream's epoch and offset outlive its last frame, so a client back after a
+   * longer gap is told "not recovered" instead of meeting a new epoch.
+   */
+  @NumberSetting(1, MAX_TIMER_SECONDS)
+  HISTORY_META_TTL_SECONDS = 86400;
+
+  /**
    * Cluster mode: every instance pointing at the same Redis acts as one service
    * (`redis://[:password@]host:port/db`, `rediss://` for TLS). Unset: one instance, in memory.
    */

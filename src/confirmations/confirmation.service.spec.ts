@@ -27,6 +27,7 @@ class RecordingDelivery extends DeliveryService {
   async endTaskSubscriptions() {}
   async admitUserConnection() {}
   async userReachable() {}
+  async taskReachable() {}
   onReconnect() {}
   framesOfType(type: string) {
     return this.sent.filter((s) => s.frame.type === type);

@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { PreparedFrame } from './prepared-frame.js';
 
 /** One open socket and what the registry knows about it. */
 export interface ClientConnection {
@@ -22,6 +23,18 @@ export interface ClientConnection {
   refusedInWindow: number;
   abuseWindowStartedAt: number;
   lastRateErrorAt: number;
+  /**
+   * Live frames held back while the connection catches up on a stream's history (see
+   * ConnectionService.hold); null when frames go straight out.
+   */
+  held: PreparedFrame[] | null;
+  /** Catch-ups in progress; frames are held while it is above 0. */
+  holds: number;
+  /**
+   * Per stream key, the offset the connection started (or last caught up) at: it has been
+   * sent every frame of that stream after it. Set only when history is on.
+   */
+  streamStarts: Map<string, number> | null;
 }
 
 /** The fields every log line about a socket carries, so its lines can be found by connection or user. */

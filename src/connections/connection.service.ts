@@ -57,6 +57,12 @@ export interface DepartedConnection {
   connectionId: string;
 }
 
+function isCovered(frame: PreparedFrame, caughtUp: ReadonlyMap<string, number>): boolean {
+  if (frame.stream === undefined || frame.offset === undefined) return false;
+  const upTo = caughtUp.get(frame.stream);
+  return upTo !== undefined && frame.offset <= upTo;
+}
+
 export function closeSocket(socket: WebSocket, code: CloseCode, reason: string): void {
   socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_GRACE_MS).unref();
@@ -141,6 +147,9 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       refusedInWindow: 0,
       abuseWindowStartedAt: monotonicNow,
       lastRateErrorAt: -Infinity,
+      held: null,
+      holds: 0,
+      streamStarts: null,
     };
     this.connections.set(connection.id, connection);
     this.bySocket.set(socket, connection);
@@ -221,6 +230,15 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
    * grow server memory; what it missed (pending confirmations) waits for its next connection.
    */
   send(connection: ClientConnection, frame: PreparedFrame): boolean {
+    if (connection.held !== null) {
+      connection.held.push(frame);
+      return true;
+    }
+    return this.sendNow(connection, frame);
+  }
+
+  /** Sends even while frames are held: what a catch-up itself sends. */
+  sendNow(connection: ClientConnection, frame: PreparedFrame): boolean {
     const { socket } = connection;
     if (socket.readyState !== WebSocket.OPEN) {
       this.counters.messagesFailed++;
@@ -239,6 +257,38 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   sendFrame(connection: ClientConnection, frame: object): boolean {
     if ((frame as ErrorFrame).type === 'error') this.countError((frame as ErrorFrame).code);
     return this.send(connection, new PreparedFrame(JSON.stringify(frame)));
+  }
+
+  /** Like sendFrame, even while frames are held. */
+  sendFrameNow(connection: ClientConnection, frame: object): boolean {
+    if ((frame as ErrorFrame).type === 'error') this.countError((frame as ErrorFrame).code);
+    return this.sendNow(connection, new PreparedFrame(JSON.stringify(frame)));
+  }
+
+  /**
+   * Holds the connection's live frames back while it catches up on history, so what it
+   * missed comes before what is new. Every hold is ended by one `release`.
+   */
+  hold(connection: ClientConnection): void {
+    connection.holds++;
+    connection.held ??= [];
+  }
+
+  /**
+   * Ends a hold. `caughtUp` maps a stream key to the offset the catch-up sent up to: held
+   * frames of that stream at or below it were sent already (or were before the client's
+   * starting position) and are dropped. The rest go out when the last hold ends.
+   */
+  release(connection: ClientConnection, caughtUp: ReadonlyMap<string, number>): void {
+    const held = connection.held;
+    if (held === null) return;
+    const kept = caughtUp.size === 0 ? held : held.filter((frame) => !isCovered(frame, caughtUp));
+    if (--connection.holds > 0) {
+      connection.held = kept;
+      return;
+    }
+    connection.held = null;
+    for (const frame of kept) this.sendNow(connection, frame);
   }
 
   /** Closes a connection with an application code and forgets it at once. */

@@ -13,7 +13,16 @@ const LENGTH_64_BIT = 127;
 export class PreparedFrame {
   readonly bytes: Buffer;
 
-  constructor(readonly payload: string) {
+  /**
+   * @param stream the frame's stream on the receiving connection ('u', 'b' or 't:<task>'),
+   *   with `offset`, for frames kept in history: a connection that is catching up drops
+   *   the live frames its recovery already sent.
+   */
+  constructor(
+    readonly payload: string,
+    readonly stream?: string,
+    readonly offset?: number,
+  ) {
     const length = Buffer.byteLength(payload);
     const headerLength = length < LENGTH_16_BIT ? 2 : length <= 0xffff ? 4 : 10;
     const bytes = Buffer.allocUnsafe(headerLength + length);

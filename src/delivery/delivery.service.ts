@@ -49,6 +49,9 @@ export abstract class DeliveryService {
   /** Resolves once frames for the user reach this instance (their channel is subscribed). */
   abstract userReachable(userId: string): Promise<void>;
 
+  /** Resolves once frames for the task's subscribers reach this instance. */
+  abstract taskReachable(taskId: string): Promise<void>;
+
   /** Called after the shared bus came back from an outage: messages may have been missed. */
   abstract onReconnect(listener: () => void): void;
 }

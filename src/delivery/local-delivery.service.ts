@@ -3,27 +3,70 @@ import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
+import { BROADCAST_STREAM, connectionStreamKey, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
+import { MemoryHistoryStore } from '../history/memory-history.store.js';
 import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
+
+/** A frame of a stream, with its offset, before it is framed for the sockets. */
+export class StreamFrame {
+  constructor(
+    readonly json: string,
+    readonly stream: string,
+    readonly offset: number,
+  ) {}
+}
+
+function prepare(frame: object | string | StreamFrame): PreparedFrame {
+  if (frame instanceof StreamFrame) return new PreparedFrame(frame.json, frame.stream, frame.offset);
+  return new PreparedFrame(typeof frame === 'string' ? frame : JSON.stringify(frame));
+}
 
 /** Delivers to the sockets of this instance only. */
 @Injectable()
 export class LocalDeliveryService extends DeliveryService {
   readonly isShared: boolean = false;
   private readonly resolutionListeners: Array<(event: ResolutionEvent) => void> = [];
+  /** The in-process history, when it is on (cluster delivery keeps history in Redis). */
+  private readonly memory?: MemoryHistoryStore;
 
-  constructor(protected readonly connections: ConnectionService) {
+  constructor(
+    protected readonly connections: ConnectionService,
+    protected readonly history: HistoryStore,
+  ) {
     super();
+    if (history instanceof MemoryHistoryStore && history.enabled) this.memory = history;
   }
 
   async deliver(audience: Audience, frame: object): Promise<number> {
-    return this.deliverHere(audience, frame);
+    const memory = this.memory;
+    if (!memory) return this.deliverHere(audience, frame);
+    const json = JSON.stringify(frame);
+    const except = audience.exceptConnectionId;
+    if (audience.everyone) return this.deliverHere({ everyone: true, exceptConnectionId: except }, this.kept(BROADCAST_STREAM, memory, json));
+    const userIds = audience.userIds ?? [];
+    let delivered = 0;
+    for (const userId of userIds) {
+      delivered += this.deliverHere({ userIds: [userId], exceptConnectionId: except }, this.kept(userStream(userId), memory, json));
+    }
+    for (const taskId of audience.taskIds ?? []) {
+      const skip = userIds.length > 0 ? userIds : undefined;
+      const prepared = this.kept(taskStream(taskId), memory, json, skip);
+      delivered += this.deliverHere({ taskIds: [taskId], exceptConnectionId: except }, prepared, skip);
+    }
+    return delivered;
+  }
+
+  /** Appends to the stream; the result is framed on its first recipient, once for all. */
+  private kept(stream: StreamRef, memory: MemoryHistoryStore, json: string, skipUsers?: readonly string[]): StreamFrame {
+    const { offset, json: withOffset } = memory.appendNow(stream, json, skipUsers);
+    return new StreamFrame(withOffset, connectionStreamKey(stream), offset);
   }
 
   /**
    * Writes the frame (an object, or its JSON) to this instance's connections of the
    * audience, leaving out the connections of `skipUsers`.
    */
-  deliverHere(audience: Audience, frame: object | string, skipUsers?: readonly string[]): number {
+  deliverHere(audience: Audience, frame: object | string | StreamFrame, skipUsers?: readonly string[]): number {
     const groups = this.recipientGroups(audience);
     // Only a connection in several groups (the user's and a task's) could come twice.
     const seen = groups.length > 1 ? new Set<ClientConnection>() : undefined;
@@ -35,7 +78,7 @@ export class LocalDeliveryService extends DeliveryService {
         if (connection.id === audience.exceptConnectionId || seen?.has(connection)) continue;
         if (skipUsers !== undefined && connection.userId !== null && skipUsers.includes(connection.userId)) continue;
         seen?.add(connection);
-        prepared ??= new PreparedFrame(typeof frame === 'string' ? frame : JSON.stringify(frame));
+        prepared ??= prepare(frame);
         if (this.connections.send(connection, prepared)) delivered++;
       }
     }
@@ -62,6 +105,8 @@ export class LocalDeliveryService extends DeliveryService {
   }
 
   async userReachable(_userId: string): Promise<void> {}
+
+  async taskReachable(_taskId: string): Promise<void> {}
 
   /** Nothing shared can go away in memory mode. */
   onReconnect(_listener: () => void): void {}

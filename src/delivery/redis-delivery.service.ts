@@ -3,8 +3,10 @@ import { ConnectionService, MembershipChange } from '../connections/connection.s
 import type { ClientConnection } from '../connections/client-connection.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { RedisService } from '../redis/redis.service.js';
+import { BROADCAST_STREAM, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
+import { RedisHistoryStore } from '../history/redis-history.store.js';
 import { Audience, ResolutionEvent } from './delivery.service.js';
-import { LocalDeliveryService } from './local-delivery.service.js';
+import { LocalDeliveryService, StreamFrame } from './local-delivery.service.js';
 import { RedisPresence } from './redis-presence.js';
 
 /** What travels before the frame on a channel: who to leave out, or a control instruction. */
@@ -19,6 +21,8 @@ interface Envelope {
   resolved?: string[];
   /** Control: close this connection of the user (replaced by a newer one elsewhere). */
   close?: string;
+  /** The frame's offset in its stream (set by the history script). */
+  o?: number;
 }
 
 type Route = { kind: 'user' | 'task'; id: string } | { kind: 'everyone' } | { kind: 'instance' };
@@ -47,13 +51,17 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
   readonly received = { user: 0, task: 0, everyone: 0, instance: 0 };
   private everReady = false;
   private readonly presence: RedisPresence;
+  /** The stream history, when it is on: then every frame is appended and published by one script. */
+  private readonly streams?: RedisHistoryStore;
 
   constructor(
     connections: ConnectionService,
     private readonly redis: RedisService,
     private readonly identity: InstanceIdentity,
+    history: HistoryStore,
   ) {
-    super(connections);
+    super(connections, history);
+    if (history instanceof RedisHistoryStore && history.enabled) this.streams = history;
     this.broadcastChannel = redis.channel('broadcast');
     this.ownChannel = redis.channel('instance', identity.id);
     this.routes.set(this.broadcastChannel, { kind: 'everyone' });
@@ -73,13 +81,15 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
   override async deliver(audience: Audience, frame: object): Promise<number> {
     const json = JSON.stringify(frame);
     const except = audience.exceptConnectionId;
-    if (audience.everyone) return this.publish(this.broadcastChannel, { x: except }, json);
+    if (audience.everyone) return this.send(BROADCAST_STREAM, this.broadcastChannel, { x: except }, json);
     const userIds = audience.userIds ?? [];
     const published: Array<Promise<number>> = [];
-    for (const userId of userIds) published.push(this.publish(this.redis.channel('user', userId), { x: except }, json));
+    for (const userId of userIds) published.push(this.send(userStream(userId), this.redis.channel('user', userId), { x: except }, json));
     // A subscriber who is also one of the users gets the frame on the user's channel only.
     const skip = userIds.length > 0 ? [...userIds] : undefined;
-    for (const taskId of audience.taskIds ?? []) published.push(this.publish(this.redis.channel('task', taskId), { x: except, s: skip }, json));
+    for (const taskId of audience.taskIds ?? []) {
+      published.push(this.send(taskStream(taskId), this.redis.channel('task', taskId), { x: except, s: skip }, json));
+    }
     let reached = 0;
     for (const count of await Promise.all(published)) reached += count;
     return reached;
@@ -118,8 +128,21 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     return this.subscriptions.get(this.redis.channel('user', userId)) ?? Promise.resolve();
   }
 
+  override taskReachable(taskId: string): Promise<void> {
+    return this.subscriptions.get(this.redis.channel('task', taskId)) ?? Promise.resolve();
+  }
+
   override onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
+  }
+
+  /** Publishes the frame; with history on, appends it to its stream first, in the same script. */
+  private async send(stream: StreamRef, channel: string, envelope: Envelope, json: string): Promise<number> {
+    if (!this.streams) return this.publish(channel, envelope, json);
+    const header = JSON.stringify(envelope);
+    const envelopePrefix = header === '{}' ? '{' : `${header.slice(0, -1)},`;
+    const published = await this.streams.appendAndPublish(stream, json, envelope.s, { channel, envelopePrefix });
+    return published.reached;
   }
 
   private publish(channel: string, envelope: Envelope, json: string): Promise<number> {
@@ -133,10 +156,12 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     this.received[route.kind]++;
     const cut = message.indexOf('\n');
     const envelope: Envelope = cut > 0 ? (JSON.parse(message.slice(0, cut)) as Envelope) : {};
-    const json = message.slice(cut + 1);
+    const raw = message.slice(cut + 1);
+    const offset = envelope.o;
+    const json = (stream: string) => (offset === undefined ? raw : new StreamFrame(raw, stream, offset));
     switch (route.kind) {
       case 'everyone':
-        this.deliverHere({ everyone: true, exceptConnectionId: envelope.x }, json);
+        this.deliverHere({ everyone: true, exceptConnectionId: envelope.x }, json('b'));
         return;
       case 'instance':
         for (const callbackId of envelope.resolved ?? []) this.notifyResolution({ callbackId });
@@ -144,10 +169,10 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
       case 'user':
         if (envelope.revoke !== undefined) this.endTaskSubscriptionsHere(route.id, envelope.revoke);
         else if (envelope.close !== undefined) this.closeIfHere(envelope.close);
-        else this.deliverHere({ userIds: [route.id], exceptConnectionId: envelope.x }, json);
+        else this.deliverHere({ userIds: [route.id], exceptConnectionId: envelope.x }, json('u'));
         return;
       case 'task':
-        this.deliverHere({ taskIds: [route.id], exceptConnectionId: envelope.x }, json, envelope.s);
+        this.deliverHere({ taskIds: [route.id], exceptConnectionId: envelope.x }, json(`t:${route.id}`), envelope.s);
     }
   }
 

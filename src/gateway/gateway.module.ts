@@ -4,11 +4,12 @@ import { ConfirmationsModule } from '../confirmations/confirmations.module.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
 import { DeliveryModule } from '../delivery/delivery.module.js';
 import { TasksModule } from '../tasks/tasks.module.js';
+import { CatchUpService } from './catch-up.service.js';
 import { TaskGateway } from './task.gateway.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 
 @Module({
   imports: [AuthModule, ConnectionsModule, DeliveryModule, ConfirmationsModule, TasksModule],
-  providers: [TaskGateway, WsErrorFilter],
+  providers: [TaskGateway, WsErrorFilter, CatchUpService],
 })
 export class GatewayModule {}

@@ -6,7 +6,7 @@ import type { Environment } from '../config/environment.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { closeSocket, ConnectionService } from '../connections/connection.service.js';
-import { CancelFrame, ClientAction, ConfirmFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
+import { CancelFrame, ClientAction, ConfirmFrame, MAX_EPOCH_LENGTH, ResumeFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type {
@@ -17,12 +17,13 @@ import type {
   SubscriptionConfirmedFrame,
   UnsubscribedFrame,
 } from '../protocol/server-frames.js';
-import { epochSeconds } from '../protocol/server-frames.js';
+import { epochSeconds, errorFrame } from '../protocol/server-frames.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { ServerStateService } from '../health/server-state.service.js';
 import { TaskAccessService } from '../tasks/task-access.service.js';
 import { TaskService } from '../tasks/task.service.js';
 import type { AuthenticatedRequest } from '../auth/upgrade-authenticator.js';
+import { CatchUpService, ClientPosition, ResumeRequest } from './catch-up.service.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 
 /** The socket side of the service: one handler per client action. */
@@ -41,6 +42,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     private readonly taskAccess: TaskAccessService,
     private readonly serverState: ServerStateService,
     private readonly delivery: DeliveryService,
+    private readonly catchUp: CatchUpService,
   ) {
     this.delivery.onReconnect(() => this.resendPendingToEveryone());
     this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
@@ -67,8 +69,25 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       user_id: connection.userId,
       server_time: epochSeconds(),
     };
-    this.connections.sendFrame(connection, connected);
-    void this.deliverPendingConfirmations(connection);
+    if (!this.catchUp.enabled) {
+      this.connections.sendFrame(connection, connected);
+      void this.deliverPendingConfirmations(connection);
+      return;
+    }
+    void this.open(connection, connected, resumeRequestOf(request.url));
+  }
+
+  /** `connected` with the stream positions, what a resuming client missed, then pending prompts unless nothing was missed. */
+  private async open(connection: ClientConnection, connected: ConnectedFrame, request: ResumeRequest | GatewayError): Promise<void> {
+    let recovered = false;
+    try {
+      if (connection.userId !== null) await this.delivery.userReachable(connection.userId);
+      recovered = await this.catchUp.open(connection, connected, request instanceof GatewayError ? {} : request);
+      if (request instanceof GatewayError) this.connections.sendFrame(connection, errorFrame(request.code, request.message, ClientAction.Resume));
+    } catch (err) {
+      this.logger.warn(`Catch-up of ${connection.id} failed: ${(err as Error).message}`);
+    }
+    if (!recovered) void this.deliverPendingConfirmations(connection);
   }
 
   /**
@@ -114,11 +133,25 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     return { type: 'pong', timestamp: epochSeconds(), original_data: frame };
   }
 
+  @SubscribeMessage(ClientAction.Resume)
+  async resume(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: ResumeFrame): Promise<void> {
+    const connection = this.connectionOf(socket);
+    if (!this.catchUp.enabled) throw new GatewayError(ErrorCode.InvalidMessage, 'History is off on this server (HISTORY_SIZE=0): nothing to resume');
+    const request: ResumeRequest = {
+      user: positionOf(frame.epoch, frame.offset, 'epoch', 'offset'),
+      broadcast: positionOf(frame.broadcast_epoch, frame.broadcast_offset, 'broadcast_epoch', 'broadcast_offset'),
+    };
+    if (!request.user && !request.broadcast) throw new GatewayError(ErrorCode.InvalidMessage, 'resume needs epoch and offset, broadcast_epoch and broadcast_offset, or both pairs');
+    if (request.user && connection.userId === null) throw identityRequired();
+    const recovered = await this.catchUp.resume(connection, request);
+    if (request.user && !recovered) void this.deliverPendingConfirmations(connection);
+  }
+
   @SubscribeMessage(ClientAction.Subscribe)
   async subscribe(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() frame: SubscribeFrame,
-  ): Promise<SubscriptionConfirmedFrame> {
+  ): Promise<SubscriptionConfirmedFrame | undefined> {
     const connection = this.connectionOf(socket);
     if (frame.user_id === undefined && frame.task_id === undefined) {
       throw new GatewayError(ErrorCode.InvalidMessage, 'subscribe needs user_id, task_id or both');
@@ -128,14 +161,27 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (frame.user_id !== undefined) checkMayAdopt(connection, frame.user_id);
     const userId = frame.user_id ?? connection.userId;
     if (frame.task_id !== undefined) await this.checkMayFollow(userId, frame.task_id);
+    const taskFrom = positionOf(frame.task_epoch, frame.task_offset, 'task_epoch', 'task_offset');
+    if (taskFrom && frame.task_id === undefined) throw new GatewayError(ErrorCode.InvalidMessage, 'task_epoch and task_offset need task_id');
+    const adopted = frame.user_id !== undefined && connection.userId !== frame.user_id;
     if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
     if (frame.task_id !== undefined) this.connections.subscribeTask(connection, frame.task_id);
-    return {
+    const reply: SubscriptionConfirmedFrame = {
       type: 'subscription_confirmed',
       user_id: connection.userId,
       ...(frame.task_id !== undefined && { task_id: frame.task_id }),
       subscribed_tasks: [...connection.tasks],
     };
+    if (!this.catchUp.enabled) return reply;
+    if (adopted && connection.userId !== null) {
+      const position = await this.catchUp.adoptUser(connection, connection.userId);
+      reply.epoch = position.epoch;
+      reply.offset = position.offset;
+    }
+    if (frame.task_id === undefined) return reply;
+    await this.delivery.taskReachable(frame.task_id);
+    await this.catchUp.followTask(connection, frame.task_id, reply, taskFrom);
+    return undefined;
   }
 
   @SubscribeMessage(ClientAction.Unsubscribe)
@@ -196,6 +242,34 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
 
 const SHUTDOWN_CLOSE_GRACE_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** Both halves of a stream position, or neither. */
+function positionOf(epoch: string | undefined, offset: number | undefined, epochName: string, offsetName: string): ClientPosition | undefined {
+  if (epoch === undefined && offset === undefined) return undefined;
+  if (epoch === undefined || offset === undefined) throw new GatewayError(ErrorCode.InvalidMessage, `${epochName} and ${offsetName} go together`);
+  return { epoch, offset };
+}
+
+const OFFSET_PATTERN = /^\d{1,15}$/;
+
+/** `?epoch=&offset=` (and `broadcast_epoch=&broadcast_offset=`) on the upgrade URL; a malformed pair is an error frame. */
+function resumeRequestOf(url: string | undefined): ResumeRequest | GatewayError {
+  const params = new URL(url ?? '/', 'http://upgrade').searchParams;
+  const pair = (epochName: string, offsetName: string): ClientPosition | undefined => {
+    const epoch = params.get(epochName) ?? undefined;
+    const offset = params.get(offsetName) ?? undefined;
+    if (epoch === undefined && offset === undefined) return undefined;
+    if (epoch === undefined || offset === undefined || epoch === '' || epoch.length > MAX_EPOCH_LENGTH || !OFFSET_PATTERN.test(offset)) {
+      throw new GatewayError(ErrorCode.InvalidMessage, `${epochName} (1-${MAX_EPOCH_LENGTH} characters) and ${offsetName} (a whole number) go together`);
+    }
+    return { epoch, offset: Number(offset) };
+  };
+  try {
+    return { user: pair('epoch', 'offset'), broadcast: pair('broadcast_epoch', 'broadcast_offset') };
+  } catch (err) {
+    return err as GatewayError;
+  }
+}
 
 /** A connection takes on a user once; switching to another user is refused. */
 function checkMayAdopt(connection: ClientConnection, userId: string): void {

@@ -1,4 +1,4 @@
-import { IsBoolean, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 
 /** The `action` values a client may send. */
 export enum ClientAction {
@@ -7,10 +7,12 @@ export enum ClientAction {
   Ping = 'ping',
   Subscribe = 'subscribe',
   Unsubscribe = 'unsubscribe',
+  Resume = 'resume',
 }
 
 export const MAX_ID_LENGTH = 256;
 export const MAX_FEEDBACK_LENGTH = 4096;
+export const MAX_EPOCH_LENGTH = 64;
 
 export class ConfirmFrame {
   @IsString()
@@ -50,6 +52,47 @@ export class SubscribeFrame {
   @IsString()
   @Length(1, MAX_ID_LENGTH)
   task_id?: string;
+
+  /** With `task_offset`: the task stream position to resume from (the missed task frames come first). */
+  @IsOptional()
+  @IsString()
+  @Length(1, MAX_EPOCH_LENGTH)
+  task_epoch?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  task_offset?: number;
+}
+
+/**
+ * Catch up after a reconnect: the frames after these positions, then a `resumed` frame per
+ * stream. `epoch`/`offset` are the user's stream, `broadcast_*` the broadcast stream's.
+ * Best sent on the upgrade URL instead (`?epoch=&offset=`), where nothing can come first.
+ */
+export class ResumeFrame {
+  @IsOptional()
+  @IsString()
+  @Length(1, MAX_EPOCH_LENGTH)
+  epoch?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  offset?: number;
+
+  @IsOptional()
+  @IsString()
+  @Length(1, MAX_EPOCH_LENGTH)
+  broadcast_epoch?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  broadcast_offset?: number;
 }
 
 export class UnsubscribeFrame {

@@ -16,6 +16,7 @@ import {
   type HeartbeatFrame,
   type PersonalNotificationFrame,
   type PongFrame,
+  type ResumedFrame,
   type ServerFrame,
   type ServerFrames,
   type ServerShutdownFrame,
@@ -52,6 +53,17 @@ export interface GatewayClientOptions {
   pingIntervalMs?: number;
   /** Milliseconds to wait for a reply (and for the handshake) before reconnecting. Default 10000. */
   requestTimeoutMs?: number;
+  /**
+   * Resume after a reconnect (default true): the client keeps each stream's epoch and
+   * offset and reconnects with them, so frames sent while it was away arrive once, in order.
+   */
+  resume?: boolean;
+}
+
+/** A position in one of the server's streams (see docs/PROTOCOL.md §1.8). */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
 }
 
 export interface StateChange {
@@ -90,6 +102,11 @@ export interface GatewayClientEvents {
   frame: ServerFrame | CustomFrame;
   /** A caller-defined frame of a type this client does not know. */
   message: CustomFrame;
+  /**
+   * A catch-up after a reconnect ended. `recovered: false` means frames may be missing
+   * (the server lost its history, or the client was away too long): refetch state.
+   */
+  resumed: ResumedFrame;
 }
 
 /** The subset of the WebSocket API the client uses (browsers and `ws` both have it). */
@@ -166,6 +183,10 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
   /** One request of each action in flight at a time: replies carry no request id. */
   private readonly lanes = new Map<RequestAction, PendingRequest[]>();
   private readonly followedTasks = new Set<string>();
+  /** Where this client is in each stream: the user's, the broadcasts', each followed task's. */
+  private userPosition: StreamPosition | null = null;
+  private broadcastPosition: StreamPosition | null = null;
+  private readonly taskPositions = new Map<string, StreamPosition>();
   private readonly prompts: PromptBook;
   private readonly options: Required<Pick<GatewayClientOptions, 'pingIntervalMs' | 'requestTimeoutMs'>> & GatewayClientOptions;
   private readonly onOnline = () => this.retryNow();
@@ -180,7 +201,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
 
   constructor(options: GatewayClientOptions) {
     super();
-    this.options = { pingIntervalMs: 25_000, requestTimeoutMs: 10_000, ...options };
+    this.options = { pingIntervalMs: 25_000, requestTimeoutMs: 10_000, resume: true, ...options };
     this.prompts = new PromptBook(
       { added: (prompt) => this.emit('prompt', prompt), resolved: (resolution) => this.emit('promptResolved', resolution) },
       (callbackId, proceed, feedback) => this.answer(callbackId, proceed, feedback),
@@ -215,6 +236,11 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     void this.open();
   }
 
+  /** The client's stream positions: what it would resume from after a reconnect. */
+  positions(): { user: StreamPosition | null; broadcast: StreamPosition | null; tasks: Record<string, StreamPosition> } {
+    return { user: this.userPosition, broadcast: this.broadcastPosition, tasks: Object.fromEntries(this.taskPositions) };
+  }
+
   /** The prompts waiting for an answer, oldest first. */
   pendingPrompts(): Prompt[] {
     return this.prompts.list();
@@ -241,6 +267,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
 
   async unsubscribeTask(taskId: string): Promise<UnsubscribedFrame> {
     this.followedTasks.delete(taskId);
+    this.taskPositions.delete(taskId);
     return (await this.request({ action: ClientAction.Unsubscribe, task_id: taskId }, (reply) => reply.type === 'unsubscribed' && reply.task_id === taskId)) as UnsubscribedFrame;
   }
 
@@ -265,7 +292,13 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
       this.emit('taskCancelled', frame);
     },
     pong: (frame) => this.onPong(frame),
-    subscription_confirmed: (frame) => this.settle(ClientAction.Subscribe, frame),
+    subscription_confirmed: (frame) => {
+      if (frame.task_id !== undefined && frame.task_epoch !== undefined && frame.task_offset !== undefined && !this.taskPositions.has(frame.task_id)) {
+        this.taskPositions.set(frame.task_id, { epoch: frame.task_epoch, offset: frame.task_offset });
+      }
+      this.settle(ClientAction.Subscribe, frame);
+    },
+    resumed: (frame) => this.onResumed(frame),
     unsubscribed: (frame) => this.settle(ClientAction.Unsubscribe, frame),
     heartbeat: (frame) => this.emit('heartbeat', frame),
     server_shutdown: (frame) => this.emit('shutdown', frame),
@@ -286,6 +319,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
       return; // the server sends JSON only; anything else is not ours to interpret
     }
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return;
+    if (!this.advance(frame as Record<string, unknown>)) return;
     this.emit('frame', frame as ServerFrame | CustomFrame);
     const type = (frame as { type?: unknown }).type;
     if (typeof type === 'string' && Object.hasOwn(this.handlers, type)) {
@@ -297,7 +331,42 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     }
   }
 
+  /**
+   * Moves the frame's stream position on; false for a frame at or before it (already
+   * seen), which the server does not send but a client can cheaply make sure of.
+   */
+  private advance(frame: Record<string, unknown>): boolean {
+    const track = (position: StreamPosition | null | undefined, offset: unknown): boolean => {
+      if (typeof offset !== 'number' || !position) return true;
+      if (offset <= position.offset) return false;
+      position.offset = offset;
+      return true;
+    };
+    if (frame.offset !== undefined && frame.type !== 'resumed' && frame.type !== 'subscription_confirmed' && frame.type !== 'connected') return track(this.userPosition, frame.offset);
+    if (frame.broadcast_offset !== undefined && frame.type !== 'connected') return track(this.broadcastPosition, frame.broadcast_offset);
+    if (frame.task_offset !== undefined && frame.type !== 'subscription_confirmed' && typeof frame.task_id === 'string') return track(this.taskPositions.get(frame.task_id), frame.task_offset);
+    return true;
+  }
+
+  private onResumed(frame: ResumedFrame): void {
+    const position = frame.stream === 'user' ? this.userPosition : frame.stream === 'broadcast' ? this.broadcastPosition : this.taskPositions.get(frame.task_id ?? '');
+    if (position) {
+      position.epoch = frame.epoch;
+      // Not recovered: what is missing is gone; carry on from where the stream is now.
+      if (!frame.recovered || frame.offset > position.offset) position.offset = frame.offset;
+    }
+    // Every prompt and resolution since the last position came again: none was re-sent as pending.
+    if (frame.stream === 'user' && frame.recovered) this.prompts.keepAfterResume();
+    this.emit('resumed', frame);
+  }
+
   private onConnected(frame: ConnectedFrame): void {
+    if (this.options.resume) {
+      if (!this.userPosition && frame.epoch !== undefined && frame.offset !== undefined) this.userPosition = { epoch: frame.epoch, offset: frame.offset };
+      if (!this.broadcastPosition && frame.broadcast_epoch !== undefined && frame.broadcast_offset !== undefined) {
+        this.broadcastPosition = { epoch: frame.broadcast_epoch, offset: frame.broadcast_offset };
+      }
+    }
     this.connectionId = frame.connection_id;
     this.userId = frame.user_id;
     this.ready = true;
@@ -354,7 +423,10 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
   // --- requests ----------------------------------------------------------------------------
 
   private requestSubscribe(taskId: string): Promise<SubscriptionConfirmedFrame> {
-    return this.request({ action: ClientAction.Subscribe, task_id: taskId }, (reply) => reply.type === 'subscription_confirmed' && reply.task_id === taskId) as Promise<SubscriptionConfirmedFrame>;
+    const position = this.options.resume ? this.taskPositions.get(taskId) : undefined;
+    const frame: SubscribeFrame & { action: ClientAction.Subscribe } = { action: ClientAction.Subscribe, task_id: taskId };
+    if (position) Object.assign(frame, { task_epoch: position.epoch, task_offset: position.offset });
+    return this.request(frame, (reply) => reply.type === 'subscription_confirmed' && reply.task_id === taskId) as Promise<SubscriptionConfirmedFrame>;
   }
 
   private request(frame: PendingRequest['frame'], matches: PendingRequest['matches']): Promise<ServerFrame> {
@@ -476,9 +548,27 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
 
   private async connectTarget(): Promise<{ url: string; protocols?: string[] }> {
     const url = new URL(this.options.url);
-    if (this.options.getToken) return { url: url.toString(), protocols: [`bearer.${await this.options.getToken()}`] };
+    if (this.options.getToken) {
+      const token = await this.options.getToken();
+      this.addPositions(url);
+      return { url: url.toString(), protocols: [`bearer.${token}`] };
+    }
     if (this.options.userId !== undefined) url.searchParams.set('user_id', this.options.userId);
+    this.addPositions(url);
     return { url: url.toString() };
+  }
+
+  /** The last positions on the upgrade URL, so the catch-up comes before any live frame. */
+  private addPositions(url: URL): void {
+    if (!this.options.resume) return;
+    if (this.userPosition) {
+      url.searchParams.set('epoch', this.userPosition.epoch);
+      url.searchParams.set('offset', String(this.userPosition.offset));
+    }
+    if (this.broadcastPosition) {
+      url.searchParams.set('broadcast_epoch', this.broadcastPosition.epoch);
+      url.searchParams.set('broadcast_offset', String(this.broadcastPosition.offset));
+    }
   }
 
   private onClose(code: number, reason: string): void {

@@ -54,6 +54,14 @@ export class PromptBook {
     this.resentSinceConnect = new Set();
   }
 
+  /**
+   * The connection resumed without a gap: the server re-sends no pending prompts, and every
+   * resolution since the last connection came in order, so the book is already in step.
+   */
+  keepAfterResume(): void {
+    this.resentSinceConnect = null;
+  }
+
   /** Every re-send has arrived: prompts the server did not re-send were settled meanwhile. */
   endResync(): void {
     const resent = this.resentSinceConnect;

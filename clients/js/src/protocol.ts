@@ -53,12 +53,15 @@ export enum ClientAction {
     Cancel = "cancel",
     Ping = "ping",
     Subscribe = "subscribe",
-    Unsubscribe = "unsubscribe"
+    Unsubscribe = "unsubscribe",
+    Resume = "resume"
 }
 
 export const MAX_ID_LENGTH = 256;
 
 export const MAX_FEEDBACK_LENGTH = 4096;
+
+export const MAX_EPOCH_LENGTH = 64;
 
 export interface ConfirmFrame {
     callback_id: string;
@@ -76,6 +79,21 @@ export interface CancelFrame {
 export interface SubscribeFrame {
     user_id?: string;
     task_id?: string;
+    /** With `task_offset`: the task stream position to resume from (the missed task frames come first). */
+    task_epoch?: string;
+    task_offset?: number;
+}
+
+/**
+ * Catch up after a reconnect: the frames after these positions, then a `resumed` frame per
+ * stream. `epoch`/`offset` are the user's stream, `broadcast_*` the broadcast stream's.
+ * Best sent on the upgrade URL instead (`?epoch=&offset=`), where nothing can come first.
+ */
+export interface ResumeFrame {
+    epoch?: string;
+    offset?: number;
+    broadcast_epoch?: string;
+    broadcast_offset?: number;
 }
 
 export interface UnsubscribeFrame {
@@ -97,14 +115,51 @@ export interface StepResult {
     error_message?: string | null;
 }
 
+/**
+ * Where a frame sits in its stream (absent when history is off). A frame carries one of
+ * them: `offset` on the user's own stream, `task_offset` on a followed task's stream (the
+ * frame's `task_id` names it), `broadcast_offset` on the broadcast stream.
+ */
+export interface StreamOffsets {
+    offset?: number;
+    task_offset?: number;
+    broadcast_offset?: number;
+}
+
 export interface ConnectedFrame {
     type: 'connected';
     connection_id: string;
     user_id: string | null;
     server_time: number;
+    /** The user's stream: its epoch and the offset of its last frame (when history is on and the user known). */
+    epoch?: string;
+    offset?: number;
+    /** The broadcast stream's epoch and last offset (when history is on). */
+    broadcast_epoch?: string;
+    broadcast_offset?: number;
 }
 
-export interface TaskStepResultFrame {
+export type ResumedStream = 'user' | 'broadcast' | 'task';
+
+/**
+ * Ends a catch-up on one stream: the missed frames came before it. `recovered: false`
+ * (another epoch, or a gap beyond the kept history) means refetch the state.
+ */
+export interface ResumedFrame {
+    type: 'resumed';
+    stream: ResumedStream;
+    /** For `stream: 'task'`. */
+    task_id?: string;
+    recovered: boolean;
+    /** The stream's epoch and last offset now: the position to resume from next time. */
+    epoch: string;
+    offset: number;
+    /** Frames sent by this catch-up. */
+    missed: number;
+    timestamp: number;
+}
+
+export interface TaskStepResultFrame extends StreamOffsets {
     type: 'task_step_result';
     callback_id: string;
     step: number;
@@ -129,7 +184,7 @@ export interface ConfirmationAcceptedFrame {
     timestamp: number;
 }
 
-export interface ConfirmationResolvedFrame {
+export interface ConfirmationResolvedFrame extends StreamOffsets {
     type: 'confirmation_resolved';
     callback_id: string;
     task_id: string;
@@ -138,7 +193,7 @@ export interface ConfirmationResolvedFrame {
     timestamp: number;
 }
 
-export interface TaskCancelledFrame {
+export interface TaskCancelledFrame extends StreamOffsets {
     type: 'task_cancelled';
     user_id: string;
     task_id: string;
@@ -156,6 +211,12 @@ export interface SubscriptionConfirmedFrame {
     user_id: string | null;
     task_id?: string;
     subscribed_tasks: string[];
+    /** The user's stream position, when the frame made the connection that user. */
+    epoch?: string;
+    offset?: number;
+    /** The task's stream position, when it named a task. */
+    task_epoch?: string;
+    task_offset?: number;
 }
 
 export interface UnsubscribedFrame {
@@ -164,7 +225,7 @@ export interface UnsubscribedFrame {
     subscribed_tasks: string[];
 }
 
-export interface HeartbeatFrame {
+export interface HeartbeatFrame extends StreamOffsets {
     type: 'heartbeat';
     status: 'heartbeat';
     message: string;
@@ -200,6 +261,7 @@ export interface ServerFrames {
     unsubscribed: UnsubscribedFrame;
     heartbeat: HeartbeatFrame;
     server_shutdown: ServerShutdownFrame;
+    resumed: ResumedFrame;
     error: ErrorFrame;
 }
 
@@ -209,7 +271,7 @@ export type ServerFrame = ServerFrames[keyof ServerFrames];
 export type CustomFrame = Record<string, unknown>;
 
 /** A task's progress, pushed by its task service (POST /tasks/:id/messages or /users/:id/messages). */
-export interface TaskProgressFrame {
+export interface TaskProgressFrame extends StreamOffsets {
     type: 'task_progress';
     task_id: string;
     /** Percent done, 0 to 100. */
@@ -221,7 +283,7 @@ export interface TaskProgressFrame {
 export type NoticeSeverity = 'info' | 'success' | 'warning' | 'error';
 
 /** A notice for everyone (POST /broadcast). */
-export interface SystemNotificationFrame {
+export interface SystemNotificationFrame extends StreamOffsets {
     type: 'system_notification';
     message: string;
     severity?: NoticeSeverity;
@@ -229,7 +291,7 @@ export interface SystemNotificationFrame {
 }
 
 /** A notice for one user (POST /users/:id/messages sets `target_user_id`). */
-export interface PersonalNotificationFrame {
+export interface PersonalNotificationFrame extends StreamOffsets {
     type: 'personal_notification';
     message: string;
     severity?: NoticeSeverity;

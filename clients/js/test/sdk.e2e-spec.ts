@@ -96,9 +96,41 @@ describe('SDK against the real service', () => {
     expect(ids(carol.events.all('prompt'))).toEqual(['keep-1', 'new-while-away', 'settle-while-away']);
     const resolved = carol.events.all('promptResolved');
     expect(resolved).toHaveLength(1);
-    expect(resolved[0]).toMatchObject({ by: 'gone', prompt: { callback_id: 'settle-while-away' } });
+    // Resumed: the resolution sent while away arrives itself, so the SDK knows how it was settled.
+    expect(resolved[0]).toMatchObject({ by: 'elsewhere', state: 'confirmed', prompt: { callback_id: 'settle-while-away' } });
     // The re-sent prompt can still be answered, once.
     await expect(carol.client.pendingPrompts().find((p) => p.callback_id === 'keep-1')!.answer(true)).resolves.toMatchObject({ proceed: true });
+  });
+
+  it('resumes after a reconnect: what was sent while away arrives once and in order, on every stream', async () => {
+    expect((await t.http('POST', '/tasks/task-e/subscribers', { user_id: 'erin' })).status).toBe(201);
+    const erin = client(t.wsUrl, { userId: 'erin', reconnect: { baseDelayMs: 300, maxDelayMs: 300 } });
+    await erin.events.connected();
+    await erin.client.subscribeTask('task-e');
+    await t.http('POST', '/users/erin/messages', { type: 'personal_notification', message: 'n0' });
+    await erin.events.waitFor('notice');
+
+    for (let round = 1; round <= 3; round++) {
+      const cutAt = erin.events.events.length;
+      severUser(t, 'erin');
+      await erin.events.waitFor('state', (s) => s.state === 'disconnected', 5000, cutAt);
+      await t.http('POST', '/users/erin/messages', { type: 'personal_notification', message: `n${round}a` });
+      await t.http('POST', '/tasks/task-e/messages', { type: 'task_progress', progress: round * 10 });
+      await t.http('POST', '/broadcast', { type: 'system_notification', message: `b${round}` });
+      await t.http('POST', '/users/erin/messages', { type: 'personal_notification', message: `n${round}b` });
+      await erin.events.connected(cutAt);
+      await erin.events.waitFor('resumed', (r) => r.stream === 'task', 5000, cutAt);
+    }
+    await sleep(200);
+    const notices = erin.events.all('notice').map((n) => n.message);
+    expect(notices.filter((m) => m.startsWith('n'))).toEqual(['n0', 'n1a', 'n1b', 'n2a', 'n2b', 'n3a', 'n3b']);
+    expect(notices.filter((m) => m.startsWith('b'))).toEqual(['b1', 'b2', 'b3']);
+    expect(erin.events.all('taskProgress').map((p) => p.progress)).toEqual([10, 20, 30]);
+    const resumed = erin.events.all('resumed');
+    expect(resumed.map((r) => r.stream).sort()).toEqual(['broadcast', 'broadcast', 'broadcast', 'task', 'task', 'task', 'user', 'user', 'user']);
+    expect(resumed.every((r) => r.recovered)).toBe(true);
+    expect(erin.client.positions().user).toMatchObject({ offset: 7 });
+    expect(erin.client.positions().tasks['task-e']).toMatchObject({ offset: 3 });
   });
 
   it('follows tasks across a reconnect and reports heartbeats, progress, notices, cancellation and RTT', async () => {

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Cluster, startCluster } from './support/cluster.js';
+import { expectEveryFrameOnceInOrder, ResumingConsumer, streamWhileDropping } from './support/resuming-consumer.js';
+import { requireProgram } from './support/system-dependency.js';
+import { TestClient } from './support/test-client.js';
+
+const haveRedis = requireProgram('redis-server', 'redis-server');
+
+/** History in Redis: a client resumes on whichever instance it reaches next. */
+(haveRedis ? describe : describe.skip)('cluster mode: resume on another instance', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster(3, { HISTORY_SIZE: '300' });
+  }, 90_000);
+  afterAll(() => cluster?.close());
+
+  it('a client that drops every few frames, reconnecting to another instance each time, gets every frame once and in order', async () => {
+    const { instances } = cluster;
+    const consumer = new ResumingConsumer((attempt) => instances[attempt % instances.length].wsUrl, 'roamer', 'roam-task');
+    let posts = 0;
+    await streamWhileDropping((m, p, b) => instances[posts++ % instances.length].http(m, p, b), consumer, 'roamer', 'roam-task', 90);
+    expectEveryFrameOnceInOrder(consumer, 90);
+  }, 90_000);
+
+  it('a drop longer than the history gives recovered: false', async () => {
+    const [a, b] = cluster.instances;
+    const first = await a.connect('cl-gone');
+    const { epoch, offset } = first.frames[0];
+    first.terminate();
+    for (let seq = 1; seq <= 320; seq++) await b.http('POST', '/users/cl-gone/messages', { type: 'personal_notification', seq });
+    const back = await TestClient.open(`${b.wsUrl}/?user_id=cl-gone&epoch=${epoch}&offset=${offset}`);
+    const resumed = await back.next('resumed', 10_000);
+    expect(resumed).toMatchObject({ stream: 'user', recovered: false, epoch, offset: offset + 320 });
+    const notices = back.ofType('personal_notification');
+    expect(notices.length).toBeGreaterThanOrEqual(300);
+    expect(notices.length).toBe(resumed.missed);
+    expect(notices[notices.length - 1].seq).toBe(320);
+    back.terminate();
+  }, 60_000);
+});
