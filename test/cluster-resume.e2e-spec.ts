@@ -11,8 +11,8 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster(3, { HISTORY_SIZE: '300' });
-  }, 90_000);
+    cluster = await startCluster(2, { HISTORY_SIZE: '300' });
+  }, 150_000);
   afterAll(() => cluster?.close());
 
   it('a client that drops every few frames, reconnecting to another instance each time, gets every frame once and in order', async () => {
@@ -38,4 +38,30 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     expect(notices[notices.length - 1].seq).toBe(320);
     back.terminate();
   }, 60_000);
+
+  it('an ack-required message survives a reconnect to another instance and a restart of every instance, and stops after its ack', async () => {
+    const [a, b] = cluster.instances;
+    const first = await a.connect('cl-acker');
+    await b.http('POST', '/users/cl-acker/messages', { type: 'personal_notification', message: 'approve', requires_ack: true });
+    const { message_id: id } = await first.next('personal_notification', 10_000);
+    first.terminate();
+    const onB = await b.connect('cl-acker');
+    expect((await onB.next('personal_notification', 10_000)).message_id).toBe(id);
+    onB.terminate();
+
+    await Promise.all(cluster.instances.map((instance) => instance.stop('SIGKILL')));
+    await Promise.all(cluster.instances.map((instance) => instance.startProcess()));
+
+    const waiting = a.http('GET', `/messages/${id}`);
+    expect((await waiting).body).toMatchObject({ state: 'pending' });
+    const afterRestart = await b.connect('cl-acker');
+    expect((await afterRestart.next('personal_notification', 10_000)).message_id).toBe(id);
+    await afterRestart.request({ action: 'ack', message_id: id }, 'ack_accepted');
+    expect((await a.http('GET', `/messages/${id}`)).body).toMatchObject({ state: 'acknowledged', acked_by: 'cl-acker' });
+    afterRestart.terminate();
+    const last = await a.connect('cl-acker');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(last.ofType('personal_notification')).toHaveLength(0);
+    last.terminate();
+  }, 200_000);
 });

@@ -235,6 +235,10 @@ export class Environment {
   @NumberSetting(1, MAX_TIMER_SECONDS)
   HISTORY_META_TTL_SECONDS = 86400;
 
+  /** Seconds a message sent with `requires_ack` waits for its ack when the caller gives no `ack_timeout_seconds`. */
+  @NumberSetting(1, MAX_TIMER_SECONDS)
+  ACK_DEFAULT_TIMEOUT_SECONDS = 300;
+
   /**
    * Cluster mode: every instance pointing at the same Redis acts as one service
    * (`redis://[:password@]host:port/db`, `rediss://` for TLS). Unset: one instance, in memory.

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AcksModule } from '../acks/acks.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { ConfirmationsModule } from '../confirmations/confirmations.module.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
@@ -9,7 +10,7 @@ import { TaskGateway } from './task.gateway.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 
 @Module({
-  imports: [AuthModule, ConnectionsModule, DeliveryModule, ConfirmationsModule, TasksModule],
+  imports: [AcksModule, AuthModule, ConnectionsModule, DeliveryModule, ConfirmationsModule, TasksModule],
   providers: [TaskGateway, WsErrorFilter, CatchUpService],
 })
 export class GatewayModule {}

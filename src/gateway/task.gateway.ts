@@ -6,10 +6,12 @@ import type { Environment } from '../config/environment.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { closeSocket, ConnectionService } from '../connections/connection.service.js';
-import { CancelFrame, ClientAction, ConfirmFrame, MAX_EPOCH_LENGTH, ResumeFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
+import { AckService } from '../acks/ack.service.js';
+import { AckFrame, CancelFrame, ClientAction, ConfirmFrame, MAX_EPOCH_LENGTH, ResumeFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type {
+  AckAcceptedFrame,
   ConfirmationAcceptedFrame,
   ConnectedFrame,
   PongFrame,
@@ -43,6 +45,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     private readonly serverState: ServerStateService,
     private readonly delivery: DeliveryService,
     private readonly catchUp: CatchUpService,
+    private readonly acks: AckService,
   ) {
     this.delivery.onReconnect(() => this.resendPendingToEveryone());
     this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
@@ -72,8 +75,12 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (!this.catchUp.enabled) {
       this.connections.sendFrame(connection, connected);
       void this.deliverPendingConfirmations(connection);
+      void this.acks.resendToUser(connection);
       return;
     }
+    // Held from the start: frames that reach this instance before the catch-up read the
+    // history (the broadcast channel, another tab's user channel) must not overtake it.
+    this.connections.hold(connection);
     void this.open(connection, connected, resumeRequestOf(request.url));
   }
 
@@ -86,8 +93,11 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       if (request instanceof GatewayError) this.connections.sendFrame(connection, errorFrame(request.code, request.message, ClientAction.Resume));
     } catch (err) {
       this.logger.warn(`Catch-up of ${connection.id} failed: ${(err as Error).message}`);
+    } finally {
+      this.connections.release(connection, NOTHING_CAUGHT_UP);
     }
     if (!recovered) void this.deliverPendingConfirmations(connection);
+    void this.acks.resendToUser(connection);
   }
 
   /**
@@ -145,6 +155,15 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (request.user && connection.userId === null) throw identityRequired();
     const recovered = await this.catchUp.resume(connection, request);
     if (request.user && !recovered) void this.deliverPendingConfirmations(connection);
+    if (request.user) void this.acks.resendToUser(connection);
+  }
+
+  @SubscribeMessage(ClientAction.Ack)
+  async ack(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: AckFrame): Promise<AckAcceptedFrame> {
+    const connection = this.connectionOf(socket);
+    const userId = requireUser(connection);
+    const acked = await this.acks.ack(frame.message_id, userId, connection.id, (taskId) => this.taskAccess.mayFollow(userId, taskId));
+    return { type: 'ack_accepted', message_id: acked.messageId, acked_at: epochSeconds(acked.ackedAt ?? Date.now()) };
   }
 
   @SubscribeMessage(ClientAction.Subscribe)
@@ -165,6 +184,17 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (taskFrom && frame.task_id === undefined) throw new GatewayError(ErrorCode.InvalidMessage, 'task_epoch and task_offset need task_id');
     const adopted = frame.user_id !== undefined && connection.userId !== frame.user_id;
     if (frame.user_id !== undefined) this.adoptUser(connection, frame.user_id);
+    // Held from before the subscription: task frames must not overtake the catch-up.
+    const holding = this.catchUp.enabled && frame.task_id !== undefined;
+    if (holding) this.connections.hold(connection);
+    try {
+      return await this.followAndReply(connection, frame, adopted, taskFrom);
+    } finally {
+      if (holding) this.connections.release(connection, NOTHING_CAUGHT_UP);
+    }
+  }
+
+  private async followAndReply(connection: ClientConnection, frame: SubscribeFrame, adopted: boolean, taskFrom: ClientPosition | undefined): Promise<SubscriptionConfirmedFrame | undefined> {
     if (frame.task_id !== undefined) this.connections.subscribeTask(connection, frame.task_id);
     const reply: SubscriptionConfirmedFrame = {
       type: 'subscription_confirmed',
@@ -172,7 +202,10 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       ...(frame.task_id !== undefined && { task_id: frame.task_id }),
       subscribed_tasks: [...connection.tasks],
     };
-    if (!this.catchUp.enabled) return reply;
+    if (!this.catchUp.enabled) {
+      if (frame.task_id !== undefined) setImmediate(() => void this.acks.resendForTask(connection, frame.task_id as string));
+      return reply;
+    }
     if (adopted && connection.userId !== null) {
       const position = await this.catchUp.adoptUser(connection, connection.userId);
       reply.epoch = position.epoch;
@@ -181,6 +214,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (frame.task_id === undefined) return reply;
     await this.delivery.taskReachable(frame.task_id);
     await this.catchUp.followTask(connection, frame.task_id, reply, taskFrom);
+    void this.acks.resendForTask(connection, frame.task_id);
     return undefined;
   }
 
@@ -249,6 +283,8 @@ function positionOf(epoch: string | undefined, offset: number | undefined, epoch
   if (epoch === undefined || offset === undefined) throw new GatewayError(ErrorCode.InvalidMessage, `${epochName} and ${offsetName} go together`);
   return { epoch, offset };
 }
+
+const NOTHING_CAUGHT_UP: ReadonlyMap<string, number> = new Map();
 
 const OFFSET_PATTERN = /^\d{1,15}$/;
 

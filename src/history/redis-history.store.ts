@@ -42,7 +42,9 @@ end
 redis.call('expire', KEYS[2], ARGV[3])
 local entries = {}
 if ARGV[1] ~= '' then
-  entries = redis.call('xrange', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[4])
+  -- MAXLEN ~ may keep more than the size: read the newest ones.
+  local from = math.max(tonumber(ARGV[1]), tonumber(top) - tonumber(ARGV[4]) + 1)
+  entries = redis.call('xrange', KEYS[1], from, '+', 'COUNT', ARGV[4])
 end
 return {top, epoch, entries}
 `;

@@ -12,6 +12,9 @@ import { epochSeconds } from '../protocol/server-frames.js';
 import { answerStillPending, stopWhenCallerLeaves } from '../http/long-poll.js';
 import { NotifyQueryDto } from './dto/notify-query.dto.js';
 import { NotifyRequestDto } from './dto/notify-request.dto.js';
+import { AckService, toAckView } from '../acks/ack.service.js';
+import { ackRequestOf } from '../acks/ack-request.js';
+import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -20,6 +23,7 @@ export class NotifyController {
   constructor(
     private readonly confirmations: ConfirmationService,
     private readonly delivery: DeliveryService,
+    private readonly acks: AckService,
   ) {}
 
   /** notify_user: pushes a step result to the user and (by default) waits for the decision. */
@@ -63,8 +67,16 @@ export class NotifyController {
   @Post('users/:user_id/messages')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: DeliveredSchema, description: "The object, plus target_user_id, went to the user's connections" })
-  async sendToUser(@Param('user_id') userId: string, @Body(JsonObjectPipe) message: Record<string, unknown>) {
-    const frame = { ...message, target_user_id: userId };
-    return { delivered: await this.delivery.deliver({ userIds: [userId] }, frame) };
+  async sendToUser(
+    @Param('user_id') userId: string,
+    @Body(JsonObjectPipe) message: Record<string, unknown>,
+    @Query() query: AckQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const ack = ackRequestOf(message, this.acks.defaultTimeoutSeconds);
+    if (!ack) return { delivered: await this.delivery.deliver({ userIds: [userId] }, { ...message, target_user_id: userId }) };
+    const sent = await this.acks.send({ userId }, { ...ack.frame, target_user_id: userId }, ack.timeoutSeconds);
+    const settled = await this.acks.waitForAck(sent.message, (query.wait_ack_seconds ?? 0) * 1000, stopWhenCallerLeaves(reply));
+    return { delivered: sent.delivered, ...toAckView(settled) };
   }
 }

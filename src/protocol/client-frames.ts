@@ -8,6 +8,7 @@ export enum ClientAction {
   Subscribe = 'subscribe',
   Unsubscribe = 'unsubscribe',
   Resume = 'resume',
+  Ack = 'ack',
 }
 
 export const MAX_ID_LENGTH = 256;
@@ -93,6 +94,13 @@ export class ResumeFrame {
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   broadcast_offset?: number;
+}
+
+/** Acknowledges a message that came with `requires_ack: true`. */
+export class AckFrame {
+  @IsString()
+  @Length(1, MAX_ID_LENGTH)
+  message_id: string;
 }
 
 export class UnsubscribeFrame {

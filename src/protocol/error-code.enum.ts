@@ -18,6 +18,8 @@ export enum ErrorCode {
   UnsupportedMediaType = 'unsupported_media_type',
   PayloadTooLarge = 'payload_too_large',
   InternalError = 'internal_error',
+  MessageNotFound = 'message_not_found',
+  MessageExpired = 'message_expired',
 }
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -39,6 +41,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.InternalError]: 500,
+  [ErrorCode.MessageNotFound]: 404,
+  [ErrorCode.MessageExpired]: 410,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

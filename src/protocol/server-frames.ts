@@ -42,6 +42,19 @@ export interface ConnectedFrame {
   broadcast_offset?: number;
 }
 
+/** The reply to an `ack` (also to a repeated one). */
+export interface AckAcceptedFrame {
+  type: 'ack_accepted';
+  message_id: string;
+  acked_at: number;
+}
+
+/** On a caller's message sent with `requires_ack: true`: answer `{"action":"ack","message_id":…}`. */
+export interface AckRequestFields {
+  message_id?: string;
+  requires_ack?: boolean;
+}
+
 export type ResumedStream = 'user' | 'broadcast' | 'task';
 
 /**
@@ -165,6 +178,7 @@ export interface ServerFrames {
   heartbeat: HeartbeatFrame;
   server_shutdown: ServerShutdownFrame;
   resumed: ResumedFrame;
+  ack_accepted: AckAcceptedFrame;
   error: ErrorFrame;
 }
 
@@ -174,7 +188,7 @@ export type ServerFrame = ServerFrames[keyof ServerFrames];
 export type CustomFrame = Record<string, unknown>;
 
 /** A task's progress, pushed by its task service (POST /tasks/:id/messages or /users/:id/messages). */
-export interface TaskProgressFrame extends StreamOffsets {
+export interface TaskProgressFrame extends StreamOffsets, AckRequestFields {
   type: 'task_progress';
   task_id: string;
   /** Percent done, 0 to 100. */
@@ -186,7 +200,7 @@ export interface TaskProgressFrame extends StreamOffsets {
 export type NoticeSeverity = 'info' | 'success' | 'warning' | 'error';
 
 /** A notice for everyone (POST /broadcast). */
-export interface SystemNotificationFrame extends StreamOffsets {
+export interface SystemNotificationFrame extends StreamOffsets, AckRequestFields {
   type: 'system_notification';
   message: string;
   severity?: NoticeSeverity;
@@ -194,7 +208,7 @@ export interface SystemNotificationFrame extends StreamOffsets {
 }
 
 /** A notice for one user (POST /users/:id/messages sets `target_user_id`). */
-export interface PersonalNotificationFrame extends StreamOffsets {
+export interface PersonalNotificationFrame extends StreamOffsets, AckRequestFields {
   type: 'personal_notification';
   message: string;
   severity?: NoticeSeverity;

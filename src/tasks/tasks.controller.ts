@@ -1,7 +1,12 @@
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../docs/api-errors.decorator.js';
 import { DeliveredSchema, GrantSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { AckService, toAckView } from '../acks/ack.service.js';
+import { ackRequestOf } from '../acks/ack-request.js';
+import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
+import { stopWhenCallerLeaves } from '../http/long-poll.js';
 import { toView } from '../confirmations/confirmation.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
@@ -20,6 +25,7 @@ export class TasksController {
     private readonly tasks: TaskService,
     private readonly delivery: DeliveryService,
     private readonly access: TaskAccessService,
+    private readonly acks: AckService,
   ) {}
 
   @Get('tasks/:task_id')
@@ -40,9 +46,17 @@ export class TasksController {
   @Post('tasks/:task_id/messages')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: DeliveredSchema, description: "The object, plus task_id, went to the task's subscribers" })
-  async sendToTask(@Param('task_id') taskId: string, @Body(JsonObjectPipe) message: Record<string, unknown>) {
-    const frame = { ...message, task_id: taskId };
-    return { delivered: await this.delivery.deliver({ taskIds: [taskId] }, frame) };
+  async sendToTask(
+    @Param('task_id') taskId: string,
+    @Body(JsonObjectPipe) message: Record<string, unknown>,
+    @Query() query: AckQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const ack = ackRequestOf(message, this.acks.defaultTimeoutSeconds);
+    if (!ack) return { delivered: await this.delivery.deliver({ taskIds: [taskId] }, { ...message, task_id: taskId }) };
+    const sent = await this.acks.send({ taskId }, { ...ack.frame, task_id: taskId }, ack.timeoutSeconds);
+    const settled = await this.acks.waitForAck(sent.message, (query.wait_ack_seconds ?? 0) * 1000, stopWhenCallerLeaves(reply));
+    return { delivered: sent.delivered, ...toAckView(settled) };
   }
 
   /** Lets a user subscribe to the task's messages even without a confirmation of their own. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AcksModule } from '../acks/acks.module.js';
 import { ConfirmationsModule } from '../confirmations/confirmations.module.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
 import { DeliveryModule } from '../delivery/delivery.module.js';
@@ -12,7 +13,7 @@ import { TaskService } from './task.service.js';
 import { TasksController } from './tasks.controller.js';
 
 @Module({
-  imports: [ConfirmationsModule, ConnectionsModule, DeliveryModule],
+  imports: [AcksModule, ConfirmationsModule, ConnectionsModule, DeliveryModule],
   controllers: [TasksController],
   providers: [
     TaskService,

@@ -137,6 +137,8 @@ interface PendingPing {
 }
 
 const OPEN = 1;
+/** `requires_ack` message ids remembered to report each message once. */
+const SEEN_MESSAGE_IDS = 1000;
 const SOCKET_CLOSE_NORMAL = 1000;
 const SOCKET_CLOSE_NO_REPLY = 4000;
 const OPEN_STATE_CONNECTING = 0;
@@ -187,6 +189,8 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
   private userPosition: StreamPosition | null = null;
   private broadcastPosition: StreamPosition | null = null;
   private readonly taskPositions = new Map<string, StreamPosition>();
+  /** Ids of `requires_ack` messages already reported, oldest first. */
+  private readonly seenMessageIds = new Set<string>();
   private readonly prompts: PromptBook;
   private readonly options: Required<Pick<GatewayClientOptions, 'pingIntervalMs' | 'requestTimeoutMs'>> & GatewayClientOptions;
   private readonly onOnline = () => this.retryNow();
@@ -299,6 +303,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
       this.settle(ClientAction.Subscribe, frame);
     },
     resumed: (frame) => this.onResumed(frame),
+    ack_accepted: () => undefined,
     unsubscribed: (frame) => this.settle(ClientAction.Unsubscribe, frame),
     heartbeat: (frame) => this.emit('heartbeat', frame),
     server_shutdown: (frame) => this.emit('shutdown', frame),
@@ -320,6 +325,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     }
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return;
     if (!this.advance(frame as Record<string, unknown>)) return;
+    if (!this.acknowledge(frame as Record<string, unknown>)) return;
     this.emit('frame', frame as ServerFrame | CustomFrame);
     const type = (frame as { type?: unknown }).type;
     if (typeof type === 'string' && Object.hasOwn(this.handlers, type)) {
@@ -345,6 +351,20 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     if (frame.offset !== undefined && frame.type !== 'resumed' && frame.type !== 'subscription_confirmed' && frame.type !== 'connected') return track(this.userPosition, frame.offset);
     if (frame.broadcast_offset !== undefined && frame.type !== 'connected') return track(this.broadcastPosition, frame.broadcast_offset);
     if (frame.task_offset !== undefined && frame.type !== 'subscription_confirmed' && typeof frame.task_id === 'string') return track(this.taskPositions.get(frame.task_id), frame.task_offset);
+    return true;
+  }
+
+  /**
+   * Answers `requires_ack` messages with an ack. The server sends an unacknowledged message
+   * again on every new connection until the ack lands, so a repeat is acknowledged again
+   * but not reported twice: false for one already seen.
+   */
+  private acknowledge(frame: Record<string, unknown>): boolean {
+    if (frame.requires_ack !== true || typeof frame.message_id !== 'string') return true;
+    this.send({ action: ClientAction.Ack, message_id: frame.message_id });
+    if (this.seenMessageIds.has(frame.message_id)) return false;
+    this.seenMessageIds.add(frame.message_id);
+    if (this.seenMessageIds.size > SEEN_MESSAGE_IDS) this.seenMessageIds.delete(this.seenMessageIds.values().next().value as string);
     return true;
   }
 

@@ -22,7 +22,9 @@ export enum ErrorCode {
     Unavailable = "unavailable",
     UnsupportedMediaType = "unsupported_media_type",
     PayloadTooLarge = "payload_too_large",
-    InternalError = "internal_error"
+    InternalError = "internal_error",
+    MessageNotFound = "message_not_found",
+    MessageExpired = "message_expired"
 }
 
 // --- from src/protocol/close-code.enum.ts ---
@@ -54,7 +56,8 @@ export enum ClientAction {
     Ping = "ping",
     Subscribe = "subscribe",
     Unsubscribe = "unsubscribe",
-    Resume = "resume"
+    Resume = "resume",
+    Ack = "ack"
 }
 
 export const MAX_ID_LENGTH = 256;
@@ -94,6 +97,11 @@ export interface ResumeFrame {
     offset?: number;
     broadcast_epoch?: string;
     broadcast_offset?: number;
+}
+
+/** Acknowledges a message that came with `requires_ack: true`. */
+export interface AckFrame {
+    message_id: string;
 }
 
 export interface UnsubscribeFrame {
@@ -137,6 +145,19 @@ export interface ConnectedFrame {
     /** The broadcast stream's epoch and last offset (when history is on). */
     broadcast_epoch?: string;
     broadcast_offset?: number;
+}
+
+/** The reply to an `ack` (also to a repeated one). */
+export interface AckAcceptedFrame {
+    type: 'ack_accepted';
+    message_id: string;
+    acked_at: number;
+}
+
+/** On a caller's message sent with `requires_ack: true`: answer `{"action":"ack","message_id":…}`. */
+export interface AckRequestFields {
+    message_id?: string;
+    requires_ack?: boolean;
 }
 
 export type ResumedStream = 'user' | 'broadcast' | 'task';
@@ -262,6 +283,7 @@ export interface ServerFrames {
     heartbeat: HeartbeatFrame;
     server_shutdown: ServerShutdownFrame;
     resumed: ResumedFrame;
+    ack_accepted: AckAcceptedFrame;
     error: ErrorFrame;
 }
 
@@ -271,7 +293,7 @@ export type ServerFrame = ServerFrames[keyof ServerFrames];
 export type CustomFrame = Record<string, unknown>;
 
 /** A task's progress, pushed by its task service (POST /tasks/:id/messages or /users/:id/messages). */
-export interface TaskProgressFrame extends StreamOffsets {
+export interface TaskProgressFrame extends StreamOffsets, AckRequestFields {
     type: 'task_progress';
     task_id: string;
     /** Percent done, 0 to 100. */
@@ -283,7 +305,7 @@ export interface TaskProgressFrame extends StreamOffsets {
 export type NoticeSeverity = 'info' | 'success' | 'warning' | 'error';
 
 /** A notice for everyone (POST /broadcast). */
-export interface SystemNotificationFrame extends StreamOffsets {
+export interface SystemNotificationFrame extends StreamOffsets, AckRequestFields {
     type: 'system_notification';
     message: string;
     severity?: NoticeSeverity;
@@ -291,7 +313,7 @@ export interface SystemNotificationFrame extends StreamOffsets {
 }
 
 /** A notice for one user (POST /users/:id/messages sets `target_user_id`). */
-export interface PersonalNotificationFrame extends StreamOffsets {
+export interface PersonalNotificationFrame extends StreamOffsets, AckRequestFields {
     type: 'personal_notification';
     message: string;
     severity?: NoticeSeverity;

@@ -133,6 +133,25 @@ describe('SDK against the real service', () => {
     expect(erin.client.positions().tasks['task-e']).toMatchObject({ offset: 3 });
   });
 
+  it('acknowledges requires_ack messages by itself and reports each once, across a reconnect', async () => {
+    const gina = client(t.wsUrl, { userId: 'gina', resume: false, reconnect: { baseDelayMs: 200, maxDelayMs: 200 } });
+    await gina.events.connected();
+    const answer = await t.http('POST', '/users/gina/messages?wait_ack_seconds=5', { type: 'personal_notification', message: 'acked', requires_ack: true });
+    expect(answer.body).toMatchObject({ state: 'acknowledged', acked_by: 'gina' });
+    expect(await gina.events.waitFor('notice')).toMatchObject({ message: 'acked', requires_ack: true });
+
+    // Sent while away: it arrives (re-sent as unacknowledged) after the reconnect, is acked, and is reported once.
+    const cutAt = gina.events.events.length;
+    severUser(t, 'gina');
+    await gina.events.waitFor('state', (s) => s.state === 'disconnected', 5000, cutAt);
+    const sent = await t.http('POST', '/users/gina/messages', { type: 'personal_notification', message: 'while away', requires_ack: true });
+    await gina.events.connected(cutAt);
+    await gina.events.waitFor('notice', (n) => n.message === 'while away', 5000, cutAt);
+    await sleep(300);
+    expect((await t.http('GET', `/messages/${sent.body.message_id}`)).body).toMatchObject({ state: 'acknowledged', acked_by: 'gina' });
+    expect(gina.events.all('notice').map((n) => n.message)).toEqual(['acked', 'while away']);
+  });
+
   it('follows tasks across a reconnect and reports heartbeats, progress, notices, cancellation and RTT', async () => {
     const dan = client(t.wsUrl, { userId: 'dan', reconnect: { baseDelayMs: 100, maxDelayMs: 100 } });
     await dan.events.connected();

@@ -1,0 +1,164 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { randomUUID } from 'node:crypto';
+import type { Environment } from '../config/environment.js';
+import type { ClientConnection } from '../connections/client-connection.js';
+import { ConnectionService } from '../connections/connection.service.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import { AckedMessage, AckStore } from './ack.store.js';
+
+/** What the REST API reports about a message sent with `requires_ack`. */
+export interface AckView {
+  message_id: string;
+  user_id: string | null;
+  task_id: string | null;
+  state: 'pending' | 'acknowledged' | 'expired';
+  acknowledged: boolean;
+  acked_by: string | null;
+  acked_at: number | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export function toAckView(message: AckedMessage, now = Date.now()): AckView {
+  const state = message.ackedAt !== null ? 'acknowledged' : now >= message.expiresAt ? 'expired' : 'pending';
+  return {
+    message_id: message.messageId,
+    user_id: message.userId,
+    task_id: message.taskId,
+    state,
+    acknowledged: message.ackedAt !== null,
+    acked_by: message.ackedBy,
+    acked_at: message.ackedAt === null ? null : epochSeconds(message.ackedAt),
+    created_at: epochSeconds(message.createdAt),
+    expires_at: epochSeconds(message.expiresAt),
+  };
+}
+
+const WAIT_POLL_MS = 250;
+
+/**
+ * The design document's send_with_ack: a message gets a `message_id` and `requires_ack`,
+ * is kept until a recipient answers `{"action":"ack"}` (or it expires), is sent again on
+ * each new connection of its user (or subscription to its task), and a caller may wait
+ * for the ack. The record is written before the frame goes out, so an ack cannot beat it.
+ */
+@Injectable()
+export class AckService {
+  private readonly logger = new Logger(AckService.name);
+  private readonly waiters = new Map<string, Set<(message: AckedMessage) => void>>();
+  private readonly retentionMs: number;
+  readonly defaultTimeoutSeconds: number;
+
+  constructor(
+    config: ConfigService<Environment, true>,
+    private readonly store: AckStore,
+    private readonly delivery: DeliveryService,
+    private readonly connections: ConnectionService,
+  ) {
+    this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
+    this.defaultTimeoutSeconds = config.get('ACK_DEFAULT_TIMEOUT_SECONDS', { infer: true });
+  }
+
+  /** Sends the frame to the user's connections (or the task's subscribers) and keeps it until acknowledged. */
+  async send(to: { userId: string } | { taskId: string }, frame: Record<string, unknown>, timeoutSeconds: number): Promise<{ message: AckedMessage; delivered: number }> {
+    const now = Date.now();
+    const messageId = randomUUID();
+    const sent = { ...frame, message_id: messageId, requires_ack: true };
+    const message: AckedMessage = {
+      messageId,
+      userId: 'userId' in to ? to.userId : null,
+      taskId: 'taskId' in to ? to.taskId : null,
+      frame: JSON.stringify(sent),
+      createdAt: now,
+      expiresAt: now + timeoutSeconds * 1000,
+      ackedAt: null,
+      ackedBy: null,
+      ackedConnection: null,
+    };
+    await this.store.create(message, this.retentionMs);
+    const delivered = await this.delivery.deliver('userId' in to ? { userIds: [to.userId] } : { taskIds: [to.taskId] }, sent);
+    return { message, delivered };
+  }
+
+  /** A recipient's ack. Acknowledging twice is fine; someone else's message or an unknown id is not. */
+  async ack(messageId: string, userId: string, connectionId: string, mayFollowTask: (taskId: string) => Promise<boolean>): Promise<AckedMessage> {
+    const outcome = await this.store.ack(messageId, userId, connectionId, Date.now(), this.retentionMs, (message) => mayFollowTask(message.taskId ?? ''));
+    switch (outcome.kind) {
+      case 'not_found':
+        throw new GatewayError(ErrorCode.MessageNotFound, `No message ${messageId} waits for an acknowledgement`);
+      case 'forbidden':
+        throw new GatewayError(ErrorCode.Forbidden, `Message ${messageId} is not for this user`);
+      case 'expired':
+        throw new GatewayError(ErrorCode.MessageExpired, `Message ${messageId} expired before it was acknowledged`);
+      case 'acked':
+        this.wake(outcome.message);
+        return outcome.message;
+      case 'already':
+        return outcome.message;
+    }
+  }
+
+  get(messageId: string): Promise<AckedMessage | undefined> {
+    return this.store.get(messageId);
+  }
+
+  /**
+   * Resolves once the message is acknowledged, or with its record as it stands after
+   * `waitMs`. Acks on this instance wake the waiter at once; an ack taken by another
+   * instance is seen by re-reading the record every 250 ms.
+   */
+  async waitForAck(message: AckedMessage, waitMs: number, stopEarly?: (stop: () => void) => void): Promise<AckedMessage> {
+    if (waitMs <= 0 || message.ackedAt !== null) return message;
+    const id = message.messageId;
+    return new Promise<AckedMessage>((resolve) => {
+      let done = false;
+      const waiters = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, waiters);
+      const finish = (settled?: AckedMessage) => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        clearInterval(poll);
+        waiters.delete(onAck);
+        if (waiters.size === 0) this.waiters.delete(id);
+        if (settled) resolve(settled);
+        else this.store.get(id).then((latest) => resolve(latest ?? message), () => resolve(message));
+      };
+      const onAck = (acked: AckedMessage) => finish(acked);
+      waiters.add(onAck);
+      const deadline = setTimeout(() => finish(), Math.min(waitMs, message.expiresAt - Date.now()));
+      const poll = setInterval(() => {
+        this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
+      }, WAIT_POLL_MS);
+      stopEarly?.(() => finish());
+    });
+  }
+
+  /** Sends the user's unacknowledged messages again (after a new connection or a resume). */
+  async resendToUser(connection: ClientConnection): Promise<void> {
+    if (connection.userId === null) return;
+    await this.resend(connection, { userId: connection.userId });
+  }
+
+  /** Sends the task's unacknowledged messages to a new subscriber. */
+  async resendForTask(connection: ClientConnection, taskId: string): Promise<void> {
+    await this.resend(connection, { taskId });
+  }
+
+  private async resend(connection: ClientConnection, owner: { userId: string } | { taskId: string }): Promise<void> {
+    try {
+      for (const message of await this.store.unacked(owner, Date.now())) {
+        if (connection.socket.readyState === connection.socket.OPEN) this.connections.sendFrame(connection, JSON.parse(message.frame) as object);
+      }
+    } catch (err) {
+      this.logger.warn(`Unacknowledged messages for ${connection.id} not re-sent now: ${(err as Error).message}`);
+    }
+  }
+
+  private wake(message: AckedMessage): void {
+    for (const waiter of [...(this.waiters.get(message.messageId) ?? [])]) waiter(message);
+  }
+}

@@ -1,0 +1,16 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { AckService, toAckView } from './ack.service.js';
+
+@Controller('messages')
+export class MessagesController {
+  constructor(private readonly acks: AckService) {}
+
+  /** Whether a message sent with `requires_ack` was acknowledged, by whom and when. */
+  @Get(':message_id')
+  async get(@Param('message_id') messageId: string) {
+    const message = await this.acks.get(messageId);
+    if (!message) throw new GatewayError(ErrorCode.MessageNotFound, `No message ${messageId} (unknown, or its retention is over)`);
+    return toAckView(message);
+  }
+}

@@ -1,0 +1,95 @@
+import type { RedisService } from '../redis/redis.service.js';
+import { AckedMessage, AckOutcome, AckStore, decideAck } from './ack.store.js';
+
+/**
+ * Records the acknowledgement if the message is still unacknowledged and unexpired.
+ * KEYS: the message. ARGV: user, connection, now ms, retention ms.
+ * Returns {outcome, record JSON}.
+ */
+const ACK = `
+local raw = redis.call('get', KEYS[1])
+if not raw then return {'not_found', ''} end
+local message = cjson.decode(raw)
+if message.ackedAt ~= cjson.null and message.ackedAt ~= nil then return {'already', raw} end
+if tonumber(ARGV[3]) >= message.expiresAt then return {'expired', raw} end
+message.ackedAt = tonumber(ARGV[3])
+message.ackedBy = ARGV[1]
+message.ackedConnection = ARGV[2]
+local updated = cjson.encode(message)
+redis.call('set', KEYS[1], updated, 'PX', ARGV[4])
+return {'acked', updated}
+`;
+
+interface ScriptedRedis {
+  cgwAck(...args: Array<string | number>): Promise<[string, string]>;
+}
+
+/**
+ * Acknowledged messages in Redis: one key per message (its own slot), kept until it expires
+ * plus the retention, and a sorted set per user (or task) of the unacknowledged ones by
+ * expiry, in that user's (task's) slot. The ack is a compare-and-set on the message key,
+ * so two instances cannot both record one.
+ */
+export class RedisAckStore extends AckStore {
+  private readonly scripts: ScriptedRedis;
+
+  constructor(private readonly redis: RedisService) {
+    super();
+    redis.commands.defineCommand('cgwAck', { numberOfKeys: 1, lua: ACK });
+    this.scripts = redis.commands as unknown as ScriptedRedis;
+  }
+
+  async create(message: AckedMessage, retentionMs: number): Promise<void> {
+    const index = this.indexOf(message);
+    await this.redis.run(() =>
+      Promise.all([
+        this.redis.commands.set(this.keyOf(message.messageId), JSON.stringify(message), 'PX', Math.max(1, message.expiresAt + retentionMs - Date.now())),
+        this.redis.commands.zadd(index, message.expiresAt, message.messageId),
+        this.redis.commands.pexpireat(index, message.expiresAt, 'GT'),
+        this.redis.commands.pexpireat(index, message.expiresAt, 'NX'),
+      ]),
+    );
+  }
+
+  async get(messageId: string): Promise<AckedMessage | undefined> {
+    const raw = await this.redis.run(() => this.redis.commands.get(this.keyOf(messageId)));
+    return raw === null ? undefined : (JSON.parse(raw) as AckedMessage);
+  }
+
+  async ack(messageId: string, userId: string, connectionId: string, now: number, retentionMs: number, mayAck: (message: AckedMessage) => Promise<boolean>): Promise<AckOutcome> {
+    const message = await this.get(messageId);
+    if (!message) return { kind: 'not_found' };
+    const verdict = decideAck(message, userId, now);
+    if (verdict === 'forbidden' || (message.taskId !== null && verdict === 'acked' && !(await mayAck(message)))) return { kind: 'forbidden' };
+    if (verdict !== 'acked') return { kind: verdict, message };
+    const [outcome, raw] = await this.redis.run(() => this.scripts.cgwAck(this.keyOf(messageId), userId, connectionId, now, retentionMs));
+    if (outcome === 'not_found') return { kind: 'not_found' };
+    const settled = JSON.parse(raw) as AckedMessage;
+    if (outcome === 'acked') await this.redis.run(() => this.redis.commands.zrem(this.indexOf(settled), messageId));
+    return { kind: outcome as 'acked' | 'already' | 'expired', message: settled };
+  }
+
+  async unacked(owner: { userId: string } | { taskId: string }, now: number): Promise<AckedMessage[]> {
+    const index = 'userId' in owner ? this.redis.userKey(owner.userId, 'acks') : this.redis.taskKey(owner.taskId, 'acks');
+    return this.redis.run(async () => {
+      await this.redis.commands.zremrangebyscore(index, '-inf', now);
+      const ids = await this.redis.commands.zrange(index, now, '+inf', 'BYSCORE');
+      // One GET per message: the messages live in slots of their own.
+      const raws = await Promise.all(ids.map((id) => this.redis.commands.get(this.keyOf(id))));
+      const found: AckedMessage[] = [];
+      for (const raw of raws) {
+        const message = raw === null ? undefined : (JSON.parse(raw) as AckedMessage);
+        if (message && message.ackedAt === null) found.push(message);
+      }
+      return found.sort((a, b) => a.createdAt - b.createdAt);
+    });
+  }
+
+  private keyOf(messageId: string): string {
+    return this.redis.idKey('msg', messageId);
+  }
+
+  private indexOf(message: AckedMessage): string {
+    return message.userId !== null ? this.redis.userKey(message.userId, 'acks') : this.redis.taskKey(message.taskId ?? '', 'acks');
+  }
+}
