@@ -5,6 +5,7 @@ import type { Environment } from '../config/environment.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { AckedMessage, AckStore } from './ack.store.js';
@@ -57,6 +58,7 @@ export class AckService {
     private readonly store: AckStore,
     private readonly delivery: DeliveryService,
     private readonly connections: ConnectionService,
+    private readonly metrics: MetricsService,
   ) {
     this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
     this.defaultTimeoutSeconds = config.get('ACK_DEFAULT_TIMEOUT_SECONDS', { infer: true });
@@ -94,6 +96,7 @@ export class AckService {
       case 'expired':
         throw new GatewayError(ErrorCode.MessageExpired, `Message ${messageId} expired before it was acknowledged`);
       case 'acked':
+        this.metrics.observeAck(((outcome.message.ackedAt ?? outcome.message.createdAt) - outcome.message.createdAt) / 1000);
         this.wake(outcome.message);
         return outcome.message;
       case 'already':

@@ -1,6 +1,7 @@
 import { Injectable, Module, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConnectionsModule } from '../connections/connections.module.js';
 import { DeliveryModule } from '../delivery/delivery.module.js';
+import { MetricsRegistryModule } from '../metrics/metrics-registry.module.js';
 import { RedisService } from '../redis/redis.service.js';
 import { AckService } from './ack.service.js';
 import { AckStore } from './ack.store.js';
@@ -28,7 +29,7 @@ export class AckSweeper implements OnModuleInit, OnModuleDestroy {
 }
 
 @Module({
-  imports: [ConnectionsModule, DeliveryModule],
+  imports: [ConnectionsModule, DeliveryModule, MetricsRegistryModule],
   controllers: [MessagesController],
   providers: [
     AckService,

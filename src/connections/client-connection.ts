@@ -35,6 +35,11 @@ export interface ClientConnection {
    * sent every frame of that stream after it. Set only when history is on.
    */
   streamStarts: Map<string, number> | null;
+  /** Round trip of the last answered keepalive ping, in ms; null until one was answered. */
+  rttMs: number | null;
+  /** Frames received from and written to the client. */
+  framesIn: number;
+  framesOut: number;
 }
 
 /** The fields every log line about a socket carries, so its lines can be found by connection or user. */

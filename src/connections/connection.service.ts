@@ -9,6 +9,7 @@ import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
 import { type ClientConnection, socketLogFields } from './client-connection.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
@@ -98,6 +99,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   private readonly refused: Record<string, number> = {};
   private readonly tokenExpiries = new ExpiryBuckets<ClientConnection>(performance.now());
   private sweepTimer?: NodeJS.Timeout;
+  private readonly rttListeners: Array<(rttMs: number) => void> = [];
   private tokenExpiryTimer?: NodeJS.Timeout;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
@@ -106,13 +108,21 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   private readonly frameBurst: number;
   private readonly abuseLimit: number;
 
-  constructor(config: ConfigService<Environment, true>) {
+  constructor(
+    config: ConfigService<Environment, true>,
+    private readonly metrics: MetricsService,
+  ) {
     this.pingIntervalMs = config.get('WEBSOCKET_PING_INTERVAL', { infer: true }) * 1000;
     this.pingTimeoutMs = config.get('WEBSOCKET_PING_TIMEOUT', { infer: true }) * 1000;
     this.maxBufferedBytes = config.get('WEBSOCKET_MAX_BUFFERED_BYTES', { infer: true });
     this.framesPerMs = config.get('WEBSOCKET_RATE_LIMIT', { infer: true }) / 1000;
     this.frameBurst = config.get('WEBSOCKET_RATE_BURST', { infer: true });
     this.abuseLimit = config.get('WEBSOCKET_RATE_ABUSE_LIMIT', { infer: true });
+  }
+
+  /** Called with every round trip measured from a keepalive ping, in ms. */
+  onRtt(listener: (rttMs: number) => void): void {
+    this.rttListeners.push(listener);
   }
 
   onModuleInit(): void {
@@ -150,13 +160,16 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       held: null,
       holds: 0,
       streamStarts: null,
+      rttMs: null,
+      framesIn: 0,
+      framesOut: 0,
     };
     this.connections.set(connection.id, connection);
     this.bySocket.set(socket, connection);
     this.counters.total++;
     if (identity.userId !== null) this.identify(connection, identity.userId);
     if (connection.tokenExpiresAtMonotonic !== null) this.tokenExpiries.add(connection, connection.tokenExpiresAtMonotonic);
-    socket.on('pong', () => (connection.pingSentAt = null));
+    socket.on('pong', () => this.onPong(connection));
     socket.once('close', (code: number) => {
       this.logger.debug({ ...socketLogFields(connection), code }, 'Connection closed');
       this.unregister(connection);
@@ -251,6 +264,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     }
     writePrepared(socket, frame);
     this.counters.messagesSent++;
+    connection.framesOut++;
     return true;
   }
 
@@ -304,6 +318,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
    * refusals within 10 s close the connection with 1008.
    */
   admitFrame(connection: ClientConnection, now = performance.now()): boolean {
+    connection.framesIn++;
     const refill = (now - connection.tokensRefilledAt) * this.framesPerMs;
     connection.frameTokens = Math.min(this.frameBurst, connection.frameTokens + refill);
     connection.tokensRefilledAt = now;
@@ -381,6 +396,16 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     }
     this.reapUnresponsive(now);
     setTimeout(() => this.reapUnresponsive(Date.now()), this.pingTimeoutMs).unref();
+  }
+
+  /** The keepalive pings the sweep sends already measure each connection's round trip. */
+  private onPong(connection: ClientConnection): void {
+    if (connection.pingSentAt === null) return;
+    const rtt = Date.now() - connection.pingSentAt;
+    connection.pingSentAt = null;
+    connection.rttMs = rtt;
+    this.metrics.observeRtt(rtt / 1000);
+    for (const listener of this.rttListeners) listener(rtt);
   }
 
   private closeExpiredTokens(now: number): void {

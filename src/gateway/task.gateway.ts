@@ -139,8 +139,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   }
 
   @SubscribeMessage(ClientAction.Ping)
-  ping(@MessageBody() frame: Record<string, unknown>): PongFrame {
-    return { type: 'pong', timestamp: epochSeconds(), original_data: frame };
+  ping(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: Record<string, unknown>): PongFrame {
+    return { type: 'pong', timestamp: epochSeconds(), original_data: frame, rtt_ms: this.connectionOf(socket).rttMs };
   }
 
   @SubscribeMessage(ClientAction.Resume)

@@ -28,6 +28,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly rttSeconds = new Histogram({
+    name: 'gateway_connection_rtt_seconds',
+    help: 'Round trips of the keepalive pings, per answered ping',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private readonly ackSeconds = new Histogram({
+    name: 'gateway_ack_seconds',
+    help: 'Seconds from a requires_ack message being sent to its acknowledgement',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Every outcome is exported from the start, so dashboards and rate() see zeros, not gaps.
@@ -37,6 +50,14 @@ export class MetricsService {
   /** Records how long a confirmation took to reach its outcome (confirmed, rejected, timed_out, cancelled). */
   observeDecision(outcome: string, seconds: number): void {
     this.decisionSeconds.observe({ outcome }, Math.max(0, seconds));
+  }
+
+  observeRtt(seconds: number): void {
+    this.rttSeconds.observe(Math.max(0, seconds));
+  }
+
+  observeAck(seconds: number): void {
+    this.ackSeconds.observe(Math.max(0, seconds));
   }
 
   /** Runs `hook` before each scrape is collected (to take one snapshot for many metrics). */

@@ -120,6 +120,8 @@ export interface PongFrame {
   type: 'pong';
   timestamp: number;
   original_data: unknown;
+  /** The connection's round trip in ms, from the server's last answered keepalive ping (null before one). */
+  rtt_ms?: number | null;
 }
 
 export interface SubscriptionConfirmedFrame {
