@@ -24,6 +24,10 @@ class RecordingDelivery extends DeliveryService {
   onResolution(listener: (e: ResolutionEvent) => void) {
     this.listeners.push(listener);
   }
+  /** What a wake-up message from another instance hands the service: the id only. */
+  wakeUpFromAnotherInstance(callbackId: string) {
+    for (const l of this.listeners) l({ callbackId });
+  }
   async endTaskSubscriptions() {}
   async admitUserConnection() {}
   async userReachable() {}
@@ -221,5 +225,18 @@ describe('ConfirmationService (memory store)', () => {
     await jest.advanceTimersByTimeAsync(31_000);
     expect(await service.get(confirmation.callbackId)).toBeUndefined();
     expect(await service.cancellationOf('alice', 'task-9')).toBeUndefined();
+  });
+
+  it('wakes a caller whose decision came from another instance before it started waiting', async () => {
+    const created = await service.create(ask(), true);
+    // As the Redis store returns it: a copy, which the settle below does not change.
+    const confirmation = { ...created.confirmation };
+    // Another instance settles it, and its wake-up outruns create()'s return to the caller.
+    await store.settle('alice', confirmation.callbackId, { state: 'confirmed', proceed: true, feedback: 'ok', settledAt: Date.now() });
+    delivery.wakeUpFromAnotherInstance(confirmation.callbackId);
+    let settled: unknown = 'still waiting';
+    void service.waitForSettlement(confirmation.callbackId, Infinity, undefined, confirmation).then((c) => (settled = c));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(settled).toMatchObject({ callbackId: confirmation.callbackId, state: 'confirmed', proceed: true, feedback: 'ok' });
   });
 });

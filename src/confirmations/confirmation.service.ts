@@ -44,6 +44,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   /** Callers waiting here, by callback_id. */
   private readonly waiters = new Map<string, Set<(confirmation: Confirmation | undefined) => void>>();
+  /**
+   * Wake-ups from another instance that found no caller waiting here yet, with when they
+   * came: the decision can arrive between create() (which registered this instance as a
+   * waiter) and the caller's waitForSettlement().
+   */
+  private readonly earlyWakeUps = new Map<string, number>();
   private readonly counters = { created: 0, confirmed: 0, rejected: 0, timedOut: 0, cancelled: 0 };
   private readonly defaultTimeoutMs: number;
   private readonly maxTimeoutMs: number;
@@ -91,6 +97,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       this.waiters.delete(callbackId);
       for (const wake of waiting) wake(undefined);
     }
+    this.earlyWakeUps.clear();
   }
 
   /**
@@ -238,6 +245,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       const timer = Number.isFinite(maxWaitMs) ? setTimeout(() => void this.finishWithLatest(callbackId, finish), Math.min(maxWaitMs, MAX_TIMER_MS)) : undefined;
       set.add(finish);
       onStop?.(() => finish());
+      if (this.earlyWakeUps.delete(callbackId)) this.wakeFromStore(callbackId);
     });
   }
 
@@ -307,15 +315,22 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private wakeWaiters(event: ResolutionEvent): void {
     const waiting = this.waiters.get(event.callbackId);
-    if (!waiting) return;
+    if (!waiting) {
+      if (!event.confirmation) this.earlyWakeUps.set(event.callbackId, Date.now());
+      return;
+    }
     if (event.confirmation) {
       this.wakeAll(event.callbackId, event.confirmation);
       return;
     }
-    // Woken from another instance: what is stored is the decision.
-    void this.store.get(event.callbackId).then(
+    this.wakeFromStore(event.callbackId);
+  }
+
+  /** Woken from another instance: what is stored is the decision. */
+  private wakeFromStore(callbackId: string): void {
+    void this.store.get(callbackId).then(
       (confirmation) => {
-        if (confirmation?.state !== 'pending') this.wakeAll(event.callbackId, confirmation);
+        if (confirmation?.state !== 'pending') this.wakeAll(callbackId, confirmation);
       },
       () => undefined,
     );
@@ -327,6 +342,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** Pub/sub may drop a wake-up: waiting callers re-read what is stored. */
   private async recheckWaiters(): Promise<void> {
+    // An early wake-up whose caller never came (it went away, or create failed after registering).
+    const stale = Date.now() - WAITER_RECHECK_MS;
+    for (const [callbackId, at] of this.earlyWakeUps) if (at < stale) this.earlyWakeUps.delete(callbackId);
     for (const callbackId of [...this.waiters.keys()]) {
       try {
         const confirmation = await this.store.get(callbackId);
