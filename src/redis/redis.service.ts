@@ -32,7 +32,7 @@ export class RedisService implements OnApplicationShutdown {
   ) {
     const name = `cgw-${instanceId.slice(0, 8)}`;
     const { url, commandTimeoutMs, cluster } = settings;
-    this.commands = openRedisConnection({ url, commandTimeoutMs, cluster, name, queueWhileOffline: false });
+    this.commands = openRedisConnection({ url, commandTimeoutMs, cluster, name, queueWhileOffline: false, autoPipelining: true });
     // Subscriptions asked for while Redis is away are sent when it returns.
     this.subscriber = openRedisConnection({ url, commandTimeoutMs, cluster, name: `${name}-sub`, queueWhileOffline: true });
   }
