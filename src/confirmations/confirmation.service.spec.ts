@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { validateEnvironment } from '../config/environment.js';
 import { Audience, DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
@@ -71,6 +72,10 @@ describe('ConfirmationService (memory store)', () => {
   let service: ConfirmationService;
   let delivery: RecordingDelivery;
   let store: MemoryConfirmationStore;
+
+  // One log line per outcome is the service's job; the test output needs none of them.
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(['error', 'warn', 'log']));
 
   beforeEach(() => {
     jest.useFakeTimers();

@@ -18,7 +18,8 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.redis) return;
-    void this.announce();
+    // At once when the connection is ready (the first time, and after every outage).
+    this.redis.commands.on('ready', () => void this.announce());
     this.timer = setInterval(() => void this.announce(), ANNOUNCE_MS);
     this.timer.unref();
   }
