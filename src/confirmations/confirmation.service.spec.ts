@@ -33,6 +33,7 @@ class RecordingDelivery extends DeliveryService {
   async admitUserConnection() {}
   async userReachable() {}
   async taskReachable() {}
+  async broadcastReachable() {}
   onReconnect() {}
   framesOfType(type: string) {
     return this.sent.filter((s) => s.frame.type === type);

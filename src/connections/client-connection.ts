@@ -28,6 +28,12 @@ export interface ClientConnection {
    * ConnectionService.hold); null when frames go straight out.
    */
   held: PreparedFrame[] | null;
+  /**
+   * After a catch-up, per stream key the offset it covered: a live frame at or below it
+   * that arrives late (cluster mode: the channel and the history read use two Redis
+   * connections) is dropped. A stream's floor goes with its first newer frame.
+   */
+  floors: Map<string, number> | null;
   /** Catch-ups in progress; frames are held while it is above 0. */
   holds: number;
   /**

@@ -58,6 +58,15 @@ export interface DepartedConnection {
   connectionId: string;
 }
 
+function isBelowFloor(connection: ClientConnection, floors: Map<string, number>, frame: PreparedFrame): boolean {
+  const floor = frame.stream === undefined ? undefined : floors.get(frame.stream);
+  if (floor === undefined || frame.offset === undefined) return false;
+  if (frame.offset <= floor) return true;
+  floors.delete(frame.stream as string);
+  if (floors.size === 0) connection.floors = null;
+  return false;
+}
+
 function isCovered(frame: PreparedFrame, caughtUp: ReadonlyMap<string, number>): boolean {
   if (frame.stream === undefined || frame.offset === undefined) return false;
   const upTo = caughtUp.get(frame.stream);
@@ -158,6 +167,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       abuseWindowStartedAt: monotonicNow,
       lastRateErrorAt: -Infinity,
       held: null,
+      floors: null,
       holds: 0,
       streamStarts: null,
       rttMs: null,
@@ -243,6 +253,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
    * grow server memory; what it missed (pending confirmations) waits for its next connection.
    */
   send(connection: ClientConnection, frame: PreparedFrame): boolean {
+    if (connection.floors !== null && frame.offset !== undefined && isBelowFloor(connection, connection.floors, frame)) return true;
     if (connection.held !== null) {
       connection.held.push(frame);
       return true;
@@ -297,6 +308,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     const held = connection.held;
     if (held === null) return;
     const kept = caughtUp.size === 0 ? held : held.filter((frame) => !isCovered(frame, caughtUp));
+    for (const [stream, offset] of caughtUp) (connection.floors ??= new Map()).set(stream, offset);
     if (--connection.holds > 0) {
       connection.held = kept;
       return;

@@ -49,6 +49,9 @@ export abstract class DeliveryService {
   /** Resolves once frames for the user reach this instance (their channel is subscribed). */
   abstract userReachable(userId: string): Promise<void>;
 
+  /** Resolves once broadcasts reach this instance (its broadcast channel is subscribed). */
+  abstract broadcastReachable(): Promise<void>;
+
   /** Resolves once frames for the task's subscribers reach this instance. */
   abstract taskReachable(taskId: string): Promise<void>;
 

@@ -108,6 +108,8 @@ export class LocalDeliveryService extends DeliveryService {
 
   async taskReachable(_taskId: string): Promise<void> {}
 
+  async broadcastReachable(): Promise<void> {}
+
   /** Nothing shared can go away in memory mode. */
   onReconnect(_listener: () => void): void {}
 

@@ -128,6 +128,10 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     return this.subscriptions.get(this.redis.channel('user', userId)) ?? Promise.resolve();
   }
 
+  override broadcastReachable(): Promise<void> {
+    return this.subscriptions.get(this.broadcastChannel) ?? Promise.resolve();
+  }
+
   override taskReachable(taskId: string): Promise<void> {
     return this.subscriptions.get(this.redis.channel('task', taskId)) ?? Promise.resolve();
   }

@@ -88,6 +88,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   private async open(connection: ClientConnection, connected: ConnectedFrame, request: ResumeRequest | GatewayError): Promise<void> {
     let recovered = false;
     try {
+      // Read the positions only once live frames reach this instance: a frame published
+      // before would be counted as sent and never arrive.
+      await this.delivery.broadcastReachable();
       if (connection.userId !== null) await this.delivery.userReachable(connection.userId);
       recovered = await this.catchUp.open(connection, connected, request instanceof GatewayError ? {} : request);
       if (request instanceof GatewayError) this.connections.sendFrame(connection, errorFrame(request.code, request.message, ClientAction.Resume));
