@@ -66,7 +66,9 @@ const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sb
     expect((await request(nginx.baseUrl, 'GET', '/status')).status).toBe(401);
     const status = await viaNginx('GET', '/status');
     expect(status.status).toBe(200);
-    expect(status.body.cluster.instances_alive).toBe(3);
+    // Each instance announces itself once its Redis connection is ready, which can follow its
+    // first HTTP answer by a moment.
+    await waitFor(async () => (await viaNginx('GET', '/status')).body.cluster.instances_alive === 3, 10_000, 'three instances alive');
 
     const inbox = await request(nginx.baseUrl, 'GET', '/inbox');
     expect(inbox.status).toBe(200);

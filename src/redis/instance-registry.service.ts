@@ -18,7 +18,8 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.redis) return;
-    // At once when the connection is ready (the first time, and after every outage).
+    // At once when the connection is ready (now, or when it becomes so, and after every outage).
+    if (this.redis.isReady) void this.announce();
     this.redis.commands.on('ready', () => void this.announce());
     this.timer = setInterval(() => void this.announce(), ANNOUNCE_MS);
     this.timer.unref();
