@@ -246,14 +246,17 @@ browserDescribe('the inbox page in Chromium', () => {
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     const secret = 'an-inbox-test-secret-that-is-long-enough';
     const jwt = await startTestApp({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    let page: Awaited<ReturnType<typeof openInbox>> | undefined;
     try {
       const token = await new SignJWT({ sub: 'frank' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
-      const page = await openInbox(`?token=${token}`, jwt.baseUrl);
+      page = await openInbox(`?token=${token}`, jwt.baseUrl);
       expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
       expect(await page.locator('#who').textContent()).toBe('Signed in as frank');
       await jwt.http('POST', '/notify?wait=false', notifyBody('frank', 'task-j', { callback_id: 'page-6' }));
       await card(page, 'page-6').waitFor();
     } finally {
+      // The page goes first: a tab still open would try to reconnect to the closing service.
+      await page?.close();
       await jwt.close();
     }
   });
