@@ -41,7 +41,7 @@ else
   end
 end
 if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[12]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[12]) end
-return {'created', redis.call('HGETALL', KEYS[1])}
+return {'created', cancelled and 'cancelled' or 'pending'}
 `;
 
 /**
@@ -73,7 +73,7 @@ return record
 `;
 
 interface ScriptedRedis extends Redis {
-  cgwCreate(...args: Array<string | number>): Promise<[string, string[]?]>;
+  cgwCreate(...args: Array<string | number>): Promise<[string, (string[] | string)?]>;
   cgwSettle(...args: Array<string | number>): Promise<[string, string[]?, string[]?]>;
   cgwWatch(...args: Array<string | number>): Promise<string[]>;
 }
@@ -144,8 +144,9 @@ export class RedisConfirmationStore extends ConfirmationStore {
         if (claimedNow) await this.redis.del(indexKey);
         return { kind: 'user_cap' };
       }
-      const confirmation = fromHash(fields as string[]);
-      if (kind === 'existing') return { kind: 'existing', confirmation };
+      if (kind === 'existing') return { kind: 'existing', confirmation: fromHash(fields as string[]) };
+      // Created from the draft: no need to read back (and parse) the prompt just stored.
+      const confirmation = fields === 'cancelled' ? bornCancelled(draft) : draft;
       await this.indexCreated(confirmation, ttlMs);
       return { kind: 'created', confirmation };
     });
@@ -309,6 +310,11 @@ function expiryMember(userId: string, callbackId: string): string {
 function parseExpiryMember(member: string): { userId: string; callbackId: string } {
   const cut = member.indexOf('\n');
   return { callbackId: member.slice(0, cut), userId: member.slice(cut + 1) };
+}
+
+/** What the create script stored for a draft whose task was already cancelled. */
+function bornCancelled(draft: Confirmation): Confirmation {
+  return { ...draft, frame: null, state: 'cancelled', proceed: false, feedback: null, settledAt: draft.createdAt };
 }
 
 function fromHash(flat: string[]): Confirmation {
