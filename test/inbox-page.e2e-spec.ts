@@ -77,7 +77,10 @@ browserDescribe('the inbox page in Chromium', () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const problems: string[] = [];
-  /** While the service is down, Chromium logs each refused socket as a console error. */
+  /**
+   * While the service is down, Chromium logs each failed socket as a console error: refused
+   * once it is gone, or answered 503 while it drains (a reconnect racing the shutdown).
+   */
   let serviceDown = false;
 
   beforeAll(async () => {
@@ -102,7 +105,7 @@ browserDescribe('the inbox page in Chromium', () => {
     contexts.push(context);
     const page = await context.newPage();
     page.on('console', (message) => {
-      const refused = serviceDown && /^WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/.test(message.text());
+      const refused = serviceDown && /^WebSocket connection to .* failed: .*(ERR_CONNECTION_REFUSED|Unexpected response code: 503)/.test(message.text());
       if (message.type() === 'error' && !refused) problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
