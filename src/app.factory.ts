@@ -5,13 +5,14 @@ import type { FastifyBodyParser, FastifyInstance } from 'fastify';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { requireApiKey } from './auth/api-key.hook.js';
 import { ApiKeyService } from './auth/api-key.service.js';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { docsEnabled, Environment } from './config/environment.js';
 import { serveApiDocs } from './docs/api-docs.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
 import { requestIdOf } from './logging/request-id.js';
+import { logRequests } from './logging/request-log.hook.js';
 import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
@@ -46,7 +47,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
-  // Registered before Nest adds the routes, so they cover every route; the key comes first.
+  // Registered before Nest adds the routes, so they cover every route: the request's log
+  // context first, then the key.
+  logRequests(fastify, await app.resolve(PinoLogger));
   requireApiKey(fastify, app.get(ApiKeyService));
   refuseNonJsonBodies(fastify);
   app.useGlobalPipes(validationPipe);

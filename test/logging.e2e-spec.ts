@@ -66,6 +66,8 @@ describe('logs of the built service (real process, real stdout)', () => {
     expect(refused.status).toBe(401);
     const generated = refused.headers.get('x-request-id');
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    const notified = await request(baseUrl, 'POST', '/notify?wait=false', notifyBody('alice', 'logged-task', { callback_id: 'logged-1' }), { ...AUTH, 'x-request-id': 'notify-req-7' });
+    expect(notified.status).toBe(202);
     const junkId = await request(baseUrl, 'GET', '/health', undefined, { 'x-request-id': 'not an id\u00e9' });
     expect(junkId.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -92,6 +94,11 @@ describe('logs of the built service (real process, real stdout)', () => {
     const askedWithId = lines.filter((l) => l.reqId === 'caller-req-42');
     expect(askedWithId).toEqual([
       expect.objectContaining({ level: 'debug', req: { method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
+    ]);
+    // A line a service writes while handling the request carries the request's id too.
+    expect(lines.filter((l) => l.reqId === 'notify-req-7').map((l) => [l.context, l.msg])).toEqual([
+      ['ConfirmationService', expect.stringMatching(/^Confirmation logged-1 created for user alice/)],
+      [undefined, expect.stringMatching(/^POST \/notify\?wait=false 202 in \d+ ms$/)],
     ]);
     expect(lines.filter((l) => l.reqId === generated)).toEqual([
       expect.objectContaining({ level: 'info', req: { method: 'GET', url: '/status' }, res: { statusCode: 401 } }),

@@ -1,19 +1,15 @@
-import { DynamicModule, LogLevel, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { DynamicModule, LogLevel, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule, Params } from 'nestjs-pino';
 import { stdTimeFunctions, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
 import type { Environment, LOG_LEVELS } from '../config/environment.js';
 import { REDACTED, REDACTED_PATHS } from './redaction.js';
-import { RequestLogMiddleware } from './request-log.middleware.js';
 
 export interface LoggingOptions {
   /** Overrides LOG_LEVEL: the most verbose of these is the level; false logs nothing (tests). */
   logLevels?: LogLevel[] | false;
 }
-
-/** Every request, unknown routes included (`{/*splat}` matches none with Nest 12's Fastify adapter). */
-const EVERY_REQUEST = { path: '*', method: RequestMethod.ALL };
 
 /** Nest's level names as pino names them. */
 const PINO_LEVEL: Record<LogLevel, LevelWithSilent> = {
@@ -29,14 +25,10 @@ const VERBOSITY: LevelWithSilent[] = ['silent', 'fatal', 'error', 'warn', 'info'
 /**
  * Logs through pino (nestjs-pino): JSON lines in production and test, readable lines in
  * development. Every line made while an HTTP request is handled carries its `reqId`
- * (RequestLogMiddleware).
+ * (the request-log hooks, which app.factory registers).
  */
 @Module({})
-export class LoggingModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestLogMiddleware).forRoutes(EVERY_REQUEST);
-  }
-
+export class LoggingModule {
   static forRoot(options: LoggingOptions = {}): DynamicModule {
     return {
       module: LoggingModule,
@@ -44,7 +36,7 @@ export class LoggingModule implements NestModule {
         LoggerModule.forRootAsync({
           inject: [ConfigService],
           useFactory: async (config: ConfigService<Environment, true>): Promise<Params> => ({
-            // nestjs-pino's own pino-http middleware is not mounted (see RequestLogMiddleware);
+            // nestjs-pino's own pino-http middleware is not mounted (see request-log.hook.ts);
             // the options configure the one pino logger everything logs through.
             forRoutes: [],
             pinoHttp: pinoOptions(
@@ -67,7 +59,7 @@ function levelOf(levels: LogLevel[] | false | undefined, configured: (typeof LOG
 function pinoOptions(level: LevelWithSilent, stream?: DestinationStream): Options | [Options, DestinationStream] {
   const options: Options = {
     level,
-    // req and res are logged as the plain fields RequestLogMiddleware gives, not serialized.
+    // req and res are logged as the plain fields the request-log hooks give, not serialized.
     wrapSerializers: false,
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

@@ -8,7 +8,7 @@ const ACCEPTED_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /**
  * Fastify's genReqId: the caller's `X-Request-Id` when it is a plausible id, else a new
- * UUID. Fastify hands the id to middleware as `req.id` (see RequestLogMiddleware).
+ * UUID. Fastify hands the id to hooks as `request.id` (see request-log.hook.ts).
  */
 export function requestIdOf(request: { headers: IncomingHttpHeaders }): string {
   const given = request.headers[REQUEST_ID_HEADER];
