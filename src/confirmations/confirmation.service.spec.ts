@@ -6,7 +6,7 @@ import { Audience, DeliveryService, ResolutionEvent } from '../delivery/delivery
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
-import type { NewConfirmation } from './confirmation.js';
+import type { Confirmation, NewConfirmation } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { MemoryConfirmationStore } from './memory-confirmation.store.js';
 
@@ -19,15 +19,15 @@ class RecordingDelivery extends DeliveryService {
     this.sent.push({ audience, frame });
     return 1;
   }
-  async announceResolution(event: ResolutionEvent) {
-    for (const l of this.listeners) l(event);
+  async announceResolution(settled: Confirmation) {
+    for (const l of this.listeners) l({ callbackId: settled.callbackId, confirmation: settled });
   }
   onResolution(listener: (e: ResolutionEvent) => void) {
     this.listeners.push(listener);
   }
-  /** What a wake-up message from another instance hands the service: the id only. */
+  /** A wake-up from another instance without the record: the waiter reads the store. */
   wakeUpFromAnotherInstance(callbackId: string) {
-    for (const l of this.listeners) l({ callbackId });
+    for (const l of this.listeners) l({ callbackId, fromElsewhere: true });
   }
   async endTaskSubscriptions() {}
   async admitUserConnection() {}

@@ -309,14 +309,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     };
     await Promise.all([
       this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
-      this.delivery.announceResolution({ callbackId: confirmation.callbackId, confirmation }, waitingInstances),
+      this.delivery.announceResolution(confirmation, waitingInstances),
     ]);
   }
 
   private wakeWaiters(event: ResolutionEvent): void {
     const waiting = this.waiters.get(event.callbackId);
     if (!waiting) {
-      if (!event.confirmation) this.earlyWakeUps.set(event.callbackId, Date.now());
+      if (event.fromElsewhere) this.earlyWakeUps.set(event.callbackId, Date.now());
       return;
     }
     if (event.confirmation) {
@@ -326,7 +326,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.wakeFromStore(event.callbackId);
   }
 
-  /** Woken from another instance: what is stored is the decision. */
+  /** Woken without the record (a lost or early wake-up): what is stored is the decision. */
   private wakeFromStore(callbackId: string): void {
     void this.store.get(callbackId).then(
       (confirmation) => {

@@ -274,9 +274,13 @@ export class RedisConfirmationStore extends ConfirmationStore {
   private async indexCreated(confirmation: Confirmation, ttlMs: number): Promise<void> {
     const usersKey = this.shared.taskKey(confirmation.taskId, 'users');
     const pending = confirmation.state === 'pending';
+    // Sent together (auto-pipelined), without MULTI: the index lives as long as the task's
+    // longest-lived confirmation (NX sets a new key's TTL, GT only ever extends it).
     await Promise.all([
       pending ? this.redis.zadd(this.expiriesKey, confirmation.expiresAt, expiryMember(confirmation.userId, confirmation.callbackId)) : null,
-      this.redis.multi().zadd(usersKey, confirmation.createdAt, confirmation.userId).pexpire(usersKey, ttlMs).exec(),
+      this.redis.zadd(usersKey, confirmation.createdAt, confirmation.userId),
+      this.redis.pexpire(usersKey, ttlMs, 'NX'),
+      this.redis.pexpire(usersKey, ttlMs, 'GT'),
     ]);
   }
 

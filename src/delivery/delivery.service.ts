@@ -13,8 +13,13 @@ export interface Audience {
 /** Announced when a confirmation leaves `pending`, wherever that happened. */
 export interface ResolutionEvent {
   callbackId: string;
-  /** The settled record, when the event comes from this instance (others re-read it). */
+  /**
+   * The settled record as the settle step stored it, so a waiting caller needs no read.
+   * Missing when only the fact is known: the waiter re-reads the store.
+   */
   confirmation?: Confirmation;
+  /** Settled on another instance: it may arrive before this instance's caller waits. */
+  fromElsewhere?: boolean;
 }
 
 /**
@@ -33,7 +38,7 @@ export abstract class DeliveryService {
   abstract deliver(audience: Audience, frame: object): Promise<number>;
 
   /** Wakes the callers waiting here and on the given instances. */
-  abstract announceResolution(event: ResolutionEvent, waitingInstances: readonly string[]): Promise<void>;
+  abstract announceResolution(settled: Confirmation, waitingInstances: readonly string[]): Promise<void>;
 
   abstract onResolution(listener: (event: ResolutionEvent) => void): void;
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ClientConnection } from '../connections/client-connection.js';
+import type { Confirmation } from '../confirmations/confirmation.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
@@ -85,8 +86,8 @@ export class LocalDeliveryService extends DeliveryService {
     return delivered;
   }
 
-  async announceResolution(event: ResolutionEvent, _waitingInstances: readonly string[]): Promise<void> {
-    this.notifyResolution(event);
+  async announceResolution(settled: Confirmation, _waitingInstances: readonly string[]): Promise<void> {
+    this.notifyResolution({ callbackId: settled.callbackId, confirmation: settled });
   }
 
   onResolution(listener: (event: ResolutionEvent) => void): void {

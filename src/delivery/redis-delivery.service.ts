@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConnectionService, MembershipChange } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
+import type { Confirmation } from '../confirmations/confirmation.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BROADCAST_STREAM, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
@@ -17,8 +18,8 @@ interface Envelope {
   s?: string[];
   /** Control: end this user's subscriptions to the task. */
   revoke?: string;
-  /** Control (instance channel): these confirmations were settled. */
-  resolved?: string[];
+  /** Control (instance channel): this confirmation was settled, with the record as stored. */
+  resolved?: Confirmation;
   /** Control: close this connection of the user (replaced by a newer one elsewhere). */
   close?: string;
   /** The frame's offset in its stream (set by the history script). */
@@ -95,10 +96,12 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     return reached;
   }
 
-  override async announceResolution(event: ResolutionEvent, waitingInstances: readonly string[]): Promise<void> {
-    this.notifyResolution(event);
+  override async announceResolution(settled: Confirmation, waitingInstances: readonly string[]): Promise<void> {
+    this.notifyResolution({ callbackId: settled.callbackId, confirmation: settled });
     const others = waitingInstances.filter((id) => id !== this.identity.id);
-    await Promise.all(others.map((id) => this.publish(this.redis.channel('instance', id), { resolved: [event.callbackId] }, '')));
+    if (others.length === 0) return;
+    const wakeUp: Envelope = { resolved: settled };
+    await Promise.all(others.map((id) => this.publish(this.redis.channel('instance', id), wakeUp, '')));
   }
 
   override async endTaskSubscriptions(userId: string, taskId: string): Promise<void> {
@@ -168,7 +171,7 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
         this.deliverHere({ everyone: true, exceptConnectionId: envelope.x }, json('b'));
         return;
       case 'instance':
-        for (const callbackId of envelope.resolved ?? []) this.notifyResolution({ callbackId });
+        if (envelope.resolved) this.notifyResolution({ callbackId: envelope.resolved.callbackId, confirmation: envelope.resolved, fromElsewhere: true });
         return;
       case 'user':
         if (envelope.revoke !== undefined) this.endTaskSubscriptionsHere(route.id, envelope.revoke);

@@ -9,11 +9,7 @@ import { Appended, decideRecovery, HistoryEntry, HistoryLimits, HistoryStore, of
  * now ms, skipped users (JSON or ''), channel ('' = none), envelope JSON up to its offset.
  */
 const APPEND = `
-local epoch = redis.call('hget', KEYS[2], 'e')
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('hset', KEYS[2], 'e', epoch)
-end
+redis.call('hsetnx', KEYS[2], 'e', ARGV[5])
 local offset = redis.call('hincrby', KEYS[2], 's', 1)
 redis.call('expire', KEYS[2], ARGV[4])
 local frame = ARGV[1] .. offset .. '}'
@@ -27,7 +23,7 @@ local reached = 0
 if ARGV[8] ~= '' then
   reached = redis.call('publish', ARGV[8], ARGV[9] .. '"o":' .. offset .. '}\\n' .. frame)
 end
-return {offset, epoch, reached}
+return {offset, reached}
 `;
 
 /** KEYS: stream, meta. ARGV: first offset wanted ('' = position only), epoch if new, meta TTL s, count. */
@@ -52,7 +48,7 @@ return {top, epoch, entries}
 type RawEntry = [id: string, fields: string[]];
 
 interface ScriptedRedis {
-  cgwHistoryAppend(...args: Array<string | number>): Promise<[number, string, number]>;
+  cgwHistoryAppend(...args: Array<string | number>): Promise<[number, number]>;
   cgwHistoryRead(...args: Array<string | number>): Promise<[string, string, RawEntry[]]>;
 }
 
@@ -95,7 +91,7 @@ export class RedisHistoryStore extends HistoryStore {
     const [key, meta] = this.keysOf(stream);
     const { size, ttlMs, metaTtlMs } = this.limits;
     const prefix = offsetPrefix(json, stream);
-    const [offset, , reached] = await this.redis.run(() =>
+    const [offset, reached] = await this.redis.run(() =>
       this.scripts.cgwHistoryAppend(
         key,
         meta,
