@@ -26,12 +26,14 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local cancelled = redis.call('EXISTS', KEYS[3]) == 1
 if not cancelled and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[10]) then return {'user_cap'} end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8])
+local function store(...)
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
+end
 if cancelled then
-  redis.call('HSET', KEYS[1], 'st', 'cancelled', 'p', '0', 'sa', ARGV[5])
+  store('st', 'cancelled', 'p', '0', 'sa', ARGV[5])
   redis.call('PEXPIRE', KEYS[1], ARGV[13])
 else
-  redis.call('HSET', KEYS[1], 'st', 'pending', 'f', ARGV[9])
+  store('st', 'pending', 'f', ARGV[9])
   redis.call('PEXPIRE', KEYS[1], ARGV[12])
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
   if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[12]) then redis.call('PEXPIRE', KEYS[2], ARGV[12]) end
@@ -52,9 +54,12 @@ const SETTLE = `
 local state = redis.call('HGET', KEYS[1], 'st')
 if not state then return {'not_found'} end
 if state ~= 'pending' then return {'already', redis.call('HGETALL', KEYS[1])} end
-redis.call('HSET', KEYS[1], 'st', ARGV[2], 'p', ARGV[3], 'sa', ARGV[5])
-if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'fb', ARGV[4]) end
-redis.call('HDEL', KEYS[1], 'f')
+-- The prompt ('f') is emptied, not deleted: one HSET, and a decision does not keep it.
+if ARGV[7] == '1' then
+  redis.call('HSET', KEYS[1], 'st', ARGV[2], 'p', ARGV[3], 'sa', ARGV[5], 'f', '', 'fb', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'st', ARGV[2], 'p', ARGV[3], 'sa', ARGV[5], 'f', '')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 local waiting = redis.call('SMEMBERS', KEYS[3])
@@ -338,7 +343,7 @@ function fromRecord(r: Record<string, string>): Confirmation {
     expiresAt: Number(r.ea),
     stepName: r.sn,
     message: r.m,
-    frame: r.f === undefined ? null : (JSON.parse(r.f) as TaskStepResultFrame),
+    frame: r.f === undefined || r.f === '' ? null : (JSON.parse(r.f) as TaskStepResultFrame),
     state,
     proceed: state === 'pending' ? null : r.p === '1',
     feedback: r.fb ?? null,
