@@ -32,10 +32,15 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     cluster = await startCluster(3);
     const [a, b, c] = cluster.instances;
     const firstTab = await a.connect('kim');
+    const killedId = (await a.http('GET', '/connections')).body.instance;
     const lost = a.http('POST', '/notify', notifyBody('kim', 'task-k', { callback_id: 'k-1' })).catch((err: Error) => err);
     await firstTab.next('task_step_result');
     await a.stop('SIGKILL');
     expect(await lost).toHaveProperty('message', 'fetch failed'); // the caller's connection died with the instance
+    // Still counted alive for a few seconds: listed as unreachable, not silently left out.
+    const listing = (await b.http('GET', '/connections')).body;
+    expect(listing.unreachable).toEqual([killedId]);
+    expect(listing.instances).toHaveLength(2);
 
     const retry = b.http('POST', '/notify', notifyBody('kim', 'task-k', { callback_id: 'k-1' }));
     const tab = await c.connect('kim');

@@ -134,6 +134,32 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     expect(after[2] - before[2]).toBe(0);
   });
 
+  it('GET /connections on any instance lists every instance\'s connections', async () => {
+    // Two tabs (the per-user limit here), on A and C; asked on B, which holds neither.
+    const [tabOnA, tabOnC] = [await a.connect('lena'), await c.connect('lena')];
+    const [idA, idB, idC] = await Promise.all([a, b, c].map(async (i) => (await i.http('GET', '/status')).body.cluster.instance_id as string));
+    const listing = (await b.http('GET', '/connections?user_id=lena')).body;
+    expect(listing.instance).toBe(idB);
+    expect([...listing.instances].sort()).toEqual([idA, idB, idC].sort());
+    expect(listing.unreachable).toEqual([]);
+    expect(listing.count).toBe(2);
+    const byInstance = new Map(listing.connections.map((v: { instance: string; connection_id: string }) => [v.instance, v.connection_id]));
+    expect(byInstance.get(idA)).toBe(tabOnA.frames[0].connection_id);
+    expect(byInstance.get(idC)).toBe(tabOnC.frames[0].connection_id);
+    expect((await c.http('GET', '/connections')).body.count).toBeGreaterThanOrEqual(2);
+  });
+
+  it('delivery latency is observed once per frame on the instances that wrote it, not where it was posted', async () => {
+    const tabs = [await b.connect('lars'), await b.connect('lars')];
+    const deliveries = async () =>
+      Promise.all([a, b, c].map(async (i) => Number(/^gateway_delivery_latency_seconds_count (\d+)/m.exec((await i.http('GET', '/metrics')).body)?.[1])));
+    const before = await deliveries();
+    await a.http('POST', '/users/lars/messages', { type: 'personal_notification', message: '导入完成' });
+    for (const tab of tabs) await tab.next('personal_notification');
+    const after = await deliveries();
+    expect(after.map((n, i) => n - before[i])).toEqual([0, 1, 0]);
+  });
+
   it('cancel on one instance settles confirmations made on another and stops a heartbeat running on a third', async () => {
     const waiting = a.http('POST', '/notify', notifyBody('cara', 'task-c', { callback_id: 'c-1' }));
     const heartbeat = await b.http('POST', '/heartbeats', { user_id: 'cara', task_id: 'task-c', interval_seconds: 0.5 });

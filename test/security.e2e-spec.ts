@@ -189,6 +189,9 @@ describe('REST API keys, origins and limits', () => {
     ['DELETE', '/heartbeats/x'],
     ['GET', '/tasks/t'],
     ['GET', '/confirmations/x'],
+    ['GET', '/connections'],
+    ['GET', '/messages/x'],
+    ['DELETE', '/tasks/t/subscribers/u'],
     ['GET', '/status'],
     ['GET', '/metrics'],
   ])('%s %s needs an API key (401 JSON)', async (method, path) => {

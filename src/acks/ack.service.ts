@@ -65,7 +65,12 @@ export class AckService {
   }
 
   /** Sends the frame to the user's connections (or the task's subscribers) and keeps it until acknowledged. */
-  async send(to: { userId: string } | { taskId: string }, frame: Record<string, unknown>, timeoutSeconds: number): Promise<{ message: AckedMessage; delivered: number }> {
+  async send(
+    to: { userId: string } | { taskId: string },
+    frame: Record<string, unknown>,
+    timeoutSeconds: number,
+    acceptedAt?: number,
+  ): Promise<{ message: AckedMessage; delivered: number }> {
     const now = Date.now();
     const messageId = randomUUID();
     const sent = { ...frame, message_id: messageId, requires_ack: true };
@@ -81,7 +86,8 @@ export class AckService {
       ackedConnection: null,
     };
     await this.store.create(message, this.retentionMs);
-    const delivered = await this.delivery.deliver('userId' in to ? { userIds: [to.userId] } : { taskIds: [to.taskId] }, sent);
+    const audience = 'userId' in to ? { userIds: [to.userId], acceptedAt } : { taskIds: [to.taskId], acceptedAt };
+    const delivered = await this.delivery.deliver(audience, sent);
     return { message, delivered };
   }
 

@@ -35,6 +35,9 @@ class RecordingDelivery extends DeliveryService {
   async taskReachable() {}
   async broadcastReachable() {}
   onReconnect() {}
+  async listConnections() {
+    return { instances: [], unreachable: [], connections: [], truncated: false };
+  }
   framesOfType(type: string) {
     return this.sent.filter((s) => s.frame.type === type);
   }

@@ -147,7 +147,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
     this.logger.log(`Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
-    await this.delivery.deliver({ userIds: [confirmation.userId] }, confirmation.frame as object);
+    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, confirmation.frame as object);
     return { confirmation, created: true };
   }
 

@@ -9,6 +9,8 @@ export interface NewConfirmation {
   timeoutSeconds?: number;
   /** Caller-chosen id: repeating a request with it returns the same confirmation. */
   callbackId?: string;
+  /** When the request was accepted (epoch ms), for the delivery latency of the prompt. */
+  acceptedAt?: number;
 }
 
 export interface Confirmation {

@@ -1,5 +1,6 @@
 import type { Confirmation } from '../confirmations/confirmation.js';
 import type { ClientConnection } from '../connections/client-connection.js';
+import type { ConnectionFilter, ConnectionListing } from '../connections/connection-view.js';
 
 /** Who a frame is for. The union of the sets gets it once. */
 export interface Audience {
@@ -8,6 +9,11 @@ export interface Audience {
   everyone?: boolean;
   /** Leave out this connection (the one that caused the frame). */
   exceptConnectionId?: string;
+  /**
+   * When the request that caused the frame was accepted (epoch ms), where the delivery
+   * latency histogram starts. Without it, the moment `deliver` is called.
+   */
+  acceptedAt?: number;
 }
 
 /** Announced when a confirmation leaves `pending`, wherever that happened. */
@@ -59,6 +65,9 @@ export abstract class DeliveryService {
 
   /** Resolves once frames for the task's subscribers reach this instance. */
   abstract taskReachable(taskId: string): Promise<void>;
+
+  /** The open connections of every instance, as the filter narrows them. */
+  abstract listConnections(filter: ConnectionFilter): Promise<ConnectionListing>;
 
   /** Called after the shared bus came back from an outage: messages may have been missed. */
   abstract onReconnect(listener: () => void): void;

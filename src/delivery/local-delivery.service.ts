@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Confirmation } from '../confirmations/confirmation.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { type ConnectionFilter, type ConnectionListing, type ConnectionView, connectionView } from '../connections/connection-view.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { InstanceIdentity } from '../redis/instance-identity.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { BROADCAST_STREAM, connectionStreamKey, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
@@ -33,12 +36,21 @@ export class LocalDeliveryService extends DeliveryService {
   constructor(
     protected readonly connections: ConnectionService,
     protected readonly history: HistoryStore,
+    protected readonly identity: InstanceIdentity,
+    private readonly metrics: MetricsService,
   ) {
     super();
     if (history instanceof MemoryHistoryStore && history.enabled) this.memory = history;
   }
 
   async deliver(audience: Audience, frame: object): Promise<number> {
+    const acceptedAt = audience.acceptedAt ?? Date.now();
+    const delivered = this.deliverAndKeep(audience, frame);
+    this.observeDelivered(acceptedAt, delivered);
+    return delivered;
+  }
+
+  private deliverAndKeep(audience: Audience, frame: object): number {
     const memory = this.memory;
     if (!memory) return this.deliverHere(audience, frame);
     const json = JSON.stringify(frame);
@@ -111,8 +123,27 @@ export class LocalDeliveryService extends DeliveryService {
 
   async broadcastReachable(): Promise<void> {}
 
+  async listConnections(filter: ConnectionFilter): Promise<ConnectionListing> {
+    return { instances: [this.identity.id], unreachable: [], ...this.connectionsHere(filter) };
+  }
+
   /** Nothing shared can go away in memory mode. */
   onReconnect(_listener: () => void): void {}
+
+  protected connectionsHere({ userId, limit }: ConnectionFilter): { connections: ConnectionView[]; truncated: boolean } {
+    const open = userId !== undefined ? this.connections.connectionsOfUser(userId) : this.connections.all();
+    const connections: ConnectionView[] = [];
+    for (const connection of open) {
+      if (connections.length === limit) return { connections, truncated: true };
+      connections.push(connectionView(connection, this.identity.id));
+    }
+    return { connections, truncated: false };
+  }
+
+  /** Once per frame and instance, when it reached a socket here. */
+  protected observeDelivered(acceptedAt: number, delivered: number): void {
+    if (delivered > 0) this.metrics.observeDelivery((Date.now() - acceptedAt) / 1000);
+  }
 
   protected closeReplaced(connection: ClientConnection): void {
     this.connections.close(connection, CloseCode.ReplacedByNewerConnection, 'Too many connections for this user');

@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConnectionService, MembershipChange } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Confirmation } from '../confirmations/confirmation.js';
+import type { ConnectionFilter, ConnectionListing, ConnectionView } from '../connections/connection-view.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
+import { InstanceRegistry } from '../redis/instance-registry.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BROADCAST_STREAM, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
 import { RedisHistoryStore } from '../history/redis-history.store.js';
@@ -24,6 +28,33 @@ interface Envelope {
   close?: string;
   /** The frame's offset in its stream (set by the history script). */
   o?: number;
+  /** When the request that caused the frame was accepted (epoch ms): delivery latency. */
+  t?: number;
+  /** Control (instance channel): list your connections (as `filter` says) to instance `from`. */
+  list?: { id: string; from: string; filter: ConnectionFilter };
+  /** Control (instance channel): instance `by` answers listing `listed`; the frame is its connections. */
+  listed?: string;
+  by?: string;
+}
+
+/** How long start-up waits for the broadcast and instance channels before listening anyway. */
+const STARTUP_SUBSCRIBE_WAIT_MS = 2000;
+
+/** How long GET /connections waits for the other instances' answers. */
+const LISTING_TIMEOUT_MS = 1000;
+
+interface PendingListing {
+  waitingFor: Set<string>;
+  connections: ConnectionView[];
+  truncated: boolean;
+  answered: string[];
+  done: () => void;
+}
+
+/** One instance's answer to a listing. */
+interface ListingAnswer {
+  connections: ConnectionView[];
+  truncated: boolean;
 }
 
 type Route = { kind: 'user' | 'task'; id: string } | { kind: 'everyone' } | { kind: 'instance' };
@@ -54,14 +85,17 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
   private readonly presence: RedisPresence;
   /** The stream history, when it is on: then every frame is appended and published by one script. */
   private readonly streams?: RedisHistoryStore;
+  private readonly listings = new Map<string, PendingListing>();
 
   constructor(
     connections: ConnectionService,
     private readonly redis: RedisService,
-    private readonly identity: InstanceIdentity,
+    identity: InstanceIdentity,
     history: HistoryStore,
+    metrics: MetricsService,
+    private readonly registry: InstanceRegistry,
   ) {
-    super(connections, history);
+    super(connections, history, identity, metrics);
     if (history instanceof RedisHistoryStore && history.enabled) this.streams = history;
     this.broadcastChannel = redis.channel('broadcast');
     this.ownChannel = redis.channel('instance', identity.id);
@@ -74,22 +108,28 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     redis.subscriber.on('ready', () => this.resubscribeAll());
   }
 
-  onApplicationBootstrap(): void {
-    void this.subscribe(this.broadcastChannel);
-    void this.subscribe(this.ownChannel);
+  /**
+   * Subscribes to broadcasts and to this instance's own channel before the server listens,
+   * so a ready instance hears broadcasts, wake-ups and listings from its first request. With
+   * Redis away it starts anyway after a short wait; the reconnect subscribes then.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const subscribed = Promise.all([this.subscribe(this.broadcastChannel), this.subscribe(this.ownChannel)]);
+    await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, STARTUP_SUBSCRIBE_WAIT_MS).unref())]);
   }
 
   override async deliver(audience: Audience, frame: object): Promise<number> {
     const json = JSON.stringify(frame);
-    const except = audience.exceptConnectionId;
-    if (audience.everyone) return this.send(BROADCAST_STREAM, this.broadcastChannel, { x: except }, json);
+    const x = audience.exceptConnectionId;
+    const t = audience.acceptedAt ?? Date.now();
+    if (audience.everyone) return this.send(BROADCAST_STREAM, this.broadcastChannel, { x, t }, json);
     const userIds = audience.userIds ?? [];
     const published: Array<Promise<number>> = [];
-    for (const userId of userIds) published.push(this.send(userStream(userId), this.redis.channel('user', userId), { x: except }, json));
+    for (const userId of userIds) published.push(this.send(userStream(userId), this.redis.channel('user', userId), { x, t }, json));
     // A subscriber who is also one of the users gets the frame on the user's channel only.
     const skip = userIds.length > 0 ? [...userIds] : undefined;
     for (const taskId of audience.taskIds ?? []) {
-      published.push(this.send(taskStream(taskId), this.redis.channel('task', taskId), { x: except, s: skip }, json));
+      published.push(this.send(taskStream(taskId), this.redis.channel('task', taskId), { x, s: skip, t }, json));
     }
     let reached = 0;
     for (const count of await Promise.all(published)) reached += count;
@@ -139,6 +179,28 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     return this.subscriptions.get(this.redis.channel('task', taskId)) ?? Promise.resolve();
   }
 
+  /**
+   * Scatter and gather: asks every instance the registry knows alive, on its own channel,
+   * and waits up to LISTING_TIMEOUT_MS; the silent ones are named in `unreachable`.
+   */
+  override async listConnections(filter: ConnectionFilter): Promise<ConnectionListing> {
+    const others = (await this.redis.run(() => this.registry.aliveIds())).filter((id) => id !== this.identity.id);
+    const listing: PendingListing = { waitingFor: new Set(others), ...this.connectionsHere(filter), answered: [this.identity.id], done: () => undefined };
+    if (others.length > 0) {
+      const id = randomUUID();
+      const answered = new Promise<void>((resolve) => (listing.done = resolve));
+      this.listings.set(id, listing);
+      try {
+        await Promise.all(others.map((other) => this.publish(this.redis.channel('instance', other), { list: { id, from: this.identity.id, filter } }, '')));
+        await Promise.race([answered, new Promise((resolve) => setTimeout(resolve, LISTING_TIMEOUT_MS).unref())]);
+      } finally {
+        this.listings.delete(id);
+      }
+    }
+    const { answered, waitingFor, connections, truncated } = listing;
+    return { instances: answered, unreachable: [...waitingFor], connections, truncated };
+  }
+
   override onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
   }
@@ -153,8 +215,8 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
   }
 
   private publish(channel: string, envelope: Envelope, json: string): Promise<number> {
-    const header = envelope.x === undefined && envelope.s === undefined && !envelope.revoke && !envelope.resolved && !envelope.close ? '' : JSON.stringify(envelope);
-    return this.redis.run(() => this.redis.commands.publish(channel, `${header}\n${json}`));
+    const header = JSON.stringify(envelope);
+    return this.redis.run(() => this.redis.commands.publish(channel, `${header === '{}' ? '' : header}\n${json}`));
   }
 
   private receive(channel: string, message: string): void {
@@ -168,19 +230,46 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     const json = (stream: string) => (offset === undefined ? raw : new StreamFrame(raw, stream, offset));
     switch (route.kind) {
       case 'everyone':
-        this.deliverHere({ everyone: true, exceptConnectionId: envelope.x }, json('b'));
+        this.delivered(envelope, this.deliverHere({ everyone: true, exceptConnectionId: envelope.x }, json('b')));
         return;
       case 'instance':
-        if (envelope.resolved) this.notifyResolution({ callbackId: envelope.resolved.callbackId, confirmation: envelope.resolved, fromElsewhere: true });
+        this.receiveControl(envelope, raw);
         return;
       case 'user':
         if (envelope.revoke !== undefined) this.endTaskSubscriptionsHere(route.id, envelope.revoke);
         else if (envelope.close !== undefined) this.closeIfHere(envelope.close);
-        else this.deliverHere({ userIds: [route.id], exceptConnectionId: envelope.x }, json('u'));
+        else this.delivered(envelope, this.deliverHere({ userIds: [route.id], exceptConnectionId: envelope.x }, json('u')));
         return;
       case 'task':
-        this.deliverHere({ taskIds: [route.id], exceptConnectionId: envelope.x }, json(`t:${route.id}`), envelope.s);
+        this.delivered(envelope, this.deliverHere({ taskIds: [route.id], exceptConnectionId: envelope.x }, json(`t:${route.id}`), envelope.s));
     }
+  }
+
+  private delivered(envelope: Envelope, count: number): void {
+    if (envelope.t !== undefined) this.observeDelivered(envelope.t, count);
+  }
+
+  /** What arrives on this instance's own channel: wake-ups and connection listings. */
+  private receiveControl(envelope: Envelope, raw: string): void {
+    if (envelope.resolved) {
+      this.notifyResolution({ callbackId: envelope.resolved.callbackId, confirmation: envelope.resolved, fromElsewhere: true });
+    } else if (envelope.list) {
+      const { id, from, filter } = envelope.list;
+      const answer: ListingAnswer = this.connectionsHere(filter);
+      this.publish(this.redis.channel('instance', from), { listed: id, by: this.identity.id }, JSON.stringify(answer)).catch(() => undefined);
+    } else if (envelope.listed !== undefined && envelope.by !== undefined) {
+      this.collectListing(envelope.listed, envelope.by, raw);
+    }
+  }
+
+  private collectListing(id: string, by: string, raw: string): void {
+    const listing = this.listings.get(id);
+    if (!listing?.waitingFor.delete(by)) return;
+    const answer = JSON.parse(raw) as ListingAnswer;
+    listing.answered.push(by);
+    listing.connections.push(...answer.connections);
+    listing.truncated ||= answer.truncated;
+    if (listing.waitingFor.size === 0) listing.done();
   }
 
   private closeIfHere(connectionId: string): void {

@@ -120,3 +120,26 @@ export const StatusSchema: SchemaObject = {
     timestamp: epoch,
   },
 };
+
+const ConnectionViewSchema = object({
+  connection_id: id,
+  user_id: nullable(id),
+  instance: { type: 'string', description: 'The instance holding the socket' },
+  connected_since: epoch,
+  rtt_ms: nullable({ type: 'number', description: 'Last keepalive round trip; null until one was answered' }),
+  frames_in: counter,
+  frames_out: counter,
+  bytes_buffered: counter,
+  protocol: nullable({ type: 'string' }),
+  compression: nullable({ type: 'string', enum: ['permessage-deflate'] }),
+  subscribed_tasks: { type: 'array', items: id },
+});
+
+export const ConnectionListingSchema = object({
+  instance: { type: 'string', description: 'The instance that answered this request' },
+  instances: { type: 'array', items: { type: 'string' }, description: 'Instances whose connections are listed' },
+  unreachable: { type: 'array', items: { type: 'string' }, description: 'Instances alive by the registry that did not answer within a second: their connections are missing' },
+  count: counter,
+  truncated: { type: 'boolean', description: 'More connections than `limit`: the list is not complete' },
+  connections: { type: 'array', items: ConnectionViewSchema },
+});

@@ -34,6 +34,12 @@ export class MetricsService {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  private readonly deliverySeconds = new Histogram({
+    name: 'gateway_delivery_latency_seconds',
+    help: 'Seconds from the request that caused a frame being accepted to the frame written to its sockets, once per frame and instance',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   private readonly ackSeconds = new Histogram({
     name: 'gateway_ack_seconds',
     help: 'Seconds from a requires_ack message being sent to its acknowledgement',
@@ -54,6 +60,10 @@ export class MetricsService {
 
   observeRtt(seconds: number): void {
     this.rttSeconds.observe(Math.max(0, seconds));
+  }
+
+  observeDelivery(seconds: number): void {
+    this.deliverySeconds.observe(Math.max(0, seconds));
   }
 
   observeAck(seconds: number): void {

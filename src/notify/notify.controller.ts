@@ -10,6 +10,7 @@ import { ErrorCode } from '../protocol/error-code.enum.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { answerStillPending, stopWhenCallerLeaves } from '../http/long-poll.js';
+import { acceptedAt } from '../http/accepted-at.js';
 import { NotifyQueryDto } from './dto/notify-query.dto.js';
 import { NotifyRequestDto } from './dto/notify-request.dto.js';
 import { AckService, toAckView } from '../acks/ack.service.js';
@@ -45,6 +46,7 @@ export class NotifyController {
       stepResult: body.step_result,
       timeoutSeconds: body.timeout_seconds,
       callbackId: body.callback_id,
+      acceptedAt: acceptedAt(reply),
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
@@ -59,8 +61,8 @@ export class NotifyController {
   @Post('broadcast')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: DeliveredSchema, description: 'The object went to every connection' })
-  async broadcast(@Body(JsonObjectPipe) message: Record<string, unknown>) {
-    return { delivered: await this.delivery.deliver({ everyone: true }, message) };
+  async broadcast(@Body(JsonObjectPipe) message: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply) {
+    return { delivered: await this.delivery.deliver({ everyone: true, acceptedAt: acceptedAt(reply) }, message) };
   }
 
   /** send_to_user: the caller's object plus `target_user_id`, to that user's connections only. */
@@ -74,8 +76,9 @@ export class NotifyController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const ack = ackRequestOf(message, this.acks.defaultTimeoutSeconds);
-    if (!ack) return { delivered: await this.delivery.deliver({ userIds: [userId] }, { ...message, target_user_id: userId }) };
-    const sent = await this.acks.send({ userId }, { ...ack.frame, target_user_id: userId }, ack.timeoutSeconds);
+    const accepted = acceptedAt(reply);
+    if (!ack) return { delivered: await this.delivery.deliver({ userIds: [userId], acceptedAt: accepted }, { ...message, target_user_id: userId }) };
+    const sent = await this.acks.send({ userId }, { ...ack.frame, target_user_id: userId }, ack.timeoutSeconds, accepted);
     const settled = await this.acks.waitForAck(sent.message, (query.wait_ack_seconds ?? 0) * 1000, stopWhenCallerLeaves(reply));
     return { delivered: sent.delivered, ...toAckView(settled) };
   }

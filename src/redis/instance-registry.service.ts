@@ -36,6 +36,12 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
     return this.redis.run(() => this.redis!.commands.zcount(this.key(), Date.now() - ALIVE_WINDOW_MS, '+inf'));
   }
 
+  /** The ids of the instances heard from recently (only this one in memory mode). */
+  async aliveIds(): Promise<string[]> {
+    if (!this.redis) return [this.identity.id];
+    return this.redis.commands.zrangebyscore(this.key(), Date.now() - ALIVE_WINDOW_MS, '+inf');
+  }
+
   private async announce(): Promise<void> {
     const now = Date.now();
     await this.redis!.commands.multi()

@@ -16,6 +16,7 @@ import { toHeartbeatView } from './heartbeat.service.js';
 import { TaskAccessService } from './task-access.service.js';
 import { TaskService } from './task.service.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { acceptedAt } from '../http/accepted-at.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 
 @ApiTags('tasks')
@@ -53,8 +54,9 @@ export class TasksController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const ack = ackRequestOf(message, this.acks.defaultTimeoutSeconds);
-    if (!ack) return { delivered: await this.delivery.deliver({ taskIds: [taskId] }, { ...message, task_id: taskId }) };
-    const sent = await this.acks.send({ taskId }, { ...ack.frame, task_id: taskId }, ack.timeoutSeconds);
+    const accepted = acceptedAt(reply);
+    if (!ack) return { delivered: await this.delivery.deliver({ taskIds: [taskId], acceptedAt: accepted }, { ...message, task_id: taskId }) };
+    const sent = await this.acks.send({ taskId }, { ...ack.frame, task_id: taskId }, ack.timeoutSeconds, accepted);
     const settled = await this.acks.waitForAck(sent.message, (query.wait_ack_seconds ?? 0) * 1000, stopWhenCallerLeaves(reply));
     return { delivered: sent.delivered, ...toAckView(settled) };
   }

@@ -1,0 +1,29 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ConnectionListingSchema } from '../docs/response-schemas.js';
+import { InstanceIdentity } from '../redis/instance-identity.js';
+import { DeliveryService } from './delivery.service.js';
+import { ConnectionsQueryDto, DEFAULT_LISTED_CONNECTIONS } from './dto/connections-query.dto.js';
+
+/**
+ * The open connections of the deployment, for operators (API key, like every REST route):
+ * in cluster mode every instance's, gathered through Redis.
+ */
+@ApiTags('operations')
+@Controller('connections')
+export class ConnectionsController {
+  constructor(
+    private readonly delivery: DeliveryService,
+    private readonly identity: InstanceIdentity,
+  ) {}
+
+  @Get()
+  @ApiOkResponse({ schema: ConnectionListingSchema, description: "Every instance's open connections (one user's with user_id)" })
+  async list(@Query() query: ConnectionsQueryDto) {
+    const limit = query.limit ?? DEFAULT_LISTED_CONNECTIONS;
+    const listing = await this.delivery.listConnections({ userId: query.user_id, limit });
+    const connections = listing.connections.slice(0, limit);
+    const truncated = listing.truncated || listing.connections.length > limit;
+    return { instance: this.identity.id, ...listing, count: connections.length, truncated, connections };
+  }
+}
