@@ -95,6 +95,19 @@ describe('JWT authentication of sockets (HS256)', () => {
     expect(await upgradeStatus(`${t.wsUrl}/${value ? `?token=${value}` : ''}`)).toBe(401);
   });
 
+  it('tells a browser (an upgrade with Origin) why with a 4003 close, since it cannot read the 401', async () => {
+    const browserLike = new WebSocket(`${t.wsUrl}/?token=not.a.jwt`, { headers: { origin: 'http://app.example' } });
+    const frames: unknown[] = [];
+    browserLike.on('message', (data) => frames.push(data));
+    const [code, reason] = await new Promise<[number, string]>((resolve) => browserLike.on('close', (c, r) => resolve([c, r.toString()])));
+    expect(code).toBe(4003);
+    expect(reason.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
+    expect(frames).toEqual([]); // no `connected`: nothing was registered
+    const status = (await t.http('GET', '/status')).body;
+    expect(status.refused_connections.unauthorized).toBeGreaterThan(0);
+  });
+
   it('refuses an alg=none token', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const payload = Buffer.from(JSON.stringify({ sub: 'alice', aud: 'gateway', iss: 'auth.example' })).toString('base64url');

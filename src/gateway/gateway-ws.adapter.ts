@@ -9,6 +9,7 @@ import { ServerStateService } from '../health/server-state.service.js';
 import { codeOfHttpStatus, ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
 import { AuthenticatedRequest, selectProtocol, UpgradeAuthenticator, UpgradeRejected } from '../auth/upgrade-authenticator.js';
+import { CloseCode } from '../protocol/close-code.enum.js';
 import { socketLogFields } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 
@@ -137,15 +138,33 @@ export class GatewayWsAdapter extends WsAdapter {
       const reason = codeOfHttpStatus(rejection.status);
       this.logger.debug({ reason, status: rejection.status }, `Upgrade refused: ${rejection.message}`);
       this.connections.recordRefusedConnection(reason);
-      rejectUpgrade(socket, rejection);
+      if (rejection.status === 401 && request.headers.origin !== undefined) this.refuseBrowser(port, request, socket, head, rejection);
+      else rejectUpgrade(socket, rejection);
       return;
     }
-    const server = this.wsServersRegistry.get(port)?.[0] as WebSocketServer | undefined;
+    const server = this.wsServer(port);
     if (socket.destroyed || server === undefined) return void socket.destroy();
     server.handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', this.logSocketError);
       server.emit('connection', ws, request);
     });
+  }
+
+  /**
+   * A browser sees no status on a failed upgrade, only a failure, and would retry forever:
+   * it gets the handshake and then a 4003 close that says why. No connection is registered.
+   */
+  private refuseBrowser(port: number, request: IncomingMessage, socket: Duplex, head: Buffer, rejection: UpgradeRejected): void {
+    const server = this.wsServer(port);
+    if (socket.destroyed || server === undefined) return void socket.destroy();
+    server.handleUpgrade(request, socket, head, (ws) => {
+      ws.on('error', () => ws.terminate());
+      ws.close(CloseCode.Unauthorized, closeReason(rejection.message));
+    });
+  }
+
+  private wsServer(port: number): WebSocketServer | undefined {
+    return this.wsServersRegistry.get(port)?.[0] as WebSocketServer | undefined;
   }
 
   private async dispatch(client: WebSocket, handlers: MessageMappingProperties[], data: RawData, isBinary: boolean): Promise<void> {
@@ -216,6 +235,13 @@ function logSocketErrorOf(logger: Logger, connections: ConnectionService) {
 /** Made outside handleUpgrade so the listener holds the socket only, not the request. */
 function destroyOnError(socket: Duplex): void {
   socket.on('error', () => socket.destroy());
+}
+
+/** A close reason fits in 123 bytes of UTF-8. */
+function closeReason(message: string): string {
+  let reason = message;
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
 }
 
 function rejectUpgrade(socket: Duplex, rejection: UpgradeRejected): void {

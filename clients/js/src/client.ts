@@ -599,6 +599,8 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     if (!this.running) return;
     const final = FINAL_CLOSES.get(code);
     if (final) return this.stop(`The server ${final}`, code);
+    // What a browser gets instead of a 401 it cannot see.
+    if (code === CloseCode.Unauthorized) this.lastRefusal = 401;
     if (code === CloseCode.TokenExpired && this.options.getToken && wasConnected && livedMs >= MIN_TOKEN_LIFETIME_MS) {
       return this.reconnectAtOnce('The token expired: reconnecting with a fresh one', code);
     }

@@ -43,6 +43,12 @@ export enum CloseCode {
     TryAgainLater = 1013,
     /** The token's `exp` passed: reconnect with a fresh token. */
     TokenExpired = 4001,
+    /**
+     * A browser's credentials were refused (missing or invalid token): do not come back with
+     * the same ones. Browsers cannot read an HTTP 401 on an upgrade, so they get this close
+     * right after the handshake instead; other clients get the 401.
+     */
+    Unauthorized = 4003,
     /** The user opened more than WEBSOCKET_MAX_CONNECTIONS_PER_USER; this, their oldest, was closed. */
     ReplacedByNewerConnection = 4008
 }

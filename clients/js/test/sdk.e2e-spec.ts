@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
+import { WebSocket } from 'ws';
 import { ConnectionService } from '../../../src/connections/connection.service.js';
 import { notifyBody, sleep, startTestApp, type TestApp } from '../../../test/support/test-app.js';
-import { backoffDelay, GatewayRequestError, type GatewayClient, type Prompt } from '../dist/index.js';
+import { backoffDelay, GatewayRequestError, type GatewayClient, type GatewayClientOptions, type Prompt } from '../dist/index.js';
 import { startClient, type Recorder } from './support/sdk-helpers.js';
 
 const started: GatewayClient[] = [];
@@ -292,6 +293,27 @@ describe('SDK with JWT', () => {
     });
     const stopped = await bad.events.waitFor('state', (s) => s.stopped === true);
     expect(stopped.reason).toMatch(/refused the credentials \(401\)/);
+    expect(calls).toBe(2);
+  });
+
+  it('stops in a browser too, where the refusal comes as a 4003 close after the handshake', async () => {
+    // What a browser's WebSocket does: sends Origin and cannot read an upgrade's status.
+    class BrowserLikeWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { headers: { origin: 'http://inbox.example' } });
+      }
+    }
+    let calls = 0;
+    const bad = client(t.wsUrl, {
+      WebSocket: BrowserLikeWebSocket as unknown as GatewayClientOptions['WebSocket'],
+      getToken: () => {
+        calls += 1;
+        return 'not-a-valid-token';
+      },
+    });
+    const stopped = await bad.events.waitFor('state', (s) => s.stopped === true);
+    expect(stopped.closeCode).toBe(4003);
+    expect(stopped.reason).toMatch(/refused the credentials/);
     expect(calls).toBe(2);
   });
 });
