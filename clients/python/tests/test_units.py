@@ -3,8 +3,10 @@ sameness. Everything that talks to the gateway is tested against the real one el
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
+import warnings
 from email.utils import formatdate
 
 import httpx
@@ -74,4 +76,42 @@ def test_both_clients_offer_the_same_calls_with_the_same_signatures() -> None:
 
     assert public(GatewayClient) == public(AsyncGatewayClient)
     assert {"notify_user", "broadcast_message", "send_to_user", "send_heartbeat", "get_status",
-            "get_connection_count", "get_confirmation", "is_cancelled", "ask"} <= public(GatewayClient).keys()
+            "get_connection_count", "get_confirmation", "is_cancelled", "ask",
+            "start_server", "stop_server"} <= public(GatewayClient).keys()
+
+
+STATUS = {"running": True, "host": "0.0.0.0", "port": 8765, "active_connections": 3, "pending_callbacks": 1}
+
+
+def status_only(request: httpx.Request) -> httpx.Response:
+    assert (request.method, request.url.path) == ("GET", "/status")
+    return httpx.Response(200, json=STATUS)
+
+
+def test_start_server_and_stop_server_do_nothing_but_warn_so_the_originals_code_runs() -> None:
+    with GatewayClient("http://gw") as gateway:
+        gateway._http = httpx.Client(base_url="http://gw", transport=httpx.MockTransport(status_only))
+        with pytest.warns(DeprecationWarning, match=r"start_server\(\) does nothing: .* runs as its own service") as caught:
+            assert gateway.start_server() is None
+        assert caught[0].filename == __file__  # points at the caller's line
+        status = gateway.get_status()
+        with pytest.warns(DeprecationWarning, match=r"stop_server\(\) does nothing"):
+            gateway.stop_server()
+        # The client stays open: stop_server() does not close it.
+        assert gateway.get_connection_count() == 3 and status["running"] is True
+
+    async def design_section_4_1() -> None:  # the design document's §4.1, with await on get_status()
+        ws_manager = AsyncGatewayClient("http://gw")
+        ws_manager._http = httpx.AsyncClient(base_url="http://gw", transport=httpx.MockTransport(status_only))
+        await ws_manager.start_server()
+        await ws_manager.stop_server()
+        status = await ws_manager.get_status()
+        assert (status["running"], status["active_connections"], status["pending_callbacks"]) == (True, 3, 1)
+        assert await ws_manager.get_connection_count() == 3
+        await ws_manager.aclose()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(design_section_4_1())
+    assert [str(warning.message).split("(")[0] for warning in caught] == ["start_server", "stop_server"]
+    assert all(warning.category is DeprecationWarning and warning.filename == __file__ for warning in caught)

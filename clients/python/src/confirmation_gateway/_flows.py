@@ -12,6 +12,7 @@ import os
 import random
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -214,6 +215,18 @@ def _send(
         )
         yield Sleep(delay)
         attempt += 1
+
+
+def warn_server_call(name: str) -> None:
+    """start_server() and stop_server() of the original: the gateway is its own service now."""
+    warnings.warn(
+        f"{name}() does nothing: the confirmation gateway runs as its own service (npm start or"
+        " its Docker image), so a task service no longer starts or stops a WebSocket server."
+        " The call can be removed.",
+        DeprecationWarning,
+        # Points at the caller's line: this function, the client's method, the caller.
+        stacklevel=3,
+    )
 
 
 def _quoted(identifier: str) -> str:
