@@ -41,6 +41,8 @@ def test_back_off_doubles_with_jitter_up_to_the_cap_and_never_undercuts_retry_af
         assert all(step / 2 <= delay <= step for delay in delays)
         assert len(set(delays)) > 1
     assert all(3.0 <= policy.delay(0, 3.0) <= 3.1 for _ in range(200))
+    # A long wait on an unreachable gateway makes thousands of attempts.
+    assert 0.5 <= policy.delay(5000, None) <= 1.0
 
 
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:

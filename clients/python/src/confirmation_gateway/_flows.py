@@ -52,7 +52,9 @@ class RetryPolicy:
     budget: float = 30.0
 
     def delay(self, attempt: int, retry_after: Optional[float]) -> float:
-        step = min(self.max_backoff, self.initial_backoff * (2**attempt))
+        # The exponent is capped: 2**1024 does not fit a float, and a call that waits for hours
+        # on an unreachable gateway makes that many attempts.
+        step = min(self.max_backoff, self.initial_backoff * (2 ** min(attempt, 64)))
         jittered = step / 2 + random.uniform(0, step / 2)
         return jittered if retry_after is None else retry_after + random.uniform(0, step / 2)
 
