@@ -12,6 +12,7 @@ import os
 import random
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -51,7 +52,9 @@ class RetryPolicy:
     budget: float = 30.0
 
     def delay(self, attempt: int, retry_after: Optional[float]) -> float:
-        step = min(self.max_backoff, self.initial_backoff * (2**attempt))
+        # The exponent is capped: 2**1024 does not fit a float, and a call that waits for hours
+        # on an unreachable gateway makes that many attempts.
+        step = min(self.max_backoff, self.initial_backoff * (2 ** min(attempt, 64)))
         jittered = step / 2 + random.uniform(0, step / 2)
         return jittered if retry_after is None else retry_after + random.uniform(0, step / 2)
 
@@ -214,6 +217,18 @@ def _send(
         )
         yield Sleep(delay)
         attempt += 1
+
+
+def warn_server_call(name: str) -> None:
+    """start_server() and stop_server() of the original: the gateway is its own service now."""
+    warnings.warn(
+        f"{name}() does nothing: the confirmation gateway runs as its own service (npm start or"
+        " its Docker image), so a task service no longer starts or stops a WebSocket server."
+        " The call can be removed.",
+        DeprecationWarning,
+        # Points at the caller's line: this function, the client's method, the caller.
+        stacklevel=3,
+    )
 
 
 def _quoted(identifier: str) -> str:

@@ -148,6 +148,16 @@ class GatewayClient:
     def stop_heartbeat(self, heartbeat_id: str) -> bool:
         return self._run(_flows.stop_heartbeat(self._settings, heartbeat_id))
 
+    def start_server(self) -> None:
+        """Does nothing but warn (DeprecationWarning): the gateway runs as its own service.
+        Kept so that the original's start-up code keeps running until the call is removed."""
+        _flows.warn_server_call("start_server")
+
+    def stop_server(self) -> None:
+        """Does nothing but warn (DeprecationWarning); it does not close the client
+        (`close()` or the context manager does)."""
+        _flows.warn_server_call("stop_server")
+
     def get_status(self) -> JsonObject:
         """The gateway's status: the original's keys (`running`, `host`, `port`,
         `active_connections`, `pending_callbacks`) and its counters."""
