@@ -30,6 +30,7 @@ export class TasksController {
 
   @Get('tasks/:task_id')
   @ApiOkResponse({ schema: TaskViewSchema })
+  @ApiErrors(ErrorCode.NotFound)
   async describe(@Param('task_id') taskId: string) {
     const { cancellation, pending, heartbeat } = await this.tasks.describe(taskId);
     return {
