@@ -1,10 +1,11 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { AckService, toAckView } from './ack.service.js';
 
 @ApiTags('task services')
+@ApiSharedState()
 @Controller('messages')
 export class MessagesController {
   constructor(private readonly acks: AckService) {}

@@ -1,5 +1,5 @@
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { DeliveredSchema, GrantSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
@@ -19,6 +19,7 @@ import { epochSeconds } from '../protocol/server-frames.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 
 @ApiTags('tasks')
+@ApiSharedState()
 @Controller()
 export class TasksController {
   constructor(
