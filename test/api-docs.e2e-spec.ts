@@ -247,6 +247,7 @@ describe('API documents (e2e)', () => {
       expect((await call('POST', '/notify', '/notify', { user_id: 5 })).status).toBe(400);
       expect((await call('GET', '/confirmations/nope', '/confirmations/{callback_id}')).status).toBe(404);
       expect((await call('GET', '/tasks/nope', '/tasks/{task_id}')).status).toBe(404);
+      expect((await call('GET', '/inbox/assets/nope', '/inbox/assets/{file}', undefined, {})).status).toBe(404);
       expect((await call('GET', '/status', '/status', undefined, {})).status).toBe(401);
       expect((await call('GET', '/confirmations/x?wait_seconds=abc', '/confirmations/{callback_id}')).status).toBe(400);
     } finally {
