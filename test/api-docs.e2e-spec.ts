@@ -242,11 +242,18 @@ describe('API documents (e2e)', () => {
       await call('POST', '/broadcast', '/broadcast', { type: 'system_notification', message: 'hi' });
       await call('POST', '/users/alice/messages', '/users/{user_id}/messages', { type: 'personal_notification', message: 'hi' });
       await call('POST', '/tasks/task-1/messages', '/tasks/{task_id}/messages', { type: 'task_progress', progress: 1 });
+      // Validated against its schema, which it has to have.
+      expect(operation('GET', '/messages/{message_id}').responses['200'].content['application/json'].schema).toBeDefined();
+      const sent = await call('POST', '/users/alice/messages', '/users/{user_id}/messages', { type: 'personal_notification', message: 'sign', requires_ack: true });
+      expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body.state).toBe('pending');
+      await alice.request({ action: 'ack', message_id: sent.body.message_id }, 'ack_accepted');
+      expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body).toMatchObject({ state: 'acknowledged', acked_by: 'alice' });
       await call('GET', '/status', '/status');
       await call('GET', '/health', '/health', undefined, {});
       expect((await call('POST', '/notify', '/notify', { user_id: 5 })).status).toBe(400);
       expect((await call('GET', '/confirmations/nope', '/confirmations/{callback_id}')).status).toBe(404);
       expect((await call('GET', '/tasks/nope', '/tasks/{task_id}')).status).toBe(404);
+      expect((await call('GET', '/messages/nope', '/messages/{message_id}')).status).toBe(404);
       expect((await call('GET', '/inbox/assets/nope', '/inbox/assets/{file}', undefined, {})).status).toBe(404);
       expect((await call('GET', '/status', '/status', undefined, {})).status).toBe(401);
       expect((await call('GET', '/confirmations/x?wait_seconds=abc', '/confirmations/{callback_id}')).status).toBe(400);
