@@ -226,6 +226,9 @@ describe('API documents (e2e)', () => {
       const alice = await t.connect('alice');
       const asked = await call('POST', '/notify?wait=false', '/notify', notifyBody('alice', 'task-1', { callback_id: 'docs-1' }));
       expect(asked.status).toBe(202);
+      // `status` is only an alias of `state`.
+      expect(asked.body.status).toBe(asked.body.state);
+      expect(operation('POST', '/notify').responses['202'].content['application/json'].schema.properties.status.deprecated).toBe(true);
       await alice.next('task_step_result');
       await call('GET', '/confirmations/docs-1', '/confirmations/{callback_id}');
       await call('GET', '/tasks/task-1', '/tasks/{task_id}');

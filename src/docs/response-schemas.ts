@@ -36,7 +36,7 @@ export const PendingConfirmationSchema = object(
   {
     callback_id: id,
     state: { type: 'string', enum: ['pending'] },
-    status: { type: 'string', enum: ['pending'], description: 'Same as state (kept for older callers)' },
+    status: { type: 'string', enum: ['pending'], deprecated: true, description: 'Deprecated alias of state, kept for older callers: read state' },
     expires_at: epoch,
   },
   '`wait=false`: the confirmation was delivered; poll GET /confirmations/{callback_id} for the decision.',
