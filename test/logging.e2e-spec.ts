@@ -93,15 +93,15 @@ describe('logs of the built service (real process, real stdout)', () => {
 
     const askedWithId = lines.filter((l) => l.reqId === 'caller-req-42');
     expect(askedWithId).toEqual([
-      expect.objectContaining({ level: 'debug', req: { method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
+      expect.objectContaining({ level: 'debug', context: 'HTTP', req: { method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
     ]);
     // A line a service writes while handling the request carries the request's id too.
     expect(lines.filter((l) => l.reqId === 'notify-req-7').map((l) => [l.context, l.msg])).toEqual([
       ['ConfirmationService', expect.stringMatching(/^Confirmation logged-1 created for user alice/)],
-      [undefined, expect.stringMatching(/^POST \/notify\?wait=false 202 in \d+ ms$/)],
+      ['HTTP', expect.stringMatching(/^POST \/notify\?wait=false 202 in \d+ ms$/)],
     ]);
     expect(lines.filter((l) => l.reqId === generated)).toEqual([
-      expect.objectContaining({ level: 'info', req: { method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
+      expect.objectContaining({ level: 'info', context: 'HTTP', req: { method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
     ]);
 
     expect(lines.filter((l) => l.connectionId === aliceConnection).map((l) => [l.msg, l.userId])).toEqual([
