@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { createApp } from '../src/app.factory.js';
@@ -45,6 +47,21 @@ async function startBuiltService(env: Record<string, string>): Promise<{ child: 
 const KEY = 'docs-test-key';
 const WITH_KEY = { authorization: `Bearer ${KEY}` };
 
+/** The routes that read or write the shared state (Redis in cluster mode), so may answer 503. */
+const SHARED_STATE_ROUTES = [
+  'POST /notify',
+  'POST /broadcast',
+  'POST /users/{user_id}/messages',
+  'GET /confirmations/{callback_id}',
+  'GET /messages/{message_id}',
+  'GET /tasks/{task_id}',
+  'POST /tasks/{task_id}/messages',
+  'POST /tasks/{task_id}/subscribers',
+  'DELETE /tasks/{task_id}/subscribers/{user_id}',
+  'POST /heartbeats',
+  'DELETE /heartbeats/{id}',
+];
+
 type Document = { openapi: string; paths: Record<string, Record<string, any>>; components: { schemas: Record<string, object>; securitySchemes: Record<string, any> } };
 
 let app: NestFastifyApplication;
@@ -71,6 +88,11 @@ function requestSchema(method: string, path: string) {
   return validatorFor(operation(method, path).requestBody.content['application/json'].schema);
 }
 
+/** The error codes the operation documents for the status, if any. */
+function errorCodes(op: any, status: number): string[] | undefined {
+  return op.responses[String(status)]?.content?.['application/json']?.schema?.properties?.code?.enum;
+}
+
 function expectDocumented(method: string, path: string, reply: { status: number; body: unknown }) {
   const response = operation(method, path).responses[String(reply.status)];
   expect(response).toBeDefined();
@@ -78,6 +100,15 @@ function expectDocumented(method: string, path: string, reply: { status: number;
   if (!schema) return;
   const validate = validatorFor(schema);
   if (!validate(reply.body)) throw new Error(`${method} ${path} ${reply.status} ${JSON.stringify(reply.body)}: ${ajv.errorsText(validate.errors)}`);
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
 }
 
 describe('API documents (e2e)', () => {
@@ -142,6 +173,13 @@ describe('API documents (e2e)', () => {
       }
     }
     expect(operation('POST', '/notify').responses['429'].content['application/json'].schema.properties.code.enum).toEqual(['too_many_pending']);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const route = `${method.toUpperCase()} ${path}`;
+        expect([route, errorCodes(op, 500)]).toEqual([route, ['internal_error']]);
+        expect([route, errorCodes(op, 503)?.includes('unavailable') ?? false]).toEqual([route, SHARED_STATE_ROUTES.includes(route)]);
+      }
+    }
     expect(operation('GET', '/confirmations/{callback_id}').responses['404'].content['application/json'].schema.properties.code.enum).toEqual(['callback_not_found']);
   });
 
@@ -188,6 +226,9 @@ describe('API documents (e2e)', () => {
       const alice = await t.connect('alice');
       const asked = await call('POST', '/notify?wait=false', '/notify', notifyBody('alice', 'task-1', { callback_id: 'docs-1' }));
       expect(asked.status).toBe(202);
+      // `status` is only an alias of `state`.
+      expect(asked.body.status).toBe(asked.body.state);
+      expect(operation('POST', '/notify').responses['202'].content['application/json'].schema.properties.status.deprecated).toBe(true);
       await alice.next('task_step_result');
       await call('GET', '/confirmations/docs-1', '/confirmations/{callback_id}');
       await call('GET', '/tasks/task-1', '/tasks/{task_id}');
@@ -204,12 +245,48 @@ describe('API documents (e2e)', () => {
       await call('POST', '/broadcast', '/broadcast', { type: 'system_notification', message: 'hi' });
       await call('POST', '/users/alice/messages', '/users/{user_id}/messages', { type: 'personal_notification', message: 'hi' });
       await call('POST', '/tasks/task-1/messages', '/tasks/{task_id}/messages', { type: 'task_progress', progress: 1 });
+      // Validated against its schema, which it has to have.
+      expect(operation('GET', '/messages/{message_id}').responses['200'].content['application/json'].schema).toBeDefined();
+      const sent = await call('POST', '/users/alice/messages', '/users/{user_id}/messages', { type: 'personal_notification', message: 'sign', requires_ack: true });
+      expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body.state).toBe('pending');
+      await alice.request({ action: 'ack', message_id: sent.body.message_id }, 'ack_accepted');
+      expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body).toMatchObject({ state: 'acknowledged', acked_by: 'alice' });
       await call('GET', '/status', '/status');
       await call('GET', '/health', '/health', undefined, {});
       expect((await call('POST', '/notify', '/notify', { user_id: 5 })).status).toBe(400);
       expect((await call('GET', '/confirmations/nope', '/confirmations/{callback_id}')).status).toBe(404);
+      expect((await call('GET', '/tasks/nope', '/tasks/{task_id}')).status).toBe(404);
+      expect((await call('GET', '/messages/nope', '/messages/{message_id}')).status).toBe(404);
+      expect((await call('GET', '/inbox/assets/nope', '/inbox/assets/{file}', undefined, {})).status).toBe(404);
       expect((await call('GET', '/status', '/status', undefined, {})).status).toBe(401);
       expect((await call('GET', '/confirmations/x?wait_seconds=abc', '/confirmations/{callback_id}')).status).toBe(400);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('documents the 503 every shared-state route answers while Redis is away', async () => {
+    const t = await startTestApp({ API_KEYS: KEY, REDIS_URL: `redis://127.0.0.1:${await closedPort()}/0` });
+    try {
+      const calls: Array<[string, string, string, unknown?]> = [
+        ['POST', '/notify', '/notify', notifyBody('alice', 'task-1')],
+        ['POST', '/broadcast', '/broadcast', { type: 'system_notification', message: 'hi' }],
+        ['POST', '/users/alice/messages', '/users/{user_id}/messages', { type: 'personal_notification', message: 'hi' }],
+        ['GET', '/confirmations/docs-1', '/confirmations/{callback_id}'],
+        ['GET', '/messages/m-1', '/messages/{message_id}'],
+        ['GET', '/tasks/task-1', '/tasks/{task_id}'],
+        ['POST', '/tasks/task-1/messages', '/tasks/{task_id}/messages', { type: 'task_progress', progress: 1 }],
+        ['POST', '/tasks/task-1/subscribers', '/tasks/{task_id}/subscribers', { user_id: 'bob' }],
+        ['DELETE', '/tasks/task-1/subscribers/bob', '/tasks/{task_id}/subscribers/{user_id}'],
+        ['POST', '/heartbeats', '/heartbeats', { user_id: 'alice', task_id: 'task-1', interval_seconds: 5 }],
+        ['DELETE', '/heartbeats/h-1', '/heartbeats/{id}'],
+      ];
+      for (const [method, path, documentedPath, body] of calls) {
+        const reply = await t.http(method, path, body, WITH_KEY);
+        expect([method, path, reply.status, reply.body?.code]).toEqual([method, path, 503, 'unavailable']);
+        expectDocumented(method, documentedPath, reply);
+      }
+      expect(calls.map(([method, , documentedPath]) => `${method} ${documentedPath}`).sort()).toEqual([...SHARED_STATE_ROUTES].sort());
     } finally {
       await t.close();
     }

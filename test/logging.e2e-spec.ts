@@ -93,15 +93,15 @@ describe('logs of the built service (real process, real stdout)', () => {
 
     const askedWithId = lines.filter((l) => l.reqId === 'caller-req-42');
     expect(askedWithId).toEqual([
-      expect.objectContaining({ level: 'debug', req: { method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
+      expect.objectContaining({ level: 'debug', context: 'HTTP', req: { method: 'GET', url: '/status?token=[Redacted]' }, res: { statusCode: 200 } }),
     ]);
     // A line a service writes while handling the request carries the request's id too.
     expect(lines.filter((l) => l.reqId === 'notify-req-7').map((l) => [l.context, l.msg])).toEqual([
       ['ConfirmationService', expect.stringMatching(/^Confirmation logged-1 created for user alice/)],
-      [undefined, expect.stringMatching(/^POST \/notify\?wait=false 202 in \d+ ms$/)],
+      ['HTTP', expect.stringMatching(/^POST \/notify\?wait=false 202 in \d+ ms$/)],
     ]);
     expect(lines.filter((l) => l.reqId === generated)).toEqual([
-      expect.objectContaining({ level: 'info', req: { method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
+      expect.objectContaining({ level: 'info', context: 'HTTP', req: { method: 'GET', url: '/status' }, res: { statusCode: 401 } }),
     ]);
 
     expect(lines.filter((l) => l.connectionId === aliceConnection).map((l) => [l.msg, l.userId])).toEqual([
@@ -109,6 +109,26 @@ describe('logs of the built service (real process, real stdout)', () => {
       ['Connection closed', 'alice'],
     ]);
     expect(lines.filter((l) => l.msg?.startsWith('Upgrade refused')).map((l) => l.reason)).toEqual(['unauthorized', 'unauthorized', 'unauthorized']);
+  }, 60_000);
+
+  it('logs one line per confirmation outcome, with its fields, a timeout included', async () => {
+    service = await startBuiltService({ ...PRODUCTION });
+    const { baseUrl } = service;
+    const asked = await request(baseUrl, 'POST', '/notify?wait=false', notifyBody('carol', 'expiring-task', { callback_id: 'expiring-1', timeout_seconds: 0.2 }), AUTH);
+    expect(asked.status).toBe(202);
+    const settled = await request(baseUrl, 'GET', '/confirmations/expiring-1?wait_seconds=10', undefined, AUTH);
+    expect(settled.body.state).toBe('timed_out');
+    await sleep(100);
+    await service.stop();
+
+    const about = jsonLines(service.stdout()).filter((l) => l.context === 'ConfirmationService' && l.msg.includes('expiring-1'));
+    expect(about.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^Confirmation expiring-1 created for user carol/),
+      expect.stringMatching(/^Confirmation expiring-1 timed_out \(user carol, task expiring-task, after [\d.]+ s; decision: proceed\)$/),
+    ]);
+    expect(about[1]).toMatchObject({ level: 'info', callbackId: 'expiring-1', userId: 'carol', taskId: 'expiring-task', state: 'timed_out' });
+    expect(about[1].decisionSeconds).toBeGreaterThanOrEqual(0.2);
+    expect(about[1].decisionSeconds).toBeLessThan(10);
   }, 60_000);
 
   it('writes no line per message or per answered request at the default level', async () => {

@@ -1,17 +1,19 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
+import { AckViewSchema } from '../docs/response-schemas.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { AckService, toAckView } from './ack.service.js';
 
 @ApiTags('task services')
+@ApiSharedState()
 @Controller('messages')
 export class MessagesController {
   constructor(private readonly acks: AckService) {}
 
   /** Whether a message sent with `requires_ack` was acknowledged, by whom and when. */
   @Get(':message_id')
-  @ApiOkResponse({ description: 'The message: state (pending, acknowledged, expired), who acknowledged it and when' })
+  @ApiOkResponse({ schema: AckViewSchema, description: 'The message: state (pending, acknowledged, expired), who acknowledged it and when' })
   @ApiErrors(ErrorCode.MessageNotFound)
   async get(@Param('message_id') messageId: string) {
     const message = await this.acks.get(messageId);

@@ -269,7 +269,6 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     try {
       const outcome = await this.store.settle(userId, callbackId, { state: 'timed_out', proceed, feedback: null, settledAt: Date.now() });
       if (outcome.kind !== 'settled') return;
-      this.logger.log(`Confirmation ${callbackId} timed out; decision: ${this.timeoutDecision}`);
       await this.announceSettled(outcome.confirmation, outcome.waitingInstances);
     } catch (err) {
       // Redis away: the overdue scan of whichever instance sees it first settles it later.
@@ -298,7 +297,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.counters[COUNTER_OF[state]]++;
     const seconds = ((confirmation.settledAt ?? Date.now()) - confirmation.createdAt) / 1000;
     this.metrics.observeDecision(state, seconds);
-    this.logger.log(`Confirmation ${confirmation.callbackId} ${state} (user ${confirmation.userId}, task ${confirmation.taskId}, after ${seconds} s)`);
+    this.logOutcome(confirmation, state, seconds);
     const frame: ConfirmationResolvedFrame = {
       type: 'confirmation_resolved',
       callback_id: confirmation.callbackId,
@@ -311,6 +310,16 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
       this.delivery.announceResolution(confirmation, waitingInstances),
     ]);
+  }
+
+  /** One line per outcome, whichever way it came; a timeout says which decision it took. */
+  private logOutcome(confirmation: Confirmation, state: SettledState, decisionSeconds: number): void {
+    const { callbackId, userId, taskId } = confirmation;
+    const decision = state === 'timed_out' ? `; decision: ${confirmation.proceed ? 'proceed' : 'reject'}` : '';
+    this.logger.log(
+      { callbackId, userId, taskId, state, decisionSeconds },
+      `Confirmation ${callbackId} ${state} (user ${userId}, task ${taskId}, after ${decisionSeconds} s${decision})`,
+    );
   }
 
   private wakeWaiters(event: ResolutionEvent): void {

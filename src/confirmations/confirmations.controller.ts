@@ -1,5 +1,5 @@
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { ConfirmationViewSchema } from '../docs/response-schemas.js';
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
@@ -10,6 +10,7 @@ import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
 
 @ApiTags('task services')
+@ApiSharedState()
 @Controller('confirmations')
 export class ConfirmationsController {
   constructor(private readonly confirmations: ConfirmationService) {}

@@ -8,7 +8,7 @@ import type { OperationObject, ParameterObject, ResponsesObject, SchemaObject } 
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { dtosReachableFrom, isDescribedDto, schemaOf } from '../protocol/dto-schema.js';
 import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
-import { API_ERRORS } from './api-errors.decorator.js';
+import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
 import { AnyJsonObjectSchema } from './response-schemas.js';
 
 export const API_KEY_SCHEME = 'api-key';
@@ -55,6 +55,7 @@ interface RouteDocs {
   anyJsonBody: boolean;
   query?: Type;
   isPublic: boolean;
+  sharedState: boolean;
   errors: ErrorCode[];
 }
 
@@ -73,6 +74,7 @@ function routesOf(app: INestApplication): RouteDocs[] {
           operationId: `${controller.name}_${method}`,
           anyJsonBody: false,
           isPublic: Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler)?.publicRoute === true,
+          sharedState: (Reflect.getMetadata(API_SHARED_STATE, handler) ?? Reflect.getMetadata(API_SHARED_STATE, controller)) === true,
           errors: (Reflect.getMetadata(API_ERRORS, handler) ?? []) as ErrorCode[],
         };
         for (const [key, arg] of Object.entries(args)) {
@@ -117,6 +119,9 @@ function queryParameters(dto: Type): ParameterObject[] {
 function errorResponses(route: RouteDocs): ResponsesObject {
   const codes = new Set(route.errors);
   if (!route.isPublic) codes.add(ErrorCode.Unauthorized);
+  if (route.sharedState) codes.add(ErrorCode.Unavailable);
+  // What the error filter answers for anything unexpected, on every route.
+  codes.add(ErrorCode.InternalError);
   if (route.body || route.anyJsonBody) {
     codes.add(ErrorCode.InvalidMessage).add(ErrorCode.PayloadTooLarge).add(ErrorCode.UnsupportedMediaType);
   }

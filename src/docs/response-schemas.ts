@@ -36,7 +36,7 @@ export const PendingConfirmationSchema = object(
   {
     callback_id: id,
     state: { type: 'string', enum: ['pending'] },
-    status: { type: 'string', enum: ['pending'], description: 'Same as state (kept for older callers)' },
+    status: { type: 'string', enum: ['pending'], deprecated: true, description: 'Deprecated alias of state, kept for older callers: read state' },
     expires_at: epoch,
   },
   '`wait=false`: the confirmation was delivered; poll GET /confirmations/{callback_id} for the decision.',
@@ -80,6 +80,21 @@ export const TaskViewSchema = object({
 });
 
 export const GrantSchema = object({ task_id: id, user_id: id, expires_at: epoch });
+
+export const AckViewSchema = object(
+  {
+    message_id: { type: 'string' },
+    user_id: nullable(id),
+    task_id: nullable(id),
+    state: { type: 'string', enum: ['pending', 'acknowledged', 'expired'] },
+    acknowledged: { type: 'boolean' },
+    acked_by: nullable(id),
+    acked_at: nullable(epoch),
+    created_at: epoch,
+    expires_at: epoch,
+  },
+  'A message sent with requires_ack: for a user (user_id) or for any subscriber of a task (task_id), and who acknowledged it when.',
+);
 
 export const DeliveredSchema = object({ delivered: { type: 'integer', minimum: 0, description: 'Connections the message was written to' } });
 

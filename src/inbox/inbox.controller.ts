@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { PublicRoute } from '../auth/api-key.hook.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { type Asset } from './inbox-assets.js';
 import { InboxService } from './inbox.service.js';
@@ -39,18 +40,21 @@ export class InboxController {
 
   @Get()
   @PublicRoute()
+  @ApiErrors(ErrorCode.NotFound)
   page(@Res() reply: FastifyReply): void {
     send(reply, this.inbox.page());
   }
 
   @Get('assets/:file')
   @PublicRoute()
+  @ApiErrors(ErrorCode.NotFound)
   asset(@Param('file') file: string, @Res() reply: FastifyReply): void {
     send(reply, this.inbox.asset(file));
   }
 
   @Get('sdk/:file')
   @PublicRoute()
+  @ApiErrors(ErrorCode.NotFound)
   sdk(@Param('file') file: string, @Res() reply: FastifyReply): void {
     send(reply, this.inbox.sdkModule(file));
   }

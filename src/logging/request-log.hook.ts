@@ -31,6 +31,9 @@ export function logRequests(fastify: FastifyInstance, pino: PinoLogger): void {
   });
 }
 
+/** Request lines' `context`; the service's other lines carry the class that logged. */
+const CONTEXT = 'HTTP';
+
 /** One line per request; `reply` is missing when the client went away first. */
 function logOutcome(log: Logger, request: FastifyRequest, reply?: FastifyReply): void {
   const status = reply?.statusCode;
@@ -39,9 +42,9 @@ function logOutcome(log: Logger, request: FastifyRequest, reply?: FastifyReply):
   const url = redactUrl(request.url);
   const req = { method: request.method, url };
   if (status === undefined) {
-    log[level]({ reqId: request.id, req }, `${request.method} ${url} aborted by the client`);
+    log[level]({ context: CONTEXT, reqId: request.id, req }, `${request.method} ${url} aborted by the client`);
     return;
   }
   const responseTime = Math.round(reply?.elapsedTime ?? 0);
-  log[level]({ reqId: request.id, req, res: { statusCode: status }, responseTime }, `${request.method} ${url} ${status} in ${responseTime} ms`);
+  log[level]({ context: CONTEXT, reqId: request.id, req, res: { statusCode: status }, responseTime }, `${request.method} ${url} ${status} in ${responseTime} ms`);
 }

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { toDecision } from '../confirmations/confirmation.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
-import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { DecisionSchema, DeliveredSchema, PendingConfirmationSchema } from '../docs/response-schemas.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
@@ -19,6 +19,7 @@ import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
+@ApiSharedState()
 @Controller()
 export class NotifyController {
   constructor(

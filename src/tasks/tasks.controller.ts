@@ -1,5 +1,5 @@
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../docs/api-errors.decorator.js';
+import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { DeliveredSchema, GrantSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
@@ -20,6 +20,7 @@ import { acceptedAt } from '../http/accepted-at.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 
 @ApiTags('tasks')
+@ApiSharedState()
 @Controller()
 export class TasksController {
   constructor(
@@ -31,6 +32,7 @@ export class TasksController {
 
   @Get('tasks/:task_id')
   @ApiOkResponse({ schema: TaskViewSchema })
+  @ApiErrors(ErrorCode.NotFound)
   async describe(@Param('task_id') taskId: string) {
     const { cancellation, pending, heartbeat } = await this.tasks.describe(taskId);
     return {
