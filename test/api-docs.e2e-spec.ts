@@ -252,6 +252,9 @@ describe('API documents (e2e)', () => {
       await alice.request({ action: 'ack', message_id: sent.body.message_id }, 'ack_accepted');
       expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body).toMatchObject({ state: 'acknowledged', acked_by: 'alice' });
       await call('GET', '/status', '/status');
+      const listed = await call('GET', '/connections?user_id=alice', '/connections');
+      expect(listed.body.count).toBe(1);
+      expect((await call('GET', '/connections?limit=0', '/connections')).status).toBe(400);
       await call('GET', '/health', '/health', undefined, {});
       expect((await call('POST', '/notify', '/notify', { user_id: 5 })).status).toBe(400);
       expect((await call('GET', '/confirmations/nope', '/confirmations/{callback_id}')).status).toBe(404);

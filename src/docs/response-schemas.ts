@@ -98,6 +98,14 @@ export const AckViewSchema = object(
 
 export const DeliveredSchema = object({ delivered: { type: 'integer', minimum: 0, description: 'Connections the message was written to' } });
 
+/** A caller's message: the delivery count, plus the message's ack state when it was sent with requires_ack. */
+export const MessageDeliveredSchema: SchemaObject = {
+  anyOf: [
+    DeliveredSchema,
+    { ...AckViewSchema, properties: { ...DeliveredSchema.properties, ...AckViewSchema.properties }, required: [...(DeliveredSchema.required ?? []), ...(AckViewSchema.required ?? [])] },
+  ],
+};
+
 export const AnyJsonObjectSchema: SchemaObject = {
   type: 'object',
   additionalProperties: true,

@@ -5,7 +5,7 @@ import { toDecision } from '../confirmations/confirmation.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
-import { DecisionSchema, DeliveredSchema, PendingConfirmationSchema } from '../docs/response-schemas.js';
+import { DecisionSchema, DeliveredSchema, MessageDeliveredSchema, PendingConfirmationSchema } from '../docs/response-schemas.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { epochSeconds } from '../protocol/server-frames.js';
@@ -69,7 +69,7 @@ export class NotifyController {
   /** send_to_user: the caller's object plus `target_user_id`, to that user's connections only. */
   @Post('users/:user_id/messages')
   @HttpCode(HttpStatus.OK)
-  @ApiOkResponse({ schema: DeliveredSchema, description: "The object, plus target_user_id, went to the user's connections" })
+  @ApiOkResponse({ schema: MessageDeliveredSchema, description: "The object, plus target_user_id, went to the user's connections (with requires_ack: and its ack state)" })
   async sendToUser(
     @Param('user_id') userId: string,
     @Body(JsonObjectPipe) message: Record<string, unknown>,

@@ -1,6 +1,6 @@
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
-import { DeliveredSchema, GrantSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
+import { GrantSchema, MessageDeliveredSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AckService, toAckView } from '../acks/ack.service.js';
@@ -48,7 +48,7 @@ export class TasksController {
   /** Progress and other task messages, to the task's subscribers. */
   @Post('tasks/:task_id/messages')
   @HttpCode(HttpStatus.OK)
-  @ApiOkResponse({ schema: DeliveredSchema, description: "The object, plus task_id, went to the task's subscribers" })
+  @ApiOkResponse({ schema: MessageDeliveredSchema, description: "The object, plus task_id, went to the task's subscribers (with requires_ack: and its ack state)" })
   async sendToTask(
     @Param('task_id') taskId: string,
     @Body(JsonObjectPipe) message: Record<string, unknown>,
