@@ -28,6 +28,15 @@ let document: any;
 let messages: Message[];
 const constOf = (payload: Schema, field: string): string | undefined => payload.properties?.[field]?.const;
 
+/** A payload with the properties and required fields of its allOf parts (the shared schemas) merged in. */
+function flatten(schema: Schema): Schema {
+  const parts = [schema, ...(schema.allOf ?? []).map(flatten)];
+  const properties = Object.assign({}, ...parts.map((part) => part.properties ?? {}));
+  const required = [...new Set(parts.flatMap((part) => part.required ?? []))];
+  const { allOf: _allOf, ...own } = schema;
+  return { ...own, properties, ...(required.length ? { required } : {}) };
+}
+
 /** The types a schema allows, null aside, whether it says so with `type` or `anyOf`. */
 function typesOf(schema: Schema): string[] {
   if (schema.anyOf) return [...new Set<string>(schema.anyOf.flatMap(typesOf))].sort();
@@ -55,24 +64,40 @@ function actionDtos(): Map<string, Function | undefined> {
   return dtos;
 }
 
-/** Each frame interface listed in an interface of server-frames.ts: type -> its members and whether they are optional. */
-function framesIn(listName: string): Map<string, Map<string, boolean>> {
-  const file = join(root, 'src/protocol/server-frames.ts');
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2023, true);
-  const interfaces = new Map<string, ts.InterfaceDeclaration>();
-  source.forEachChild((node) => {
-    if (ts.isInterfaceDeclaration(node)) interfaces.set(node.name.text, node);
+const parse = (file: string) => ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2023, true);
+const serverFramesSource = parse(join(root, 'src/protocol/server-frames.ts'));
+
+function serverFrameInterface(name: string): ts.InterfaceDeclaration {
+  let found: ts.InterfaceDeclaration | undefined;
+  serverFramesSource.forEachChild((node) => {
+    if (ts.isInterfaceDeclaration(node) && node.name.text === name) found = node;
   });
-  const list = interfaces.get(listName);
-  if (!list) throw new Error(`no interface ${listName} in server-frames.ts`);
-  const frames = new Map<string, Map<string, boolean>>();
-  for (const member of list.members) {
+  if (!found) throw new Error(`no interface ${name} in server-frames.ts`);
+  return found;
+}
+
+/** The interfaces an interface of server-frames.ts extends, by name. */
+function basesOf(name: string): string[] {
+  const clauses = serverFrameInterface(name).heritageClauses ?? [];
+  return clauses.flatMap((clause) => clause.types.map((type) => type.expression.getText(serverFramesSource)));
+}
+
+/** An interface's members, those of the interfaces it extends included: name -> whether it is optional. */
+function fieldsOf(name: string): Map<string, boolean> {
+  const fields = new Map<string, boolean>();
+  for (const base of basesOf(name)) for (const [field, optional] of fieldsOf(base)) fields.set(field, optional);
+  for (const field of serverFrameInterface(name).members) {
+    if (ts.isPropertySignature(field)) fields.set(field.name.getText(serverFramesSource), field.questionToken !== undefined);
+  }
+  return fields;
+}
+
+/** Each frame interface listed in an interface of server-frames.ts: type -> the interface's name. */
+function framesIn(listName: string): Map<string, string> {
+  const frames = new Map<string, string>();
+  for (const member of serverFrameInterface(listName).members) {
     if (!ts.isPropertySignature(member) || !member.type || !ts.isTypeReferenceNode(member.type)) continue;
-    const frame = interfaces.get(member.type.typeName.getText(source));
-    if (!frame) throw new Error(`${listName}.${member.name.getText(source)} names no interface of server-frames.ts`);
-    const fields = new Map<string, boolean>();
-    for (const field of frame.members) if (ts.isPropertySignature(field)) fields.set(field.name.getText(source), field.questionToken !== undefined);
-    frames.set(member.name.getText(source), fields);
+    frames.set(member.name.getText(serverFramesSource), member.type.typeName.getText(serverFramesSource));
   }
   return frames;
 }
@@ -83,7 +108,7 @@ describe('docs/asyncapi.yaml', () => {
     const errors = diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join('.')}: ${d.message}`);
     expect(errors).toEqual([]);
     document = parsed;
-    messages = parsed!.allMessages().all().map((m) => ({ id: m.id(), payload: m.payload()?.json() ?? {} }));
+    messages = parsed!.allMessages().all().map((m) => ({ id: m.id(), payload: flatten(m.payload()?.json() ?? {}) }));
   }, 120_000);
 
   it('is an AsyncAPI 3 document', () => {
@@ -119,7 +144,7 @@ describe('docs/asyncapi.yaml', () => {
     expect(documented.map((m) => constOf(m.payload, 'type')).sort()).toEqual([...frames.keys()].sort());
     for (const { payload } of documented) {
       const type = constOf(payload, 'type') as string;
-      const fields = frames.get(type)!;
+      const fields = fieldsOf(frames.get(type)!);
       expect([type, Object.keys(payload.properties).sort()]).toEqual([type, [...fields.keys()].sort()]);
       const required = [...fields].filter(([, optional]) => !optional).map(([name]) => name);
       expect([type, [...(payload.required ?? [])].sort()]).toEqual([type, required.sort()]);
