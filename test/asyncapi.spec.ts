@@ -1,11 +1,13 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { Parser } from '@asyncapi/parser';
 import { MESSAGE_METADATA } from '@nestjs/websockets/constants.js';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { AckService } from '../src/acks/ack.service.js';
 import { TaskGateway } from '../src/gateway/task.gateway.js';
+import { OFFSET_FIELD } from '../src/history/history.store.js';
 import { ClientAction } from '../src/protocol/client-frames.js';
 import { CloseCode } from '../src/protocol/close-code.enum.js';
 import { isDescribedDto, schemaOf } from '../src/protocol/dto-schema.js';
@@ -14,7 +16,10 @@ import { ErrorCode } from '../src/protocol/error-code.enum.js';
 /**
  * docs/asyncapi.yaml against src/protocol/, both ways: every client action and its fields
  * (from the DTOs the gateway validates with), every server frame and its fields (from the
- * interfaces in server-frames.ts), the error codes, the close codes and the replies.
+ * interfaces in server-frames.ts), the error codes, the close codes and the replies; the
+ * shared streamPosition and ackRequest schemas (from StreamOffsets / AckRequestFields, the
+ * history's offset fields and what AckService adds) and the upgrade URL's query parameters
+ * (from the `searchParams` reads in src/gateway and src/auth).
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +32,15 @@ interface Message {
 let document: any;
 let messages: Message[];
 const constOf = (payload: Schema, field: string): string | undefined => payload.properties?.[field]?.const;
+
+/** A payload with the properties and required fields of its allOf parts (the shared schemas) merged in. */
+function flatten(schema: Schema): Schema {
+  const parts = [schema, ...(schema.allOf ?? []).map(flatten)];
+  const properties = Object.assign({}, ...parts.map((part) => part.properties ?? {}));
+  const required = [...new Set(parts.flatMap((part) => part.required ?? []))];
+  const { allOf: _allOf, ...own } = schema;
+  return { ...own, properties, ...(required.length ? { required } : {}) };
+}
 
 /** The types a schema allows, null aside, whether it says so with `type` or `anyOf`. */
 function typesOf(schema: Schema): string[] {
@@ -55,26 +69,105 @@ function actionDtos(): Map<string, Function | undefined> {
   return dtos;
 }
 
-/** Each frame interface listed in an interface of server-frames.ts: type -> its members and whether they are optional. */
-function framesIn(listName: string): Map<string, Map<string, boolean>> {
-  const file = join(root, 'src/protocol/server-frames.ts');
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2023, true);
-  const interfaces = new Map<string, ts.InterfaceDeclaration>();
-  source.forEachChild((node) => {
-    if (ts.isInterfaceDeclaration(node)) interfaces.set(node.name.text, node);
+const parse = (file: string) => ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2023, true);
+const serverFramesSource = parse(join(root, 'src/protocol/server-frames.ts'));
+
+function serverFrameInterface(name: string): ts.InterfaceDeclaration {
+  let found: ts.InterfaceDeclaration | undefined;
+  serverFramesSource.forEachChild((node) => {
+    if (ts.isInterfaceDeclaration(node) && node.name.text === name) found = node;
   });
-  const list = interfaces.get(listName);
-  if (!list) throw new Error(`no interface ${listName} in server-frames.ts`);
-  const frames = new Map<string, Map<string, boolean>>();
-  for (const member of list.members) {
+  if (!found) throw new Error(`no interface ${name} in server-frames.ts`);
+  return found;
+}
+
+/** The interfaces an interface of server-frames.ts extends, by name. */
+function basesOf(name: string): string[] {
+  const clauses = serverFrameInterface(name).heritageClauses ?? [];
+  return clauses.flatMap((clause) => clause.types.map((type) => type.expression.getText(serverFramesSource)));
+}
+
+/** An interface's members, those of the interfaces it extends included: name -> whether it is optional. */
+function fieldsOf(name: string): Map<string, boolean> {
+  const fields = new Map<string, boolean>();
+  for (const base of basesOf(name)) for (const [field, optional] of fieldsOf(base)) fields.set(field, optional);
+  for (const field of serverFrameInterface(name).members) {
+    if (ts.isPropertySignature(field)) fields.set(field.name.getText(serverFramesSource), field.questionToken !== undefined);
+  }
+  return fields;
+}
+
+/** Each frame interface listed in an interface of server-frames.ts: type -> the interface's name. */
+function framesIn(listName: string): Map<string, string> {
+  const frames = new Map<string, string>();
+  for (const member of serverFrameInterface(listName).members) {
     if (!ts.isPropertySignature(member) || !member.type || !ts.isTypeReferenceNode(member.type)) continue;
-    const frame = interfaces.get(member.type.typeName.getText(source));
-    if (!frame) throw new Error(`${listName}.${member.name.getText(source)} names no interface of server-frames.ts`);
-    const fields = new Map<string, boolean>();
-    for (const field of frame.members) if (ts.isPropertySignature(field)) fields.set(field.name.getText(source), field.questionToken !== undefined);
-    frames.set(member.name.getText(source), fields);
+    frames.set(member.name.getText(serverFramesSource), member.type.typeName.getText(serverFramesSource));
   }
   return frames;
+}
+
+/** The shared schemas of the document and the interfaces of server-frames.ts they stand for. */
+const SHARED = { StreamOffsets: 'streamPosition', AckRequestFields: 'ackRequest' } as const;
+
+/**
+ * The query parameters the upgrade handling reads: the names given to `searchParams.get`
+ * (`getAll`, `has`) in src/gateway and src/auth, a helper's parameter traced to the string
+ * its callers pass. Anything else given to it fails, rather than going unlisted.
+ */
+function upgradeQueryParameters(): string[] {
+  const names = new Set<string>();
+  for (const dir of ['src/gateway', 'src/auth']) {
+    for (const entry of readdirSync(join(root, dir))) {
+      if (!entry.endsWith('.ts') || entry.endsWith('.spec.ts')) continue;
+      const source = parse(join(root, dir, entry));
+      const all: ts.Node[] = [];
+      const collect = (node: ts.Node) => {
+        all.push(node);
+        ts.forEachChild(node, collect);
+      };
+      collect(source);
+      const holders = new Set(
+        all
+          .filter(ts.isVariableDeclaration)
+          .filter((d) => ts.isIdentifier(d.name) && d.initializer && ts.isPropertyAccessExpression(d.initializer) && d.initializer.name.text === 'searchParams')
+          .map((d) => (d.name as ts.Identifier).text),
+      );
+      const isParams = (e: ts.Expression) => (ts.isPropertyAccessExpression(e) ? e.name.text === 'searchParams' : ts.isIdentifier(e) && holders.has(e.text));
+      const where = (node: ts.Node) => `${dir}/${entry}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
+      const namesOf = (arg: ts.Expression): string[] => {
+        if (ts.isStringLiteralLike(arg)) return [arg.text];
+        // A parameter of the enclosing helper: the strings its callers pass in that place.
+        let fn: ts.Node | undefined = arg.parent;
+        while (fn && !ts.isFunctionLike(fn)) fn = fn.parent;
+        const index = fn && ts.isIdentifier(arg) ? (fn as ts.SignatureDeclaration).parameters.findIndex((p) => p.name.getText(source) === arg.text) : -1;
+        const owner = fn?.parent;
+        const helper = fn && ts.isFunctionDeclaration(fn) ? fn.name?.text : owner && ts.isVariableDeclaration(owner) ? owner.name.getText(source) : undefined;
+        if (index < 0 || !helper) throw new Error(`${where(arg)}: cannot tell which query parameter ${arg.getText(source)} names`);
+        const calls = all.filter((n): n is ts.CallExpression => ts.isCallExpression(n) && ts.isIdentifier(n.expression) && n.expression.text === helper);
+        if (calls.length === 0) throw new Error(`${where(arg)}: ${helper} is never called`);
+        return calls.flatMap((call) => namesOf(call.arguments[index]));
+      };
+      for (const node of all) {
+        if (!ts.isCallExpression(node) || !ts.isPropertyAccessExpression(node.expression)) continue;
+        if (!['get', 'getAll', 'has'].includes(node.expression.name.text) || !isParams(node.expression.expression)) continue;
+        for (const name of namesOf(node.arguments[0])) names.add(name);
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+/** The fields AckService adds to a caller's message it sends with requires_ack. */
+async function fieldsAckServiceAdds(): Promise<Schema> {
+  let sent: Schema = {};
+  const config = { get: () => 300 };
+  const store = { create: async () => undefined };
+  const delivery = { deliver: async (_audience: unknown, frame: Schema) => ((sent = frame), 1) };
+  const service = new AckService(config as any, store as any, delivery as any, {} as any, {} as any);
+  await service.send({ userId: 'alice' }, { type: 'personal_notification', message: 'hi' }, 60);
+  const { type: _type, message: _message, ...added } = sent;
+  return added;
 }
 
 describe('docs/asyncapi.yaml', () => {
@@ -83,7 +176,7 @@ describe('docs/asyncapi.yaml', () => {
     const errors = diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join('.')}: ${d.message}`);
     expect(errors).toEqual([]);
     document = parsed;
-    messages = parsed!.allMessages().all().map((m) => ({ id: m.id(), payload: m.payload()?.json() ?? {} }));
+    messages = parsed!.allMessages().all().map((m) => ({ id: m.id(), payload: flatten(m.payload()?.json() ?? {}) }));
   }, 120_000);
 
   it('is an AsyncAPI 3 document', () => {
@@ -119,7 +212,7 @@ describe('docs/asyncapi.yaml', () => {
     expect(documented.map((m) => constOf(m.payload, 'type')).sort()).toEqual([...frames.keys()].sort());
     for (const { payload } of documented) {
       const type = constOf(payload, 'type') as string;
-      const fields = frames.get(type)!;
+      const fields = fieldsOf(frames.get(type)!);
       expect([type, Object.keys(payload.properties).sort()]).toEqual([type, [...fields.keys()].sort()]);
       const required = [...fields].filter(([, optional]) => !optional).map(([name]) => name);
       expect([type, [...(payload.required ?? [])].sort()]).toEqual([type, required.sort()]);
@@ -148,5 +241,60 @@ describe('docs/asyncapi.yaml', () => {
     expect(replies.get('confirm')).toEqual(['confirmation_accepted', 'error']);
     expect(replies.get('ping')).toEqual(['pong']);
     for (const [action, types] of replies) expect([action, types.length > 0]).toEqual([action, true]);
+  });
+  it('has streamPosition with exactly the fields of StreamOffsets, the ones the history sets', () => {
+    const schema = document.components().schemas().get('streamPosition').json();
+    const fields = fieldsOf('StreamOffsets');
+    expect(Object.keys(schema.properties).sort()).toEqual([...fields.keys()].sort());
+    expect(Object.keys(schema.properties).sort()).toEqual(Object.values(OFFSET_FIELD).sort());
+    expect([...fields.values()].every(Boolean)).toBe(true); // all optional: absent with history off
+    expect(schema.required ?? []).toEqual([]);
+    for (const [field, property] of Object.entries<Schema>(schema.properties)) expect([field, property.type]).toEqual([field, 'integer']);
+  });
+
+  it('has ackRequest with exactly the fields of AckRequestFields, the ones AckService adds', async () => {
+    const schema = document.components().schemas().get('ackRequest').json();
+    const fields = fieldsOf('AckRequestFields');
+    expect(Object.keys(schema.properties).sort()).toEqual([...fields.keys()].sort());
+    expect(schema.required ?? []).toEqual([]);
+    const added = await fieldsAckServiceAdds();
+    expect(Object.keys(added).sort()).toEqual(Object.keys(schema.properties).sort());
+    expect(schema.properties.requires_ack.type).toBe('boolean');
+    expect(added.requires_ack).toBe(true);
+    // What the ack action takes is what the message carries.
+    const ack = messages.find((m) => constOf(m.payload, 'action') === 'ack')!.payload;
+    expect(Object.keys(ack.properties).filter((f) => f !== 'action')).toEqual(['message_id']);
+  });
+
+  it('references the shared schemas from exactly the frames whose interface extends them, copying none of their fields', () => {
+    const frames = new Map([...framesIn('ServerFrames'), ...framesIn('ConventionalFrames')]);
+    for (const message of document.allMessages().all()) {
+      const payload = message.payload();
+      const type = payload.json().properties?.type?.const;
+      if (!type) continue;
+      const referenced = (payload.allOf() ?? []).map((part: any) => part.id()).sort();
+      const expected = basesOf(frames.get(type)!).map((base) => SHARED[base as keyof typeof SHARED] ?? `(no shared schema for ${base})`).sort();
+      expect([type, referenced]).toEqual([type, expected]);
+      for (const id of referenced) {
+        const shared = Object.keys(document.components().schemas().get(id).json().properties);
+        expect([type, id, shared.filter((f) => f in (payload.json().properties ?? {}))]).toEqual([type, id, []]);
+      }
+    }
+  });
+
+  it('lists in the upgrade binding exactly the query parameters the server reads', () => {
+    const query = document.channels().get('socket').json().bindings.ws.query.properties;
+    const read = upgradeQueryParameters();
+    expect(read).toEqual(expect.arrayContaining(['user_id', 'token', 'epoch', 'offset']));
+    expect(Object.keys(query).sort()).toEqual(read);
+  });
+
+  it('hands out in connected the stream positions that resume and the upgrade URL take', () => {
+    const resume = Object.keys(messages.find((m) => constOf(m.payload, 'action') === 'resume')!.payload.properties).filter((f) => f !== 'action');
+    const connected = Object.keys(messages.find((m) => constOf(m.payload, 'type') === 'connected')!.payload.properties);
+    const query = Object.keys(document.channels().get('socket').json().bindings.ws.query.properties);
+    expect(resume.sort()).toEqual(['broadcast_epoch', 'broadcast_offset', 'epoch', 'offset']);
+    expect(connected).toEqual(expect.arrayContaining(resume));
+    expect(query).toEqual(expect.arrayContaining(resume));
   });
 });
