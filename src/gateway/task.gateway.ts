@@ -9,7 +9,7 @@ import { closeSocket, ConnectionService } from '../connections/connection.servic
 import { AckService } from '../acks/ack.service.js';
 import { AckFrame, CancelFrame, ClientAction, ConfirmFrame, MAX_EPOCH_LENGTH, ResumeFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
-import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { codeOfHttpStatus, ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type {
   AckAcceptedFrame,
   ConfirmationAcceptedFrame,
@@ -55,6 +55,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   /** Runs synchronously before any frame of the socket is dispatched. */
   handleConnection(socket: WebSocket, request: AuthenticatedRequest): void {
     if (this.serverState.isShuttingDown) {
+      // Upgraded just before the shutdown began: counted like the upgrades refused after it.
+      this.connections.recordRefusedConnection(codeOfHttpStatus(503));
       closeSocket(socket, CloseCode.GoingAway, 'Server shutting down');
       return;
     }
