@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sleep, startTestApp, TestApp } from './support/test-app.js';
+import { TestClient } from './support/test-client.js';
 
 describe('acknowledged messages (memory mode)', () => {
   let t: TestApp;
@@ -42,6 +43,28 @@ describe('acknowledged messages (memory mode)', () => {
     const third = await t.connect('ack-bob');
     await sleep(300);
     expect(third.ofType('personal_notification')).toHaveLength(0);
+  });
+
+  it('after a resume past the message, an unacknowledged message comes again; after its ack it does not', async () => {
+    const first = await t.connect('ack-rita');
+    await t.http('POST', '/users/ack-rita/messages', { type: 'personal_notification', message: '请确认', requires_ack: true });
+    const frame = await first.next('personal_notification');
+    const { epoch } = first.frames[0];
+    first.terminate();
+
+    // Resumed from the message's own offset: history has nothing newer, the ack store does.
+    const resumed = await TestClient.open(`${t.wsUrl}/?user_id=ack-rita&epoch=${epoch}&offset=${frame.offset}`);
+    expect((await resumed.next('resumed')).recovered).toBe(true);
+    const again = await resumed.next('personal_notification');
+    expect(again).toMatchObject({ message_id: frame.message_id, requires_ack: true });
+    await resumed.request({ action: 'ack', message_id: frame.message_id }, 'ack_accepted');
+    resumed.terminate();
+
+    const last = await TestClient.open(`${t.wsUrl}/?user_id=ack-rita&epoch=${epoch}&offset=${frame.offset}`);
+    await last.next('resumed');
+    await sleep(300);
+    expect(last.ofType('personal_notification')).toHaveLength(0);
+    last.terminate();
   });
 
   it('refuses acks of unknown, foreign and expired messages with stable codes', async () => {
