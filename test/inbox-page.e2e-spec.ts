@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ConnectionService } from '../src/connections/connection.service.js';
 import { INBOX_CSP } from '../src/inbox/inbox.controller.js';
 import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -78,12 +79,12 @@ browserDescribe('the inbox page in Chromium', () => {
   const contexts: BrowserContext[] = [];
   const problems: string[] = [];
   /**
-   * Set while a test has stopped, or is stopping, the service a page uses. Chromium then logs
-   * each failed socket as a console error, and how it fails depends on timing: refused once
-   * the service is gone, reset or answered 503 while it drains. Any other time a failed
-   * socket is a fault.
+   * Set while a test has cut a page off on purpose: stopped, or is stopping, the service it
+   * uses, or taken the browser offline. Chromium then logs each failed socket as a console
+   * error, and how it fails depends on timing: refused once the service is gone, reset or
+   * answered 503 while it drains, no network. Any other time a failed socket is a fault.
    */
-  let serviceDown = false;
+  let cutOff = false;
 
   beforeAll(async () => {
     if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
@@ -96,7 +97,7 @@ browserDescribe('the inbox page in Chromium', () => {
   });
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close();
-    serviceDown = false;
+    cutOff = false;
     // CSP violations and script errors show up here: none is acceptable.
     expect(problems.splice(0)).toEqual([]);
   });
@@ -107,7 +108,7 @@ browserDescribe('the inbox page in Chromium', () => {
     contexts.push(context);
     const page = await context.newPage();
     page.on('console', (message) => {
-      const expected = serviceDown && /^WebSocket connection to .* failed: /.test(message.text());
+      const expected = cutOff && /^WebSocket connection to .* failed: /.test(message.text());
       if (message.type() === 'error' && !expected) problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -121,14 +122,30 @@ browserDescribe('the inbox page in Chromium', () => {
 
   /** Stops a service the open pages use: their failing reconnects are expected until `reconnected()`. */
   async function stopService(app: TestApp): Promise<void> {
-    serviceDown = true;
+    cutOff = true;
     await app.close();
+  }
+
+  /**
+   * Takes the page's browser offline. An open socket outlives emulated offline, so the
+   * service drops the user's sockets too; the page's reconnects then fail until `backOnline()`.
+   */
+  async function goOffline(page: Page, app: TestApp, userId: string): Promise<void> {
+    cutOff = true;
+    await page.context().setOffline(true);
+    for (const connection of [...app.app.get(ConnectionService).connectionsOfUser(userId)]) connection.socket.terminate();
+    await page.waitForSelector('#connection[data-state="reconnecting"]');
+  }
+
+  async function backOnline(page: Page): Promise<void> {
+    await page.context().setOffline(false);
+    await reconnected(page);
   }
 
   /** The page is connected again: from now on a failed socket is a fault again. */
   async function reconnected(page: Page): Promise<void> {
     await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
-    serviceDown = false;
+    cutOff = false;
   }
 
   const card = (page: Page, callbackId: string) => page.locator(`article[data-callback-id="${callbackId}"]`);
@@ -258,6 +275,30 @@ browserDescribe('the inbox page in Chromium', () => {
       await stopService(second);
     }
   }, 90_000);
+
+  it('says so when it comes back beyond the kept history, and shows the prompts still waiting', async () => {
+    const small = await startTestApp({ HISTORY_SIZE: 3 });
+    const page = await openInbox('?user_id=iris', small.baseUrl);
+    try {
+      await goOffline(page, small, 'iris');
+      await small.http('POST', '/notify?wait=false', notifyBody('iris', 'task-m', { callback_id: 'page-8' }));
+      for (let i = 1; i <= 5; i++) await small.http('POST', '/users/iris/messages', { type: 'personal_notification', message: `Away ${i}` });
+      await backOnline(page);
+
+      const banner = page.locator('#missed-updates');
+      await banner.waitFor();
+      expect(await banner.textContent()).toContain('Some updates may have been missed while offline');
+      await card(page, 'page-8').waitFor(); // out of the history, but still pending: sent again
+      expect(await page.locator('li.notice').allTextContents()).toEqual([
+        expect.stringContaining('Away 5'), expect.stringContaining('Away 4'), expect.stringContaining('Away 3'),
+      ]);
+      await banner.getByRole('button', { name: 'Dismiss' }).click();
+      await banner.waitFor({ state: 'hidden' });
+    } finally {
+      await page.close();
+      await small.close();
+    }
+  });
 
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     const secret = 'an-inbox-test-secret-that-is-long-enough';
