@@ -276,6 +276,39 @@ browserDescribe('the inbox page in Chromium', () => {
     }
   }, 90_000);
 
+  it('shows a notice and progress sent while it was briefly offline once each', async () => {
+    const page = await openInbox('?user_id=jade');
+    await t.http('POST', '/notify?wait=false', notifyBody('jade', 'task-o', { callback_id: 'page-7' }));
+    const row = page.locator('li.task[data-task-id="task-o"]');
+    await page.locator('li.task[data-task-id="task-o"][data-following="true"]').waitFor();
+    await t.http('POST', '/tasks/task-o/messages', { type: 'task_progress', progress: 10 });
+    await row.locator('[role="progressbar"][aria-valuenow="10"]').waitFor();
+    // Every progress update the row gets from now on, a repeat of the same value included.
+    await page.evaluate(`(() => {
+      window.progressShown = [];
+      const bar = document.querySelector('li.task[data-task-id="task-o"] [role="progressbar"]');
+      new MutationObserver((records) => {
+        for (const record of records) window.progressShown.push(bar.getAttribute('aria-valuenow'));
+      }).observe(bar, { attributeFilter: ['aria-valuenow'] });
+    })()`);
+
+    await goOffline(page, t, 'jade');
+    await t.http('POST', '/users/jade/messages', { type: 'personal_notification', message: 'Sent while you were offline' });
+    await t.http('POST', '/tasks/task-o/messages', { type: 'task_progress', progress: 60, message: 'Halfway' });
+    await backOnline(page);
+    // Live frames come after the catch-up: once they show, everything missed has arrived.
+    await t.http('POST', '/users/jade/messages', { type: 'personal_notification', message: 'Back online' });
+    await t.http('POST', '/tasks/task-o/messages', { type: 'task_progress', progress: 90 });
+    await page.locator('li.notice', { hasText: 'Back online' }).waitFor();
+    await row.locator('[role="progressbar"][aria-valuenow="90"]').waitFor();
+
+    expect(await page.locator('li.notice', { hasText: 'Sent while you were offline' }).count()).toBe(1);
+    expect(await page.evaluate(`window.progressShown`)).toEqual(['60', '90']);
+    expect(await row.locator('.task-message').textContent()).toBe('Halfway');
+    expect(await card(page, 'page-7').count()).toBe(1);
+    expect(await page.locator('#missed-updates').isHidden()).toBe(true);
+  });
+
   it('says so when it comes back beyond the kept history, and shows the prompts still waiting', async () => {
     const small = await startTestApp({ HISTORY_SIZE: 3 });
     const page = await openInbox('?user_id=iris', small.baseUrl);
