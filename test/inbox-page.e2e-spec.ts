@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -120,10 +121,37 @@ browserDescribe('the inbox page in Chromium', () => {
     return page;
   }
 
-  /** Stops a service the open pages use: their failing reconnects are expected until `reconnected()`. */
+  /** When each socket of a test's own services opened, for stopService(). */
+  const socketsOf = new WeakMap<TestApp, Map<Socket, number>>();
+
+  async function startService(env: Record<string, unknown> = {}): Promise<TestApp> {
+    const app = await startTestApp(env);
+    const sockets = new Map<Socket, number>();
+    app.app.getHttpServer().on('connection', (socket: Socket) => {
+      sockets.set(socket, Date.now());
+      socket.once('close', () => sockets.delete(socket));
+    });
+    socketsOf.set(app, sockets);
+    return app;
+  }
+
+  /**
+   * Stops a service the pages used: their failing reconnects are expected until `reconnected()`.
+   * Chromium opens spare connections ahead of need, and the HTTP server's close waits for one
+   * that never sends a request until Node's headersTimeout (a minute): those are cut off.
+   */
   async function stopService(app: TestApp): Promise<void> {
     cutOff = true;
-    await app.close();
+    const sweep = setInterval(() => {
+      for (const [socket, openedAt] of socketsOf.get(app) ?? []) {
+        if (socket.bytesRead === 0 && Date.now() - openedAt > 1000) socket.destroy();
+      }
+    }, 250);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(sweep);
+    }
   }
 
   /**
@@ -226,13 +254,13 @@ browserDescribe('the inbox page in Chromium', () => {
   });
 
   it('recovers by itself after the service restarts', async () => {
-    const first = await startTestApp();
+    const first = await startService();
     const port = Number(new URL(first.baseUrl).port);
     const page = await openInbox('?user_id=erin', first.baseUrl);
     await stopService(first);
     await page.waitForSelector('#connection[data-state="reconnecting"]');
     expect(await page.locator('#connection-label').textContent()).toBe('Reconnecting…');
-    const second = await startTestApp({ WEBSOCKET_PORT: port });
+    const second = await startService({ WEBSOCKET_PORT: port });
     try {
       await reconnected(page);
       await second.http('POST', '/notify?wait=false', notifyBody('erin', 'task-r', { callback_id: 'page-5' }));
@@ -243,7 +271,7 @@ browserDescribe('the inbox page in Chromium', () => {
   }, 90_000);
 
   it('runs the SDK in the browser, which retries at once when the browser comes back online', async () => {
-    const first = await startTestApp();
+    const first = await startService();
     const port = Number(new URL(first.baseUrl).port);
     const page = await openInbox('?user_id=hana', first.baseUrl);
     // A second client in the page (code as text: the tests compile without DOM types), with
@@ -260,7 +288,7 @@ browserDescribe('the inbox page in Chromium', () => {
     await page.waitForFunction(probeIs, 'connected');
     await stopService(first);
     await page.waitForFunction(() => (globalThis as any).probeStates.some((s: { retryInMs?: number }) => s.retryInMs !== undefined));
-    const second = await startTestApp({ WEBSOCKET_PORT: port });
+    const second = await startService({ WEBSOCKET_PORT: port });
     try {
       expect(await page.evaluate(`window.probe.state`)).toBe('disconnected');
       const onlineAt = (await page.evaluate(`window.dispatchEvent(new Event('online')), Date.now()`)) as number;
@@ -310,7 +338,7 @@ browserDescribe('the inbox page in Chromium', () => {
   });
 
   it('says so when it comes back beyond the kept history, and shows the prompts still waiting', async () => {
-    const small = await startTestApp({ HISTORY_SIZE: 3 });
+    const small = await startService({ HISTORY_SIZE: 3 });
     const page = await openInbox('?user_id=iris', small.baseUrl);
     try {
       await goOffline(page, small, 'iris');
@@ -328,14 +356,14 @@ browserDescribe('the inbox page in Chromium', () => {
       await banner.getByRole('button', { name: 'Dismiss' }).click();
       await banner.waitFor({ state: 'hidden' });
     } finally {
-      await page.close();
-      await small.close();
+      await page.context().close(); // no reconnects to the closing service
+      await stopService(small);
     }
   });
 
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     const secret = 'an-inbox-test-secret-that-is-long-enough';
-    const jwt = await startTestApp({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
     let page: Awaited<ReturnType<typeof openInbox>> | undefined;
     try {
       const token = await new SignJWT({ sub: 'frank' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
@@ -345,9 +373,9 @@ browserDescribe('the inbox page in Chromium', () => {
       await jwt.http('POST', '/notify?wait=false', notifyBody('frank', 'task-j', { callback_id: 'page-6' }));
       await card(page, 'page-6').waitFor();
     } finally {
-      // The page goes first: a tab still open would try to reconnect to the closing service.
-      await page?.close();
-      await jwt.close();
+      // The tab goes first: one still open would try to reconnect to the closing service.
+      await page?.context().close();
+      await stopService(jwt);
     }
   });
 
