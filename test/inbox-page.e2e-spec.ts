@@ -105,6 +105,14 @@ browserDescribe('the inbox page in Chromium', () => {
 
   /** A fresh browser profile (a tab) with the user's inbox open and connected. */
   async function openInbox(query: string, base = t.baseUrl): Promise<Page> {
+    const page = await newTab(base);
+    await page.goto(`${base}/inbox${query}`);
+    await page.waitForSelector('#connection[data-state="connected"]');
+    return page;
+  }
+
+  /** A fresh browser profile with one blank tab, watched for errors and foreign requests. */
+  async function newTab(base: string): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     contexts.push(context);
     const page = await context.newPage();
@@ -116,8 +124,6 @@ browserDescribe('the inbox page in Chromium', () => {
     page.on('request', (request) => {
       if (!request.url().startsWith(base) && !request.url().startsWith(base.replace('http', 'ws'))) problems.push(`foreign request: ${request.url()}`);
     });
-    await page.goto(`${base}/inbox${query}`);
-    await page.waitForSelector('#connection[data-state="connected"]');
     return page;
   }
 
@@ -374,6 +380,32 @@ browserDescribe('the inbox page in Chromium', () => {
       await card(page, 'page-6').waitFor();
     } finally {
       // The tab goes first: one still open would try to reconnect to the closing service.
+      await page?.context().close();
+      await stopService(jwt);
+    }
+  });
+
+  it('signs in with a token typed into its Token field under AUTH_MODE=jwt', async () => {
+    const secret = 'an-inbox-test-secret-that-is-long-enough';
+    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    let page: Page | undefined;
+    try {
+      const token = await new SignJWT({ sub: 'kai' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+      page = await newTab(jwt.baseUrl);
+      await page.goto(`${jwt.baseUrl}/inbox`);
+      const field = page.getByLabel('Token');
+      await field.waitFor();
+      expect(await page.locator('#app').isHidden()).toBe(true);
+      expect(await field.getAttribute('type')).toBe('password');
+      await field.fill(token);
+      await page.getByRole('button', { name: 'Open inbox' }).click();
+      await page.waitForSelector('#connection[data-state="connected"]');
+      expect(await page.locator('#sign-in').isHidden()).toBe(true);
+      expect(await page.locator('#who').textContent()).toBe('Signed in as kai');
+      expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
+      await jwt.http('POST', '/notify?wait=false', notifyBody('kai', 'task-k', { callback_id: 'page-9' }));
+      await card(page, 'page-9').waitFor();
+    } finally {
       await page?.context().close();
       await stopService(jwt);
     }
