@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ConnectionService } from '../src/connections/connection.service.js';
 import { INBOX_CSP } from '../src/inbox/inbox.controller.js';
 import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -78,10 +80,12 @@ browserDescribe('the inbox page in Chromium', () => {
   const contexts: BrowserContext[] = [];
   const problems: string[] = [];
   /**
-   * While the service is down, Chromium logs each failed socket as a console error: refused
-   * once it is gone, or answered 503 while it drains (a reconnect racing the shutdown).
+   * Set while a test has cut a page off on purpose: stopped, or is stopping, the service it
+   * uses, or taken the browser offline. Chromium then logs each failed socket as a console
+   * error, and how it fails depends on timing: refused once the service is gone, reset or
+   * answered 503 while it drains, no network. Any other time a failed socket is a fault.
    */
-  let serviceDown = false;
+  let cutOff = false;
 
   beforeAll(async () => {
     if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
@@ -94,27 +98,88 @@ browserDescribe('the inbox page in Chromium', () => {
   });
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close();
-    serviceDown = false;
+    cutOff = false;
     // CSP violations and script errors show up here: none is acceptable.
     expect(problems.splice(0)).toEqual([]);
   });
 
   /** A fresh browser profile (a tab) with the user's inbox open and connected. */
   async function openInbox(query: string, base = t.baseUrl): Promise<Page> {
+    const page = await newTab(base);
+    await page.goto(`${base}/inbox${query}`);
+    await page.waitForSelector('#connection[data-state="connected"]');
+    return page;
+  }
+
+  /** A fresh browser profile with one blank tab, watched for errors and foreign requests. */
+  async function newTab(base: string): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     contexts.push(context);
     const page = await context.newPage();
     page.on('console', (message) => {
-      const refused = serviceDown && /^WebSocket connection to .* failed: .*(ERR_CONNECTION_REFUSED|Unexpected response code: 503)/.test(message.text());
-      if (message.type() === 'error' && !refused) problems.push(`console: ${message.text()}`);
+      const expected = cutOff && /^WebSocket connection to .* failed: /.test(message.text());
+      if (message.type() === 'error' && !expected) problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('request', (request) => {
       if (!request.url().startsWith(base) && !request.url().startsWith(base.replace('http', 'ws'))) problems.push(`foreign request: ${request.url()}`);
     });
-    await page.goto(`${base}/inbox${query}`);
-    await page.waitForSelector('#connection[data-state="connected"]');
     return page;
+  }
+
+  /** When each socket of a test's own services opened, for stopService(). */
+  const socketsOf = new WeakMap<TestApp, Map<Socket, number>>();
+
+  async function startService(env: Record<string, unknown> = {}): Promise<TestApp> {
+    const app = await startTestApp(env);
+    const sockets = new Map<Socket, number>();
+    app.app.getHttpServer().on('connection', (socket: Socket) => {
+      sockets.set(socket, Date.now());
+      socket.once('close', () => sockets.delete(socket));
+    });
+    socketsOf.set(app, sockets);
+    return app;
+  }
+
+  /**
+   * Stops a service the pages used: their failing reconnects are expected until `reconnected()`.
+   * Chromium opens spare connections ahead of need, and the HTTP server's close waits for one
+   * that never sends a request until Node's headersTimeout (a minute): those are cut off.
+   */
+  async function stopService(app: TestApp): Promise<void> {
+    cutOff = true;
+    const sweep = setInterval(() => {
+      for (const [socket, openedAt] of socketsOf.get(app) ?? []) {
+        if (socket.bytesRead === 0 && Date.now() - openedAt > 1000) socket.destroy();
+      }
+    }, 250);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(sweep);
+    }
+  }
+
+  /**
+   * Takes the page's browser offline. An open socket outlives emulated offline, so the
+   * service drops the user's sockets too; the page's reconnects then fail until `backOnline()`.
+   */
+  async function goOffline(page: Page, app: TestApp, userId: string): Promise<void> {
+    cutOff = true;
+    await page.context().setOffline(true);
+    for (const connection of [...app.app.get(ConnectionService).connectionsOfUser(userId)]) connection.socket.terminate();
+    await page.waitForSelector('#connection[data-state="reconnecting"]');
+  }
+
+  async function backOnline(page: Page): Promise<void> {
+    await page.context().setOffline(false);
+    await reconnected(page);
+  }
+
+  /** The page is connected again: from now on a failed socket is a fault again. */
+  async function reconnected(page: Page): Promise<void> {
+    await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
+    cutOff = false;
   }
 
   const card = (page: Page, callbackId: string) => page.locator(`article[data-callback-id="${callbackId}"]`);
@@ -195,25 +260,24 @@ browserDescribe('the inbox page in Chromium', () => {
   });
 
   it('recovers by itself after the service restarts', async () => {
-    const first = await startTestApp();
+    const first = await startService();
     const port = Number(new URL(first.baseUrl).port);
     const page = await openInbox('?user_id=erin', first.baseUrl);
-    serviceDown = true;
-    await first.close();
+    await stopService(first);
     await page.waitForSelector('#connection[data-state="reconnecting"]');
     expect(await page.locator('#connection-label').textContent()).toBe('Reconnecting…');
-    const second = await startTestApp({ WEBSOCKET_PORT: port });
+    const second = await startService({ WEBSOCKET_PORT: port });
     try {
-      await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
+      await reconnected(page);
       await second.http('POST', '/notify?wait=false', notifyBody('erin', 'task-r', { callback_id: 'page-5' }));
       await card(page, 'page-5').waitFor();
     } finally {
-      await second.close();
+      await stopService(second);
     }
   }, 90_000);
 
   it('runs the SDK in the browser, which retries at once when the browser comes back online', async () => {
-    const first = await startTestApp();
+    const first = await startService();
     const port = Number(new URL(first.baseUrl).port);
     const page = await openInbox('?user_id=hana', first.baseUrl);
     // A second client in the page (code as text: the tests compile without DOM types), with
@@ -228,10 +292,9 @@ browserDescribe('the inbox page in Chromium', () => {
       window.probe.connect();
     })()`);
     await page.waitForFunction(probeIs, 'connected');
-    serviceDown = true;
-    await first.close();
+    await stopService(first);
     await page.waitForFunction(() => (globalThis as any).probeStates.some((s: { retryInMs?: number }) => s.retryInMs !== undefined));
-    const second = await startTestApp({ WEBSOCKET_PORT: port });
+    const second = await startService({ WEBSOCKET_PORT: port });
     try {
       expect(await page.evaluate(`window.probe.state`)).toBe('disconnected');
       const onlineAt = (await page.evaluate(`window.dispatchEvent(new Event('online')), Date.now()`)) as number;
@@ -241,14 +304,72 @@ browserDescribe('the inbox page in Chromium', () => {
       // Without `online` the client would have waited up to ten minutes.
       if (last.retryInMs > 10_000) expect(onlineAt - last.at).toBeLessThan(last.retryInMs);
       await page.evaluate(`window.probe.disconnect()`);
+      await reconnected(page); // the page's own client came back on the same `online`
     } finally {
-      await second.close();
+      await stopService(second);
     }
   }, 90_000);
 
+  it('shows a notice and progress sent while it was briefly offline once each', async () => {
+    const page = await openInbox('?user_id=jade');
+    await t.http('POST', '/notify?wait=false', notifyBody('jade', 'task-o', { callback_id: 'page-7' }));
+    const row = page.locator('li.task[data-task-id="task-o"]');
+    await page.locator('li.task[data-task-id="task-o"][data-following="true"]').waitFor();
+    await t.http('POST', '/tasks/task-o/messages', { type: 'task_progress', progress: 10 });
+    await row.locator('[role="progressbar"][aria-valuenow="10"]').waitFor();
+    // Every progress update the row gets from now on, a repeat of the same value included.
+    await page.evaluate(`(() => {
+      window.progressShown = [];
+      const bar = document.querySelector('li.task[data-task-id="task-o"] [role="progressbar"]');
+      new MutationObserver((records) => {
+        for (const record of records) window.progressShown.push(bar.getAttribute('aria-valuenow'));
+      }).observe(bar, { attributeFilter: ['aria-valuenow'] });
+    })()`);
+
+    await goOffline(page, t, 'jade');
+    await t.http('POST', '/users/jade/messages', { type: 'personal_notification', message: 'Sent while you were offline' });
+    await t.http('POST', '/tasks/task-o/messages', { type: 'task_progress', progress: 60, message: 'Halfway' });
+    await backOnline(page);
+    // Live frames come after the catch-up: once they show, everything missed has arrived.
+    await t.http('POST', '/users/jade/messages', { type: 'personal_notification', message: 'Back online' });
+    await t.http('POST', '/tasks/task-o/messages', { type: 'task_progress', progress: 90 });
+    await page.locator('li.notice', { hasText: 'Back online' }).waitFor();
+    await row.locator('[role="progressbar"][aria-valuenow="90"]').waitFor();
+
+    expect(await page.locator('li.notice', { hasText: 'Sent while you were offline' }).count()).toBe(1);
+    expect(await page.evaluate(`window.progressShown`)).toEqual(['60', '90']);
+    expect(await row.locator('.task-message').textContent()).toBe('Halfway');
+    expect(await card(page, 'page-7').count()).toBe(1);
+    expect(await page.locator('#missed-updates').isHidden()).toBe(true);
+  });
+
+  it('says so when it comes back beyond the kept history, and shows the prompts still waiting', async () => {
+    const small = await startService({ HISTORY_SIZE: 3 });
+    const page = await openInbox('?user_id=iris', small.baseUrl);
+    try {
+      await goOffline(page, small, 'iris');
+      await small.http('POST', '/notify?wait=false', notifyBody('iris', 'task-m', { callback_id: 'page-8' }));
+      for (let i = 1; i <= 5; i++) await small.http('POST', '/users/iris/messages', { type: 'personal_notification', message: `Away ${i}` });
+      await backOnline(page);
+
+      const banner = page.locator('#missed-updates');
+      await banner.waitFor();
+      expect(await banner.textContent()).toContain('Some updates may have been missed while offline');
+      await card(page, 'page-8').waitFor(); // out of the history, but still pending: sent again
+      expect(await page.locator('li.notice').allTextContents()).toEqual([
+        expect.stringContaining('Away 5'), expect.stringContaining('Away 4'), expect.stringContaining('Away 3'),
+      ]);
+      await banner.getByRole('button', { name: 'Dismiss' }).click();
+      await banner.waitFor({ state: 'hidden' });
+    } finally {
+      await page.context().close(); // no reconnects to the closing service
+      await stopService(small);
+    }
+  });
+
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     const secret = 'an-inbox-test-secret-that-is-long-enough';
-    const jwt = await startTestApp({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
     let page: Awaited<ReturnType<typeof openInbox>> | undefined;
     try {
       const token = await new SignJWT({ sub: 'frank' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
@@ -258,9 +379,35 @@ browserDescribe('the inbox page in Chromium', () => {
       await jwt.http('POST', '/notify?wait=false', notifyBody('frank', 'task-j', { callback_id: 'page-6' }));
       await card(page, 'page-6').waitFor();
     } finally {
-      // The page goes first: a tab still open would try to reconnect to the closing service.
-      await page?.close();
-      await jwt.close();
+      // The tab goes first: one still open would try to reconnect to the closing service.
+      await page?.context().close();
+      await stopService(jwt);
+    }
+  });
+
+  it('signs in with a token typed into its Token field under AUTH_MODE=jwt', async () => {
+    const secret = 'an-inbox-test-secret-that-is-long-enough';
+    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    let page: Page | undefined;
+    try {
+      const token = await new SignJWT({ sub: 'kai' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+      page = await newTab(jwt.baseUrl);
+      await page.goto(`${jwt.baseUrl}/inbox`);
+      const field = page.getByLabel('Token');
+      await field.waitFor();
+      expect(await page.locator('#app').isHidden()).toBe(true);
+      expect(await field.getAttribute('type')).toBe('password');
+      await field.fill(token);
+      await page.getByRole('button', { name: 'Open inbox' }).click();
+      await page.waitForSelector('#connection[data-state="connected"]');
+      expect(await page.locator('#sign-in').isHidden()).toBe(true);
+      expect(await page.locator('#who').textContent()).toBe('Signed in as kai');
+      expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
+      await jwt.http('POST', '/notify?wait=false', notifyBody('kai', 'task-k', { callback_id: 'page-9' }));
+      await card(page, 'page-9').waitFor();
+    } finally {
+      await page?.context().close();
+      await stopService(jwt);
     }
   });
 

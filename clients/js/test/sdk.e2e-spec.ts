@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { ConnectionService } from '../../../src/connections/connection.service.js';
@@ -101,6 +101,45 @@ describe('SDK against the real service', () => {
     expect(resolved[0]).toMatchObject({ by: 'elsewhere', state: 'confirmed', prompt: { callback_id: 'settle-while-away' } });
     // The re-sent prompt can still be answered, once.
     await expect(carol.client.pendingPrompts().find((p) => p.callback_id === 'keep-1')!.answer(true)).resolves.toMatchObject({ proceed: true });
+  });
+
+  it('without resume, reports each re-sent prompt once, and the one answered elsewhere meanwhile as gone', async () => {
+    // The first retry waits 30 s (a fixed draw from its 60 s window) unless the test calls retryNow().
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    try {
+      const kim = client(t.wsUrl, { userId: 'kim', resume: false, reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
+      const otherTab = client(t.wsUrl, { userId: 'kim' });
+      await Promise.all([kim.events.connected(), otherTab.events.connected()]);
+      const stepFrames: string[] = [];
+      kim.client.on('frame', (frame) => {
+        if (frame.type === 'task_step_result') stepFrames.push(String(frame.callback_id));
+      });
+      await ask(t, 'kim', 'still-pending');
+      await ask(t, 'kim', 'answered-elsewhere');
+      await kim.events.waitFor('prompt', (p) => p.callback_id === 'answered-elsewhere');
+      await otherTab.events.waitFor('prompt', (p) => p.callback_id === 'answered-elsewhere');
+
+      const cutAt = kim.events.events.length;
+      for (const connection of [...t.app.get(ConnectionService).connectionsOfUser('kim')]) {
+        if (connection.id === kim.client.connectionId) connection.socket.terminate();
+      }
+      await kim.events.waitFor('state', (s) => s.retryInMs !== undefined, 5000, cutAt);
+      await otherTab.client.answer('answered-elsewhere', true);
+      kim.client.retryNow();
+      await kim.events.connected(cutAt);
+      await sleep(200);
+
+      expect(stepFrames).toEqual(['still-pending', 'answered-elsewhere', 'still-pending']); // re-sent, not resumed
+      expect(kim.events.all('resumed')).toEqual([]);
+      expect(kim.events.all('prompt').map((p) => p.callback_id)).toEqual(['still-pending', 'answered-elsewhere']);
+      expect(kim.client.pendingPrompts().map((p) => p.callback_id)).toEqual(['still-pending']);
+      expect(kim.events.all('promptResolved')).toEqual([
+        expect.objectContaining({ by: 'gone', state: null, proceed: null, prompt: expect.objectContaining({ callback_id: 'answered-elsewhere' }) }),
+      ]);
+      await expect(kim.client.pendingPrompts()[0].answer(false)).resolves.toMatchObject({ callback_id: 'still-pending', proceed: false });
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it('resumes after a reconnect: what was sent while away arrives once and in order, on every stream', async () => {

@@ -92,6 +92,12 @@ function open(identity) {
   });
   client.on('taskCancelled', (frame) => task(frame.task_id).view.setCancelled(frame.user_id));
   client.on('notice', addNotice);
+  // Beyond the kept history nothing brings back missed progress or notices: task state is on
+  // the REST API, which takes an API key, not the user's token. The SDK re-syncs the prompts.
+  client.on('resumed', ({ recovered }) => {
+    if (!recovered) $('missed-updates').hidden = false;
+  });
+  $('missed-updates-dismiss').addEventListener('click', () => ($('missed-updates').hidden = true));
   client.on('state', ({ state, closeCode }) => {
     if (state === 'connected') {
       showUser(client.userId);
