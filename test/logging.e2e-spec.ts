@@ -131,6 +131,28 @@ describe('logs of the built service (real process, real stdout)', () => {
     expect(about[1].decisionSeconds).toBeLessThan(10);
   }, 60_000);
 
+  it('names the connection that answered a prompt or cancelled a task on the outcome lines', async () => {
+    service = await startBuiltService({ ...PRODUCTION });
+    const { baseUrl, wsUrl } = service;
+    const dora = await TestClient.open(`${wsUrl}/?token=${await tokenFor('dora')}`);
+    const { connection_id: doraConnection } = await dora.next('connected');
+    const asked = request(baseUrl, 'POST', '/notify', notifyBody('dora', 'answered-task', { callback_id: 'answered-1' }), AUTH);
+    await dora.next('task_step_result');
+    await dora.request({ action: 'confirm', callback_id: 'answered-1', proceed: false, feedback: '数据有误' }, 'confirmation_accepted');
+    expect((await asked).status).toBe(200);
+    await request(baseUrl, 'POST', '/notify?wait=false', notifyBody('dora', 'answered-task', { callback_id: 'answered-2' }), AUTH);
+    await dora.next('task_step_result');
+    dora.send({ action: 'cancel', task_id: 'answered-task' });
+    await dora.next('task_cancelled');
+    await sleep(100);
+    await service.stop();
+
+    const lines = jsonLines(service.stdout());
+    expect(lines.find((l) => l.callbackId === 'answered-1' && l.state)).toMatchObject({ state: 'rejected', userId: 'dora', connectionId: doraConnection });
+    expect(lines.find((l) => l.callbackId === 'answered-2' && l.state)).toMatchObject({ state: 'cancelled', userId: 'dora' });
+    expect(lines.find((l) => l.context === 'TaskService')).toMatchObject({ taskId: 'answered-task', userId: 'dora', connectionId: doraConnection, cancelledConfirmations: 1 });
+  }, 60_000);
+
   it('writes no line per message or per answered request at the default level', async () => {
     service = await startBuiltService({ ...PRODUCTION });
     const { baseUrl, wsUrl } = service;

@@ -297,7 +297,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.counters[COUNTER_OF[state]]++;
     const seconds = ((confirmation.settledAt ?? Date.now()) - confirmation.createdAt) / 1000;
     this.metrics.observeDecision(state, seconds);
-    this.logOutcome(confirmation, state, seconds);
+    this.logOutcome(confirmation, state, seconds, exceptConnectionId);
     const frame: ConfirmationResolvedFrame = {
       type: 'confirmation_resolved',
       callback_id: confirmation.callbackId,
@@ -312,12 +312,15 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     ]);
   }
 
-  /** One line per outcome, whichever way it came; a timeout says which decision it took. */
-  private logOutcome(confirmation: Confirmation, state: SettledState, decisionSeconds: number): void {
+  /**
+   * One line per outcome, whichever way it came; a timeout says which decision it took, an
+   * answer which connection gave it.
+   */
+  private logOutcome(confirmation: Confirmation, state: SettledState, decisionSeconds: number, connectionId?: string): void {
     const { callbackId, userId, taskId } = confirmation;
     const decision = state === 'timed_out' ? `; decision: ${confirmation.proceed ? 'proceed' : 'reject'}` : '';
     this.logger.log(
-      { callbackId, userId, taskId, state, decisionSeconds },
+      { callbackId, userId, taskId, state, decisionSeconds, connectionId },
       `Confirmation ${callbackId} ${state} (user ${userId}, task ${taskId}, after ${decisionSeconds} s${decision})`,
     );
   }

@@ -1,5 +1,5 @@
-import { INestApplication, Type } from '@nestjs/common';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { INestApplication, RequestMethod, Type } from '@nestjs/common';
+import { METHOD_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants.js';
@@ -53,6 +53,8 @@ interface RouteDocs {
   operationId: string;
   body?: Type;
   anyJsonBody: boolean;
+  /** Fastify reads a body on every method but GET and HEAD, whether the route wants one or not. */
+  readsBody: boolean;
   query?: Type;
   isPublic: boolean;
   sharedState: boolean;
@@ -73,6 +75,7 @@ function routesOf(app: INestApplication): RouteDocs[] {
         const route: RouteDocs = {
           operationId: `${controller.name}_${method}`,
           anyJsonBody: false,
+          readsBody: ![RequestMethod.GET, RequestMethod.HEAD].includes(Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod),
           isPublic: Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler)?.publicRoute === true,
           sharedState: (Reflect.getMetadata(API_SHARED_STATE, handler) ?? Reflect.getMetadata(API_SHARED_STATE, controller)) === true,
           errors: (Reflect.getMetadata(API_ERRORS, handler) ?? []) as ErrorCode[],
@@ -122,7 +125,7 @@ function errorResponses(route: RouteDocs): ResponsesObject {
   if (route.sharedState) codes.add(ErrorCode.Unavailable);
   // What the error filter answers for anything unexpected, on every route.
   codes.add(ErrorCode.InternalError);
-  if (route.body || route.anyJsonBody) {
+  if (route.readsBody) {
     codes.add(ErrorCode.InvalidMessage).add(ErrorCode.PayloadTooLarge).add(ErrorCode.UnsupportedMediaType);
   }
   if (route.query) codes.add(ErrorCode.InvalidMessage);

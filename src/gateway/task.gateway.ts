@@ -136,11 +136,12 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
 
   @SubscribeMessage(ClientAction.Cancel)
   async cancel(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: CancelFrame): Promise<void> {
-    const userId = requireUser(this.connectionOf(socket));
+    const connection = this.connectionOf(socket);
+    const userId = requireUser(connection);
     if (frame.user_id !== undefined && frame.user_id !== userId) {
       throw new GatewayError(ErrorCode.Forbidden, 'A connection may only cancel its own user\'s tasks');
     }
-    await this.tasks.cancel(userId, frame.task_id);
+    await this.tasks.cancel(userId, frame.task_id, connection.id);
   }
 
   @SubscribeMessage(ClientAction.Ping)

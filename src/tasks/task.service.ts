@@ -30,14 +30,14 @@ export class TaskService {
    * The user cancels their task: its pending confirmations are answered "do not proceed",
    * its heartbeat stops, and the user's connections and the task's subscribers are told.
    */
-  async cancel(userId: string, taskId: string): Promise<TaskCancelledFrame> {
+  async cancel(userId: string, taskId: string, connectionId?: string): Promise<TaskCancelledFrame> {
     if (!(await this.access.owns(userId, taskId))) {
       throw new GatewayError(ErrorCode.Forbidden, `Task ${taskId} does not belong to this user`);
     }
     const cancelled = await this.confirmations.cancelTask(userId, taskId);
     const heartbeat = await this.heartbeats.forTask(taskId);
     if (heartbeat?.userId === userId) await this.heartbeats.stop(heartbeat.id);
-    this.logger.log(`Task ${taskId} cancelled by ${userId} (${cancelled.length} pending confirmations)`);
+    this.logger.log({ taskId, userId, connectionId, cancelledConfirmations: cancelled.length }, `Task ${taskId} cancelled by ${userId} (${cancelled.length} pending confirmations)`);
     const frame: TaskCancelledFrame = { type: 'task_cancelled', user_id: userId, task_id: taskId, timestamp: epochSeconds() };
     await this.delivery.deliver({ userIds: [userId], taskIds: [taskId] }, frame);
     return frame;

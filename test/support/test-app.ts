@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { startApp } from '../../src/app.factory.js';
+import { DocumentedTraffic } from './documented-traffic.js';
 import { TestClient } from './test-client.js';
 
 export interface TestApp {
@@ -31,6 +32,7 @@ export async function startTestApp(env: Record<string, unknown> = {}): Promise<T
   const baseUrl = `http://127.0.0.1:${port}`;
   const wsUrl = `ws://127.0.0.1:${port}`;
   const clients: TestClient[] = [];
+  const documented = new DocumentedTraffic(app);
   return {
     app,
     baseUrl,
@@ -42,7 +44,11 @@ export async function startTestApp(env: Record<string, unknown> = {}): Promise<T
       await client.next('connected');
       return client;
     },
-    http: (method, path, body, headers) => request(baseUrl, method, path, body, headers),
+    async http(method, path, body, headers) {
+      const result = await request(baseUrl, method, path, body, headers);
+      documented.check(method, baseUrl + path, body, result.status, result.body, result.headers.get('content-type'));
+      return result;
+    },
     async close() {
       for (const client of clients) client.terminate();
       await app.close();
