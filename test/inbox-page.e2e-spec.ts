@@ -411,6 +411,24 @@ browserDescribe('the inbox page in Chromium', () => {
     }
   });
 
+  it('asks for another token when the service refuses the one it has, instead of retrying forever', async () => {
+    const secret = 'an-inbox-test-secret-that-is-long-enough';
+    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
+    let page: Page | undefined;
+    try {
+      const forged = await new SignJWT({ sub: 'kai' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('some-other-secret-that-is-long-enough'));
+      page = await newTab(jwt.baseUrl);
+      await page.goto(`${jwt.baseUrl}/inbox?token=${forged}`);
+      await page.getByText('That access token was refused').waitFor();
+      expect(await page.locator('#sign-in').isHidden()).toBe(false);
+      expect(await page.locator('#connection').getAttribute('data-state')).toBe('stopped');
+      expect((await jwt.http('GET', '/status')).body.refused_connections.unauthorized).toBe(2); // the token, then one retry
+    } finally {
+      await page?.context().close();
+      await stopService(jwt);
+    }
+  });
+
   it('looks like a product: screenshot of a busy inbox', async () => {
     const page = await openInbox('?user_id=grace');
     await t.http('POST', '/notify?wait=false', {

@@ -98,7 +98,7 @@ function open(identity) {
     if (!recovered) $('missed-updates').hidden = false;
   });
   $('missed-updates-dismiss').addEventListener('click', () => ($('missed-updates').hidden = true));
-  client.on('state', ({ state, closeCode }) => {
+  client.on('state', ({ state, closeCode, stopped }) => {
     if (state === 'connected') {
       showUser(client.userId);
       for (const [taskId, entry] of tasks) if (!entry.following) follow(taskId, entry);
@@ -106,6 +106,10 @@ function open(identity) {
     if (closeCode === 4001 && authMode === 'jwt') {
       client.disconnect();
       askForIdentity('Your session expired. Paste a new access token to continue.');
+    }
+    // 4003: the service refused the token; the client has stopped (retrying cannot help).
+    if (closeCode === 4003 && stopped && authMode === 'jwt') {
+      askForIdentity('That access token was refused. Paste a valid one to continue.');
     }
   });
   $('connection').addEventListener('click', () => {
