@@ -237,6 +237,23 @@ describe('SDK against the real service', () => {
       await small.close();
     }
   });
+
+  it('stops for good on 1008 (closed for flooding) and says why', async () => {
+    const strict = await startTestApp({ WEBSOCKET_RATE_LIMIT: 1, WEBSOCKET_RATE_BURST: 1, WEBSOCKET_RATE_ABUSE_LIMIT: 5 });
+    try {
+      const flooder = client(strict.wsUrl, { userId: 'fay' });
+      await flooder.events.connected();
+      for (let i = 0; i < 20; i++) void flooder.client.ping().catch(() => undefined);
+      const stopped = await flooder.events.waitFor('state', (s) => s.stopped === true);
+      expect(stopped).toMatchObject({ state: 'disconnected', closeCode: 1008 });
+      expect(flooder.client.stopReason).toMatch(/flooding/);
+      await sleep(300);
+      expect(flooder.client.state).toBe('disconnected'); // no reconnect
+    } finally {
+      for (const c of started.splice(0)) c.disconnect();
+      await strict.close();
+    }
+  });
 });
 
 describe('SDK reconnects', () => {
