@@ -111,6 +111,19 @@ describe('logs of the built service (real process, real stdout)', () => {
     expect(lines.filter((l) => l.msg?.startsWith('Upgrade refused')).map((l) => l.reason)).toEqual(['unauthorized', 'unauthorized', 'unauthorized']);
   }, 60_000);
 
+  it('writes readable lines in development: time, level, context, message, and the fields after', async () => {
+    service = await startBuiltService({ API_KEYS: API_KEY });
+    const asked = await request(service.baseUrl, 'POST', '/notify?wait=false', notifyBody('erin', 'dev-task', { callback_id: 'dev-1' }), AUTH);
+    expect(asked.status).toBe(202);
+    await sleep(100);
+    await service.stop();
+    const lines = service.stdout().split('\n').filter((line) => line.trim() !== '');
+    for (const line of lines) expect(() => JSON.parse(line)).toThrow();
+    expect(lines).toContainEqual(expect.stringMatching(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: \[Bootstrap\] Confirmation gateway listening on /));
+    expect(lines).toContainEqual(expect.stringMatching(/INFO: \[ConfirmationService\] Confirmation dev-1 created for user erin.*\{"reqId":"[^"]+"\}$/));
+    expect(service.stdout()).not.toContain(API_KEY);
+  }, 60_000);
+
   it('logs one line per confirmation outcome, with its fields, a timeout included', async () => {
     service = await startBuiltService({ ...PRODUCTION });
     const { baseUrl } = service;
