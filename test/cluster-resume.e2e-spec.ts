@@ -65,3 +65,28 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     last.terminate();
   }, 200_000);
 });
+
+/** The age bound: frames older than HISTORY_TTL_SECONDS are not replayed, wherever the client comes back. */
+(haveRedis ? describe : describe.skip)('cluster mode: history bounded by age', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster(2, { HISTORY_SIZE: '300', HISTORY_TTL_SECONDS: '1' });
+  }, 150_000);
+  afterAll(() => cluster?.close());
+
+  it('a client back after frames aged out gets recovered: false and only the frames still young enough', async () => {
+    const [a, b] = cluster.instances;
+    const first = await a.connect('cl-aged');
+    const { epoch, offset } = first.frames[0];
+    first.terminate();
+    await b.http('POST', '/users/cl-aged/messages', { type: 'personal_notification', seq: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await b.http('POST', '/users/cl-aged/messages', { type: 'personal_notification', seq: 2 });
+    const back = await TestClient.open(`${b.wsUrl}/?user_id=cl-aged&epoch=${epoch}&offset=${offset}`);
+    const resumed = await back.next('resumed', 10_000);
+    expect(resumed).toMatchObject({ stream: 'user', recovered: false, epoch, offset: offset + 2 });
+    expect(back.ofType('personal_notification').map((frame) => frame.seq)).toEqual([2]);
+    back.terminate();
+  }, 60_000);
+});
