@@ -188,11 +188,11 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     const listing: PendingListing = { waitingFor: new Set(others), ...this.connectionsHere(filter), answered: [this.identity.id], done: () => undefined };
     if (others.length > 0) {
       const id = randomUUID();
-      const answered = new Promise<void>((resolve) => (listing.done = resolve));
+      const allAnswered = new Promise<void>((resolve) => (listing.done = resolve));
       this.listings.set(id, listing);
       try {
         await Promise.all(others.map((other) => this.publish(this.redis.channel('instance', other), { list: { id, from: this.identity.id, filter } }, '')));
-        await Promise.race([answered, new Promise((resolve) => setTimeout(resolve, LISTING_TIMEOUT_MS).unref())]);
+        await Promise.race([allAnswered, new Promise((resolve) => setTimeout(resolve, LISTING_TIMEOUT_MS).unref())]);
       } finally {
         this.listings.delete(id);
       }
