@@ -160,6 +160,8 @@ export class GatewayWsAdapter extends WsAdapter {
     server.handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', () => ws.terminate());
       ws.close(CloseCode.Unauthorized, closeReason(rejection.message));
+      // A peer that never answers the close holds nothing here for long.
+      setTimeout(() => ws.terminate(), REFUSED_CLOSE_WAIT_MS).unref();
     });
   }
 
@@ -236,6 +238,9 @@ function logSocketErrorOf(logger: Logger, connections: ConnectionService) {
 function destroyOnError(socket: Duplex): void {
   socket.on('error', () => socket.destroy());
 }
+
+/** How long a refused browser socket may take to answer its 4003 close. */
+const REFUSED_CLOSE_WAIT_MS = 1000;
 
 /** A close reason fits in 123 bytes of UTF-8. */
 function closeReason(message: string): string {
