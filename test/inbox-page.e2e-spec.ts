@@ -370,31 +370,41 @@ browserDescribe('the inbox page in Chromium', () => {
     }
   });
 
-  it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
-    const secret = 'an-inbox-test-secret-that-is-long-enough';
-    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
-    let page: Awaited<ReturnType<typeof openInbox>> | undefined;
+  const JWT_TEST_SECRET = 'an-inbox-test-secret-that-is-long-enough';
+
+  function signToken(sub: string, secret = JWT_TEST_SECRET): Promise<string> {
+    return new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  }
+
+  /**
+   * Runs `test` against a service in AUTH_MODE=jwt. The tab it opened goes first: one still
+   * open would try to reconnect to the closing service.
+   */
+  async function withJwtService(test: (jwt: TestApp, opened: (page: Page) => Page) => Promise<void>): Promise<void> {
+    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: JWT_TEST_SECRET });
+    let page: Page | undefined;
     try {
-      const token = await new SignJWT({ sub: 'frank' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
-      page = await openInbox(`?token=${token}`, jwt.baseUrl);
+      await test(jwt, (tab) => (page = tab));
+    } finally {
+      await page?.context().close();
+      await stopService(jwt);
+    }
+  }
+
+  it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
+    await withJwtService(async (jwt, opened) => {
+      const page = opened(await openInbox(`?token=${await signToken('frank')}`, jwt.baseUrl));
       expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
       expect(await page.locator('#who').textContent()).toBe('Signed in as frank');
       await jwt.http('POST', '/notify?wait=false', notifyBody('frank', 'task-j', { callback_id: 'page-6' }));
       await card(page, 'page-6').waitFor();
-    } finally {
-      // The tab goes first: one still open would try to reconnect to the closing service.
-      await page?.context().close();
-      await stopService(jwt);
-    }
+    });
   });
 
   it('signs in with a token typed into its Token field under AUTH_MODE=jwt', async () => {
-    const secret = 'an-inbox-test-secret-that-is-long-enough';
-    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
-    let page: Page | undefined;
-    try {
-      const token = await new SignJWT({ sub: 'kai' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
-      page = await newTab(jwt.baseUrl);
+    await withJwtService(async (jwt, opened) => {
+      const token = await signToken('kai');
+      const page = opened(await newTab(jwt.baseUrl));
       await page.goto(`${jwt.baseUrl}/inbox`);
       const field = page.getByLabel('Token');
       await field.waitFor();
@@ -408,28 +418,19 @@ browserDescribe('the inbox page in Chromium', () => {
       expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
       await jwt.http('POST', '/notify?wait=false', notifyBody('kai', 'task-k', { callback_id: 'page-9' }));
       await card(page, 'page-9').waitFor();
-    } finally {
-      await page?.context().close();
-      await stopService(jwt);
-    }
+    });
   });
 
   it('asks for another token when the service refuses the one it has, instead of retrying forever', async () => {
-    const secret = 'an-inbox-test-secret-that-is-long-enough';
-    const jwt = await startService({ AUTH_MODE: 'jwt', JWT_SECRET: secret });
-    let page: Page | undefined;
-    try {
-      const forged = await new SignJWT({ sub: 'kai' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('some-other-secret-that-is-long-enough'));
-      page = await newTab(jwt.baseUrl);
+    await withJwtService(async (jwt, opened) => {
+      const forged = await signToken('kai', 'some-other-secret-that-is-long-enough');
+      const page = opened(await newTab(jwt.baseUrl));
       await page.goto(`${jwt.baseUrl}/inbox?token=${forged}`);
       await page.getByText('That access token was refused').waitFor();
       expect(await page.locator('#sign-in').isHidden()).toBe(false);
       expect(await page.locator('#connection').getAttribute('data-state')).toBe('stopped');
       expect((await jwt.http('GET', '/status')).body.refused_connections.unauthorized).toBe(2); // the token, then one retry
-    } finally {
-      await page?.context().close();
-      await stopService(jwt);
-    }
+    });
   });
 
   it('looks like a product: screenshot of a busy inbox', async () => {
