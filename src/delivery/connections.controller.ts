@@ -21,9 +21,9 @@ export class ConnectionsController {
   @ApiOkResponse({ schema: ConnectionListingSchema, description: "Every instance's open connections (one user's with user_id)" })
   async list(@Query() query: ConnectionsQueryDto) {
     const limit = query.limit ?? DEFAULT_LISTED_CONNECTIONS;
-    const listing = await this.delivery.listConnections({ userId: query.user_id, limit });
-    const connections = listing.connections.slice(0, limit);
-    const truncated = listing.truncated || listing.connections.length > limit;
-    return { instance: this.identity.id, ...listing, count: connections.length, truncated, connections };
+    const { instances, unreachable, connections: gathered, truncated } = await this.delivery.listConnections({ userId: query.user_id, limit });
+    // Each instance keeps to the limit; together they may pass it.
+    const connections = gathered.slice(0, limit);
+    return { instance: this.identity.id, instances, unreachable, count: connections.length, truncated: truncated || gathered.length > limit, connections };
   }
 }
