@@ -18,8 +18,10 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.redis) return;
-    // At once when the connection is ready (now, or when it becomes so, and after every outage).
-    if (this.redis.isReady) void this.announce();
+    // At once when the commands connection is ready (now, or when it becomes so, and after
+    // every outage). Not isReady, which waits for the subscriber too: the commands' 'ready'
+    // may already have passed while the subscriber is still connecting.
+    if (this.redis.commands.status === 'ready') void this.announce();
     this.redis.commands.on('ready', () => void this.announce());
     this.timer = setInterval(() => void this.announce(), ANNOUNCE_MS);
     this.timer.unref();
