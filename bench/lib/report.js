@@ -55,6 +55,9 @@ const RATIOS = [
   ['gateway', 'raw-ws'],
   ['gateway', 'socketio'],
   ['socketio', 'raw-ws'],
+  ['gateway', 'nest-floor'],
+  ['nest-floor', 'raw-ws'],
+  ['nest-floor', 'socketio'],
 ];
 
 export function scenarioTitles(cfg) {
@@ -83,7 +86,7 @@ export function markdownReport(run) {
   return [
     cfg.cluster
       ? `# Cluster benchmark: ${cfg.instances} gateway instances vs ${cfg.instances} Socket.IO instances with @socket.io/redis-adapter, each on one Redis${cfg.smoke ? ' (smoke run)' : ''}`
-      : `# Benchmark: gateway vs raw ws vs Socket.IO${cfg.smoke ? ' (smoke run)' : ''}`,
+      : `# Benchmark: gateway vs raw ws vs Socket.IO${servers.includes('nest-floor') ? ' vs the Nest floor' : ''}${cfg.smoke ? ' (smoke run)' : ''}`,
     '',
     `${environment.date} · commit ${environment.commit} · Node ${environment.node} · ${environment.cpus} × ${environment.cpuModel}, ${environment.memoryGiB} GiB, ${environment.kernel} · open files limit ${environment.openFiles}${environment.redis ? ` · Redis ${environment.redis}` : ''}`,
     '',

@@ -40,6 +40,7 @@ export const SERVERS = {
       WEBSOCKET_RATE_BURST: '1000000',
     },
   },
+  'nest-floor': { label: 'Nest floor', script: 'bench/servers/nest-floor.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },
   'raw-ws': { label: 'raw ws', script: 'bench/servers/raw-ws.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },
   socketio: { label: 'Socket.IO', script: 'bench/servers/socketio.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
 };
