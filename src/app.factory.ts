@@ -5,7 +5,7 @@ import type { FastifyBodyParser, FastifyInstance } from 'fastify';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { requireApiKey } from './auth/api-key.hook.js';
 import { ApiKeyService } from './auth/api-key.service.js';
-import { Logger, PinoLogger } from 'nestjs-pino';
+import { Logger } from 'nestjs-pino';
 import { docsEnabled, Environment } from './config/environment.js';
 import { serveApiDocs } from './docs/api-docs.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
@@ -47,9 +47,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
-  // Registered before Nest adds the routes, so they cover every route: the request's log
-  // context first, then the key.
-  logRequests(fastify, await app.resolve(PinoLogger));
+  // Registered before Nest adds the routes, so they cover every route: the request line
+  // first (refusals by the key check are logged too), then the key.
+  logRequests(fastify);
   requireApiKey(fastify, app.get(ApiKeyService));
   refuseNonJsonBodies(fastify);
   app.useGlobalPipes(validationPipe);

@@ -141,12 +141,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.counters.created++;
     if (confirmation.state === 'cancelled') {
       this.counters.cancelled++;
-      this.logger.log(`Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
+      this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
       return { confirmation, created: true };
     }
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
-    this.logger.log(`Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
+    this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, confirmation.frame as object);
     return { confirmation, created: true };
   }

@@ -11,6 +11,8 @@ export interface NewConfirmation {
   callbackId?: string;
   /** When the request was accepted (epoch ms), for the delivery latency of the prompt. */
   acceptedAt?: number;
+  /** The HTTP request that asked (its X-Request-Id), for the log line. */
+  requestId?: string;
 }
 
 export interface Confirmation {

@@ -30,14 +30,14 @@ export class HttpErrorFilter implements ExceptionFilter {
       void reply.status(exception.getStatus()).send(exception.getResponse());
       return;
     }
-    const body = this.toBody(exception);
+    const body = this.toBody(exception, reply.request.id);
     if (exception instanceof GatewayError && exception.retryAfterSeconds !== undefined) {
       void reply.header('retry-after', String(exception.retryAfterSeconds));
     }
     void reply.status(body.statusCode).header('content-type', 'application/json').send(body);
   }
 
-  private toBody(exception: unknown): HttpErrorBody {
+  private toBody(exception: unknown, reqId: string): HttpErrorBody {
     if (exception instanceof GatewayError) return gatewayErrorBody(exception);
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -57,7 +57,7 @@ export class HttpErrorFilter implements ExceptionFilter {
         message: (exception as Error).message,
       };
     }
-    this.logger.error('Unhandled error', (exception as Error)?.stack ?? String(exception));
+    this.logger.error({ reqId }, `Unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, code: ErrorCode.InternalError, message: 'Internal error' };
   }
 }

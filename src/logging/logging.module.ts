@@ -24,8 +24,8 @@ const VERBOSITY: LevelWithSilent[] = ['silent', 'fatal', 'error', 'warn', 'info'
 
 /**
  * Logs through pino (nestjs-pino): JSON lines in production and test, readable lines in
- * development. Every line made while an HTTP request is handled carries its `reqId`
- * (the request-log hooks, which app.factory registers).
+ * development. The lines an HTTP request causes carry its `reqId` (the request line from the
+ * request-log hooks, which app.factory registers; the others pass it on).
  */
 @Module({})
 export class LoggingModule {

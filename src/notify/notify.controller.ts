@@ -48,6 +48,7 @@ export class NotifyController {
       timeoutSeconds: body.timeout_seconds,
       callbackId: body.callback_id,
       acceptedAt: acceptedAt(reply),
+      requestId: reply.request.id,
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
