@@ -132,11 +132,24 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       await waitFor(async () => (await instance.http('GET', '/health')).status === 200, 15_000, 'readiness once Redis is up');
       const asked = await instance.http('POST', '/notify?wait=false', notifyBody('early', 'task-e'));
       expect(asked.status).toBe(202);
+      // The channels it asked for while Redis was away are subscribed now: a broadcast from a
+      // second instance reaches its tab, and it answers that instance's connection listing.
+      const second = await ServiceInstance.start({ REDIS_URL: `redis://127.0.0.1:${port}/0` });
+      try {
+        const tab = await instance.connect('early');
+        await tab.next('task_step_result');
+        expect((await second.http('POST', '/broadcast', { type: 'system_notification', message: '系统维护', level: 'info' })).status).toBe(200);
+        expect(await tab.next('system_notification')).toMatchObject({ message: '系统维护' });
+        const listing = (await second.http('GET', '/connections?user_id=early')).body;
+        expect({ count: listing.count, unreachable: listing.unreachable }).toEqual({ count: 1, unreachable: [] });
+      } finally {
+        await second.stop();
+      }
       expect(instance.output).toMatch(/Redis unavailable .*retrying with back-off/);
       expect(instance.output.match(/Redis unavailable/g)?.length).toBeLessThanOrEqual(4); // once per connection, not per retry
     } finally {
       await instance.stop();
       await redis?.close();
     }
-  }, 40_000);
+  }, 60_000);
 });

@@ -105,6 +105,8 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     connections.onUserConnectionGone((departed) => void this.presence.leave(departed).catch(() => undefined));
     this.presence = new RedisPresence(redis, identity.id);
     redis.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    // Nest builds providers asynchronously: the subscriber may be connected already.
+    this.everReady = redis.subscriber.status === 'ready';
     redis.subscriber.on('ready', () => this.resubscribeAll());
   }
 
@@ -301,13 +303,18 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     return subscribed;
   }
 
-  /** After an outage: every wanted channel again, then the listeners re-read what is stored. */
+  /**
+   * Every time the subscriber is ready, every wanted channel again: with maxRetriesPerRequest
+   * 0, ioredis drops queued SUBSCRIBEs on each failed connection attempt, so channels asked
+   * for before the first connection (start-up with Redis away or slow) exist only here.
+   * SUBSCRIBE is idempotent. After an outage, the listeners also re-read what they missed.
+   */
   private resubscribeAll(): void {
+    for (const channel of this.routes.keys()) void this.subscribe(channel);
     if (!this.everReady) {
       this.everReady = true;
       return;
     }
-    for (const channel of this.routes.keys()) void this.subscribe(channel);
     this.logger.log(`Resubscribed ${this.routes.size} channels; re-reading shared state`);
     for (const listener of this.reconnectListeners) listener();
   }
