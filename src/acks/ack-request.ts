@@ -7,7 +7,8 @@ import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
  * Null when no ack is asked for; the body then goes out exactly as before.
  */
 export function ackRequestOf(body: Record<string, unknown>, defaultTimeoutSeconds: number): { frame: Record<string, unknown>; timeoutSeconds: number } | null {
-  const { requires_ack: requiresAck, ack_timeout_seconds: timeout, ...frame } = body;
+  const requiresAck = body.requires_ack;
+  const timeout = body.ack_timeout_seconds;
   if (requiresAck !== undefined && typeof requiresAck !== 'boolean') {
     throw new GatewayError(ErrorCode.InvalidMessage, 'requires_ack must be a boolean');
   }
@@ -17,6 +18,8 @@ export function ackRequestOf(body: Record<string, unknown>, defaultTimeoutSecond
       throw new GatewayError(ErrorCode.InvalidMessage, `ack_timeout_seconds must be a number above 0 and at most ${MAX_TIMER_SECONDS}`);
     }
   }
+  // Most messages ask for no ack: they are not copied (a push profile showed the copy).
   if (requiresAck !== true) return null;
+  const { ack_timeout_seconds: _dropped, ...frame } = body;
   return { frame, timeoutSeconds: (timeout as number | undefined) ?? defaultTimeoutSeconds };
 }

@@ -66,6 +66,8 @@ class ProtocolValidationPipe implements PipeTransform {
 
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype } = metadata;
+    // What ValidationPipe makes of these (no rules, no conversion), without its promise.
+    if (metatype === Object || (metatype === String && typeof value === 'string')) return value;
     if (!metatype || BUILT_IN_TYPES.has(metatype) || metadata.type === 'custom') return this.classValidation.transform(value, metadata);
     if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
       throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
