@@ -56,3 +56,19 @@ export function stepResultFrame(callbackId, { user_id, task_id, step, step_resul
     error_code: step_result.error_code ?? null, error_message: step_result.error_message ?? null, user_id, task_id, timestamp: now, expires_at: now + timeout_seconds,
   };
 }
+
+/**
+ * The decision of a POST /notify: resolves when `waiting` gets the user's answer for the
+ * callback id (the socket handler calls the function it finds there), or at the timeout.
+ */
+export function decisionOf(waiting, callbackId, timeoutSeconds) {
+  return new Promise((resolve) => {
+    const finish = (answer, state) => {
+      clearTimeout(timer);
+      waiting.delete(callbackId);
+      resolve({ callback_id: callbackId, state, proceed: answer.proceed, feedback: answer.feedback, timed_out: state === 'timed_out', cancelled: false });
+    };
+    const timer = setTimeout(() => finish({ proceed: false, feedback: null }, 'timed_out'), timeoutSeconds * 1000);
+    waiting.set(callbackId, (answer) => finish(answer, answer.proceed ? 'confirmed' : 'rejected'));
+  });
+}

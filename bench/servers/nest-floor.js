@@ -11,7 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { memoryReport, stepResultFrame } from './common.js';
+import { decisionOf, memoryReport, stepResultFrame } from './common.js';
 
 const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
@@ -63,16 +63,9 @@ class Routes {
   notify(body) {
     const callbackId = body.callback_id ?? randomUUID();
     const frame = stepResultFrame(callbackId, body);
-    return new Promise((resolve) => {
-      const finish = (answer, state) => {
-        clearTimeout(timer);
-        waiting.delete(callbackId);
-        resolve({ callback_id: callbackId, state, proceed: answer.proceed, feedback: answer.feedback, timed_out: state === 'timed_out', cancelled: false });
-      };
-      const timer = setTimeout(() => finish({ proceed: false, feedback: null }, 'timed_out'), (body.timeout_seconds ?? 300) * 1000);
-      waiting.set(callbackId, (answer) => finish(answer, answer.proceed ? 'confirmed' : 'rejected'));
-      sendTo(body.user_id, JSON.stringify(frame));
-    });
+    const decision = decisionOf(waiting, callbackId, body.timeout_seconds ?? 300);
+    sendTo(body.user_id, JSON.stringify(frame));
+    return decision;
   }
 
   allSockets() {

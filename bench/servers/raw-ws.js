@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { createRouter, stepResultFrame } from './common.js';
+import { createRouter, decisionOf, stepResultFrame } from './common.js';
 
 const HOST = process.env.WEBSOCKET_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.WEBSOCKET_PORT ?? 8765);
@@ -64,16 +64,9 @@ function notify(body) {
   const { user_id, timeout_seconds = 300 } = body;
   const callbackId = body.callback_id ?? randomUUID();
   const frame = stepResultFrame(callbackId, body);
-  return new Promise((resolve) => {
-    const finish = (answer, state) => {
-      clearTimeout(timer);
-      waiting.delete(callbackId);
-      resolve({ callback_id: callbackId, state, proceed: answer.proceed, feedback: answer.feedback, timed_out: state === 'timed_out', cancelled: false });
-    };
-    const timer = setTimeout(() => finish({ proceed: false, feedback: null }, 'timed_out'), timeout_seconds * 1000);
-    waiting.set(callbackId, (answer) => finish(answer, answer.proceed ? 'confirmed' : 'rejected'));
-    sendToUser(user_id, JSON.stringify(frame));
-  });
+  const decision = decisionOf(waiting, callbackId, timeout_seconds);
+  sendToUser(user_id, JSON.stringify(frame));
+  return decision;
 }
 
 server.listen(PORT, HOST, () => console.log(`raw-ws listening on ${HOST}:${PORT}`));
