@@ -25,10 +25,14 @@ describe('connection lifecycle (e2e)', () => {
     t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 0.1 });
     const healthy = await t.connect('alive');
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=dead`, { autoPong: false });
+    // It answers pings until it is subscribed, so a slow machine cannot reap it before that.
+    let answering = true;
+    dead.socket.on('ping', (data: Buffer) => answering && dead.socket.pong(data));
     await dead.next('connected');
     await t.http('POST', '/tasks/dead-task/subscribers', { user_id: 'dead' });
     dead.send({ action: 'subscribe', task_id: 'dead-task' });
     await dead.next('subscription_confirmed');
+    answering = false;
 
     const code = await dead.closed;
     expect(code).toBe(1006);
@@ -43,8 +47,11 @@ describe('connection lifecycle (e2e)', () => {
   it('keeps a reaped user\'s confirmation pending for their next connection', async () => {
     t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 0.1 });
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=flaky`, { autoPong: false });
+    let answering = true; // until it has the prompt, as above
+    dead.socket.on('ping', (data: Buffer) => answering && dead.socket.pong(data));
     const waiting = t.http('POST', '/notify', notifyBody('flaky', 'task-f'));
     const prompt = await dead.next('task_step_result');
+    answering = false;
     await dead.closed;
     const again = await t.connect('flaky');
     expect((await again.next('task_step_result')).callback_id).toBe(prompt.callback_id);
