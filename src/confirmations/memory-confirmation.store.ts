@@ -1,4 +1,5 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { compositeKey } from '../common/composite-key.js';
 import { FifoQueue } from '../common/fifo-queue.js';
 import { SetIndex } from '../common/set-index.js';
 import type { Confirmation } from './confirmation.js';
@@ -17,7 +18,7 @@ export interface RetentionSettings {
 }
 
 function userTaskKey(userId: string, taskId: string): string {
-  return `${userId}\n${taskId}`;
+  return compositeKey(userId, taskId);
 }
 
 /**
