@@ -3,7 +3,8 @@ import type { Paramtype, Type } from '@nestjs/common';
 import { ConfirmationQueryDto } from '../src/confirmations/dto/confirmation-query.dto.js';
 import { NotifyQueryDto } from '../src/notify/dto/notify-query.dto.js';
 import { NotifyRequestDto } from '../src/notify/dto/notify-request.dto.js';
-import { CancelFrame, ConfirmFrame, SubscribeFrame, UnsubscribeFrame } from '../src/protocol/client-frames.js';
+import { AckFrame, CancelFrame, ConfirmFrame, SubscribeFrame, UnsubscribeFrame } from '../src/protocol/client-frames.js';
+import { ConnectionsQueryDto } from '../src/delivery/dto/connections-query.dto.js';
 import { NOT_SURE, validateCompiled } from '../src/protocol/compiled-validator.js';
 import { classValidatorPipe, MAX_INPUT_DEPTH, nestsDeeperThan, validationPipe } from '../src/protocol/validation.js';
 import { GrantRequestDto } from '../src/tasks/dto/grant-request.dto.js';
@@ -38,7 +39,7 @@ interface Case {
 }
 
 const reference = classValidatorPipe();
-const FRAME_DTOS: Record<string, Type> = { confirm: ConfirmFrame, cancel: CancelFrame, subscribe: SubscribeFrame, unsubscribe: UnsubscribeFrame };
+const FRAME_DTOS: Record<string, Type> = { confirm: ConfirmFrame, cancel: CancelFrame, subscribe: SubscribeFrame, unsubscribe: UnsubscribeFrame, ack: AckFrame };
 const copy = (value: Json): Json => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
 async function verdict(run: () => unknown): Promise<{ ok: boolean; value?: string; prototype?: object | null; error?: string }> {
@@ -94,13 +95,21 @@ const REALISTIC_FRAMES = [
   { action: 'subscribe', user_id: 'user_123' },
   { action: 'subscribe', task_id: 'task_456', junk: [1, 2] },
   { action: 'unsubscribe', task_id: 'task_456' },
+  { action: 'ack', message_id: 'msg_1' },
 ];
+
+/**
+ * Characters the id rule refuses (C0, DEL, C1, line and paragraph separators) and invisible
+ * ones it takes (joiners, bidi marks, variation selectors, no-break space), alone and inside ids.
+ */
+const CONTROL_IDS = ['\n', 'carol\nprod', 'a\r\nb', '\u0000', 'x\u0000', '\t', 'a\u001f', 'a\u007f', '\u0080', 'a\u0085b', 'a\u009f', 'a\u2028b', 'a\u2029'];
+const INVISIBLE_IDS = ['👩\u200d💻', 'a\u200bb', 'a\u200cb', '\u202eabc', '\u2066a\u2069', 'a\u00a0b', 'x\ufe0f', '\u00ad', '\ufeffa'];
 
 /** Strings at the edges of every length rule, in every kind of character class-validator counts differently. */
 function edgeStrings(): string[] {
   const units = ['x', '数', '，', '😀', '\ufe0f', 'a\ufe0f', '😀\ufe0f', '\ud83d', '\ude00', '\ufe0e\ufe0f', 'é'];
   const lengths = [0, 1, 2, 3, 255, 256, 257, 1024, 1025, 4096, 4097, 16384, 16385];
-  const strings = ['', ' ', 'true', 'false', '1', 'a b', '../x', 'a/b', 'A-Za-z0-9._:-', 'abc\n', 'x\u0000'];
+  const strings = ['', ' ', 'true', 'false', '1', 'a b', '../x', 'a/b', 'A-Za-z0-9._:-', 'abc\n', 'x\u0000', ...CONTROL_IDS, ...INVISIBLE_IDS];
   for (const unit of units) for (const n of lengths) strings.push(unit.repeat(Math.ceil(n / unit.length)).slice(0, n), unit.repeat(n));
   return strings;
 }
@@ -169,6 +178,31 @@ function corpus(): Case[] {
   body(NotifyRequestDto, { ...notifyValid, step_result: JSON.parse('{"step":"s","message":"m","status":"x","__proto__":{"step":5}}') }, 'valid with a nested __proto__');
   for (const value of [null, [], [notifyValid], 42, 'storm', true, {}]) body(NotifyRequestDto, value, `hostile ${JSON.stringify(value).slice(0, 20)} body`);
 
+  // Every id field of every DTO and frame with and without control characters.
+  const idFields: Array<[Type, object, string]> = [
+    [NotifyRequestDto, notifyValid, 'user_id'], [NotifyRequestDto, notifyValid, 'task_id'], [NotifyRequestDto, notifyValid, 'callback_id'],
+    [GrantRequestDto, grantValid, 'user_id'], [HeartbeatRequestDto, heartbeatValid, 'user_id'], [HeartbeatRequestDto, heartbeatValid, 'task_id'],
+  ];
+  for (const [dto, valid, field] of idFields) {
+    for (const id of [...CONTROL_IDS, ...INVISIBLE_IDS]) body(dto, withField(valid, field, id), `id ${dto.name}.${field}=${JSON.stringify(id)}`);
+  }
+  for (const id of [...CONTROL_IDS, ...INVISIBLE_IDS]) {
+    cases.push({ dto: ConnectionsQueryDto, type: 'query', value: { user_id: id }, label: `connections query user_id=${JSON.stringify(id)}` });
+    for (const [action, field] of [['confirm', 'callback_id'], ['cancel', 'task_id'], ['cancel', 'user_id'], ['subscribe', 'user_id'], ['subscribe', 'task_id'], ['unsubscribe', 'task_id'], ['ack', 'message_id']]) {
+      const base = action === 'cancel' && field === 'user_id' ? { task_id: 't' } : {};
+      frame({ action, ...base, [field]: id }, `id ${action}.${field}=${JSON.stringify(id)}`);
+    }
+  }
+
+  // Missing fields, alone and with wrong ones: "is required" first, once per field.
+  for (const missing of [['user_id'], ['step_result'], ['step_result.step'], ['user_id', 'step_result.step', 'step_result.status']]) {
+    let value: Record<string, unknown> = notifyValid;
+    for (const field of missing) value = withField(value, field, undefined);
+    body(NotifyRequestDto, value, `notify without ${missing.join(', ')}`);
+    body(NotifyRequestDto, withField(value, 'step', 'three'), `notify without ${missing.join(', ')}, step a string`);
+  }
+  body(NotifyRequestDto, {}, 'notify {}');
+
   // Every field of every DTO set to every edge value, one or two at a time.
   mutations(notifyValid, NOTIFY_FIELDS, 3000, 1).forEach((v, i) => body(NotifyRequestDto, v, `notify mutation ${i}`));
   mutations(REALISTIC_NOTIFY[1], NOTIFY_FIELDS, 1000, 2).forEach((v, i) => body(NotifyRequestDto, v, `realistic notify mutation ${i}`));
@@ -176,7 +210,7 @@ function corpus(): Case[] {
   mutations(heartbeatValid, ['user_id', 'task_id', 'interval_seconds', 'duration_seconds', 'message', 'extra'], 800, 4).forEach((v, i) =>
     body(HeartbeatRequestDto, v, `heartbeat mutation ${i}`),
   );
-  for (const [action, fields] of [['confirm', ['callback_id', 'proceed', 'feedback', 'extra']], ['cancel', ['task_id', 'user_id']], ['subscribe', ['user_id', 'task_id']], ['unsubscribe', ['task_id']]] as const) {
+  for (const [action, fields] of [['confirm', ['callback_id', 'proceed', 'feedback', 'extra']], ['cancel', ['task_id', 'user_id']], ['subscribe', ['user_id', 'task_id']], ['unsubscribe', ['task_id']], ['ack', ['message_id', 'extra']]] as const) {
     const base = REALISTIC_FRAMES.find((f) => f.action === action) as object;
     mutations(base, [...fields], 600, action.length).forEach((v, i) => frame(v, `${action} mutation ${i}`));
   }
@@ -197,10 +231,15 @@ describe('validation: the compiled schemas agree with class-validator', () => {
     let accepted = 0;
     let acceptedBodies = 0;
     let compiledAccepted = 0;
+    const controlIdsAccepted: string[] = [];
+    const invisibleIdsRefused: string[] = [];
     for (const c of cases) {
       const fresh = () => (c.raw === undefined ? copy(c.value) : JSON.parse(c.raw));
       const [expected, actual] = [await referencePath({ ...c, value: fresh() }), await servicePath({ ...c, value: fresh() })];
       if (expected.ok) accepted++;
+      if (expected.ok && c.label.startsWith('id ') && CONTROL_IDS.some((id) => c.label.endsWith(`=${JSON.stringify(id)}`))) controlIdsAccepted.push(c.label);
+      // A caller-chosen callback_id keeps a stricter pattern of its own.
+      if (!expected.ok && c.label.startsWith('id ') && !c.label.startsWith('id NotifyRequestDto.callback_id') && INVISIBLE_IDS.some((id) => c.label.endsWith(`=${JSON.stringify(id)}`))) invisibleIdsRefused.push(c.label);
       if (expected.ok && c.type === 'body') {
         acceptedBodies++;
         if (validateCompiled(c.dto, c.raw === undefined ? copy(c.value) : JSON.parse(c.raw)) !== NOT_SURE) compiledAccepted++;
@@ -216,6 +255,8 @@ describe('validation: the compiled schemas agree with class-validator', () => {
     // And the fast path must be what answers valid bodies (all but edge cases such as a
     // variation selector in a string at its maximum length).
     expect(compiledAccepted / acceptedBodies).toBeGreaterThan(0.95);
+    expect(controlIdsAccepted).toEqual([]);
+    expect(invisibleIdsRefused).toEqual([]);
     console.log(`validation corpus: ${cases.length} cases, ${accepted} valid; the compiled schema accepted ${compiledAccepted} of the ${acceptedBodies} valid bodies and frames itself`);
   }, 120_000);
 });

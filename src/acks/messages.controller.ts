@@ -1,9 +1,10 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { AckViewSchema } from '../docs/response-schemas.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { AckService, toAckView } from './ack.service.js';
+import { IdParam } from '../protocol/id.js';
 
 @ApiTags('task services')
 @ApiSharedState()
@@ -15,7 +16,7 @@ export class MessagesController {
   @Get(':message_id')
   @ApiOkResponse({ schema: AckViewSchema, description: 'The message: state (pending, acknowledged, expired), who acknowledged it and when' })
   @ApiErrors(ErrorCode.MessageNotFound)
-  async get(@Param('message_id') messageId: string) {
+  async get(@IdParam('message_id') messageId: string) {
     const message = await this.acks.get(messageId);
     if (!message) throw new GatewayError(ErrorCode.MessageNotFound, `No message ${messageId} (unknown, or its retention is over)`);
     return toAckView(message);

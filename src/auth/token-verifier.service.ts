@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { createRemoteJWKSet, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
+import { idProblem } from '../protocol/id.js';
 
 export interface VerifiedToken {
   userId: string;
@@ -50,6 +51,9 @@ export class TokenVerifier {
       throw new InvalidToken(`Invalid token: ${(err as Error).message}`);
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidToken('Token has no sub claim');
+    // The sub becomes the connection's user id, so it keeps the rule every user id keeps.
+    const problem = idProblem(payload.sub);
+    if (problem) throw new InvalidToken(`Token sub ${problem}`);
     return { userId: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
   }
 }

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { AuthMode, Environment, splitList } from '../config/environment.js';
 import type { ConnectionIdentity } from '../connections/connection.service.js';
 import { bearerToken } from './bearer-token.js';
-import { MAX_ID_LENGTH } from '../protocol/client-frames.js';
+import { idProblem } from '../protocol/id.js';
 import { InvalidToken, TokenVerifier } from './token-verifier.service.js';
 
 /** Who a WebSocket upgrade belongs to, settled before the socket opens. */
@@ -70,9 +70,8 @@ export class UpgradeAuthenticator {
   private fromQuery(url: URL): UpgradeIdentity {
     const userId = url.searchParams.get('user_id');
     if (userId === null || userId === '') return { userId: null, expiresAt: null };
-    if (userId.length > MAX_ID_LENGTH) {
-      throw new UpgradeRejected(400, `user_id must be at most ${MAX_ID_LENGTH} characters`);
-    }
+    const problem = idProblem(userId);
+    if (problem) throw new UpgradeRejected(400, `user_id ${problem}`);
     return { userId, expiresAt: null };
   }
 }

@@ -1,13 +1,14 @@
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { ConfirmationViewSchema } from '../docs/response-schemas.js';
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { stopWhenCallerLeaves } from '../http/long-poll.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
+import { IdParam } from '../protocol/id.js';
 
 @ApiTags('task services')
 @ApiSharedState()
@@ -19,7 +20,7 @@ export class ConfirmationsController {
   @ApiOkResponse({ schema: ConfirmationViewSchema, description: 'The confirmation, after waiting up to wait_seconds for a pending one to settle' })
   @ApiErrors(ErrorCode.CallbackNotFound)
   async get(
-    @Param('callback_id') callbackId: string,
+    @IdParam('callback_id') callbackId: string,
     @Query() query: ConfirmationQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {

@@ -8,6 +8,7 @@ import type { OperationObject, ParameterObject, ResponsesObject, SchemaObject } 
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { dtosReachableFrom, isDescribedDto, schemaOf } from '../protocol/dto-schema.js';
 import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
+import { ID_CHARACTERS_PATTERN, ID_PARAM_PIPE, MAX_ID_LENGTH } from '../protocol/id.js';
 import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
 import { AnyJsonObjectSchema } from './response-schemas.js';
 
@@ -43,6 +44,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     }
     if (route.anyJsonBody) operation.requestBody = { required: true, content: { 'application/json': { schema: AnyJsonObjectSchema } } };
     if (route.query) operation.parameters = [...(operation.parameters ?? []), ...queryParameters(route.query)];
+    for (const parameter of (operation.parameters ?? []) as ParameterObject[]) {
+      if (parameter.in === 'path' && route.idParams.includes(parameter.name)) parameter.schema = ID_SCHEMA;
+    }
     operation.security = route.isPublic ? [] : [{ [API_KEY_SCHEME]: [] }];
     operation.responses = { ...operation.responses, ...errorResponses(route) };
   }
@@ -56,6 +60,8 @@ interface RouteDocs {
   /** Fastify reads a body on every method but GET and HEAD, whether the route wants one or not. */
   readsBody: boolean;
   query?: Type;
+  /** Path parameters that are ids (`@IdParam`): refused with 400 unless they keep the id rule. */
+  idParams: string[];
   isPublic: boolean;
   sharedState: boolean;
   errors: ErrorCode[];
@@ -70,11 +76,12 @@ function routesOf(app: INestApplication): RouteDocs[] {
       for (const method of Object.getOwnPropertyNames(controller.prototype)) {
         const handler = controller.prototype[method] as Function;
         if (method === 'constructor' || typeof handler !== 'function') continue;
-        const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) ?? {}) as Record<string, { index: number; pipes?: unknown[] }>;
+        const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) ?? {}) as Record<string, { index: number; data?: unknown; pipes?: unknown[] }>;
         const types = (Reflect.getMetadata('design:paramtypes', controller.prototype, method) ?? []) as Type[];
         const route: RouteDocs = {
           operationId: `${controller.name}_${method}`,
           anyJsonBody: false,
+          idParams: [],
           readsBody: ![RequestMethod.GET, RequestMethod.HEAD].includes(Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod),
           isPublic: Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler)?.publicRoute === true,
           sharedState: (Reflect.getMetadata(API_SHARED_STATE, handler) ?? Reflect.getMetadata(API_SHARED_STATE, controller)) === true,
@@ -86,6 +93,7 @@ function routesOf(app: INestApplication): RouteDocs[] {
           if (kind === RouteParamtypes.BODY && arg.pipes?.includes(JsonObjectPipe)) route.anyJsonBody = true;
           else if (kind === RouteParamtypes.BODY && isDescribedDto(type)) route.body = type;
           else if (kind === RouteParamtypes.QUERY && isDescribedDto(type)) route.query = type;
+          else if (kind === RouteParamtypes.PARAM && arg.pipes?.includes(ID_PARAM_PIPE)) route.idParams.push(String(arg.data));
         }
         routes.push(route);
       }
@@ -93,6 +101,8 @@ function routesOf(app: INestApplication): RouteDocs[] {
   }
   return routes;
 }
+
+const ID_SCHEMA: SchemaObject = { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH, pattern: ID_CHARACTERS_PATTERN };
 
 function findOperation(document: OpenAPIObject, operationId: string): OperationObject | undefined {
   for (const item of Object.values(document.paths)) {
@@ -128,7 +138,7 @@ function errorResponses(route: RouteDocs): ResponsesObject {
   if (route.readsBody) {
     codes.add(ErrorCode.InvalidMessage).add(ErrorCode.PayloadTooLarge).add(ErrorCode.UnsupportedMediaType);
   }
-  if (route.query) codes.add(ErrorCode.InvalidMessage);
+  if (route.query || route.idParams.length > 0) codes.add(ErrorCode.InvalidMessage);
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) byStatus.set(httpStatusOf(code), [...(byStatus.get(httpStatusOf(code)) ?? []), code]);
   const responses: ResponsesObject = {};

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { toDecision } from '../confirmations/confirmation.js';
@@ -16,6 +16,7 @@ import { NotifyRequestDto } from './dto/notify-request.dto.js';
 import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
+import { IdParam } from '../protocol/id.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -72,7 +73,7 @@ export class NotifyController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: MessageDeliveredSchema, description: "The object, plus target_user_id, went to the user's connections (with requires_ack: and its ack state)" })
   async sendToUser(
-    @Param('user_id') userId: string,
+    @IdParam('user_id') userId: string,
     @Body(JsonObjectPipe) message: Record<string, unknown>,
     @Query() query: AckQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,

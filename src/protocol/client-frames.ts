@@ -1,4 +1,7 @@
 import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsId, MAX_ID_LENGTH } from './id.js';
+
+export { MAX_ID_LENGTH };
 
 /** The `action` values a client may send. */
 export enum ClientAction {
@@ -11,13 +14,11 @@ export enum ClientAction {
   Ack = 'ack',
 }
 
-export const MAX_ID_LENGTH = 256;
 export const MAX_FEEDBACK_LENGTH = 4096;
 export const MAX_EPOCH_LENGTH = 64;
 
 export class ConfirmFrame {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   callback_id: string;
 
   /** Missing means "do not proceed", as in the original. */
@@ -32,26 +33,22 @@ export class ConfirmFrame {
 }
 
 export class CancelFrame {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   task_id: string;
 
   /** Defaults to the connection's user; any other user is refused. */
   @IsOptional()
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   user_id?: string;
 }
 
 export class SubscribeFrame {
   @IsOptional()
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   user_id?: string;
 
   @IsOptional()
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   task_id?: string;
 
   /** With `task_offset`: the task stream position to resume from (the missed task frames come first). */
@@ -98,13 +95,11 @@ export class ResumeFrame {
 
 /** Acknowledges a message that came with `requires_ack: true`. */
 export class AckFrame {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   message_id: string;
 }
 
 export class UnsubscribeFrame {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   task_id: string;
 }

@@ -4,6 +4,7 @@ import { NotifyRequestDto, StepResultDto } from '../notify/dto/notify-request.dt
 import { ConfirmFrame } from './client-frames.js';
 import { NOT_SURE, validateCompiled } from './compiled-validator.js';
 import { schemaOf } from './dto-schema.js';
+import { ID_CHARACTERS_PATTERN } from './id.js';
 
 class WithEmail {
   @IsEmail()
@@ -32,14 +33,14 @@ describe('schemaOf', () => {
   it('derives the notify body from its decorators', () => {
     const schema = schemaOf(NotifyRequestDto, { ref }) as any;
     expect(schema.required).toEqual(['user_id', 'task_id', 'step', 'step_result']);
-    expect(schema.properties.user_id).toEqual({ type: 'string', minLength: 1, maxLength: 256 });
+    expect(schema.properties.user_id).toEqual({ type: 'string', minLength: 1, maxLength: 256, pattern: ID_CHARACTERS_PATTERN });
     expect(schema.properties.step).toEqual({ type: 'integer', minimum: 0 });
     expect(schema.properties.step_result).toEqual({ type: 'object', allOf: [{ $ref: '#/components/schemas/StepResultDto' }] });
     // OptionalField: missing is fine, null is validated (and refused).
     expect(schema.properties.timeout_seconds).toEqual({ type: 'number', minimum: 0.05 });
     // IsOptional: class-validator skips null, so the schema takes it.
     expect(schema.properties.callback_id.anyOf[1]).toEqual({ type: 'null' });
-    expect(schema.properties.callback_id.anyOf[0].pattern).toBe('^[A-Za-z0-9._:-]+$');
+    expect(schema.properties.callback_id.anyOf[0].allOf.map((part: any) => part.pattern)).toEqual(['^[A-Za-z0-9._:-]+$', ID_CHARACTERS_PATTERN]);
     expect((schemaOf(StepResultDto, { ref }) as any).properties.result).toEqual({});
   });
 
@@ -72,6 +73,17 @@ describe('validateCompiled', () => {
     expect(validateCompiled(WithEmail, { email: 'a@b.example' })).toBe(NOT_SURE);
     expect(validateCompiled(ConfirmFrame, { callback_id: 7 })).toBe(NOT_SURE);
     expect(validateCompiled(NotifyRequestDto, { user_id: 'u', task_id: 't', step: 1.5, step_result: { step: 's', message: 'm', status: 's' } })).toBe(NOT_SURE);
+  });
+
+  it('refuses ids with control characters and takes other invisible characters', () => {
+    const body = { user_id: 'u', task_id: 't', step: 1, step_result: { step: 's', message: 'm', status: 's' } };
+    for (const id of ['a\nb', 'a\u0000', '\t', 'a\u007f', 'a\u0085', 'a\u009f', 'a\u2028', 'a\u2029']) {
+      expect(validateCompiled(NotifyRequestDto, { ...body, user_id: id })).toBe(NOT_SURE);
+      expect(validateCompiled(ConfirmFrame, { callback_id: id })).toBe(NOT_SURE);
+    }
+    for (const id of ['👩\u200d💻', 'a\u200cb', '\u202eabc', 'x\ufe0f', 'a\u00a0b']) {
+      expect(validateCompiled(NotifyRequestDto, { ...body, user_id: id })).not.toBe(NOT_SURE);
+    }
   });
 
   it('counts lengths as class-validator does: a variation selector is no character of its own', () => {

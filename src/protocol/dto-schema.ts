@@ -1,4 +1,5 @@
 import { getMetadataStorage, IS_OPTIONAL } from 'class-validator';
+import { HAS_NO_CONTROL_CHARACTERS, ID_CHARACTERS_PATTERN } from './id.js';
 
 /**
  * JSON Schema derived from the class-validator decorators of a DTO: the one description
@@ -62,6 +63,7 @@ const RULES: Record<string, Convert> = {
   matches: ([pattern, modifiers]) =>
     pattern instanceof RegExp && pattern.flags === '' && modifiers === undefined ? { type: 'string', pattern: pattern.source } : null,
   isObject: () => ({ type: 'object' }),
+  [HAS_NO_CONTROL_CHARACTERS]: () => ({ type: 'string', pattern: ID_CHARACTERS_PATTERN }),
 };
 
 const derived = new Map<Function, PropertyPlan[] | null>();

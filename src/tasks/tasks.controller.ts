@@ -1,7 +1,7 @@
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { GrantSchema, MessageDeliveredSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
@@ -18,6 +18,7 @@ import { TaskService } from './task.service.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { acceptedAt } from '../http/accepted-at.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { IdParam } from '../protocol/id.js';
 
 @ApiTags('tasks')
 @ApiSharedState()
@@ -33,7 +34,7 @@ export class TasksController {
   @Get('tasks/:task_id')
   @ApiOkResponse({ schema: TaskViewSchema })
   @ApiErrors(ErrorCode.NotFound)
-  async describe(@Param('task_id') taskId: string) {
+  async describe(@IdParam('task_id') taskId: string) {
     const { cancellation, pending, heartbeat } = await this.tasks.describe(taskId);
     return {
       task_id: taskId,
@@ -50,7 +51,7 @@ export class TasksController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: MessageDeliveredSchema, description: "The object, plus task_id, went to the task's subscribers (with requires_ack: and its ack state)" })
   async sendToTask(
-    @Param('task_id') taskId: string,
+    @IdParam('task_id') taskId: string,
     @Body(JsonObjectPipe) message: Record<string, unknown>,
     @Query() query: AckQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -68,7 +69,7 @@ export class TasksController {
   @HttpCode(HttpStatus.CREATED)
   @ApiCreatedResponse({ schema: GrantSchema })
   @ApiErrors(ErrorCode.CapacityExceeded)
-  async grant(@Param('task_id') taskId: string, @Body() body: GrantRequestDto) {
+  async grant(@IdParam('task_id') taskId: string, @Body() body: GrantRequestDto) {
     const expiresAt = await this.access.grant(taskId, body.user_id, body.ttl_seconds);
     return { task_id: taskId, user_id: body.user_id, expires_at: epochSeconds(expiresAt) };
   }
@@ -77,7 +78,7 @@ export class TasksController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The grant is gone' })
   @ApiErrors(ErrorCode.NotFound)
-  async revoke(@Param('task_id') taskId: string, @Param('user_id') userId: string): Promise<void> {
+  async revoke(@IdParam('task_id') taskId: string, @IdParam('user_id') userId: string): Promise<void> {
     if (!(await this.access.revoke(taskId, userId))) {
       throw new GatewayError(ErrorCode.NotFound, `User ${userId} has no grant for task ${taskId}`);
     }
@@ -102,7 +103,7 @@ export class TasksController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The heartbeat stopped' })
   @ApiErrors(ErrorCode.NotFound)
-  stopHeartbeat(@Param('id') id: string): Promise<void> {
+  stopHeartbeat(@IdParam('id') id: string): Promise<void> {
     return this.tasks.stopHeartbeat(id);
   }
 }

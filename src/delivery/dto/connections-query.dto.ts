@@ -1,14 +1,13 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsId } from '../../protocol/id.js';
 
 export const DEFAULT_LISTED_CONNECTIONS = 1000;
 const MAX_LISTED_CONNECTIONS = 10_000;
 
 export class ConnectionsQueryDto {
   @IsOptional()
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   user_id?: string;
 
   /** At most this many connections (per instance, and in all): an unfiltered list of a large deployment is megabytes. */

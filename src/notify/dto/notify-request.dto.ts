@@ -13,7 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
 import { OptionalField } from '../../protocol/validation.js';
 
 export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
@@ -51,12 +51,10 @@ export class StepResultDto {
 }
 
 export class NotifyRequestDto {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   user_id: string;
 
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   task_id: string;
 
   /** The step number. */
@@ -77,8 +75,7 @@ export class NotifyRequestDto {
   timeout_seconds?: number;
 
   @IsOptional()
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   @Matches(CALLBACK_ID_PATTERN, { message: 'callback_id may contain only letters, digits and . _ : -' })
   callback_id?: string;
 }

@@ -1,10 +1,9 @@
-import { IsNumber, IsString, Length, Max, Min } from 'class-validator';
-import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { IsNumber, Max, Min } from 'class-validator';
+import { IsId } from '../../protocol/id.js';
 import { OptionalField } from '../../protocol/validation.js';
 
 export class GrantRequestDto {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   user_id: string;
 
   /** How long the grant lasts; a day when absent. */

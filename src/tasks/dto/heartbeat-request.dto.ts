@@ -1,14 +1,12 @@
-import { IsNumber, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
-import { MAX_ID_LENGTH } from '../../protocol/client-frames.js';
+import { IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsId } from '../../protocol/id.js';
 import { OptionalField } from '../../protocol/validation.js';
 
 export class HeartbeatRequestDto {
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   user_id: string;
 
-  @IsString()
-  @Length(1, MAX_ID_LENGTH)
+  @IsId()
   task_id: string;
 
   @IsNumber()
