@@ -1,10 +1,11 @@
 import { ArgumentMetadata, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import { WsParamtype } from '@nestjs/websockets/enums/ws-paramtype.enum.js';
 import { ValidateIf, ValidationOptions } from 'class-validator';
 import { ErrorCode, GatewayError } from './error-code.enum.js';
 import { NOT_SURE, validateCompiled } from './compiled-validator.js';
 import { PRESENT_ONLY } from './dto-schema.js';
 
-/** Deeper input is refused before class-transformer walks it (it recurses once per level). */
+/** Deeper input is refused before anything walks it recursively (class-transformer, JSON.stringify). */
 export const MAX_INPUT_DEPTH = 32;
 
 /** "proceed must be a boolean value; feedback must be a string", nested paths included. */
@@ -52,6 +53,9 @@ export function classValidatorPipe(): ValidationPipe {
   });
 }
 
+/** What clients send: bodies, query strings, path parameters, socket frames. Not the socket itself. */
+const INPUT_TYPES: ReadonlySet<unknown> = new Set<unknown>(['body', 'query', 'param', WsParamtype.PAYLOAD]);
+
 const BUILT_IN_TYPES: ReadonlySet<Function> = new Set([Object, String, Number, Boolean, Array, Buffer, Date]);
 
 /**
@@ -66,12 +70,14 @@ class ProtocolValidationPipe implements PipeTransform {
 
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype } = metadata;
+    // Every input, typed or not: a plain object that nests too deep would overflow the stack
+    // of whatever walks it next (class-transformer, JSON.stringify of a broadcast or a pong).
+    if (INPUT_TYPES.has(metadata.type) && nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
+      throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
+    }
     // What ValidationPipe makes of these (no rules, no conversion), without its promise.
     if (metatype === Object || (metatype === String && typeof value === 'string')) return value;
     if (!metatype || BUILT_IN_TYPES.has(metatype) || metadata.type === 'custom') return this.classValidation.transform(value, metadata);
-    if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
-      throw new GatewayError(ErrorCode.InvalidMessage, `Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
-    }
     const instance = validateCompiled(metatype, value);
     return instance === NOT_SURE ? this.classValidation.transform(value, metadata) : instance;
   }
