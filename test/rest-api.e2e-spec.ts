@@ -11,20 +11,28 @@ describe('REST API (e2e)', () => {
   afterAll(() => t.close());
 
   const invalidNotifies: Array<[string, unknown, string]> = [
-    ['a missing user_id', { ...notifyBody('u', 't'), user_id: undefined }, 'user_id'],
+    ['a missing user_id', { ...notifyBody('u', 't'), user_id: undefined }, 'user_id is required'],
+    ['an empty user_id', { ...notifyBody('u', 't'), user_id: '' }, 'user_id must be 1 to 256 characters long'],
     ['a numeric task_id', { ...notifyBody('u', 't'), task_id: 5 }, 'task_id must be a string'],
-    ['a string step', { ...notifyBody('u', 't'), step: 'three' }, 'step must be an integer'],
-    ['no step_result', { ...notifyBody('u', 't'), step_result: undefined }, 'step_result'],
-    ['a step_result without message', { ...notifyBody('u', 't'), step_result: { step: 's', status: 'x' } }, 'step_result.message'],
-    ['a negative timeout', { ...notifyBody('u', 't'), timeout_seconds: -1 }, 'timeout_seconds'],
-    ['a callback_id with spaces', { ...notifyBody('u', 't'), callback_id: 'a b' }, 'callback_id'],
+    ['a string step', { ...notifyBody('u', 't'), step: 'three' }, 'step must be an integer number'],
+    ['no step_result', { ...notifyBody('u', 't'), step_result: undefined }, 'step_result is required'],
+    ['a step_result without message', { ...notifyBody('u', 't'), step_result: { step: 's', status: 'x' } }, 'step_result.message is required'],
+    ['a step_result without step', { ...notifyBody('u', 't'), step_result: { message: 'm', status: 'x' } }, 'step_result.step is required'],
+    ['an empty body', {}, 'user_id is required; task_id is required; step is required; step_result is required'],
+    [
+      'missing and wrong fields',
+      { task_id: 't', step: -1, step_result: { step: 7, message: 'm' } },
+      'user_id is required; step_result.status is required; step must not be less than 0; step_result.step must be a string',
+    ],
+    ['a negative timeout', { ...notifyBody('u', 't'), timeout_seconds: -1 }, 'timeout_seconds must not be less than 0.05'],
+    ['a callback_id with spaces', { ...notifyBody('u', 't'), callback_id: 'a b' }, 'callback_id may contain only letters, digits and . _ : -'],
   ];
 
-  it.each(invalidNotifies)('rejects POST /notify with %s (400, says which field)', async (_name, body, text) => {
+  it.each(invalidNotifies)('rejects POST /notify with %s (400: each missing field once, then what is wrong)', async (_name, body, message) => {
     const res = await t.http('POST', '/notify', body);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('invalid_message');
-    expect(res.body.message).toContain(text);
+    expect(res.body.message).toBe(message);
   });
 
   it('rejects a body that is not JSON', async () => {
@@ -99,7 +107,7 @@ describe('REST API (e2e)', () => {
     it('still refuses it with 400 on routes that need a body, as a missing body', async () => {
       const notify = await t.http('POST', '/notify', '', JSON_TYPE);
       expect(notify.status).toBe(400);
-      expect(notify.body).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('user_id must be a string') });
+      expect(notify.body).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('user_id is required') });
       const broadcast = await t.http('POST', '/broadcast', '', JSON_TYPE);
       expect(broadcast.body).toEqual({ statusCode: 400, code: 'invalid_message', message: 'The body must be a JSON object' });
     });

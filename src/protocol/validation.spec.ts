@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { ArgumentMetadata, Paramtype } from '@nestjs/common';
 import { WsParamtype } from '@nestjs/websockets/enums/ws-paramtype.enum.js';
 import { NotifyRequestDto } from '../notify/dto/notify-request.dto.js';
+import { ConfirmFrame } from './client-frames.js';
 import { MAX_INPUT_DEPTH, nestsDeeperThan, validationPipe } from './validation.js';
 
 /** An object `levels` deep: { a: { a: ... { a: 1 } } }, or arrays when asked. */
@@ -60,5 +61,45 @@ describe('validationPipe depth limit', () => {
   it('leaves the socket itself alone (it is no input)', () => {
     const socket = { self: nested(100) };
     expect(validationPipe.transform(socket, { type: WsParamtype.SOCKET as unknown as Paramtype, metatype: Object })).toBe(socket);
+  });
+});
+
+describe('validation messages', () => {
+  const stepResult = { step: 's', message: 'm', status: 'ok' };
+  const body = { user_id: 'u', task_id: 't', step: 1, step_result: stepResult };
+
+  async function messageOf(dto: Function, value: unknown): Promise<string> {
+    try {
+      await validationPipe.transform(value, { type: 'body', metatype: dto as ArgumentMetadata['metatype'] });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('accepted');
+  }
+
+  it.each([
+    ['a missing user_id', { ...body, user_id: undefined }, 'user_id is required'],
+    ['a missing step_result.step', { ...body, step_result: { message: 'm', status: 'ok' } }, 'step_result.step is required'],
+    ['a missing step_result', { ...body, step_result: undefined }, 'step_result is required'],
+    ['an empty body', {}, 'user_id is required; task_id is required; step is required; step_result is required'],
+    [
+      'missing fields before wrong ones',
+      { task_id: 5, step: 'three', step_result: { step: 's', message: 7 } },
+      'user_id is required; step_result.status is required; task_id must be a string; step must be an integer number; step_result.message must be a string',
+    ],
+    ['a null step_result', { ...body, step_result: null }, 'step_result must be an object'],
+    ['an empty user_id', { ...body, user_id: '' }, 'user_id must be 1 to 256 characters long'],
+    ['a numeric user_id (its type only)', { ...body, user_id: 5 }, 'user_id must be a string'],
+    ['a user_id with a newline', { ...body, user_id: 'carol\nprod' }, 'user_id must not contain control characters'],
+    ['a step below 0', { ...body, step: -1 }, 'step must not be less than 0'],
+  ])('%s', async (_name, value, message) => {
+    expect(await messageOf(NotifyRequestDto, value)).toBe(message);
+  });
+
+  it('says the same of socket frames', async () => {
+    expect(await messageOf(ConfirmFrame, { action: 'confirm', proceed: true })).toBe('callback_id is required');
+    expect(await messageOf(ConfirmFrame, { action: 'confirm', callback_id: 'x', proceed: 'yes', feedback: 5 })).toBe(
+      'proceed must be a boolean value; feedback must be a string',
+    );
   });
 });

@@ -8,13 +8,39 @@ import { PRESENT_ONLY } from './dto-schema.js';
 /** Deeper input is refused before anything walks it recursively (class-transformer, JSON.stringify). */
 export const MAX_INPUT_DEPTH = 32;
 
-/** "proceed must be a boolean value; feedback must be a string", nested paths included. */
-export function describeValidationErrors(errors: ValidationError[], parent = ''): string[] {
-  return errors.flatMap((error) => {
+/**
+ * Rules about what a field is rather than about its value, in the order their message is
+ * preferred: "step_result must be an object" says more than "should not be null or undefined".
+ */
+const TYPE_RULES = ['isString', 'isInt', 'isNumber', 'isBoolean', 'isObject', 'isArray', 'nestedValidation', 'isDefined'];
+
+/**
+ * Class-validator's errors as the client reads them: first each missing field, once, as
+ * "<path> is required", then the problems of the fields that are there, nested paths
+ * included. A field of the wrong type gets that message only, not its length or range
+ * rules too: "user_id is required; step must be an integer number; feedback must be shorter…".
+ * Needs the errors with their values (`validationError.value`), to tell missing from wrong.
+ */
+export function describeValidationErrors(errors: ValidationError[]): string[] {
+  const missing: string[] = [];
+  const problems: string[] = [];
+  collectProblems(errors, '', missing, problems);
+  return [...missing.map((path) => `${path} is required`), ...problems];
+}
+
+function collectProblems(errors: ValidationError[], parent: string, missing: string[], problems: string[]): void {
+  for (const error of errors) {
     const path = parent ? `${parent}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((text) => text.replace(error.property, path));
-    return [...own, ...describeValidationErrors(error.children ?? [], path)];
-  });
+    if (error.value === undefined) {
+      missing.push(path);
+      continue;
+    }
+    const constraints = error.constraints ?? {};
+    const typeRule = TYPE_RULES.find((rule) => rule in constraints);
+    const texts = typeRule ? [constraints[typeRule]] : Object.values(constraints);
+    for (const text of texts) problems.push(text.replace(error.property, path));
+    collectProblems(error.children ?? [], path, missing, problems);
+  }
 }
 
 /**
@@ -48,7 +74,8 @@ export function classValidatorPipe(): ValidationPipe {
     transform: true,
     whitelist: true,
     forbidUnknownValues: false,
-    validationError: { target: false, value: false },
+    // The values tell a missing field from a wrong one; the messages never show them.
+    validationError: { target: false, value: true },
     exceptionFactory: (errors) => new GatewayError(ErrorCode.InvalidMessage, describeValidationErrors(errors).join('; ')),
   });
 }
