@@ -411,12 +411,12 @@ describe('hostile input storm (e2e)', () => {
       });
     }
 
-    storm('echoes a ping nested 2700 levels deep', async () => {
+    storm('refuses a ping nested 2700 levels deep (past the 32-level limit) and keeps the connection', async () => {
       const client = await hostile('deep-ping');
       const frame = `{"action":"ping","a":${'{"a":'.repeat(2700)}1${'}'.repeat(2700)}}`;
-      const pong = await exchange(client, frame);
-      expect(pong.type).toBe('pong');
-      expect(JSON.stringify(pong.original_data)).toBe(frame);
+      const reply = await exchange(client, frame);
+      expect(reply).toMatchObject({ type: 'error', code: 'invalid_message', action: 'ping' });
+      await expectAlive(client);
     });
 
     storm('refuses deeply nested values inside validated frames without an internal error', async () => {
