@@ -4,7 +4,7 @@ import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { AckViewSchema } from '../docs/response-schemas.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { AckService, toAckView } from './ack.service.js';
-import { IdParam } from '../protocol/id.js';
+import { IdParam } from '../http/id-param.pipe.js';
 
 @ApiTags('task services')
 @ApiSharedState()

@@ -8,7 +8,7 @@ import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
-import { IdParam } from '../protocol/id.js';
+import { IdParam } from '../http/id-param.pipe.js';
 
 @ApiTags('task services')
 @ApiSharedState()

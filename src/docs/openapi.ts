@@ -8,7 +8,8 @@ import type { OperationObject, ParameterObject, ResponsesObject, SchemaObject } 
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { dtosReachableFrom, isDescribedDto, schemaOf } from '../protocol/dto-schema.js';
 import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
-import { ID_CHARACTERS_PATTERN, ID_PARAM_PIPE, MAX_ID_LENGTH } from '../protocol/id.js';
+import { ID_PARAM_PIPE } from '../http/id-param.pipe.js';
+import { ID_CHARACTERS_PATTERN, MAX_ID_LENGTH } from '../protocol/id.js';
 import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
 import { AnyJsonObjectSchema } from './response-schemas.js';
 

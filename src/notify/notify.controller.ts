@@ -16,7 +16,7 @@ import { NotifyRequestDto } from './dto/notify-request.dto.js';
 import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
-import { IdParam } from '../protocol/id.js';
+import { IdParam } from '../http/id-param.pipe.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')

@@ -1,11 +1,9 @@
-import { applyDecorators, ArgumentMetadata, Param, PipeTransform } from '@nestjs/common';
-import { IsString, isString, Length, length, ValidateBy } from 'class-validator';
-import { ErrorCode, GatewayError } from './error-code.enum.js';
-
 /**
  * The one rule for identifiers (user, task, callback and message ids), wherever they come
- * in: DTO fields and socket frames (`@IsId()`), path parameters (`@IdParam()`), the
- * upgrade's `?user_id=` and a token's `sub` (`idProblem()`).
+ * in: DTO fields and socket frames (`@IsId()`), path parameters (`@IdParam()`, which
+ * uses `idProblem()`), the upgrade's `?user_id=` and a token's `sub` (`idProblem()`).
+ * The SDK's protocol.ts is generated from this file too: its exported constants are
+ * literals, and what is server-only (functions, the decorator) is left out of it.
  *
  * An id is a string of 1 to MAX_ID_LENGTH characters without control characters: C0
  * (U+0000–U+001F: NUL, tab, newline…), DEL (U+007F) and C1 (U+0080–U+009F), and the
@@ -16,16 +14,18 @@ import { ErrorCode, GatewayError } from './error-code.enum.js';
  * selectors and bidirectional marks are parts of ordinary text (emoji sequences, Persian
  * and Indic scripts, right-to-left names), and the stores' keys cannot be confused by them.
  */
+import { applyDecorators } from '@nestjs/common';
+import { IsString, isString, Length, length, ValidateBy } from 'class-validator';
+
+/** Ids are 1 to MAX_ID_LENGTH characters long, none of them a control character (ID_CHARACTERS_PATTERN). */
 export const MAX_ID_LENGTH = 256;
 
-const CONTROL_CHARACTER_RANGES = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029';
+/** Any number of characters but the control characters, as JSON Schema's `pattern` has it (also used without the `u` flag). */
+export const ID_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$';
 
-/** `^[^<controls>]*$`, as JSON Schema's `pattern` has it (also used without the `u` flag). */
-export const ID_CHARACTERS_PATTERN = `^[^${CONTROL_CHARACTER_RANGES}]*$`;
+const ID_CHARACTERS = new RegExp(ID_CHARACTERS_PATTERN);
 
-const CONTROL_CHARACTER = new RegExp(`[${CONTROL_CHARACTER_RANGES}]`);
-
-/** The class-validator rule's name, which dto-schema.ts maps to ID_CHARACTERS_PATTERN. */
+/** The name of the server's validation rule for the characters (its JSON Schema is ID_CHARACTERS_PATTERN). */
 export const HAS_NO_CONTROL_CHARACTERS = 'hasNoControlCharacters';
 
 const TEXT = {
@@ -35,7 +35,7 @@ const TEXT = {
 };
 
 export function hasNoControlCharacters(value: unknown): boolean {
-  return typeof value === 'string' && !CONTROL_CHARACTER.test(value);
+  return typeof value === 'string' && ID_CHARACTERS.test(value);
 }
 
 /** What is wrong with `value` as an id ("must be a string"…), or null when it is a good one. */
@@ -56,20 +56,4 @@ export function IsId(): PropertyDecorator {
       validator: { validate: hasNoControlCharacters, defaultMessage: () => `$property ${TEXT.characters}` },
     }),
   );
-}
-
-/** Refuses a path parameter that is no id with `invalid_message` (a 400). */
-export class IdParamPipe implements PipeTransform<unknown, string> {
-  transform(value: unknown, metadata: ArgumentMetadata): string {
-    const problem = idProblem(value);
-    if (problem) throw new GatewayError(ErrorCode.InvalidMessage, `${metadata.data ?? 'id'} ${problem}`);
-    return value as string;
-  }
-}
-
-export const ID_PARAM_PIPE = new IdParamPipe();
-
-/** `@Param(name)` for a path parameter that is an id. */
-export function IdParam(name: string): ParameterDecorator {
-  return Param(name, ID_PARAM_PIPE);
 }

@@ -18,7 +18,7 @@ import { TaskService } from './task.service.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { acceptedAt } from '../http/accepted-at.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import { IdParam } from '../protocol/id.js';
+import { IdParam } from '../http/id-param.pipe.js';
 
 @ApiTags('tasks')
 @ApiSharedState()

@@ -53,6 +53,17 @@ export enum CloseCode {
     ReplacedByNewerConnection = 4008
 }
 
+// --- from src/protocol/id.ts ---
+
+/** Ids are 1 to MAX_ID_LENGTH characters long, none of them a control character (ID_CHARACTERS_PATTERN). */
+export const MAX_ID_LENGTH = 256;
+
+/** Any number of characters but the control characters, as JSON Schema's `pattern` has it (also used without the `u` flag). */
+export const ID_CHARACTERS_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$";
+
+/** The name of the server's validation rule for the characters (its JSON Schema is ID_CHARACTERS_PATTERN). */
+export const HAS_NO_CONTROL_CHARACTERS = "hasNoControlCharacters";
+
 // --- from src/protocol/client-frames.ts ---
 
 /** The `action` values a client may send. */
@@ -65,8 +76,6 @@ export enum ClientAction {
     Resume = "resume",
     Ack = "ack"
 }
-
-export const MAX_ID_LENGTH = 256;
 
 export const MAX_FEEDBACK_LENGTH = 4096;
 
