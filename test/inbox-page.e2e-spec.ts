@@ -439,7 +439,7 @@ browserDescribe('the inbox page in Chromium', () => {
     const stateOf = async (taskId: string) => ({
       state: await row(taskId).getAttribute('data-state'),
       label: await row(taskId).locator('.task-state').textContent(),
-      barAnimation: await row(taskId).locator('.bar-fill').evaluate((fill) => getComputedStyle(fill).animationName),
+      barAnimation: await row(taskId).locator('.bar-fill').evaluate((fill) => (globalThis as any).getComputedStyle(fill).animationName as string),
       buttons: await row(taskId).locator('button:visible').allTextContents(),
     });
     const waitForState = (taskId: string, state: string) => page.locator(`li.task[data-task-id="${taskId}"][data-state="${state}"]`).waitFor();
@@ -480,7 +480,7 @@ browserDescribe('the inbox page in Chromium', () => {
     await row('task-c').getByRole('button', { name: 'Dismiss task-c' }).click();
     await row('task-b').waitFor({ state: 'detached' });
     await row('task-c').waitFor({ state: 'detached' });
-    expect(await page.locator('li.task').evaluateAll((rows) => rows.map((li) => `${(li as HTMLElement).dataset.taskId} ${(li as HTMLElement).dataset.state}`))).toEqual([
+    expect(await page.locator('li.task').evaluateAll((rows) => rows.map((li: any) => `${li.dataset.taskId} ${li.dataset.state}`))).toEqual([
       'task-r running',
       'task-a running',
     ]);
@@ -496,7 +496,7 @@ browserDescribe('the inbox page in Chromium', () => {
     await page.locator('li.task[data-task-id="task-x"][data-state="cancelled"]').waitFor();
     expect(await row.locator('.task-state').textContent()).toBe('Cancelled');
     expect(await row.locator('.beat').textContent()).toBe('Cancelled by ivan');
-    expect(await row.locator('.bar-fill').evaluate((fill) => getComputedStyle(fill).animationName)).toBe('none');
+    expect(await row.locator('.bar-fill').evaluate((fill) => (globalThis as any).getComputedStyle(fill).animationName as string)).toBe('none');
     await row.getByRole('button', { name: 'Dismiss task-x' }).click();
     await row.waitFor({ state: 'detached' });
     expect(await page.locator('#no-tasks').isVisible()).toBe(true);

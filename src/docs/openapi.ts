@@ -9,6 +9,7 @@ import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { dtosReachableFrom, isDescribedDto, schemaOf } from '../protocol/dto-schema.js';
 import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
 import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
+import { applyOperationDocs } from './operation-docs.js';
 import { AnyJsonObjectSchema } from './response-schemas.js';
 
 export const API_KEY_SCHEME = 'api-key';
@@ -46,6 +47,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     operation.security = route.isPublic ? [] : [{ [API_KEY_SCHEME]: [] }];
     operation.responses = { ...operation.responses, ...errorResponses(route) };
   }
+  applyOperationDocs(document);
   return document;
 }
 
