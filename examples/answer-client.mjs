@@ -25,6 +25,7 @@ const isTerminal = Boolean(process.stdout.isTTY);
 // The last heartbeat or progress line, and how many arrived while the open prompt waits.
 let ticker = '';
 let tickerOnScreen = false;
+let promptOnScreen = false;
 let ticksWhileAsking = 0;
 
 client.on('state', ({ state, reason, retryInMs, stopped }) => {
@@ -64,16 +65,17 @@ function showPrompt() {
   const status = isTerminal && ticker ? `(${ticker}) ` : '';
   terminal.setPrompt(`${status}${prompt.message} Proceed? [y/n] `);
   terminal.prompt(true);
+  promptOnScreen = true;
 }
 
 /** A line of output that leaves an open prompt below it, with what the user has typed so far. */
 function print(line) {
   const asking = terminal && questions.length > 0;
-  if (isTerminal && (asking || tickerOnScreen)) {
+  if (isTerminal && (asking || tickerOnScreen || promptOnScreen)) {
     clearLine(process.stdout, 0);
     cursorTo(process.stdout, 0);
   }
-  tickerOnScreen = false;
+  tickerOnScreen = promptOnScreen = false;
   console.log(line);
   if (asking) showPrompt();
 }
