@@ -372,6 +372,33 @@ maybe('Documented examples run as written (e2e)', () => {
     }, 60_000);
   });
 
+  it("runs examples/answer-client.mjs as the README starts it, answering alice's prompt from its standard input", async () => {
+    const command = /`(node examples\/answer-client\.mjs [^`]+)`/.exec(readFileSync('README.md', 'utf8'))![1];
+    // The script's usage line names its default URL: only its host and port change.
+    const usage = /\[(ws:\/\/localhost:8765\/ws)\]/.exec(readFileSync('examples/answer-client.mjs', 'utf8'))![1];
+    const [, script, ...args] = command.split(/\s+/);
+    answering = false;
+    const child = spawn(process.execPath, [script, ...args, usage.replace(DOCUMENTED_HOST, host)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const until = async (pattern: RegExp) => {
+      for (const deadline = Date.now() + 20_000; !pattern.test(output); await new Promise((done) => setTimeout(done, 50))) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${output}`);
+      }
+    };
+    try {
+      await until(/\[connected\]/);
+      const decision = post(service, '/notify', notifyBody('alice', 'task-terminal'));
+      await until(/Continue\? Proceed\? \[y\/n\] $/);
+      child.stdin.write('y\n');
+      expect((await decision).body).toMatchObject({ state: 'confirmed', proceed: true, feedback: 'go on' });
+    } finally {
+      answering = true;
+      child.kill('SIGTERM');
+    }
+  }, 60_000);
+
   it("runs the JavaScript SDK README's example on the built SDK: it answers alice's prompt", async () => {
     const [example] = codeBlocks('clients/js/README.md').filter((block) => block.lang === 'ts');
     const javascript = ts.transpileModule(example.text.replaceAll(DOCUMENTED_HOST, host), {
