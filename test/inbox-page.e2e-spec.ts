@@ -515,7 +515,8 @@ browserDescribe('the inbox page in Chromium', () => {
     const answered = t.http('POST', '/notify', notifyBody('judy', 'export-12', { callback_id: 'state-4' }));
     await card(page, 'state-4').getByRole('button', { name: 'Cancel' }).click();
     await answered;
-    for (const state of ['waiting', 'running', 'finished', 'cancelled']) await page.locator(`li.task[data-state="${state}"]`).waitFor();
+    const states = { 'import-2291': 'waiting', 'train-77': 'running', 'report-nov': 'finished', 'export-12': 'cancelled' };
+    for (const [taskId, state] of Object.entries(states)) await page.locator(`li.task[data-task-id="${taskId}"][data-state="${state}"]`).waitFor();
     await page.waitForTimeout(500); // let the bar's transition finish
     const path = resolve(dirname(SCREENSHOT), 'inbox-task-states.png');
     mkdirSync(dirname(path), { recursive: true });
