@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { createApp } from '../src/app.factory.js';
 import { buildOpenApiDocument } from '../src/docs/openapi.js';
+import { OPERATION_DOCS } from '../src/docs/operation-docs.js';
 import { DTO_FIELDS, grantValid, heartbeatValid, notifyValid, OPTIONAL, REST_WRONG } from './support/hostile-corpus.js';
 import { notifyBody, request, startTestApp, TestApp } from './support/test-app.js';
 
@@ -263,6 +264,55 @@ describe('API documents (e2e)', () => {
       expect((await call('GET', '/inbox/assets/nope', '/inbox/assets/{file}', undefined, {})).status).toBe(404);
       expect((await call('GET', '/status', '/status', undefined, {})).status).toBe(401);
       expect((await call('GET', '/confirmations/x?wait_seconds=abc', '/confirmations/{callback_id}')).status).toBe(400);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('gives every operation a summary', () => {
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (typeof op.summary !== 'string' || op.summary.trim().length < 10) missing.push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    // And no summary is written for an operation that does not exist.
+    const operations = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(Object.keys(OPERATION_DOCS).sort()).toEqual(operations.sort());
+  });
+
+  it('gives every request body realistic examples, which its schema and the app accept, and checks every response example', async () => {
+    const t = await startTestApp({ API_KEYS: KEY });
+    try {
+      let sent = 0;
+      for (const [path, item] of Object.entries(document.paths)) {
+        for (const [method, op] of Object.entries(item)) {
+          const where = `${method.toUpperCase()} ${path}`;
+          for (const [status, response] of Object.entries<any>(op.responses)) {
+            const media = response.content?.['application/json'];
+            if (media?.example === undefined) continue;
+            const validate = validatorFor(media.schema);
+            expect([where, status, validate(media.example), ajv.errorsText(validate.errors)]).toEqual([where, status, true, 'No errors']);
+          }
+          const body = op.requestBody?.content?.['application/json'];
+          if (!body) continue;
+          const examples = Object.entries<any>(body.examples ?? {});
+          expect([where, examples.length > 0]).toEqual([where, true]);
+          const validate = validatorFor(body.schema);
+          // The path with its parameters' examples, as Swagger UI's "Try it out" fills it in.
+          const url = path.replace(/\{([^}]+)\}/g, (_all, name) => encodeURIComponent(op.parameters.find((p: any) => p.name === name).example));
+          for (const [name, { value }] of examples) {
+            expect([where, name, validate(value), ajv.errorsText(validate.errors)]).toEqual([where, name, true, 'No errors']);
+            // Realistic: a user is given minutes, not the schema's 50 ms minimum.
+            if (value.timeout_seconds !== undefined) expect(value.timeout_seconds).toBeGreaterThanOrEqual(60);
+            const reply = await t.http(method.toUpperCase(), url === '/notify' ? '/notify?wait=false' : url, value, WITH_KEY);
+            expect([where, name, reply.status < 300]).toEqual([where, name, true]);
+            sent++;
+          }
+        }
+      }
+      expect(sent).toBeGreaterThanOrEqual(8);
     } finally {
       await t.close();
     }

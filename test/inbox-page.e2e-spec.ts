@@ -433,6 +433,97 @@ browserDescribe('the inbox page in Chromium', () => {
     });
   });
 
+  it("shows each task's state, moves the bar only while it runs, and lets finished and cancelled tasks be dismissed", async () => {
+    const page = await openInbox('?user_id=heidi');
+    const row = (taskId: string) => page.locator(`li.task[data-task-id="${taskId}"]`);
+    const stateOf = async (taskId: string) => ({
+      state: await row(taskId).getAttribute('data-state'),
+      label: await row(taskId).locator('.task-state').textContent(),
+      barAnimation: await row(taskId).locator('.bar-fill').evaluate((fill) => (globalThis as any).getComputedStyle(fill).animationName as string),
+      buttons: await row(taskId).locator('button:visible').allTextContents(),
+    });
+    const waitForState = (taskId: string, state: string) => page.locator(`li.task[data-task-id="${taskId}"][data-state="${state}"]`).waitFor();
+
+    // Asked: waiting for the user, the bar still.
+    const proceed = t.http('POST', '/notify', notifyBody('heidi', 'task-a', { callback_id: 'state-1' }));
+    await card(page, 'state-1').waitFor();
+    await waitForState('task-a', 'waiting');
+    expect(await stateOf('task-a')).toEqual({ state: 'waiting', label: 'Waiting for you', barAnimation: 'none', buttons: ['Cancel task'] });
+
+    // Beating, no prompt: running, the bar moves.
+    await t.http('POST', '/heartbeats', { user_id: 'heidi', task_id: 'task-r', interval_seconds: 60 });
+    await waitForState('task-r', 'running');
+    expect(await stateOf('task-r')).toEqual({ state: 'running', label: 'Running', barAnimation: 'slide', buttons: ['Cancel task'] });
+
+    // Answered Proceed, nothing heard since: finished, the bar full and still, dismissable.
+    await card(page, 'state-1').getByRole('button', { name: 'Proceed' }).click();
+    expect((await proceed).body).toMatchObject({ state: 'confirmed' });
+    await waitForState('task-a', 'finished');
+    expect(await stateOf('task-a')).toEqual({ state: 'finished', label: 'Finished', barAnimation: 'none', buttons: ['Dismiss'] });
+
+    // Answered Cancel: the task stops.
+    const reject = t.http('POST', '/notify', notifyBody('heidi', 'task-b', { callback_id: 'state-2' }));
+    await card(page, 'state-2').getByRole('button', { name: 'Cancel' }).click();
+    expect((await reject).body).toMatchObject({ state: 'rejected' });
+    await waitForState('task-b', 'cancelled');
+    expect(await stateOf('task-b')).toEqual({ state: 'cancelled', label: 'Cancelled', barAnimation: 'none', buttons: ['Dismiss'] });
+
+    // Progress at 100 %: finished; progress after an answer: the task went on.
+    await t.http('POST', '/users/heidi/messages', { type: 'task_progress', task_id: 'task-c', progress: 100, message: 'Done' });
+    await waitForState('task-c', 'finished');
+    await t.http('POST', '/users/heidi/messages', { type: 'task_progress', task_id: 'task-a', progress: 50, message: 'Loading rows' });
+    await waitForState('task-a', 'running');
+    expect(await stateOf('task-a')).toMatchObject({ label: 'Running', barAnimation: 'none', buttons: ['Cancel task'] });
+
+    // Dismissed tasks leave the panel; the others stay.
+    await row('task-b').getByRole('button', { name: 'Dismiss task-b' }).click();
+    await row('task-c').getByRole('button', { name: 'Dismiss task-c' }).click();
+    await row('task-b').waitFor({ state: 'detached' });
+    await row('task-c').waitFor({ state: 'detached' });
+    expect(await page.locator('li.task').evaluateAll((rows) => rows.map((li: any) => `${li.dataset.taskId} ${li.dataset.state}`))).toEqual([
+      'task-r running',
+      'task-a running',
+    ]);
+    expect(await page.locator('#no-tasks').isVisible()).toBe(false);
+  });
+
+  it('cancelling a task from its row shows it cancelled, the bar still, and dismissing the last task empties the panel', async () => {
+    const page = await openInbox('?user_id=ivan');
+    await t.http('POST', '/notify?wait=false', notifyBody('ivan', 'task-x', { callback_id: 'state-3' }));
+    const row = page.locator('li.task[data-task-id="task-x"]');
+    await row.getByRole('button', { name: 'Cancel task' }).click();
+    await row.getByRole('button', { name: 'Confirm cancel' }).click();
+    await page.locator('li.task[data-task-id="task-x"][data-state="cancelled"]').waitFor();
+    expect(await row.locator('.task-state').textContent()).toBe('Cancelled');
+    expect(await row.locator('.beat').textContent()).toBe('Cancelled by ivan');
+    expect(await row.locator('.bar-fill').evaluate((fill) => (globalThis as any).getComputedStyle(fill).animationName as string)).toBe('none');
+    await row.getByRole('button', { name: 'Dismiss task-x' }).click();
+    await row.waitFor({ state: 'detached' });
+    expect(await page.locator('#no-tasks').isVisible()).toBe(true);
+  });
+
+  it('screenshot of the Tasks panel with a task in each state', async () => {
+    const page = await openInbox('?user_id=judy');
+    await t.http('POST', '/notify?wait=false', {
+      user_id: 'judy', task_id: 'import-2291', step: 3, timeout_seconds: 900,
+      step_result: { step: 'data_validation', message: 'Validation finished: 5 of 1,000 rows failed. Continue with the 995 valid rows?', status: 'completed', completed: true, result: { validated_rows: 1000, errors: 5 } },
+    });
+    await page.locator('li.task[data-task-id="import-2291"][data-following="true"]').waitFor();
+    await t.http('POST', '/tasks/import-2291/messages', { type: 'task_progress', progress: 62, message: 'Loading rows' });
+    await t.http('POST', '/heartbeats', { user_id: 'judy', task_id: 'train-77', interval_seconds: 30, message: 'epoch 8 of 20' });
+    await t.http('POST', '/users/judy/messages', { type: 'task_progress', task_id: 'report-nov', progress: 100, message: 'Report ready' });
+    const answered = t.http('POST', '/notify', notifyBody('judy', 'export-12', { callback_id: 'state-4' }));
+    await card(page, 'state-4').getByRole('button', { name: 'Cancel' }).click();
+    await answered;
+    const states = { 'import-2291': 'waiting', 'train-77': 'running', 'report-nov': 'finished', 'export-12': 'cancelled' };
+    for (const [taskId, state] of Object.entries(states)) await page.locator(`li.task[data-task-id="${taskId}"][data-state="${state}"]`).waitFor();
+    await page.waitForTimeout(500); // let the bar's transition finish
+    const path = resolve(dirname(SCREENSHOT), 'inbox-task-states.png');
+    mkdirSync(dirname(path), { recursive: true });
+    await page.screenshot({ path, fullPage: true });
+    expect(existsSync(path)).toBe(true);
+  });
+
   it('looks like a product: screenshot of a busy inbox', async () => {
     const page = await openInbox('?user_id=grace');
     await t.http('POST', '/notify?wait=false', {

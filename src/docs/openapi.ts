@@ -11,6 +11,7 @@ import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
 import { ID_PARAM_PIPE } from '../http/id-param.pipe.js';
 import { ID_CHARACTERS_PATTERN, MAX_ID_LENGTH } from '../protocol/id.js';
 import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
+import { applyOperationDocs } from './operation-docs.js';
 import { AnyJsonObjectSchema } from './response-schemas.js';
 
 export const API_KEY_SCHEME = 'api-key';
@@ -51,6 +52,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     operation.security = route.isPublic ? [] : [{ [API_KEY_SCHEME]: [] }];
     operation.responses = { ...operation.responses, ...errorResponses(route) };
   }
+  applyOperationDocs(document);
   return document;
 }
 

@@ -49,4 +49,40 @@ describe('examples/answer-client.mjs (on the SDK)', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
   });
+  it('keeps its prompt the last line while heartbeats and progress arrive, and re-asks after other output', async () => {
+    output = '';
+    child = spawn(process.execPath, [EXAMPLE, 'pia', `${t.wsUrl}/ws`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    await outputMatching(/\[connected\]/);
+
+    // Before any prompt: one compact line per beat, not the frame's JSON.
+    const beats = await t.http('POST', '/heartbeats', { user_id: 'pia', task_id: 'task-p', interval_seconds: 0.05 });
+    expect(beats.status).toBe(201);
+    await outputMatching(/^\.\. heartbeat task-p: task still running\.\.\. at .+$/m);
+
+    const decision = t.http('POST', '/notify', notifyBody('pia', 'task-p', { callback_id: 'example-3' }));
+    const asked = /Continue\? Proceed\? \[y\/n\] $/;
+    await outputMatching(asked);
+    await sleep(500); // about ten beats and a progress update, none of which may bury the question
+    await t.http('POST', '/tasks/task-p/messages', { type: 'task_progress', progress: 40 });
+    await sleep(100);
+    expect(output).toMatch(asked);
+
+    // Other output goes above, and the question is asked again below it.
+    await t.http('POST', '/users/pia/messages', { type: 'personal_notification', message: 'Backup finished' });
+    await outputMatching(/"message":"Backup finished".*\n.*Continue\? Proceed\? \[y\/n\] $/);
+
+    child.stdin!.write('y\n');
+    expect((await decision).body).toMatchObject({ callback_id: 'example-3', proceed: true, feedback: 'go on' });
+    await outputMatching(/\((\d+) heartbeat and progress updates while asking; the last: .+\)/);
+    const [, count] = /\((\d+) heartbeat and progress updates while asking/.exec(output)!;
+    expect(Number(count)).toBeGreaterThanOrEqual(3);
+    expect(output).not.toContain('"type":"heartbeat"');
+    await t.http('DELETE', `/heartbeats/${beats.body.heartbeat_id}`);
+
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
 });

@@ -18,7 +18,9 @@ import pytest
 
 from confirmation_gateway import (
     AsyncGatewayClient,
+    ConfigurationError,
     GatewayClient,
+    GatewayError,
     GatewayResponseError,
     GatewayUnavailableError,
     RateLimitedError,
@@ -66,13 +68,43 @@ def test_errors_keep_the_gateways_code_or_name_the_status() -> None:
 
 
 def test_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="http:// or https://"):
+    with pytest.raises(ConfigurationError, match="^base_url must start with http:// or https://"):
         resolve_settings("gateway:8765", None, 300, 10, None)
     with pytest.raises(ValueError, match="default_timeout"):
         resolve_settings(None, None, 0, 10, None)
     settings = resolve_settings("https://gw.example/", "secret", 300, 10, None)
     assert settings.base_url == "https://gw.example" and "secret" not in repr(settings)
     assert settings.headers()["Authorization"] == "Bearer secret"
+
+
+@pytest.mark.parametrize("make_client", [GatewayClient, AsyncGatewayClient])
+@pytest.mark.parametrize(
+    ("key", "what"),
+    [("\u2026", "U\\+2026"), ("key-\u00e9t\u00e9", "U\\+00E9"), ("two words", "a space"), ("key\r\nX-Injected: 1", "U\\+000D")],
+)
+def test_an_api_key_that_cannot_be_a_header_is_refused_at_construction_naming_the_argument(
+    make_client: type, key: str, what: str
+) -> None:
+    # httpx raised a bare UnicodeEncodeError from deep inside for the README's old placeholder.
+    with pytest.raises(ConfigurationError, match=rf"^api_key cannot be sent in an HTTP header: .*\({what}\)") as raised:
+        make_client("http://localhost:8765", api_key=key)
+    assert isinstance(raised.value, GatewayError) and isinstance(raised.value, ValueError)
+    assert key not in str(raised.value)
+
+
+def test_a_bad_key_in_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONFIRMATION_GATEWAY_API_KEY", "s\u00e9cret")
+    with pytest.raises(ConfigurationError, match="^CONFIRMATION_GATEWAY_API_KEY cannot be sent"):
+        GatewayClient("http://localhost:8765")
+    monkeypatch.setenv("CONFIRMATION_GATEWAY_URL", "localhost:8765")
+    with pytest.raises(ConfigurationError, match="^CONFIRMATION_GATEWAY_URL must start with http"):
+        GatewayClient(api_key="fine")
+
+
+def test_a_printable_ascii_key_is_accepted() -> None:
+    key = "replace-me.KEY_0123~!#$%&'*+/=?^`|"
+    with GatewayClient("http://localhost:8765", api_key=key) as gateway:
+        assert gateway._http.headers["authorization"] == f"Bearer {key}"
 
 
 def test_both_clients_offer_the_same_calls_with_the_same_signatures() -> None:

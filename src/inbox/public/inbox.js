@@ -2,14 +2,15 @@
 // (served from this gateway at /inbox/sdk/). Identity: ?user_id= (AUTH_MODE=none) or a
 // token from ?token= or the sign-in field (AUTH_MODE=jwt).
 import { GatewayClient } from '/inbox/sdk/index.js';
-import { formatDuration, renderNotice, renderPromptCard, renderTaskRow } from './render.js';
+import { formatDuration, renderNotice, renderPromptCard, renderTaskRow, taskState } from './render.js';
 
 const MAX_NOTICES = 30;
 const authMode = document.querySelector('meta[name="inbox-auth-mode"]')?.content === 'jwt' ? 'jwt' : 'none';
 const $ = (id) => document.getElementById(id);
 
 const cards = new Map(); // callback_id -> { card, countdown, expiresAt }
-const tasks = new Map(); // task_id -> { view, lastBeatAt, following }
+// task_id -> { view, following, openPrompts, progress, lastBeatAt, lastActivityAt, outcome, cancelled }
+const tasks = new Map();
 let client = null;
 let token = null; // AUTH_MODE=jwt: kept in memory only
 let lastRtt = null;
@@ -83,14 +84,34 @@ function open(identity) {
   client.on('state', showConnection);
   client.on('rtt', (rtt) => showConnection({ state: client.state, rtt }));
   client.on('prompt', addPrompt);
-  client.on('promptResolved', ({ prompt }) => removePrompt(prompt.callback_id));
-  client.on('taskProgress', (frame) => task(frame.task_id).view.setProgress(frame.progress, frame.message));
+  client.on('promptResolved', ({ prompt, state }) => {
+    removePrompt(prompt.callback_id);
+    const entry = tasks.get(prompt.task_id);
+    if (!entry) return;
+    entry.openPrompts = Math.max(0, entry.openPrompts - 1);
+    entry.outcome = { state, at: Date.now() };
+    if (state === 'cancelled') entry.cancelled = true;
+    showTaskState(entry);
+  });
+  client.on('taskProgress', (frame) => {
+    const entry = task(frame.task_id);
+    entry.view.setProgress(frame.progress, frame.message);
+    const progress = Number(frame.progress);
+    if (Number.isFinite(progress)) entry.progress = progress;
+    heardFrom(entry);
+  });
   client.on('heartbeat', (frame) => {
     const entry = task(frame.task_id);
     entry.lastBeatAt = Date.now();
+    heardFrom(entry);
     entry.view.setBeat(entry.lastBeatAt, Date.now());
   });
-  client.on('taskCancelled', (frame) => task(frame.task_id).view.setCancelled(frame.user_id));
+  client.on('taskCancelled', (frame) => {
+    const entry = task(frame.task_id);
+    entry.cancelled = true;
+    showTaskState(entry);
+    entry.view.setCancelled(frame.user_id);
+  });
   client.on('notice', addNotice);
   // Beyond the kept history nothing brings back missed progress or notices: task state is on
   // the REST API, which takes an API key, not the user's token. The SDK re-syncs the prompts.
@@ -158,7 +179,9 @@ function addPrompt(prompt) {
   });
   cards.set(prompt.callback_id, { card, countdown, expiresAt: prompt.expires_at * 1000 });
   $('prompt-list').append(card);
-  task(prompt.task_id);
+  const entry = task(prompt.task_id);
+  entry.openPrompts++;
+  heardFrom(entry);
   updateCounts();
   tick();
 }
@@ -175,13 +198,34 @@ function removePrompt(callbackId) {
 function task(taskId) {
   let entry = tasks.get(taskId);
   if (entry) return entry;
-  const view = renderTaskRow(taskId, { onCancel: () => client.cancelTask(taskId) });
-  entry = { view, lastBeatAt: null, following: false };
+  const view = renderTaskRow(taskId, { onCancel: () => client.cancelTask(taskId), onDismiss: () => dismissTask(taskId) });
+  const now = Date.now();
+  entry = { view, following: false, openPrompts: 0, progress: null, lastBeatAt: null, lastActivityAt: now, outcome: null, cancelled: false };
   tasks.set(taskId, entry);
   $('task-list').prepend(view.row);
   $('no-tasks').hidden = true;
   follow(taskId, entry);
   return entry;
+}
+
+/** A prompt, progress or a heartbeat: the task is going on (again). */
+function heardFrom(entry) {
+  entry.lastActivityAt = Date.now();
+  showTaskState(entry);
+}
+
+function showTaskState(entry) {
+  entry.view.setState(taskState(entry, Date.now()));
+}
+
+/** A finished or cancelled task leaves the panel, and the page stops following it. */
+function dismissTask(taskId) {
+  const entry = tasks.get(taskId);
+  if (!entry) return;
+  tasks.delete(taskId);
+  entry.view.row.remove();
+  $('no-tasks').hidden = tasks.size > 0;
+  if (entry.following && client.state === 'connected') client.unsubscribeTask(taskId).catch(() => {});
 }
 
 /** Progress and heartbeats sent to a task's subscribers reach the page once it follows the task. */
@@ -208,7 +252,7 @@ function updateCounts() {
   document.title = count > 0 ? `(${count}) Task inbox` : 'Task inbox';
 }
 
-/** Once a second: countdowns to each prompt's timeout and the heartbeat ages. */
+/** Once a second: countdowns to each prompt's timeout, the heartbeat ages and the task states. */
 function tick() {
   const serverNow = Date.now() + (client?.serverClockOffsetMs ?? 0);
   for (const { countdown, expiresAt } of cards.values()) {
@@ -216,5 +260,8 @@ function tick() {
     countdown.textContent = left > 0 ? `Times out in ${formatDuration(left)}` : 'Timing out…';
     countdown.classList.toggle('soon', left < 60_000);
   }
-  for (const entry of tasks.values()) entry.view.setBeat(entry.lastBeatAt, Date.now());
+  for (const entry of tasks.values()) {
+    showTaskState(entry);
+    entry.view.setBeat(entry.lastBeatAt, Date.now());
+  }
 }

@@ -131,21 +131,48 @@ function cssSafe(text) {
   return text.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-/** A task's row: progress bar, heartbeat indicator and the Cancel task action. */
-export function renderTaskRow(taskId, { onCancel }) {
+/** How long after its last heartbeat a task still counts as beating. */
+export const BEAT_ALIVE_MS = 90_000;
+
+export const TASK_STATE_LABELS = { running: 'Running', waiting: 'Waiting for you', finished: 'Finished', cancelled: 'Cancelled' };
+
+/**
+ * What the page can tell about a task from what it was sent: `waiting` while one of its
+ * prompts is open here; `cancelled` once cancelled, or when its last prompt was answered
+ * Cancel (the task stops) with nothing heard since; `finished` at 100 %, after a last
+ * prompt answered Proceed or timed out with nothing heard since, or once its heartbeats
+ * stopped; otherwise `running`. Activity after an answer (progress, a heartbeat) means the
+ * task went on.
+ */
+export function taskState(task, now) {
+  if (task.cancelled) return 'cancelled';
+  if (task.openPrompts > 0) return 'waiting';
+  if (task.progress !== null && task.progress >= 100) return 'finished';
+  if (task.outcome && task.lastActivityAt <= task.outcome.at) {
+    return task.outcome.state === 'rejected' || task.outcome.state === 'cancelled' ? 'cancelled' : 'finished';
+  }
+  const quiet = now - task.lastActivityAt >= BEAT_ALIVE_MS;
+  if (task.lastBeatAt !== null && now - task.lastBeatAt >= BEAT_ALIVE_MS && quiet) return 'finished';
+  return 'running';
+}
+
+/** A task's row: its state, progress bar, heartbeat indicator, and Cancel task or Dismiss. */
+export function renderTaskRow(taskId, { onCancel, onDismiss }) {
   const fill = el('div', { class: 'bar-fill' });
   const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-label': `Progress of ${taskId}`, 'aria-valuemin': 0, 'aria-valuemax': 100 }, fill);
   const value = el('span', { class: 'bar-value', text: '' });
   const message = el('span', { class: 'task-message' });
   const beat = el('span', { class: 'beat', hidden: true });
   const error = el('p', { class: 'task-error', role: 'alert', hidden: true });
+  const state = el('span', { class: 'task-state', text: TASK_STATE_LABELS.running });
   const cancel = el('button', { type: 'button', class: 'button small danger', text: 'Cancel task' });
+  const dismiss = el('button', { type: 'button', class: 'button small', text: 'Dismiss', 'aria-label': `Dismiss ${taskId}`, hidden: true });
   const row = el(
     'li',
-    { class: 'task', dataset: { taskId } },
-    el('div', { class: 'task-head' }, el('span', { class: 'task-id', text: taskId }), cancel),
+    { class: 'task', dataset: { taskId, state: 'running' } },
+    el('div', { class: 'task-head' }, el('span', { class: 'task-id', text: taskId }), cancel, dismiss),
     el('div', { class: 'bar-row' }, bar, value),
-    el('div', { class: 'task-meta' }, beat, message),
+    el('div', { class: 'task-meta' }, state, beat, message),
     error,
   );
   let armedUntil = 0;
@@ -171,6 +198,7 @@ export function renderTaskRow(taskId, { onCancel }) {
       disarm();
     }
   });
+  dismiss.addEventListener('click', () => onDismiss());
   function disarm() {
     armedUntil = 0;
     cancel.textContent = 'Cancel task';
@@ -188,19 +216,29 @@ export function renderTaskRow(taskId, { onCancel }) {
       if (text) message.textContent = text;
     },
     setBeat(lastBeatAt, now) {
-      if (lastBeatAt === null) return;
+      if (lastBeatAt === null || row.dataset.state === 'cancelled') return;
       beat.hidden = false;
       const age = now - lastBeatAt;
-      const alive = age < 90_000;
+      const alive = age < BEAT_ALIVE_MS && row.dataset.state !== 'finished';
       beat.classList.toggle('alive', alive);
       beat.textContent = alive ? `Still running · ${formatAgo(age)}` : `Last heartbeat ${formatAgo(age)}`;
     },
     setCancelled(by) {
-      row.classList.add('cancelled');
-      cancel.remove();
       beat.classList.remove('alive');
       beat.hidden = false;
       beat.textContent = by ? `Cancelled by ${by}` : 'Cancelled';
+    },
+    /** The bar moves only while the task runs; a task that is over can be dismissed. */
+    setState(next) {
+      if (row.dataset.state === next) return;
+      row.dataset.state = next;
+      row.classList.toggle('cancelled', next === 'cancelled');
+      state.textContent = TASK_STATE_LABELS[next];
+      const over = next === 'finished' || next === 'cancelled';
+      cancel.hidden = over;
+      dismiss.hidden = !over;
+      if (over) beat.classList.remove('alive');
+      if (!bar.hasAttribute('aria-valuenow')) bar.setAttribute('aria-valuetext', TASK_STATE_LABELS[next]);
     },
   };
 }

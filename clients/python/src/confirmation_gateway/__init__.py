@@ -11,6 +11,7 @@ from .client import GatewayClient, Heartbeat
 from .errors import (
     CallbackConflictError,
     CallbackNotFoundError,
+    ConfigurationError,
     ConflictError,
     GatewayError,
     GatewayResponseError,
@@ -31,6 +32,7 @@ __all__ = [
     "AsyncHeartbeat",
     "CallbackConflictError",
     "CallbackNotFoundError",
+    "ConfigurationError",
     "Confirmation",
     "ConflictError",
     "GatewayClient",

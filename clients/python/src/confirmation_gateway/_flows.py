@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .errors import GatewayError, GatewayUnavailableError, NotFoundError, error_class_for
+from .errors import ConfigurationError, GatewayError, GatewayUnavailableError, NotFoundError, error_class_for
 from .models import Confirmation, HeartbeatInfo, JsonObject, UserConfirmation, step_result_to_json
 
 URL_ENV = "CONFIRMATION_GATEWAY_URL"
@@ -81,16 +81,41 @@ def resolve_settings(
     request_timeout: float,
     retry: Optional[RetryPolicy],
 ) -> Settings:
-    """Arguments win; otherwise CONFIRMATION_GATEWAY_URL and CONFIRMATION_GATEWAY_API_KEY."""
+    """Arguments win; otherwise CONFIRMATION_GATEWAY_URL and CONFIRMATION_GATEWAY_API_KEY.
+    Raises ConfigurationError (a ValueError) naming the argument or variable at fault."""
+    url_source = "base_url" if base_url else URL_ENV if os.environ.get(URL_ENV) else "the default URL"
     url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise ValueError(f"The gateway URL must start with http:// or https://, got {url!r}")
+        raise ConfigurationError(f"{url_source} must start with http:// or https://, got {url!r}")
+    key_source = "api_key" if api_key is not None else API_KEY_ENV
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    if key is not None:
+        check_api_key(key, key_source)
     if default_timeout < MIN_TIMEOUT_SECONDS:
-        raise ValueError(f"default_timeout must be at least {MIN_TIMEOUT_SECONDS} seconds")
+        raise ConfigurationError(f"default_timeout must be at least {MIN_TIMEOUT_SECONDS} seconds")
     if request_timeout <= 0:
-        raise ValueError("request_timeout must be positive")
+        raise ConfigurationError("request_timeout must be positive")
     return Settings(url, key, default_timeout, request_timeout, retry or RetryPolicy())
+
+
+def check_api_key(key: str, source: str) -> None:
+    """The key travels in `Authorization: Bearer <key>`, so it must be printable ASCII without
+    spaces. The message says what is wrong without repeating the key."""
+    if not isinstance(key, str):
+        raise ConfigurationError(f"{source} must be a string, got {type(key).__name__}")
+    for position, character in enumerate(key):
+        if not "!" <= character <= "~":
+            raise ConfigurationError(
+                f"{source} cannot be sent in an HTTP header: character {position + 1} "
+                f"({_name_character(character)}) is not printable ASCII; use the key exactly as set in "
+                "the gateway's API_KEYS"
+            )
+
+
+def _name_character(character: str) -> str:
+    if character == " ":
+        return "a space"
+    return f"U+{ord(character):04X}"
 
 
 @dataclass(frozen=True)

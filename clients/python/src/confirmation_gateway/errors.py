@@ -9,6 +9,12 @@ class GatewayError(Exception):
     """Base class of everything this client raises."""
 
 
+class ConfigurationError(GatewayError, ValueError):
+    """A constructor argument (or the environment variable standing in for it) is unusable,
+    for example an API key that cannot be sent in an HTTP header. Raised when the client is
+    created, before any request; the message names the argument or variable."""
+
+
 class GatewayUnavailableError(GatewayError):
     """The gateway could not be reached, or kept answering 502/503/504, until the call's
     deadline. For `notify_user` and `ask` the confirmation may still exist: read it later
