@@ -13,8 +13,10 @@ import {
 import type { RetentionSettings } from './memory-confirmation.store.js';
 
 /**
- * Create: one confirmation per callback_id, the per-user cap and "born cancelled" decided
- * in one step. KEYS: record, user's pending set, cancellation, involvement, waiters.
+ * Create: one confirmation per callback_id, the caps and "born cancelled" decided in one
+ * step. The total cap was decided just before by a reservation in the expiry schedule
+ * (RESERVE): ARGV[14] is '1' when there was no room, which only a cancelled task ignores.
+ * KEYS: record, user's pending set, cancellation, involvement, waiters.
  */
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -25,13 +27,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'existing', redis.call('HGETALL', KEYS[1])}
 end
 local cancelled = redis.call('EXISTS', KEYS[3]) == 1
-if not cancelled and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[10]) then return {'user_cap'} end
+if not cancelled then
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[10]) then return {'user_cap'} end
+  if ARGV[14] == '1' then return {'total_cap'} end
+end
 local function store(...)
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
 end
+local kept = tonumber(ARGV[12])
 if cancelled then
   store('st', 'cancelled', 'p', '0', 'sa', ARGV[5])
-  redis.call('PEXPIRE', KEYS[1], ARGV[13])
+  kept = tonumber(ARGV[13])
+  redis.call('PEXPIRE', KEYS[1], kept)
 else
   store('st', 'pending', 'f', ARGV[9])
   redis.call('PEXPIRE', KEYS[1], ARGV[12])
@@ -42,8 +49,61 @@ else
     redis.call('PEXPIRE', KEYS[5], ARGV[12])
   end
 end
-if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[12]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[12]) end
+-- Involvement: the user's confirmations of the task, each until its record would expire.
+-- A record can go sooner (settled, or dropped past CONFIRMATION_MAX_RETAINED): involves() checks.
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[15])
+redis.call('ZADD', KEYS[4], tonumber(ARGV[15]) + kept, ARGV[1])
+if redis.call('PTTL', KEYS[4]) < kept then redis.call('PEXPIRE', KEYS[4], kept) end
 return {'created', cancelled and 'cancelled' or 'pending'}
+`;
+
+/**
+ * Reserve a place in the expiry schedule, which counts the pending confirmations of the
+ * deployment: the total cap is checked and taken in one step. KEYS: the schedule. ARGV:
+ * member, expiry, total cap. Answers 'present' (a replay of a pending one), 'full' or 'reserved'.
+ */
+const RESERVE = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'present' end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 'reserved'
+`;
+
+/**
+ * A confirmation leaves the expiry schedule and joins the retained decisions; past
+ * CONFIRMATION_MAX_RETAINED the oldest are popped, for the caller to delete. Only the call
+ * that takes it out of the schedule adds it (or, with ARGV[5] = '1', one born settled).
+ * KEYS: the schedule, the retained decisions. ARGV: member, settled at, max retained,
+ * oldest still retained, force, retention ms. Answers the popped members.
+ */
+const RETAIN = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and ARGV[5] ~= '1' then return {} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+-- Every member is past its retention once the newest is: then the set goes too.
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if excess <= 0 then return {} end
+local popped = redis.call('ZPOPMIN', KEYS[2], excess)
+local members = {}
+for i = 1, #popped, 2 do members[#members + 1] = popped[i] end
+return members
+`;
+
+/**
+ * The callback_id stays taken as long as its record: once its user's confirmation settles,
+ * the index expires with the record. KEYS: the index. ARGV: user, TTL ms.
+ */
+const EXPIRE_INDEX = `
+local owner = redis.call('GET', KEYS[1])
+if owner and cjson.decode(owner)[1] == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+`;
+
+/** Drop a retained decision early (never a pending one). KEYS: record. Answers 1 if dropped. */
+const FORGET = `
+local state = redis.call('HGET', KEYS[1], 'st')
+if not state or state == 'pending' then return 0 end
+return redis.call('DEL', KEYS[1])
 `;
 
 /**
@@ -88,6 +148,10 @@ return record
 
 interface ScriptedRedis extends Redis {
   cgwCreate(...args: Array<string | number>): Promise<[string, (string[] | string)?]>;
+  cgwReserve(...args: Array<string | number>): Promise<'present' | 'full' | 'reserved'>;
+  cgwRetain(...args: Array<string | number>): Promise<string[]>;
+  cgwExpireIndex(...args: Array<string | number>): Promise<null>;
+  cgwForget(...args: Array<string | number>): Promise<number>;
   cgwSettle(...args: Array<string | number>): Promise<[string, string[]?, string[]?]>;
   cgwWatch(...args: Array<string | number>): Promise<string[]>;
   cgwIndexTaskUser(...args: Array<string | number>): Promise<null>;
@@ -107,6 +171,8 @@ interface ScriptedRedis extends Redis {
 export class RedisConfirmationStore extends ConfirmationStore {
   private readonly redis: ScriptedRedis;
   private readonly expiriesKey: string;
+  /** Settled confirmations by when they settled, for CONFIRMATION_MAX_RETAINED. */
+  private readonly retainedKey: string;
 
   constructor(
     private readonly shared: RedisService,
@@ -115,10 +181,15 @@ export class RedisConfirmationStore extends ConfirmationStore {
     super();
     this.redis = shared.commands as unknown as ScriptedRedis;
     this.redis.defineCommand('cgwCreate', { numberOfKeys: 5, lua: CREATE });
+    this.redis.defineCommand('cgwReserve', { numberOfKeys: 1, lua: RESERVE });
+    this.redis.defineCommand('cgwRetain', { numberOfKeys: 2, lua: RETAIN });
+    this.redis.defineCommand('cgwExpireIndex', { numberOfKeys: 1, lua: EXPIRE_INDEX });
+    this.redis.defineCommand('cgwForget', { numberOfKeys: 1, lua: FORGET });
     this.redis.defineCommand('cgwSettle', { numberOfKeys: 3, lua: SETTLE });
     this.redis.defineCommand('cgwWatch', { numberOfKeys: 2, lua: WATCH });
     this.redis.defineCommand('cgwIndexTaskUser', { numberOfKeys: 1, lua: INDEX_TASK_USER });
     this.expiriesKey = shared.globalKey('expiries');
+    this.retainedKey = shared.globalKey('retained');
   }
 
   create(draft: Confirmation, limits: CreateLimits, waiter: string | null): Promise<CreateOutcome> {
@@ -126,21 +197,24 @@ export class RedisConfirmationStore extends ConfirmationStore {
       const ttlMs = this.pendingTtlMs(draft);
       const indexKey = this.shared.idKey('cb', draft.callbackId);
       const owner = ownerOf(draft.userId, draft.taskId);
-      const [claim, total] = await Promise.all([
+      const member = expiryMember(draft.userId, draft.callbackId);
+      const [claim, reservation] = await Promise.all([
         this.redis.set(indexKey, owner, 'PX', ttlMs, 'NX', 'GET'),
-        this.redis.zcard(this.expiriesKey),
+        this.redis.cgwReserve(this.expiriesKey, member, draft.expiresAt, limits.maxPendingTotal),
       ]);
-      if (claim !== null && claim !== owner) return { kind: 'conflict' };
-      const claimedNow = claim === null;
-      if (claimedNow && total >= limits.maxPendingTotal) {
-        await this.redis.del(indexKey);
-        return { kind: 'total_cap' };
+      // A place this call reserved and did not use goes back. Not when the member may be
+      // another pending confirmation's (this user's, of another task): a place wrongly kept
+      // is only counted until the overdue scan meets it, a place wrongly freed loses an expiry.
+      const release = () => (reservation === 'reserved' ? this.redis.zrem(this.expiriesKey, member) : null);
+      if (claim !== null && claim !== owner) {
+        if (userOf(claim) !== draft.userId) await release();
+        return { kind: 'conflict' };
       }
       const [kind, fields] = await this.redis.cgwCreate(
         this.recordKey(draft.userId, draft.callbackId),
         this.shared.userKey(draft.userId, 'pending'),
         this.shared.userKey(draft.userId, 'cx', draft.taskId),
-        this.shared.userKey(draft.userId, 'inv', draft.taskId),
+        this.shared.userKey(draft.userId, 'involved', draft.taskId),
         this.waitersKey(draft.userId, draft.callbackId),
         draft.callbackId,
         draft.userId,
@@ -155,16 +229,27 @@ export class RedisConfirmationStore extends ConfirmationStore {
         waiter ?? '',
         ttlMs,
         this.settings.retentionMs,
+        reservation === 'full' ? '1' : '0',
+        Date.now(),
       );
-      if (kind === 'user_cap') {
-        if (claimedNow) await this.redis.del(indexKey);
-        return { kind: 'user_cap' };
+      if (kind === 'user_cap' || kind === 'total_cap') {
+        await Promise.all([claim === null ? this.redis.del(indexKey) : null, release()]);
+        return { kind };
       }
-      if (kind === 'existing') return { kind: 'existing', confirmation: fromHash(fields as string[]) };
+      if (kind === 'existing') {
+        const existing = fromHash(fields as string[]);
+        // A pending one holds its place (reserved by whichever concurrent call came first).
+        if (existing.state !== 'pending') await release();
+        return { kind: 'existing', confirmation: existing };
+      }
       // Created from the draft: no need to read back (and parse) the prompt just stored.
-      const confirmation = fields === 'cancelled' ? bornCancelled(draft) : draft;
-      await this.indexCreated(confirmation, ttlMs);
-      return { kind: 'created', confirmation };
+      if (fields === 'cancelled') {
+        const confirmation = bornCancelled(draft);
+        await Promise.all([this.indexTaskUser(confirmation, ttlMs), this.retainBornSettled(confirmation), this.redis.pexpire(indexKey, this.settings.retentionMs)]);
+        return { kind: 'created', confirmation };
+      }
+      await this.indexTaskUser(draft, ttlMs);
+      return { kind: 'created', confirmation: { ...draft } };
     });
   }
 
@@ -179,7 +264,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
 
   settle(userId: string, callbackId: string, settlement: Settlement): Promise<SettleOutcome> {
     return this.shared.run(async () => {
-      const [[kind, fields, waiting]] = await Promise.all([
+      const [[kind, fields, waiting], dropped] = await Promise.all([
         this.redis.cgwSettle(
           this.recordKey(userId, callbackId),
           this.shared.userKey(userId, 'pending'),
@@ -192,9 +277,12 @@ export class RedisConfirmationStore extends ConfirmationStore {
           this.settings.retentionMs,
           settlement.feedback === null ? '0' : '1',
         ),
-        // Whatever the outcome, this confirmation of this user no longer needs its expiry.
-        this.redis.zrem(this.expiriesKey, expiryMember(userId, callbackId)),
+        // Whatever the outcome, this confirmation of this user no longer needs its expiry;
+        // the call that takes it out of the schedule counts it among the retained.
+        this.redis.cgwRetain(this.expiriesKey, this.retainedKey, expiryMember(userId, callbackId), settlement.settledAt, this.settings.maxRetained, Date.now() - this.settings.retentionMs, '0', this.settings.retentionMs),
+        this.redis.cgwExpireIndex(this.shared.idKey('cb', callbackId), userId, this.settings.retentionMs),
       ]);
+      await this.forget(dropped);
       if (kind === 'not_found') return { kind };
       const confirmation = fromHash(fields as string[]);
       if (kind === 'already') return { kind, confirmation };
@@ -251,8 +339,13 @@ export class RedisConfirmationStore extends ConfirmationStore {
     return this.shared.run(() => this.redis.zcard(this.expiriesKey));
   }
 
+  /** Involved while one of the user's confirmations of the task is kept (pending or retained). */
   involves(userId: string, taskId: string): Promise<boolean> {
-    return this.shared.run(async () => (await this.redis.exists(this.shared.userKey(userId, 'inv', taskId))) === 1);
+    return this.shared.run(async () => {
+      const ids = await this.redis.zrangebyscore(this.shared.userKey(userId, 'involved', taskId), Date.now(), '+inf');
+      if (ids.length === 0) return false;
+      return (await this.redis.exists(...ids.map((id) => this.recordKey(userId, id)))) > 0;
+    });
   }
 
   recordCancellation(cancellation: TaskCancellation): Promise<void> {
@@ -286,13 +379,29 @@ export class RedisConfirmationStore extends ConfirmationStore {
     });
   }
 
-  /** The entries outside the user's slot: the expiry schedule and the task's users. */
-  private async indexCreated(confirmation: Confirmation, ttlMs: number): Promise<void> {
-    const pending = confirmation.state === 'pending';
-    await Promise.all([
-      pending ? this.redis.zadd(this.expiriesKey, confirmation.expiresAt, expiryMember(confirmation.userId, confirmation.callbackId)) : null,
-      this.redis.cgwIndexTaskUser(this.shared.taskKey(confirmation.taskId, 'users'), confirmation.createdAt, confirmation.userId, ttlMs),
-    ]);
+  /** The task's users, outside the user's slot (the expiry schedule entry was reserved before). */
+  private async indexTaskUser(confirmation: Confirmation, ttlMs: number): Promise<void> {
+    await this.redis.cgwIndexTaskUser(this.shared.taskKey(confirmation.taskId, 'users'), confirmation.createdAt, confirmation.userId, ttlMs);
+  }
+
+  /** Counts a confirmation born settled among the retained ones. */
+  private async retainBornSettled(confirmation: Confirmation): Promise<void> {
+    const member = expiryMember(confirmation.userId, confirmation.callbackId);
+    const oldestKept = Date.now() - this.settings.retentionMs;
+    const dropped = await this.redis.cgwRetain(this.expiriesKey, this.retainedKey, member, confirmation.settledAt ?? Date.now(), this.settings.maxRetained, oldestKept, '1', this.settings.retentionMs);
+    await this.forget(dropped);
+  }
+
+  /**
+   * Deletes decisions dropped past CONFIRMATION_MAX_RETAINED: the record, then its
+   * callback_id, which is free again (while the record exists nobody else can claim it).
+   */
+  private async forget(members: string[]): Promise<void> {
+    await Promise.all(
+      members.map(parseExpiryMember).map(async ({ userId, callbackId }) => {
+        if ((await this.redis.cgwForget(this.recordKey(userId, callbackId))) === 1) await this.redis.del(this.shared.idKey('cb', callbackId));
+      }),
+    );
   }
 
   private pendingTtlMs(confirmation: Confirmation): number {
