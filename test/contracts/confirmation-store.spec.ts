@@ -109,6 +109,16 @@ describe.each(backends)('ConfirmationStore contract on %s', (_kind, backend) => 
     expect(outcomes.filter((o) => o.kind === 'already')).toHaveLength(5);
   });
 
+  it('watch answers the confirmation as it stands, from any instance', async () => {
+    const [one, two] = await backend.stores(LONG);
+    const asked = draft();
+    expect(await two.watch(asked, 'instance-b')).toBeUndefined();
+    await one.create(asked, ROOMY, 'instance-a');
+    expect(await two.watch(asked, 'instance-b')).toEqual(asked);
+    await one.settle('alice', asked.callbackId, answer(false));
+    expect(await two.watch(asked, 'instance-b')).toMatchObject({ callbackId: asked.callbackId, state: 'rejected', frame: null });
+  });
+
   it('is idempotent by callback_id: the same confirmation for the same user and task, a conflict otherwise', async () => {
     const [one, two, three] = await backend.stores(LONG);
     const asked = draft({ callbackId: 'job-1.step-1' });
