@@ -116,8 +116,8 @@ export class AckService {
 
   /**
    * Resolves once the message is acknowledged, or with its record as it stands after
-   * `waitMs`. Acks on this instance wake the waiter at once; an ack taken by another
-   * instance is seen by re-reading the record every 250 ms.
+   * `waitMs`. Acks on this instance wake the waiter at once; in cluster mode an ack taken
+   * by another instance is seen by re-reading the record every 250 ms.
    */
   async waitForAck(message: AckedMessage, waitMs: number, stopEarly?: (stop: () => void) => void): Promise<AckedMessage> {
     if (waitMs <= 0 || message.ackedAt !== null) return message;
@@ -139,9 +139,12 @@ export class AckService {
       const onAck = (acked: AckedMessage) => finish(acked);
       waiters.add(onAck);
       const deadline = setTimeout(() => finish(), Math.min(waitMs, message.expiresAt - Date.now()));
-      const poll = setInterval(() => {
-        this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
-      }, WAIT_POLL_MS);
+      // Only another instance can take an ack this one does not hear of.
+      const poll = this.delivery.isShared
+        ? setInterval(() => {
+            this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
+          }, WAIT_POLL_MS)
+        : undefined;
       stopEarly?.(() => finish());
     });
   }

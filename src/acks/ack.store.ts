@@ -25,6 +25,8 @@ export type AckOutcome =
  * Messages that wait for an acknowledgement, kept until acknowledged or expired (and then
  * readable for `retentionMs`). Memory keeps them in this process; Redis in one key per
  * message plus an index per user and per task, so any instance re-sends and accepts them.
+ * Records are values (a later ack does not change one handed out), and a record is gone
+ * once its retention has passed: test/contracts/ack-store.spec.ts holds both stores to it.
  */
 export abstract class AckStore {
   abstract create(message: AckedMessage, retentionMs: number): Promise<void>;
@@ -39,9 +41,6 @@ export abstract class AckStore {
 
   /** Unacknowledged, unexpired messages for the user (or the task), oldest first. */
   abstract unacked(owner: { userId: string } | { taskId: string }, now: number): Promise<AckedMessage[]>;
-
-  /** Frees memory; Redis expires keys by itself. */
-  sweep(_now: number): void {}
 }
 
 /** The outcome an ack has on a record; shared by both stores. */

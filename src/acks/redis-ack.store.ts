@@ -1,28 +1,6 @@
+import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisService } from '../redis/redis.service.js';
 import { AckedMessage, AckOutcome, AckStore, decideAck } from './ack.store.js';
-
-/**
- * Records the acknowledgement if the message is still unacknowledged and unexpired.
- * KEYS: the message. ARGV: user, connection, now ms, retention ms.
- * Returns {outcome, record JSON}.
- */
-const ACK = `
-local raw = redis.call('get', KEYS[1])
-if not raw then return {'not_found', ''} end
-local message = cjson.decode(raw)
-if message.ackedAt ~= cjson.null and message.ackedAt ~= nil then return {'already', raw} end
-if tonumber(ARGV[3]) >= message.expiresAt then return {'expired', raw} end
-message.ackedAt = tonumber(ARGV[3])
-message.ackedBy = ARGV[1]
-message.ackedConnection = ARGV[2]
-local updated = cjson.encode(message)
-redis.call('set', KEYS[1], updated, 'PX', ARGV[4])
-return {'acked', updated}
-`;
-
-interface ScriptedRedis {
-  cgwAck(...args: Array<string | number>): Promise<[string, string]>;
-}
 
 /**
  * Acknowledged messages in Redis: one key per message (its own slot), kept until it expires
@@ -31,12 +9,11 @@ interface ScriptedRedis {
  * so two instances cannot both record one.
  */
 export class RedisAckStore extends AckStore {
-  private readonly scripts: ScriptedRedis;
+  private readonly scripts: LuaScripts;
 
   constructor(private readonly redis: RedisService) {
     super();
-    redis.commands.defineCommand('cgwAck', { numberOfKeys: 1, lua: ACK });
-    this.scripts = redis.commands as unknown as ScriptedRedis;
+    this.scripts = LuaScripts.of(redis.commands);
   }
 
   async create(message: AckedMessage, retentionMs: number): Promise<void> {
@@ -62,7 +39,7 @@ export class RedisAckStore extends AckStore {
     const verdict = decideAck(message, userId, now);
     if (verdict === 'forbidden' || (message.taskId !== null && verdict === 'acked' && !(await mayAck(message)))) return { kind: 'forbidden' };
     if (verdict !== 'acked') return { kind: verdict, message };
-    const [outcome, raw] = await this.redis.run(() => this.scripts.cgwAck(this.keyOf(messageId), userId, connectionId, now, retentionMs));
+    const [outcome, raw] = await this.redis.run(() => this.scripts.run('ack', [this.keyOf(messageId)], [userId, connectionId, now, retentionMs]));
     if (outcome === 'not_found') return { kind: 'not_found' };
     const settled = JSON.parse(raw) as AckedMessage;
     if (outcome === 'acked') await this.redis.run(() => this.redis.commands.zrem(this.indexOf(settled), messageId));

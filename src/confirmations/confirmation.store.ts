@@ -41,8 +41,11 @@ export type SettleOutcome =
 /**
  * Where confirmations and task cancellations live: in this process (one instance) or in
  * Redis (cluster mode). Every method that decides something (create, settle) is atomic in
- * its implementation: two instances can never both create one callback_id or both settle
- * one confirmation. Timers, waiters and delivery stay above this seam.
+ * its implementation: two instances can never both create one callback_id, both settle one
+ * confirmation, or together pass a cap. Records are values: what a store hands out is the
+ * caller's, and a later settle does not change it. A settled record or a cancellation is
+ * gone once its retention has passed. test/contracts/confirmation-store.spec.ts holds every
+ * implementation to this. Timers, waiters and delivery stay above this seam.
  */
 export abstract class ConfirmationStore {
   /**

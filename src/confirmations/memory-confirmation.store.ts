@@ -55,47 +55,53 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
   }
 
   async create(draft: Confirmation, limits: CreateLimits): Promise<CreateOutcome> {
+    this.dropExpiredRecords(Date.now());
     const existing = this.byId.get(draft.callbackId);
     if (existing) {
       const same = existing.userId === draft.userId && existing.taskId === draft.taskId;
-      return same ? { kind: 'existing', confirmation: existing } : { kind: 'conflict' };
+      return same ? { kind: 'existing', confirmation: { ...existing } } : { kind: 'conflict' };
     }
-    const confirmation = draft;
     const cancelled = this.cancellations.has(userTaskKey(draft.userId, draft.taskId));
     if (!cancelled) {
       if (this.pendingByUser.get(draft.userId).size >= limits.maxPendingPerUser) return { kind: 'user_cap' };
       if (this.pending >= limits.maxPendingTotal) return { kind: 'total_cap' };
     }
-    this.byId.set(confirmation.callbackId, confirmation);
+    // Kept as a value of its own: the caller's draft and what it hands out stay the caller's.
+    let confirmation: Confirmation = { ...draft };
     const key = userTaskKey(confirmation.userId, confirmation.taskId);
     this.involvement.set(key, (this.involvement.get(key) ?? 0) + 1);
     if (cancelled) {
-      this.markSettled(confirmation, { state: 'cancelled', proceed: false, feedback: null, settledAt: confirmation.createdAt });
+      confirmation = this.markSettled(confirmation, { state: 'cancelled', proceed: false, feedback: null, settledAt: confirmation.createdAt });
     } else {
+      this.byId.set(confirmation.callbackId, confirmation);
       this.pendingByUser.add(confirmation.userId, confirmation);
       this.pendingByTask.add(confirmation.taskId, confirmation);
       this.pending++;
     }
-    return { kind: 'created', confirmation };
+    return { kind: 'created', confirmation: { ...confirmation } };
   }
 
   async get(callbackId: string): Promise<Confirmation | undefined> {
-    return this.byId.get(callbackId);
+    this.dropExpiredRecords(Date.now());
+    const confirmation = this.byId.get(callbackId);
+    return confirmation && { ...confirmation };
   }
 
   async settle(userId: string, callbackId: string, settlement: Settlement): Promise<SettleOutcome> {
+    this.dropExpiredRecords(Date.now());
     const confirmation = this.byId.get(callbackId);
     if (!confirmation || confirmation.userId !== userId) return { kind: 'not_found' };
-    if (confirmation.state !== 'pending') return { kind: 'already', confirmation };
+    if (confirmation.state !== 'pending') return { kind: 'already', confirmation: { ...confirmation } };
     this.pendingByUser.delete(confirmation.userId, confirmation);
     this.pendingByTask.delete(confirmation.taskId, confirmation);
     this.pending--;
-    this.markSettled(confirmation, settlement);
-    return { kind: 'settled', confirmation, waitingInstances: [] };
+    const settled = this.markSettled(confirmation, settlement);
+    return { kind: 'settled', confirmation: { ...settled }, waitingInstances: [] };
   }
 
   async watch(confirmation: Confirmation): Promise<Confirmation | undefined> {
-    return this.byId.get(confirmation.callbackId);
+    const current = this.byId.get(confirmation.callbackId);
+    return current && { ...current };
   }
 
   /** Every pending confirmation here has this instance's timer: none is ever overdue. */
@@ -104,11 +110,11 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
   }
 
   async pendingForUser(userId: string): Promise<Confirmation[]> {
-    return [...this.pendingByUser.get(userId)];
+    return Array.from(this.pendingByUser.get(userId), (c) => ({ ...c }));
   }
 
   async pendingForTask(taskId: string): Promise<Confirmation[]> {
-    return [...this.pendingByTask.get(taskId)];
+    return Array.from(this.pendingByTask.get(taskId), (c) => ({ ...c }));
   }
 
   async pendingTotal(): Promise<number> {
@@ -116,6 +122,7 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
   }
 
   async involves(userId: string, taskId: string): Promise<boolean> {
+    this.dropExpiredRecords(Date.now());
     return this.involvement.has(userTaskKey(userId, taskId));
   }
 
@@ -123,32 +130,39 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
     const key = userTaskKey(cancellation.userId, cancellation.taskId);
     const previous = this.cancellations.get(key);
     if (previous) this.dropCancellation(key, previous);
-    this.cancellations.set(key, cancellation);
-    this.cancellationsByTask.add(cancellation.taskId, cancellation);
+    const kept = { ...cancellation };
+    this.cancellations.set(key, kept);
+    this.cancellationsByTask.add(kept.taskId, kept);
   }
 
   async cancellationOf(userId: string, taskId: string): Promise<TaskCancellation | undefined> {
-    return this.cancellations.get(userTaskKey(userId, taskId));
+    this.dropExpiredRecords(Date.now());
+    const cancellation = this.cancellations.get(userTaskKey(userId, taskId));
+    return cancellation && { ...cancellation };
   }
 
   async latestCancellationOf(taskId: string): Promise<TaskCancellation | undefined> {
+    this.dropExpiredRecords(Date.now());
     let latest: TaskCancellation | undefined;
     // Insertion order is cancellation order: a repeated cancel is removed and added again.
     for (const cancellation of this.cancellationsByTask.get(taskId)) latest = cancellation;
-    return latest;
+    return latest && { ...latest };
   }
 
-  private markSettled(confirmation: Confirmation, settlement: Settlement): void {
-    confirmation.state = settlement.state;
-    confirmation.proceed = settlement.proceed;
-    confirmation.feedback = settlement.feedback;
-    confirmation.settledAt = settlement.settledAt;
+  /** The settled record replaces the pending one: records handed out before stay as they were. */
+  private markSettled(confirmation: Confirmation, settlement: Settlement): Confirmation {
     // Retained decisions do not keep the step's result.
-    confirmation.frame = null;
-    this.settledInOrder.push(confirmation);
+    const settled: Confirmation = { ...confirmation, ...settlement, frame: null };
+    this.byId.set(settled.callbackId, settled);
+    this.settledInOrder.push(settled);
     if (this.settledInOrder.size > this.settings.maxRetained) this.forgetOldestSettled();
+    return settled;
   }
 
+  /**
+   * Called by every read as well as by the sweep: a record past its retention is gone when
+   * it is asked for, as its key is in Redis; the sweep frees memory nobody asks about.
+   */
   private dropExpiredRecords(now: number): void {
     for (let oldest = this.settledInOrder.peek(); oldest; oldest = this.settledInOrder.peek()) {
       if (now - (oldest.settledAt as number) < this.settings.retentionMs) break;

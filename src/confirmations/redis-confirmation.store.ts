@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { LuaScripts } from '../redis/lua-scripts.js';
+import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
 import type { TaskStepResultFrame } from '../protocol/server-frames.js';
 import type { Confirmation } from './confirmation.js';
@@ -13,112 +14,34 @@ import {
 import type { RetentionSettings } from './memory-confirmation.store.js';
 
 /**
- * Create: one confirmation per callback_id, the per-user cap and "born cancelled" decided
- * in one step. KEYS: record, user's pending set, cancellation, involvement, waiters.
- */
-const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[11] ~= '' and redis.call('HGET', KEYS[1], 'st') == 'pending' then
-    redis.call('SADD', KEYS[5], ARGV[11])
-    redis.call('PEXPIRE', KEYS[5], ARGV[12])
-  end
-  return {'existing', redis.call('HGETALL', KEYS[1])}
-end
-local cancelled = redis.call('EXISTS', KEYS[3]) == 1
-if not cancelled and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[10]) then return {'user_cap'} end
-local function store(...)
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
-end
-if cancelled then
-  store('st', 'cancelled', 'p', '0', 'sa', ARGV[5])
-  redis.call('PEXPIRE', KEYS[1], ARGV[13])
-else
-  store('st', 'pending', 'f', ARGV[9])
-  redis.call('PEXPIRE', KEYS[1], ARGV[12])
-  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[12]) then redis.call('PEXPIRE', KEYS[2], ARGV[12]) end
-  if ARGV[11] ~= '' then
-    redis.call('SADD', KEYS[5], ARGV[11])
-    redis.call('PEXPIRE', KEYS[5], ARGV[12])
-  end
-end
-if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[12]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[12]) end
-return {'created', cancelled and 'cancelled' or 'pending'}
-`;
-
-/**
- * Settle: compare-and-set from pending; the first answer (or the timeout, or the
- * cancellation) wins. KEYS: record, user's pending set, waiters.
- */
-const SETTLE = `
-local state = redis.call('HGET', KEYS[1], 'st')
-if not state then return {'not_found'} end
-if state ~= 'pending' then return {'already', redis.call('HGETALL', KEYS[1])} end
--- The prompt ('f') is emptied, not deleted: one HSET, and a decision does not keep it.
-if ARGV[7] == '1' then
-  redis.call('HSET', KEYS[1], 'st', ARGV[2], 'p', ARGV[3], 'sa', ARGV[5], 'f', '', 'fb', ARGV[4])
-else
-  redis.call('HSET', KEYS[1], 'st', ARGV[2], 'p', ARGV[3], 'sa', ARGV[5], 'f', '')
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('ZREM', KEYS[2], ARGV[1])
-local waiting = redis.call('SMEMBERS', KEYS[3])
-redis.call('DEL', KEYS[3])
-return {'settled', redis.call('HGETALL', KEYS[1]), waiting}
-`;
-
-/**
- * A user of the task, kept as long as the task's longest-lived confirmation: one call
- * instead of ZADD and two PEXPIREs. KEYS: the task's users. ARGV: created at, user, TTL ms.
- */
-const INDEX_TASK_USER = `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-`;
-
-/** Watch: join the waiters only while pending. KEYS: record, waiters. */
-const WATCH = `
-local record = redis.call('HGETALL', KEYS[1])
-if redis.call('HGET', KEYS[1], 'st') == 'pending' then
-  redis.call('SADD', KEYS[2], ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-end
-return record
-`;
-
-interface ScriptedRedis extends Redis {
-  cgwCreate(...args: Array<string | number>): Promise<[string, (string[] | string)?]>;
-  cgwSettle(...args: Array<string | number>): Promise<[string, string[]?, string[]?]>;
-  cgwWatch(...args: Array<string | number>): Promise<string[]>;
-  cgwIndexTaskUser(...args: Array<string | number>): Promise<null>;
-}
-
-/**
  * Confirmations in Redis, shared by every instance (cluster mode).
  *
  * A confirmation lives in its user's hash slot (record, waiters, the user's pending set,
  * involvement and cancellation keys), so create and settle are single-slot scripts. Outside
  * it: the callback_id index (`{cb:<id>}` -> owner, for lookups by id and idempotency), the
- * task's users and cancellations (`{t:<task>}`), and one expiry schedule (`{global}`) that
- * every instance scans, so a confirmation times out even when the instance that made it died.
- * Every key expires: pending ones after their timeout plus retention, settled ones after
- * retention.
+ * task's users and cancellations (`{t:<task>}`), one expiry schedule (`{global}:expiries`)
+ * that every instance scans, so a confirmation times out even when the instance that made it
+ * died, and that counts the pending ones for the total cap; and the retained decisions
+ * (`{global}:retained`) for CONFIRMATION_MAX_RETAINED. Every key expires: pending ones after
+ * their timeout plus retention, settled ones after retention. The scripts are
+ * src/redis/lua/confirmation-*.lua.
  */
 export class RedisConfirmationStore extends ConfirmationStore {
-  private readonly redis: ScriptedRedis;
+  private readonly redis: RedisClient;
+  private readonly scripts: LuaScripts;
   private readonly expiriesKey: string;
+  /** Settled confirmations by when they settled, for CONFIRMATION_MAX_RETAINED. */
+  private readonly retainedKey: string;
 
   constructor(
     private readonly shared: RedisService,
     private readonly settings: RetentionSettings,
   ) {
     super();
-    this.redis = shared.commands as unknown as ScriptedRedis;
-    this.redis.defineCommand('cgwCreate', { numberOfKeys: 5, lua: CREATE });
-    this.redis.defineCommand('cgwSettle', { numberOfKeys: 3, lua: SETTLE });
-    this.redis.defineCommand('cgwWatch', { numberOfKeys: 2, lua: WATCH });
-    this.redis.defineCommand('cgwIndexTaskUser', { numberOfKeys: 1, lua: INDEX_TASK_USER });
+    this.redis = shared.commands;
+    this.scripts = LuaScripts.of(shared.commands);
     this.expiriesKey = shared.globalKey('expiries');
+    this.retainedKey = shared.globalKey('retained');
   }
 
   create(draft: Confirmation, limits: CreateLimits, waiter: string | null): Promise<CreateOutcome> {
@@ -126,45 +49,64 @@ export class RedisConfirmationStore extends ConfirmationStore {
       const ttlMs = this.pendingTtlMs(draft);
       const indexKey = this.shared.idKey('cb', draft.callbackId);
       const owner = ownerOf(draft.userId, draft.taskId);
-      const [claim, total] = await Promise.all([
+      const member = expiryMember(draft.userId, draft.callbackId);
+      const [claim, reservation] = await Promise.all([
         this.redis.set(indexKey, owner, 'PX', ttlMs, 'NX', 'GET'),
-        this.redis.zcard(this.expiriesKey),
+        this.scripts.run('confirmationReserve', [this.expiriesKey], [member, draft.expiresAt, limits.maxPendingTotal]),
       ]);
-      if (claim !== null && claim !== owner) return { kind: 'conflict' };
-      const claimedNow = claim === null;
-      if (claimedNow && total >= limits.maxPendingTotal) {
-        await this.redis.del(indexKey);
-        return { kind: 'total_cap' };
+      // A place this call reserved and did not use goes back. Not when the member may be
+      // another pending confirmation's (this user's, of another task): a place wrongly kept
+      // is only counted until the overdue scan meets it, a place wrongly freed loses an expiry.
+      const release = () => (reservation === 'reserved' ? this.redis.zrem(this.expiriesKey, member) : null);
+      if (claim !== null && claim !== owner) {
+        if (userOf(claim) !== draft.userId) await release();
+        return { kind: 'conflict' };
       }
-      const [kind, fields] = await this.redis.cgwCreate(
-        this.recordKey(draft.userId, draft.callbackId),
-        this.shared.userKey(draft.userId, 'pending'),
-        this.shared.userKey(draft.userId, 'cx', draft.taskId),
-        this.shared.userKey(draft.userId, 'inv', draft.taskId),
-        this.waitersKey(draft.userId, draft.callbackId),
-        draft.callbackId,
-        draft.userId,
-        draft.taskId,
-        draft.step,
-        draft.createdAt,
-        draft.expiresAt,
-        draft.stepName,
-        draft.message,
-        JSON.stringify(draft.frame),
-        limits.maxPendingPerUser,
-        waiter ?? '',
-        ttlMs,
-        this.settings.retentionMs,
+      const [kind, fields] = await this.scripts.run(
+        'confirmationCreate',
+        [
+          this.recordKey(draft.userId, draft.callbackId),
+          this.shared.userKey(draft.userId, 'pending'),
+          this.shared.userKey(draft.userId, 'cx', draft.taskId),
+          this.shared.userKey(draft.userId, 'involved', draft.taskId),
+          this.waitersKey(draft.userId, draft.callbackId),
+        ],
+        [
+          draft.callbackId,
+          draft.userId,
+          draft.taskId,
+          draft.step,
+          draft.createdAt,
+          draft.expiresAt,
+          draft.stepName,
+          draft.message,
+          JSON.stringify(draft.frame),
+          limits.maxPendingPerUser,
+          waiter ?? '',
+          ttlMs,
+          this.settings.retentionMs,
+          reservation === 'full' ? '1' : '0',
+          Date.now(),
+        ],
       );
-      if (kind === 'user_cap') {
-        if (claimedNow) await this.redis.del(indexKey);
-        return { kind: 'user_cap' };
+      if (kind === 'user_cap' || kind === 'total_cap') {
+        await Promise.all([claim === null ? this.redis.del(indexKey) : null, release()]);
+        return { kind };
       }
-      if (kind === 'existing') return { kind: 'existing', confirmation: fromHash(fields as string[]) };
+      if (kind === 'existing') {
+        const existing = fromHash(fields as string[]);
+        // A pending one holds its place (reserved by whichever concurrent call came first).
+        if (existing.state !== 'pending') await release();
+        return { kind: 'existing', confirmation: existing };
+      }
       // Created from the draft: no need to read back (and parse) the prompt just stored.
-      const confirmation = fields === 'cancelled' ? bornCancelled(draft) : draft;
-      await this.indexCreated(confirmation, ttlMs);
-      return { kind: 'created', confirmation };
+      if (fields === 'cancelled') {
+        const confirmation = bornCancelled(draft);
+        await Promise.all([this.indexTaskUser(confirmation, ttlMs), this.retainBornSettled(confirmation), this.redis.pexpire(indexKey, this.settings.retentionMs)]);
+        return { kind: 'created', confirmation };
+      }
+      await this.indexTaskUser(draft, ttlMs);
+      return { kind: 'created', confirmation: { ...draft } };
     });
   }
 
@@ -179,22 +121,28 @@ export class RedisConfirmationStore extends ConfirmationStore {
 
   settle(userId: string, callbackId: string, settlement: Settlement): Promise<SettleOutcome> {
     return this.shared.run(async () => {
-      const [[kind, fields, waiting]] = await Promise.all([
-        this.redis.cgwSettle(
-          this.recordKey(userId, callbackId),
-          this.shared.userKey(userId, 'pending'),
-          this.waitersKey(userId, callbackId),
-          callbackId,
-          settlement.state,
-          settlement.proceed ? '1' : '0',
-          settlement.feedback ?? '',
-          settlement.settledAt,
-          this.settings.retentionMs,
-          settlement.feedback === null ? '0' : '1',
+      const [[kind, fields, waiting], dropped] = await Promise.all([
+        this.scripts.run(
+          'confirmationSettle',
+          [this.recordKey(userId, callbackId), this.shared.userKey(userId, 'pending'), this.waitersKey(userId, callbackId)],
+          [
+            callbackId,
+            settlement.state,
+            settlement.proceed ? '1' : '0',
+            settlement.feedback ?? '',
+            settlement.settledAt,
+            this.settings.retentionMs,
+            settlement.feedback === null ? '0' : '1',
+          ],
         ),
-        // Whatever the outcome, this confirmation of this user no longer needs its expiry.
-        this.redis.zrem(this.expiriesKey, expiryMember(userId, callbackId)),
+        // Whatever the outcome, this confirmation of this user no longer needs its expiry;
+        // the call that takes it out of the schedule counts it among the retained.
+        this.scripts.run('confirmationRetain', [this.expiriesKey, this.retainedKey], [
+          expiryMember(userId, callbackId), settlement.settledAt, this.settings.maxRetained, Date.now() - this.settings.retentionMs, '0', this.settings.retentionMs,
+        ]),
+        this.scripts.run('confirmationExpireIndex', [this.shared.idKey('cb', callbackId)], [userId, this.settings.retentionMs]),
       ]);
+      await this.forget(dropped);
       if (kind === 'not_found') return { kind };
       const confirmation = fromHash(fields as string[]);
       if (kind === 'already') return { kind, confirmation };
@@ -204,11 +152,10 @@ export class RedisConfirmationStore extends ConfirmationStore {
 
   watch(confirmation: Confirmation, instance: string): Promise<Confirmation | undefined> {
     return this.shared.run(async () => {
-      const fields = await this.redis.cgwWatch(
-        this.recordKey(confirmation.userId, confirmation.callbackId),
-        this.waitersKey(confirmation.userId, confirmation.callbackId),
-        instance,
-        this.pendingTtlMs(confirmation),
+      const fields = await this.scripts.run(
+        'confirmationWatch',
+        [this.recordKey(confirmation.userId, confirmation.callbackId), this.waitersKey(confirmation.userId, confirmation.callbackId)],
+        [instance, this.pendingTtlMs(confirmation)],
       );
       return fields.length === 0 ? undefined : fromHash(fields);
     });
@@ -251,8 +198,13 @@ export class RedisConfirmationStore extends ConfirmationStore {
     return this.shared.run(() => this.redis.zcard(this.expiriesKey));
   }
 
+  /** Involved while one of the user's confirmations of the task is kept (pending or retained). */
   involves(userId: string, taskId: string): Promise<boolean> {
-    return this.shared.run(async () => (await this.redis.exists(this.shared.userKey(userId, 'inv', taskId))) === 1);
+    return this.shared.run(async () => {
+      const ids = await this.redis.zrangebyscore(this.shared.userKey(userId, 'involved', taskId), Date.now(), '+inf');
+      if (ids.length === 0) return false;
+      return (await this.redis.exists(...ids.map((id) => this.recordKey(userId, id)))) > 0;
+    });
   }
 
   recordCancellation(cancellation: TaskCancellation): Promise<void> {
@@ -286,13 +238,31 @@ export class RedisConfirmationStore extends ConfirmationStore {
     });
   }
 
-  /** The entries outside the user's slot: the expiry schedule and the task's users. */
-  private async indexCreated(confirmation: Confirmation, ttlMs: number): Promise<void> {
-    const pending = confirmation.state === 'pending';
-    await Promise.all([
-      pending ? this.redis.zadd(this.expiriesKey, confirmation.expiresAt, expiryMember(confirmation.userId, confirmation.callbackId)) : null,
-      this.redis.cgwIndexTaskUser(this.shared.taskKey(confirmation.taskId, 'users'), confirmation.createdAt, confirmation.userId, ttlMs),
+  /** The task's users, outside the user's slot (the expiry schedule entry was reserved before). */
+  private async indexTaskUser(confirmation: Confirmation, ttlMs: number): Promise<void> {
+    await this.scripts.run('confirmationIndexTaskUser', [this.shared.taskKey(confirmation.taskId, 'users')], [confirmation.createdAt, confirmation.userId, ttlMs]);
+  }
+
+  /** Counts a confirmation born settled among the retained ones. */
+  private async retainBornSettled(confirmation: Confirmation): Promise<void> {
+    const member = expiryMember(confirmation.userId, confirmation.callbackId);
+    const oldestKept = Date.now() - this.settings.retentionMs;
+    const dropped = await this.scripts.run('confirmationRetain', [this.expiriesKey, this.retainedKey], [
+      member, confirmation.settledAt ?? Date.now(), this.settings.maxRetained, oldestKept, '1', this.settings.retentionMs,
     ]);
+    await this.forget(dropped);
+  }
+
+  /**
+   * Deletes decisions dropped past CONFIRMATION_MAX_RETAINED: the record, then its
+   * callback_id, which is free again (while the record exists nobody else can claim it).
+   */
+  private async forget(members: string[]): Promise<void> {
+    await Promise.all(
+      members.map(parseExpiryMember).map(async ({ userId, callbackId }) => {
+        if ((await this.scripts.run('confirmationForget', [this.recordKey(userId, callbackId)], [])) === 1) await this.redis.del(this.shared.idKey('cb', callbackId));
+      }),
+    );
   }
 
   private pendingTtlMs(confirmation: Confirmation): number {

@@ -9,10 +9,16 @@ export abstract class GrantStore {
   /** Grants (or extends) the user's right to follow the task until `expiresAt`. */
   abstract grant(taskId: string, userId: string, expiresAt: number): Promise<void>;
 
-  /** True when the user had a grant, now withdrawn. */
+  /** True when the user had a grant, not yet expired, now withdrawn. */
   abstract revoke(taskId: string, userId: string): Promise<boolean>;
 
+  /** When the user's grant ends; undefined when there is none, or it has ended. */
   abstract expiryOf(taskId: string, userId: string): Promise<number | undefined>;
+}
+
+/** A grant past its expiry is no grant (test/contracts/grant-store.spec.ts). */
+function unlessEnded(expiresAt: number | undefined, now = Date.now()): number | undefined {
+  return expiresAt !== undefined && expiresAt > now ? expiresAt : undefined;
 }
 
 export class MemoryGrantStore extends GrantStore {
@@ -34,14 +40,16 @@ export class MemoryGrantStore extends GrantStore {
 
   async revoke(taskId: string, userId: string): Promise<boolean> {
     const users = this.grants.get(taskId);
-    if (!users?.delete(userId)) return false;
+    const expiresAt = users?.get(userId);
+    if (!users || expiresAt === undefined) return false;
+    users.delete(userId);
     this.count--;
     if (users.size === 0) this.grants.delete(taskId);
-    return true;
+    return unlessEnded(expiresAt) !== undefined;
   }
 
   async expiryOf(taskId: string, userId: string): Promise<number | undefined> {
-    return this.grants.get(taskId)?.get(userId);
+    return unlessEnded(this.grants.get(taskId)?.get(userId));
   }
 
   /** Only when the cap is near: a sweep walks every grant. */
@@ -69,14 +77,21 @@ export class RedisGrantStore extends GrantStore {
     });
   }
 
+  /** Reads and removes in one transaction: of concurrent revokes, one sees the grant. */
   revoke(taskId: string, userId: string): Promise<boolean> {
-    return this.shared.run(async () => (await this.shared.commands.hdel(this.shared.taskKey(taskId, 'grants'), userId)) === 1);
+    return this.shared.run(async () => {
+      const key = this.shared.taskKey(taskId, 'grants');
+      const replies = await this.shared.commands.multi().hget(key, userId).hdel(key, userId).exec();
+      const [[readError, at], [deleteError, deleted]] = replies ?? [[null, null], [null, 0]];
+      if (readError || deleteError) throw readError ?? deleteError;
+      return deleted === 1 && unlessEnded(Number(at)) !== undefined;
+    });
   }
 
   expiryOf(taskId: string, userId: string): Promise<number | undefined> {
     return this.shared.run(async () => {
       const at = await this.shared.commands.hget(this.shared.taskKey(taskId, 'grants'), userId);
-      return at === null ? undefined : Number(at);
+      return at === null ? undefined : unlessEnded(Number(at));
     });
   }
 }

@@ -114,11 +114,6 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
     return (await this.store.stop(id)) !== undefined;
   }
 
-  async stopForTask(taskId: string): Promise<boolean> {
-    const heartbeat = await this.store.forTask(taskId);
-    return heartbeat ? this.stop(heartbeat.id) : false;
-  }
-
   /** A heartbeat past its end is over even before its next beat would notice. */
   private async unlessEnded(heartbeat: Heartbeat | undefined): Promise<Heartbeat | undefined> {
     if (heartbeat && Date.now() >= heartbeat.endsAt) {

@@ -34,43 +34,73 @@ export abstract class HeartbeatStore {
   abstract claimOrphans(owner: string, leaseMs: (h: Heartbeat) => number): Promise<Heartbeat[]>;
 }
 
+/**
+ * One instance's heartbeats. Records are values: copies in and out, a beat replaces the
+ * record. A heartbeat past its end is gone when asked for, as its key expires in Redis.
+ */
 export class MemoryHeartbeatStore extends HeartbeatStore {
   private readonly byId = new Map<string, Heartbeat>();
   private readonly byTask = new Map<string, Heartbeat>();
 
   async start(heartbeat: Heartbeat): Promise<Heartbeat | undefined> {
-    const replaced = this.byTask.get(heartbeat.taskId);
+    const replaced = this.liveForTask(heartbeat.taskId);
     if (replaced) this.byId.delete(replaced.id);
-    this.byId.set(heartbeat.id, heartbeat);
-    this.byTask.set(heartbeat.taskId, heartbeat);
-    return replaced;
+    const kept = { ...heartbeat };
+    this.byId.set(kept.id, kept);
+    this.byTask.set(kept.taskId, kept);
+    return replaced && { ...replaced };
   }
 
   async get(id: string): Promise<Heartbeat | undefined> {
-    return this.byId.get(id);
+    const heartbeat = this.live(id);
+    return heartbeat && { ...heartbeat };
   }
 
   async forTask(taskId: string): Promise<Heartbeat | undefined> {
-    return this.byTask.get(taskId);
+    const heartbeat = this.liveForTask(taskId);
+    return heartbeat && { ...heartbeat };
   }
 
   async stop(id: string): Promise<Heartbeat | undefined> {
-    const heartbeat = this.byId.get(id);
+    const heartbeat = this.live(id);
     if (!heartbeat) return undefined;
-    this.byId.delete(id);
-    if (this.byTask.get(heartbeat.taskId) === heartbeat) this.byTask.delete(heartbeat.taskId);
-    return heartbeat;
+    this.remove(heartbeat);
+    return { ...heartbeat };
   }
 
   async beat(local: Heartbeat): Promise<Heartbeat | undefined> {
-    const heartbeat = this.byId.get(local.id);
+    const heartbeat = this.live(local.id);
     if (!heartbeat || heartbeat.owner !== local.owner) return undefined;
-    heartbeat.beats++;
-    return heartbeat;
+    const beaten = { ...heartbeat, beats: heartbeat.beats + 1 };
+    this.byId.set(beaten.id, beaten);
+    this.byTask.set(beaten.taskId, beaten);
+    return { ...beaten };
   }
 
   /** One instance: nobody else could have owned a heartbeat. */
   async claimOrphans(): Promise<Heartbeat[]> {
     return [];
+  }
+
+  /** The heartbeat, unless it has ended (then it is removed now). */
+  private live(id: string): Heartbeat | undefined {
+    return this.unlessEnded(this.byId.get(id));
+  }
+
+  private liveForTask(taskId: string): Heartbeat | undefined {
+    return this.unlessEnded(this.byTask.get(taskId));
+  }
+
+  private unlessEnded(heartbeat: Heartbeat | undefined): Heartbeat | undefined {
+    if (heartbeat && Date.now() >= heartbeat.endsAt) {
+      this.remove(heartbeat);
+      return undefined;
+    }
+    return heartbeat;
+  }
+
+  private remove(heartbeat: Heartbeat): void {
+    this.byId.delete(heartbeat.id);
+    if (this.byTask.get(heartbeat.taskId)?.id === heartbeat.id) this.byTask.delete(heartbeat.taskId);
   }
 }

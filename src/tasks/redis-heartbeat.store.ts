@@ -1,46 +1,7 @@
-import type { Redis } from 'ioredis';
+import { LuaScripts } from '../redis/lua-scripts.js';
+import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
 import { Heartbeat, HeartbeatStore } from './heartbeat.store.js';
-
-/** Replace the task's heartbeat. KEYS: the task's heartbeat. ARGV: field/value pairs, ttl. */
-const START = `
-local replaced = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
-for i = 1, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
-return replaced
-`;
-
-/** Beat if still the owner. KEYS: the task's heartbeat. ARGV: id, owner, lease until. */
-const BEAT = `
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'o') ~= ARGV[2] then return {} end
-redis.call('HINCRBY', KEYS[1], 'b', 1)
-redis.call('HSET', KEYS[1], 'l', ARGV[3])
-return redis.call('HGETALL', KEYS[1])
-`;
-
-/** Take over when the lease ran out. KEYS: the task's heartbeat. ARGV: owner, now, lease until. */
-const CLAIM = `
-local lease = tonumber(redis.call('HGET', KEYS[1], 'l'))
-if not lease or lease > tonumber(ARGV[2]) then return {} end
-redis.call('HSET', KEYS[1], 'o', ARGV[1], 'l', ARGV[3])
-return redis.call('HGETALL', KEYS[1])
-`;
-
-/** Remove if it is this heartbeat. KEYS: the task's heartbeat. ARGV: id. */
-const STOP = `
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return {} end
-local removed = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
-return removed
-`;
-
-interface ScriptedRedis extends Redis {
-  cgwHeartbeatStart(...args: Array<string | number>): Promise<string[]>;
-  cgwHeartbeatBeat(...args: Array<string | number>): Promise<string[]>;
-  cgwHeartbeatClaim(...args: Array<string | number>): Promise<string[]>;
-  cgwHeartbeatStop(...args: Array<string | number>): Promise<string[]>;
-}
 
 /**
  * Heartbeats in Redis: the record in its task's slot (`{t:<task>}:hb`), an index from id to
@@ -48,16 +9,14 @@ interface ScriptedRedis extends Redis {
  * heartbeats whose owner stopped renewing.
  */
 export class RedisHeartbeatStore extends HeartbeatStore {
-  private readonly redis: ScriptedRedis;
+  private readonly redis: RedisClient;
+  private readonly scripts: LuaScripts;
   private readonly leasesKey: string;
 
   constructor(private readonly shared: RedisService) {
     super();
-    this.redis = shared.commands as unknown as ScriptedRedis;
-    this.redis.defineCommand('cgwHeartbeatStart', { numberOfKeys: 1, lua: START });
-    this.redis.defineCommand('cgwHeartbeatBeat', { numberOfKeys: 1, lua: BEAT });
-    this.redis.defineCommand('cgwHeartbeatClaim', { numberOfKeys: 1, lua: CLAIM });
-    this.redis.defineCommand('cgwHeartbeatStop', { numberOfKeys: 1, lua: STOP });
+    this.redis = shared.commands;
+    this.scripts = LuaScripts.of(shared.commands);
     this.leasesKey = shared.globalKey('hb-leases');
   }
 
@@ -65,7 +24,7 @@ export class RedisHeartbeatStore extends HeartbeatStore {
     return this.shared.run(async () => {
       const leaseUntil = Date.now() + leaseMs;
       const ttlMs = Math.max(heartbeat.endsAt - Date.now(), 1);
-      const replaced = fromHash(await this.redis.cgwHeartbeatStart(this.taskKey(heartbeat.taskId), ...toFields(heartbeat, leaseUntil), ttlMs));
+      const replaced = fromHash(await this.scripts.run('heartbeatStart', [this.taskKey(heartbeat.taskId)], [...toFields(heartbeat, leaseUntil), ttlMs]));
       await Promise.all([
         this.redis.set(this.indexKey(heartbeat.id), heartbeat.taskId, 'PX', ttlMs),
         this.redis.zadd(this.leasesKey, leaseUntil, heartbeat.taskId),
@@ -92,7 +51,7 @@ export class RedisHeartbeatStore extends HeartbeatStore {
     return this.shared.run(async () => {
       const taskId = await this.redis.get(this.indexKey(id));
       if (taskId === null) return undefined;
-      const removed = fromHash(await this.redis.cgwHeartbeatStop(this.taskKey(taskId), id));
+      const removed = fromHash(await this.scripts.run('heartbeatStop', [this.taskKey(taskId)], [id]));
       await Promise.all([this.redis.del(this.indexKey(id)), removed ? this.redis.zrem(this.leasesKey, taskId) : null]);
       return removed;
     });
@@ -101,7 +60,7 @@ export class RedisHeartbeatStore extends HeartbeatStore {
   beat(heartbeat: Heartbeat, leaseMs: number): Promise<Heartbeat | undefined> {
     return this.shared.run(async () => {
       const leaseUntil = Date.now() + leaseMs;
-      const current = fromHash(await this.redis.cgwHeartbeatBeat(this.taskKey(heartbeat.taskId), heartbeat.id, heartbeat.owner, leaseUntil));
+      const current = fromHash(await this.scripts.run('heartbeatBeat', [this.taskKey(heartbeat.taskId)], [heartbeat.id, heartbeat.owner, leaseUntil]));
       if (current) await this.redis.zadd(this.leasesKey, 'XX', leaseUntil, heartbeat.taskId);
       return current;
     });
@@ -119,7 +78,7 @@ export class RedisHeartbeatStore extends HeartbeatStore {
           continue;
         }
         const leaseUntil = Date.now() + leaseMs(current);
-        const heartbeat = fromHash(await this.redis.cgwHeartbeatClaim(this.taskKey(taskId), owner, now, leaseUntil));
+        const heartbeat = fromHash(await this.scripts.run('heartbeatClaim', [this.taskKey(taskId)], [owner, now, leaseUntil]));
         if (!heartbeat) continue;
         await this.redis.zadd(this.leasesKey, leaseUntil, taskId);
         claimed.push(heartbeat);

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { readdirSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { LUA_DIR, LuaScripts, ScriptName, scriptSource } from '../src/redis/lua-scripts.js';
+import { RedisServer } from './support/redis-server.js';
+import { requireProgram } from './support/system-dependency.js';
+
+/**
+ * Each Lua script of the confirmation, ack and heartbeat stores, run directly against a
+ * real redis-server through the registry the stores use (key names here are plain: the
+ * scripts do not care how the stores name them).
+ */
+const haveRedis = requireProgram('redis-server', 'redis-server');
+
+(haveRedis ? describe : describe.skip)('Lua scripts on a real redis-server', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let scripts: LuaScripts;
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = new Redis(server.url);
+    scripts = LuaScripts.of(redis);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.close();
+  });
+  beforeEach(async () => {
+    await redis.flushdb();
+  });
+
+  const hash = (flat: string[] | undefined) => Object.fromEntries(Array.from({ length: (flat?.length ?? 0) / 2 }, (_, i) => [flat![2 * i], flat![2 * i + 1]]));
+
+  it('every file under src/redis/lua is a registered script Redis compiles', async () => {
+    const files = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua')).sort();
+    const names: ScriptName[] = [
+      'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
+      'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
+      'heartbeatClaim', 'heartbeatStop',
+    ];
+    expect(files).toHaveLength(names.length);
+    for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('runs again after Redis forgot its scripts (EVALSHA answered NOSCRIPT)', async () => {
+    expect(await scripts.run('confirmationReserve', ['sched'], ['m1', 100, 10])).toBe('reserved');
+    await redis.script('FLUSH');
+    expect(await scripts.run('confirmationReserve', ['sched'], ['m1', 100, 10])).toBe('present');
+  });
+
+  it('refuses a call with the wrong number of keys before it reaches Redis', () => {
+    expect(() => scripts.run('confirmationSettle', ['only-one'], [])).toThrow('takes 3 keys');
+  });
+
+  describe('confirmations', () => {
+    const KEYS = ['rec', 'pending', 'cx', 'involved', 'waiters'];
+    const args = (over: { maxPerUser?: number; waiter?: string; full?: boolean; now?: number } = {}) => [
+      'cb1', 'alice', 'task-1', 3, 1000, 61_000, 'step', 'msg', '{"type":"task_step_result"}',
+      over.maxPerUser ?? 10, over.waiter ?? '', 60_000, 5000, over.full ? '1' : '0', over.now ?? 1000,
+    ];
+
+    it('create stores a pending record, indexes it and registers the waiter', async () => {
+      expect(await scripts.run('confirmationCreate', KEYS, args({ waiter: 'inst-a' }))).toEqual(['created', 'pending']);
+      expect(await redis.hgetall('rec')).toMatchObject({ id: 'cb1', u: 'alice', t: 'task-1', st: 'pending', f: '{"type":"task_step_result"}' });
+      expect(await redis.zrange('pending', 0, -1)).toEqual(['cb1']);
+      expect(await redis.smembers('waiters')).toEqual(['inst-a']);
+      expect(await redis.zrange('involved', 0, -1, 'WITHSCORES')).toEqual(['cb1', String(1000 + 60_000)]);
+      const [kind, fields] = await scripts.run('confirmationCreate', KEYS, args({ waiter: 'inst-b' }));
+      expect(kind).toBe('existing');
+      expect(hash(fields as string[])).toMatchObject({ id: 'cb1', st: 'pending' });
+      expect((await redis.smembers('waiters')).sort()).toEqual(['inst-a', 'inst-b']);
+    });
+
+    it('create refuses at the per-user cap, then at a full schedule, but not for a cancelled task', async () => {
+      await redis.zadd('pending', 1, 'other');
+      expect(await scripts.run('confirmationCreate', KEYS, args({ maxPerUser: 1 }))).toEqual(['user_cap']);
+      expect(await scripts.run('confirmationCreate', KEYS, args({ full: true }))).toEqual(['total_cap']);
+      expect(await redis.exists('rec', 'involved')).toBe(0);
+      await redis.set('cx', '900');
+      expect(await scripts.run('confirmationCreate', KEYS, args({ maxPerUser: 1, full: true }))).toEqual(['created', 'cancelled']);
+      expect(await redis.hgetall('rec')).toMatchObject({ st: 'cancelled', p: '0', sa: '1000' });
+      expect(await redis.hexists('rec', 'f')).toBe(0);
+      expect(await redis.pttl('rec')).toBeLessThanOrEqual(5000);
+      expect(await redis.zrange('pending', 0, -1)).toEqual(['other']);
+    });
+
+    it('reserve takes a place in the schedule only while there is room, once per member', async () => {
+      expect(await scripts.run('confirmationReserve', ['sched'], ['a', 100, 2])).toBe('reserved');
+      expect(await scripts.run('confirmationReserve', ['sched'], ['a', 200, 2])).toBe('present');
+      expect(await scripts.run('confirmationReserve', ['sched'], ['b', 100, 2])).toBe('reserved');
+      expect(await scripts.run('confirmationReserve', ['sched'], ['c', 100, 2])).toBe('full');
+      expect(await redis.zrange('sched', 0, -1, 'WITHSCORES')).toEqual(['a', '100', 'b', '100']);
+    });
+
+    it('retain moves a member from the schedule to the retained set and pops the oldest past the cap', async () => {
+      await redis.zadd('sched', 1, 'a', 2, 'b', 3, 'c');
+      const retain = (member: string, at: number, force = '0') => scripts.run('confirmationRetain', ['sched', 'kept'], [member, at, 2, 0, force, 60_000]);
+      expect(await retain('a', 10)).toEqual([]);
+      expect(await retain('a', 11)).toEqual([]); // not in the schedule any more: not counted twice
+      expect(await retain('b', 20)).toEqual([]);
+      expect(await retain('c', 30)).toEqual(['a']);
+      expect(await retain('born-settled', 40, '1')).toEqual(['b']);
+      expect(await redis.zrange('kept', 0, -1)).toEqual(['c', 'born-settled']);
+      expect(await redis.zcard('sched')).toBe(0);
+      expect(await redis.pttl('kept')).toBeGreaterThan(59_000);
+      // Members past their retention leave without counting.
+      await scripts.run('confirmationRetain', ['sched', 'kept'], ['d', 50, 2, 35, '1', 60_000]);
+      expect(await redis.zrange('kept', 0, -1)).toEqual(['born-settled', 'd']);
+    });
+
+    it('expire-index shortens the index of the given user only', async () => {
+      await redis.set('idx', JSON.stringify(['alice', 'task-1']), 'PX', 60_000);
+      await scripts.run('confirmationExpireIndex', ['idx'], ['mallory', 1000]);
+      expect(await redis.pttl('idx')).toBeGreaterThan(59_000);
+      await scripts.run('confirmationExpireIndex', ['idx'], ['alice', 1000]);
+      expect(await redis.pttl('idx')).toBeLessThanOrEqual(1000);
+      await scripts.run('confirmationExpireIndex', ['missing'], ['alice', 1000]);
+      expect(await redis.exists('missing')).toBe(0);
+    });
+
+    it('forget deletes a settled record, never a pending one', async () => {
+      await redis.hset('rec', 'st', 'pending');
+      expect(await scripts.run('confirmationForget', ['rec'], [])).toBe(0);
+      await redis.hset('rec', 'st', 'confirmed');
+      expect(await scripts.run('confirmationForget', ['rec'], [])).toBe(1);
+      expect(await scripts.run('confirmationForget', ['rec'], [])).toBe(0);
+    });
+
+    it('settle is a compare-and-set from pending that hands back the waiters', async () => {
+      await scripts.run('confirmationCreate', KEYS, args({ waiter: 'inst-a' }));
+      const settle = (state: string, feedback: string | null) =>
+        scripts.run('confirmationSettle', ['rec', 'pending', 'waiters'], ['cb1', state, state === 'confirmed' ? '1' : '0', feedback ?? '', 2000, 5000, feedback === null ? '0' : '1']);
+      const [kind, fields, waiting] = await settle('confirmed', 'go');
+      expect(kind).toBe('settled');
+      expect(hash(fields)).toMatchObject({ st: 'confirmed', p: '1', fb: 'go', sa: '2000', f: '' });
+      expect(waiting).toEqual(['inst-a']);
+      expect(await redis.exists('waiters')).toBe(0);
+      expect(await redis.zcard('pending')).toBe(0);
+      expect(await redis.pttl('rec')).toBeLessThanOrEqual(5000);
+      const [again, same] = await settle('rejected', null);
+      expect(again).toBe('already');
+      expect(hash(same)).toMatchObject({ st: 'confirmed', fb: 'go' });
+      expect(await scripts.run('confirmationSettle', ['nothing', 'pending', 'waiters'], ['x', 'confirmed', '1', '', 1, 1, '0'])).toEqual(['not_found']);
+    });
+
+    it('watch joins the waiters only while pending and answers the record', async () => {
+      expect(await scripts.run('confirmationWatch', ['rec', 'waiters'], ['inst-a', 1000])).toEqual([]);
+      await redis.hset('rec', 'id', 'cb1', 'st', 'pending');
+      expect(hash(await scripts.run('confirmationWatch', ['rec', 'waiters'], ['inst-a', 1000]))).toEqual({ id: 'cb1', st: 'pending' });
+      expect(await redis.smembers('waiters')).toEqual(['inst-a']);
+      await redis.hset('rec', 'st', 'confirmed');
+      await scripts.run('confirmationWatch', ['rec', 'waiters'], ['inst-b', 1000]);
+      expect(await redis.smembers('waiters')).toEqual(['inst-a']);
+    });
+
+    it('index-task-user adds the user and keeps the longest TTL', async () => {
+      await scripts.run('confirmationIndexTaskUser', ['users'], [100, 'alice', 60_000]);
+      await scripts.run('confirmationIndexTaskUser', ['users'], [200, 'bob', 1000]);
+      expect(await redis.zrange('users', 0, -1)).toEqual(['alice', 'bob']);
+      expect(await redis.pttl('users')).toBeGreaterThan(59_000);
+    });
+  });
+
+  describe('acks', () => {
+    const message = { messageId: 'm1', userId: 'alice', taskId: null, frame: '{}', createdAt: 1, expiresAt: 5000, ackedAt: null, ackedBy: null, ackedConnection: null };
+
+    it('records the first ack of an unexpired message, then answers already; expired and missing ones are refused', async () => {
+      await redis.set('msg', JSON.stringify(message));
+      const [outcome, raw] = await scripts.run('ack', ['msg'], ['alice', 'conn-1', 1000, 60_000]);
+      expect(outcome).toBe('acked');
+      expect(JSON.parse(raw)).toMatchObject({ ackedAt: 1000, ackedBy: 'alice', ackedConnection: 'conn-1' });
+      expect(await redis.pttl('msg')).toBeGreaterThan(59_000);
+      expect((await scripts.run('ack', ['msg'], ['alice', 'conn-2', 1001, 60_000]))[0]).toBe('already');
+      await redis.set('msg', JSON.stringify(message));
+      expect((await scripts.run('ack', ['msg'], ['alice', 'conn-1', 5000, 60_000]))[0]).toBe('expired');
+      expect(await scripts.run('ack', ['gone'], ['alice', 'conn-1', 1, 60_000])).toEqual(['not_found', '']);
+    });
+  });
+
+  describe('heartbeats', () => {
+    const fields = (id: string, owner: string, leaseUntil: number) => ['id', id, 'u', 'alice', 't', 'task-1', 'b', '0', 'o', owner, 'l', String(leaseUntil)];
+
+    it('start replaces the task\'s heartbeat and answers the one it replaced', async () => {
+      expect(await scripts.run('heartbeatStart', ['hb'], [...fields('h1', 'a', 100), 60_000])).toEqual([]);
+      expect(hash(await scripts.run('heartbeatStart', ['hb'], [...fields('h2', 'b', 100), 60_000]))).toMatchObject({ id: 'h1', o: 'a' });
+      expect(await redis.hgetall('hb')).toMatchObject({ id: 'h2', o: 'b' });
+      expect(await redis.pttl('hb')).toBeGreaterThan(59_000);
+    });
+
+    it('beat counts only for the current heartbeat and its owner, renewing the lease', async () => {
+      await scripts.run('heartbeatStart', ['hb'], [...fields('h1', 'a', 100), 60_000]);
+      expect(hash(await scripts.run('heartbeatBeat', ['hb'], ['h1', 'a', 500]))).toMatchObject({ b: '1', l: '500' });
+      expect(await scripts.run('heartbeatBeat', ['hb'], ['h1', 'b', 600])).toEqual([]);
+      expect(await scripts.run('heartbeatBeat', ['hb'], ['h0', 'a', 600])).toEqual([]);
+      expect(await redis.hget('hb', 'b')).toBe('1');
+    });
+
+    it('claim takes over only a heartbeat whose lease has run out', async () => {
+      await scripts.run('heartbeatStart', ['hb'], [...fields('h1', 'a', 1000), 60_000]);
+      expect(await scripts.run('heartbeatClaim', ['hb'], ['b', 999, 2000])).toEqual([]);
+      expect(hash(await scripts.run('heartbeatClaim', ['hb'], ['b', 1000, 2000]))).toMatchObject({ o: 'b', l: '2000' });
+      expect(await scripts.run('heartbeatClaim', ['missing'], ['b', 1000, 2000])).toEqual([]);
+    });
+
+    it('stop removes the heartbeat only if it is the one named', async () => {
+      await scripts.run('heartbeatStart', ['hb'], [...fields('h1', 'a', 100), 60_000]);
+      expect(await scripts.run('heartbeatStop', ['hb'], ['h0'])).toEqual([]);
+      expect(hash(await scripts.run('heartbeatStop', ['hb'], ['h1']))).toMatchObject({ id: 'h1' });
+      expect(await redis.exists('hb')).toBe(0);
+    });
+  });
+});
