@@ -11,6 +11,7 @@ import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
 import { type ClientConnection, socketLogFields } from './client-connection.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
+import { connectionStreamKey, taskStream } from '../history/history.store.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
 export interface ConnectionStats {
@@ -222,6 +223,8 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   unsubscribeTask(connection: ClientConnection, taskId: string): void {
     connection.tasks.delete(taskId);
+    // Not following the task, it stops being sent the task's frames: a later subscribe starts afresh.
+    connection.streamStarts?.delete(connectionStreamKey(taskStream(taskId)));
     if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
   }
 
