@@ -168,6 +168,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       abuseWindowStartedAt: monotonicNow,
       lastRateErrorAt: -Infinity,
       held: null,
+      heldBytes: 0,
       floors: null,
       holds: 0,
       streamStarts: null,
@@ -259,6 +260,14 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     if (connection.floors !== null && frame.offset !== undefined && isBelowFloor(connection, connection.floors, frame)) return true;
     if (connection.held !== null) {
       connection.held.push(frame);
+      connection.heldBytes += frame.bytes.length;
+      // A client that stops reading during its catch-up keeps it waiting: what piles up
+      // for it meanwhile is bounded as if it had been sent.
+      if (connection.heldBytes + connection.socket.bufferedAmount > this.maxBufferedBytes) {
+        this.closeSlowConsumer(connection);
+        this.counters.messagesFailed++;
+        return false;
+      }
       return true;
     }
     return this.sendNow(connection, frame);
@@ -314,9 +323,11 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     for (const [stream, offset] of caughtUp) (connection.floors ??= new Map()).set(stream, offset);
     if (--connection.holds > 0) {
       connection.held = kept;
+      connection.heldBytes = kept.reduce((bytes, frame) => bytes + frame.bytes.length, 0);
       return;
     }
     connection.held = null;
+    connection.heldBytes = 0;
     for (const frame of kept) this.sendNow(connection, frame);
   }
 

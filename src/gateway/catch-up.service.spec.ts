@@ -23,7 +23,9 @@ class RecordingSocket extends EventEmitter {
     this.frames.push(JSON.parse(payload) as Frame);
   }
   ping(): void {}
-  close(): void {}
+  close(): void {
+    this.readyState = 2;
+  }
   terminate(): void {}
 }
 
@@ -60,9 +62,9 @@ function setup() {
     return { socket, connection };
   };
   /** What live delivery does: append to the user's stream, send to the user's connections. */
-  const publish = (count: number) => {
+  const publish = (count: number, padding = '') => {
     for (let i = 0; i < count; i++) {
-      const { offset, json } = history.appendNow(userStream('alice'), '{"type":"n"}');
+      const { offset, json } = history.appendNow(userStream('alice'), padding === '' ? '{"type":"n"}' : `{"type":"n","padding":"${padding}"}`);
       for (const c of connections.connectionsOfUser('alice')) connections.send(c, new PreparedFrame(json, 'u', offset));
     }
   };
@@ -77,7 +79,7 @@ function setup() {
       connections.release(connection, NOTHING);
     }
   };
-  return { catchUp, publish, open, connect };
+  return { catchUp, connections, publish, open, connect };
 }
 
 /** The user-stream offsets a socket got, with `R` where a `resumed` frame came. */
@@ -155,5 +157,21 @@ describe('CatchUpService: a catch-up racing live frames', () => {
     socket.readyState = 3;
     await resuming;
     expect(sequence(socket)).toHaveLength(CATCH_UP_PAGE.frames);
+  });
+
+  it('closes a connection that stops reading mid-catch-up once what is held for it passes the slow-consumer limit', async () => {
+    const { connect, connections, publish, open, catchUp } = setup();
+    publish(200);
+    const { socket, connection } = connect();
+    await open(connection);
+    const { epoch } = socket.frames[0] as { epoch: string };
+    socket.bufferedAmount = CATCH_UP_PACE_BYTES + 1;
+    const resuming = catchUp.resume(connection, { user: { epoch, offset: 0 } });
+    await until(() => sequence(socket).length === CATCH_UP_PAGE.frames);
+    publish(50, 'x'.repeat(100_000));
+    expect(socket.readyState).toBe(2);
+    expect(connections.byId(connection.id)).toBeUndefined();
+    await resuming;
+    expect(connections.stats().slowConsumers).toBe(1);
   });
 });

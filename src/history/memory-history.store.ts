@@ -132,8 +132,9 @@ export class MemoryHistoryStore extends HistoryStore {
 
   override sweep(now: number): void {
     for (const [key, kept] of this.streams) {
-      if (kept.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
-      if (kept.length === 0 && kept.touchedAt < now - this.limits.metaTtlMs) this.streams.delete(key);
+      const forgotten = kept.touchedAt < now - this.limits.metaTtlMs;
+      if (forgotten || kept.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
+      if (forgotten) this.streams.delete(key);
     }
     this.compactAppendOrder();
   }
