@@ -83,8 +83,8 @@ function setup() {
 }
 
 /** The user-stream offsets a socket got, with `R` where a `resumed` frame came. */
-const sequence = (socket: RecordingSocket) =>
-  socket.frames.flatMap((frame) => (frame.type === 'n' ? [frame.offset as number] : frame.type === 'resumed' && frame.stream === 'user' ? ['R'] : []));
+const sequence = (socket: RecordingSocket): Array<number | 'R'> =>
+  socket.frames.flatMap((frame): Array<number | 'R'> => (frame.type === 'n' ? [frame.offset as number] : frame.type === 'resumed' && frame.stream === 'user' ? ['R'] : []));
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('CatchUpService: a catch-up racing live frames', () => {
