@@ -8,7 +8,8 @@ import { PreparedFrame } from '../connections/prepared-frame.js';
 import { BROADCAST_STREAM, connectionStreamKey, HistoryStore, PageLimits, StreamPosition, StreamRef, taskStream, userStream } from '../history/history.store.js';
 import type { ConnectedFrame, ResumedFrame, ResumedStream, SubscriptionConfirmedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
-import { ClientPosition, StreamCatchUp, StreamCatchUpResult } from './stream-catch-up.js';
+import { ClientPosition, PageReader, StreamCatchUp, StreamCatchUpResult } from './stream-catch-up.js';
+import { ConcurrencyLimit } from '../common/concurrency-limit.js';
 
 export type { ClientPosition } from './stream-catch-up.js';
 
@@ -16,6 +17,11 @@ export type { ClientPosition } from './stream-catch-up.js';
 export const CATCH_UP_PAGE: PageLimits = { frames: 64, bytes: 256 * 1024 };
 /** The next page waits while more than this is unsent on the socket. */
 export const CATCH_UP_PACE_BYTES = 256 * 1024;
+/**
+ * Pages an instance reads at once, for all its connections: in cluster mode what Redis may
+ * hold in replies for the instance stays under this many pages, however many sockets resume.
+ */
+export const CATCH_UP_PAGE_READS = 16;
 const PACE_POLL_MS = 10;
 
 /** The positions a reconnecting client presents (upgrade URL or `resume` frame). */
@@ -55,6 +61,10 @@ export class CatchUpService {
   /** Connections with a `resume` frame queued or running. */
   private readonly resuming = new WeakSet<ClientConnection>();
   private readonly ttlMs: number;
+  private readonly pageReads = new ConcurrencyLimit(CATCH_UP_PAGE_READS);
+  private readonly pages: PageReader = {
+    readPage: (...args) => this.pageReads.run(() => this.history.readPage(...args)),
+  };
 
   constructor(
     private readonly history: HistoryStore,
@@ -189,7 +199,7 @@ export class CatchUpService {
     if (from === undefined) return positionOnly(this.history, target.ref);
     const forUser = target.kind === 'task' ? (connection.userId ?? undefined) : undefined;
     const sentFrom = this.startsOf(connection).get(connectionStreamKey(target.ref));
-    return new StreamCatchUp(this.history, target.ref, from, sentFrom, { page: CATCH_UP_PAGE, ttlMs: this.ttlMs, forUser });
+    return new StreamCatchUp(this.pages, target.ref, from, sentFrom, { page: CATCH_UP_PAGE, ttlMs: this.ttlMs, forUser });
   }
 
   /** Sends what the stream's catch-up finds, its `resumed` frame when the client gave a position, and records what the connection now has. */

@@ -1,5 +1,8 @@
 import type { HistoryEntry, HistoryPage, HistoryStore, PageLimits, StreamPosition, StreamRef } from '../history/history.store.js';
 
+/** Where a catch-up reads its pages. */
+export type PageReader = Pick<HistoryStore, 'readPage'>;
+
 /** A client's last position in one stream. */
 export interface ClientPosition {
   epoch: string;
@@ -52,7 +55,7 @@ export class StreamCatchUp {
   private first?: HistoryPage;
 
   constructor(
-    private readonly history: HistoryStore,
+    private readonly history: PageReader,
     private readonly ref: StreamRef,
     private readonly from: ClientPosition,
     private readonly sentFrom: number | undefined,
