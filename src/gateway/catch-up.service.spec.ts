@@ -49,10 +49,10 @@ const until = async (check: () => boolean) => {
 const sockets: RecordingSocket[] = [];
 afterEach(() => sockets.splice(0).forEach((socket) => (socket.readyState = 3)));
 
-function setup() {
+function setup(historySize = limits.size) {
   const config = new ConfigService(settings as unknown as Record<string, unknown>);
   const connections = new ConnectionService(config as never, {} as MetricsService);
-  const history = new MemoryHistoryStore(limits);
+  const history = new MemoryHistoryStore({ ...limits, size: historySize });
   const catchUp = new CatchUpService(history, connections, config as never);
   /** A new connection of alice's, on a socket that records its frames. */
   const connect = () => {
@@ -117,13 +117,13 @@ describe('CatchUpService: a catch-up racing live frames', () => {
     expect(catchUp.isResuming(connection)).toBe(true);
     publish(2);
     socket.bufferedAmount = 0;
-    expect(await resuming).toEqual({ recovered: true, read: true });
+    expect(await resuming).toEqual({ recovered: true, reachedBack: true });
     expect(catchUp.isResuming(connection)).toBe(false);
     expect(sequence(socket)).toEqual([101, 102, 103, ...range(1, 100), 'R', 104, 105]);
 
     const before = socket.frames.length;
-    expect(await catchUp.resume(connection, { user: { epoch, offset: 0 } })).toEqual({ recovered: true, read: false });
-    expect(await catchUp.resume(connection, { user: { epoch, offset: 50 } })).toEqual({ recovered: true, read: false });
+    expect(await catchUp.resume(connection, { user: { epoch, offset: 0 } })).toEqual({ recovered: true, reachedBack: false });
+    expect(await catchUp.resume(connection, { user: { epoch, offset: 50 } })).toEqual({ recovered: true, reachedBack: false });
     expect(socket.frames.slice(before).map((frame) => [frame.type, frame.missed])).toEqual([['resumed', 0], ['resumed', 0]]);
   });
 
@@ -173,5 +173,17 @@ describe('CatchUpService: a catch-up racing live frames', () => {
     expect(connections.byId(connection.id)).toBeUndefined();
     await resuming;
     expect(connections.stats().slowConsumers).toBe(1);
+  });
+
+  it('a resume into trimmed history reaches back once; repeating it reaches nothing (no prompts or acks resent again)', async () => {
+    const { connect, publish, open, catchUp } = setup(50);
+    publish(200);
+    const { socket, connection } = connect();
+    await open(connection);
+    const { epoch } = socket.frames[0] as { epoch: string };
+    expect(await catchUp.resume(connection, { user: { epoch, offset: 0 } })).toEqual({ recovered: false, reachedBack: true });
+    expect(await catchUp.resume(connection, { user: { epoch, offset: 0 } })).toEqual({ recovered: false, reachedBack: false });
+    expect(sequence(socket)).toEqual([...range(151, 200), 'R', 'R']);
+    expect(socket.frames.filter((frame) => frame.type === 'resumed').map((frame) => frame.missed)).toEqual([50, 0]);
   });
 });

@@ -40,8 +40,11 @@ interface Target {
 export interface UserResume {
   /** Everything the client missed on its user stream was sent. */
   recovered: boolean;
-  /** The catch-up read the user stream: it was not a range this connection had been sent. */
-  read: boolean;
+  /**
+   * The connection now has frames from before what it had been sent (or learned they are
+   * gone): false for a position it had already been sent, however often repeated.
+   */
+  reachedBack: boolean;
 }
 
 /**
@@ -141,11 +144,11 @@ export class CatchUpService {
     const targets = this.targetsOf(connection).filter((target) => request[target.kind as 'user' | 'broadcast'] !== undefined);
     this.connections.hold(connection);
     const caughtUp = new Map<string, number>();
-    const user: UserResume = { recovered: false, read: false };
+    const user: UserResume = { recovered: false, reachedBack: false };
     try {
       for (const target of targets) {
         const result = await this.finish(connection, target, this.catchUpOf(connection, target, request[target.kind as 'user' | 'broadcast']), caughtUp);
-        if (target.kind === 'user') Object.assign(user, { recovered: result.recovered, read: result.read });
+        if (target.kind === 'user') Object.assign(user, { recovered: result.recovered, reachedBack: result.reachedBack });
       }
       return user;
     } finally {
@@ -203,7 +206,7 @@ export class CatchUpService {
   }
 
   /** Sends what the stream's catch-up finds, its `resumed` frame when the client gave a position, and records what the connection now has. */
-  private async finish(connection: ClientConnection, target: Target, catchUp: Pick<StreamCatchUp, 'finish'>, caughtUp: Map<string, number>): Promise<StreamCatchUpResult> {
+  private async finish(connection: ClientConnection, target: Target, catchUp: Pick<StreamCatchUp, 'finish'>, caughtUp: Map<string, number>): Promise<StreamCatchUpResult & { reachedBack: boolean }> {
     const key = connectionStreamKey(target.ref);
     const result = await catchUp.finish({
       send: (entry) => this.connections.sendNow(connection, new PreparedFrame(entry.json, key, entry.offset)),
@@ -215,7 +218,7 @@ export class CatchUpService {
     caughtUp.set(key, known === undefined ? result.through : Math.min(known, result.through));
     const sentFrom = result.sentFrom ?? known ?? result.position.offset;
     starts.set(key, known === undefined ? sentFrom : Math.min(known, sentFrom));
-    return result;
+    return { ...result, reachedBack: result.sentFrom !== undefined && (known === undefined || result.sentFrom < known) };
   }
 
   private sendResumed(connection: ClientConnection, target: Target, result: StreamCatchUpResult): void {
@@ -246,7 +249,7 @@ function positionOnly(history: HistoryStore, ref: StreamRef): Pick<StreamCatchUp
     start,
     finish: async () => {
       const position = await start();
-      return { position, recovered: false, missed: 0, sentFrom: undefined, through: position.offset, read: false };
+      return { position, recovered: false, missed: 0, sentFrom: undefined, through: position.offset };
     },
   };
 }

@@ -39,8 +39,6 @@ export interface StreamCatchUpResult {
   sentFrom: number | undefined;
   /** The catch-up read up to here: held live frames at or below it were sent already (or precede the client). */
   through: number;
-  /** True when the catch-up read frames: the range was not sent to the connection before. */
-  read: boolean;
 }
 
 /**
@@ -71,7 +69,7 @@ export class StreamCatchUp {
     const first = this.first ?? (await this.history.readPage(this.ref, this.from.offset + 1, this.sentFrom ?? null, this.options.page));
     const { position } = first;
     const through = Math.min(this.sentFrom ?? position.offset, position.offset);
-    const unknown = { position, recovered: false, missed: 0, sentFrom: undefined, through, read: false };
+    const unknown = { position, recovered: false, missed: 0, sentFrom: undefined, through };
     if (this.from.epoch !== position.epoch || this.from.offset > position.offset) return unknown;
     if (through <= this.from.offset) return { ...unknown, recovered: true, sentFrom: this.from.offset };
     const oldestKept = Date.now() - this.options.ttlMs;
@@ -94,11 +92,11 @@ export class StreamCatchUp {
         }
       }
       if (page.entries.length === 0 || last >= through) break;
-      if (!(await io.paced())) return { ...unknown, missed, read: true };
+      if (!(await io.paced())) return { ...unknown, missed };
       page = await this.history.readPage(this.ref, last + 1, through, this.options.page);
-      if (page.position.epoch !== position.epoch) return { ...unknown, missed, read: true };
+      if (page.position.epoch !== position.epoch) return { ...unknown, missed };
     }
     if (expected <= through) sentFrom = through;
-    return { position, recovered: sentFrom === this.from.offset, missed, sentFrom, through, read: true };
+    return { position, recovered: sentFrom === this.from.offset, missed, sentFrom, through };
   }
 }

@@ -164,7 +164,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     if (this.catchUp.isResuming(connection)) throw new GatewayError(ErrorCode.ResumeInProgress, 'A resume is already running on this connection: wait for its resumed frames');
     const user = await this.catchUp.resume(connection, request);
     // A position this connection was sent already needs nothing again, prompts and acks included.
-    if (!user.read) return;
+    if (!user.reachedBack) return;
     if (!user.recovered) void this.deliverPendingConfirmations(connection);
     void this.acks.resendToUser(connection);
   }

@@ -40,11 +40,6 @@ export interface HistoryEntry {
   skipUsers?: readonly string[];
 }
 
-export interface RecoveredFrame {
-  offset: number;
-  json: string;
-}
-
 export interface Appended {
   offset: number;
   json: string;
