@@ -224,6 +224,20 @@ export class Environment {
   @IntSetting(0, 100_000)
   HISTORY_SIZE = 300;
 
+  /**
+   * Bytes of frames kept per stream (each user's, each task's, the broadcasts'); the oldest
+   * go first past it, so a client back after a large burst is told "not recovered".
+   */
+  @IntSetting(1024)
+  HISTORY_MAX_BYTES_PER_STREAM = 2 * 1024 * 1024;
+
+  /**
+   * Bytes of frames kept in all streams of one memory-mode process; the oldest frame of all
+   * goes first past it. Cluster mode bounds Redis with its maxmemory instead (README).
+   */
+  @IntSetting(1024)
+  HISTORY_MAX_BYTES_TOTAL = 64 * 1024 * 1024;
+
   /** Seconds a kept frame stays recoverable. */
   @NumberSetting(1, MAX_TIMER_SECONDS)
   HISTORY_TTL_SECONDS = 600;

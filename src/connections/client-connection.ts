@@ -28,6 +28,8 @@ export interface ClientConnection {
    * ConnectionService.hold); null when frames go straight out.
    */
   held: PreparedFrame[] | null;
+  /** Bytes of the held frames: they count toward the slow-consumer limit like unsent ones. */
+  heldBytes: number;
   /**
    * After a catch-up, per stream key the offset it covered: a live frame at or below it
    * that arrives late (cluster mode: the channel and the history read use two Redis

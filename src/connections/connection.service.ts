@@ -11,6 +11,7 @@ import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
 import { type ClientConnection, socketLogFields } from './client-connection.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
+import { connectionStreamKey, taskStream } from '../history/history.store.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
 
 export interface ConnectionStats {
@@ -167,6 +168,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       abuseWindowStartedAt: monotonicNow,
       lastRateErrorAt: -Infinity,
       held: null,
+      heldBytes: 0,
       floors: null,
       holds: 0,
       streamStarts: null,
@@ -222,6 +224,8 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   unsubscribeTask(connection: ClientConnection, taskId: string): void {
     connection.tasks.delete(taskId);
+    // Not following the task, it stops being sent the task's frames: a later subscribe starts afresh.
+    connection.streamStarts?.delete(connectionStreamKey(taskStream(taskId)));
     if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
   }
 
@@ -256,6 +260,14 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     if (connection.floors !== null && frame.offset !== undefined && isBelowFloor(connection, connection.floors, frame)) return true;
     if (connection.held !== null) {
       connection.held.push(frame);
+      connection.heldBytes += frame.bytes.length;
+      // A client that stops reading during its catch-up keeps it waiting: what piles up
+      // for it meanwhile is bounded as if it had been sent.
+      if (connection.heldBytes + connection.socket.bufferedAmount > this.maxBufferedBytes) {
+        this.closeSlowConsumer(connection);
+        this.counters.messagesFailed++;
+        return false;
+      }
       return true;
     }
     return this.sendNow(connection, frame);
@@ -311,9 +323,11 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     for (const [stream, offset] of caughtUp) (connection.floors ??= new Map()).set(stream, offset);
     if (--connection.holds > 0) {
       connection.held = kept;
+      connection.heldBytes = kept.reduce((bytes, frame) => bytes + frame.bytes.length, 0);
       return;
     }
     connection.held = null;
+    connection.heldBytes = 0;
     for (const frame of kept) this.sendNow(connection, frame);
   }
 

@@ -90,11 +90,13 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   private async open(connection: ClientConnection, connected: ConnectedFrame, request: ResumeRequest | GatewayError): Promise<void> {
     let recovered = false;
     try {
-      // Read the positions only once live frames reach this instance: a frame published
-      // before would be counted as sent and never arrive.
-      await this.delivery.broadcastReachable();
-      if (connection.userId !== null) await this.delivery.userReachable(connection.userId);
-      recovered = await this.catchUp.open(connection, connected, request instanceof GatewayError ? {} : request);
+      recovered = await this.catchUp.exclusive(connection, async () => {
+        // Read the positions only once live frames reach this instance: a frame published
+        // before would be counted as sent and never arrive.
+        await this.delivery.broadcastReachable();
+        if (connection.userId !== null) await this.delivery.userReachable(connection.userId);
+        return this.catchUp.open(connection, connected, request instanceof GatewayError ? {} : request);
+      });
       if (request instanceof GatewayError) this.connections.sendFrame(connection, errorFrame(request.code, request.message, ClientAction.Resume));
     } catch (err) {
       this.logger.warn(`Catch-up of ${connection.id} failed: ${(err as Error).message}`);
@@ -159,9 +161,12 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     };
     if (!request.user && !request.broadcast) throw new GatewayError(ErrorCode.InvalidMessage, 'resume needs epoch and offset, broadcast_epoch and broadcast_offset, or both pairs');
     if (request.user && connection.userId === null) throw identityRequired();
-    const recovered = await this.catchUp.resume(connection, request);
-    if (request.user && !recovered) void this.deliverPendingConfirmations(connection);
-    if (request.user) void this.acks.resendToUser(connection);
+    if (this.catchUp.isResuming(connection)) throw new GatewayError(ErrorCode.ResumeInProgress, 'A resume is already running on this connection: wait for its resumed frames');
+    const user = await this.catchUp.resume(connection, request);
+    // A position this connection was sent already needs nothing again, prompts and acks included.
+    if (!user.reachedBack) return;
+    if (!user.recovered) void this.deliverPendingConfirmations(connection);
+    void this.acks.resendToUser(connection);
   }
 
   @SubscribeMessage(ClientAction.Ack)

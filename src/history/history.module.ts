@@ -35,6 +35,8 @@ export class HistorySweeper implements OnModuleInit, OnModuleDestroy {
           size: config.get('HISTORY_SIZE', { infer: true }),
           ttlMs: config.get('HISTORY_TTL_SECONDS', { infer: true }) * 1000,
           metaTtlMs: config.get('HISTORY_META_TTL_SECONDS', { infer: true }) * 1000,
+          maxBytesPerStream: config.get('HISTORY_MAX_BYTES_PER_STREAM', { infer: true }),
+          maxBytesTotal: config.get('HISTORY_MAX_BYTES_TOTAL', { infer: true }),
         };
         return redis ? new RedisHistoryStore(redis, limits) : new MemoryHistoryStore(limits);
       },

@@ -40,23 +40,22 @@ export interface HistoryEntry {
   skipUsers?: readonly string[];
 }
 
-export interface RecoveredFrame {
-  offset: number;
-  json: string;
-}
-
 export interface Appended {
   offset: number;
   json: string;
 }
 
-/** What a client at (epoch, offset) missed, as far as the history still holds it. */
-export interface Recovery {
+/** One page of a stream's kept frames, read for a catch-up. */
+export interface HistoryPage {
   position: StreamPosition;
-  /** True when `frames` is everything the client missed. */
-  recovered: boolean;
-  /** Oldest first. */
-  frames: RecoveredFrame[];
+  /** Kept entries from the page's first offset on, oldest first (possibly none, possibly starting later: trimmed). */
+  entries: HistoryEntry[];
+}
+
+/** How much one page may hold: at most `frames` frames, and no more frames once `bytes` is reached (one at least). */
+export interface PageLimits {
+  frames: number;
+  bytes: number;
 }
 
 export interface HistoryLimits {
@@ -66,13 +65,17 @@ export interface HistoryLimits {
   ttlMs: number;
   /** How long a stream's epoch and offset outlive its last frame. */
   metaTtlMs: number;
+  /** Bytes of frames kept per stream: the oldest go first past it. */
+  maxBytesPerStream: number;
+  /** Bytes of frames kept in all streams together (the memory store; Redis: see RedisHistoryStore). */
+  maxBytesTotal: number;
 }
 
 /**
  * The bounded history of every stream, as Centrifugo keeps it: a stream has an epoch and
  * a counter; each appended frame gets the next offset, written into the frame itself
- * (`"offset":N` as its last field), and is kept while it is among the last `size` frames
- * and younger than `ttlMs`. The memory store keeps it in this process (a restart makes
+ * (`"offset":N` as its last field), and is kept while it is among the last `size` frames,
+ * within the stream's byte bound and younger than `ttlMs`. The memory store keeps it in this process (a restart makes
  * new epochs); the Redis store in a stream per user (XADD MAXLEN ~) and a meta hash.
  */
 export abstract class HistoryStore {
@@ -88,8 +91,11 @@ export abstract class HistoryStore {
   /** The stream's current position (made, with a new epoch, if the stream is unknown). */
   abstract position(stream: StreamRef): Promise<StreamPosition>;
 
-  /** The frames after `offset` if the stream is still at `epoch`. `forUser` leaves out frames that user got on its own stream. */
-  abstract recover(stream: StreamRef, epoch: string, offset: number, forUser?: string): Promise<Recovery>;
+  /**
+   * The kept entries with offsets from `from` up to `through` (null: the top), oldest first,
+   * within the page limits, and the stream's position. Catch-ups read a stream page by page.
+   */
+  abstract readPage(stream: StreamRef, from: number, through: number | null, page: PageLimits): Promise<HistoryPage>;
 
   /** Frees memory; the Redis store leaves expiry to Redis. */
   sweep(_now: number): void {}
@@ -101,23 +107,14 @@ export function offsetPrefix(json: string, stream: StreamRef): string {
   return json === '{}' ? `{${field}` : `${json.slice(0, -1)},${field}`;
 }
 
-/**
- * Decides a recovery from the stream's position and the entries after the client's
- * offset (oldest first, possibly trimmed). Complete means the client's epoch is current
- * and every offset from its own to the top is still there and young enough.
- */
-export function decideRecovery(
-  position: StreamPosition,
-  epoch: string,
-  offset: number,
-  entries: readonly HistoryEntry[],
-  oldestKept: number,
-  forUser?: string,
-): Recovery {
-  if (epoch !== position.epoch || offset > position.offset) return { position, recovered: false, frames: [] };
-  const kept = entries.filter((entry) => entry.offset > offset && entry.at >= oldestKept);
-  const recovered = offset === position.offset || (kept.length > 0 && kept[0].offset === offset + 1 && kept[kept.length - 1].offset === position.offset && kept.length === position.offset - offset);
-  const frames: RecoveredFrame[] = [];
-  for (const entry of kept) if (forUser === undefined || !entry.skipUsers?.includes(forUser)) frames.push({ offset: entry.offset, json: entry.json });
-  return { position, recovered, frames };
+/** The entries a page may hold: from the first, up to `page.frames`, stopping once `page.bytes` is reached. */
+export function takePage<T extends { json: string }>(entries: Iterable<T>, page: PageLimits): T[] {
+  const taken: T[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    if (taken.length >= page.frames || (taken.length > 0 && bytes >= page.bytes)) break;
+    taken.push(entry);
+    bytes += entry.json.length;
+  }
+  return taken;
 }

@@ -1,58 +1,89 @@
 import { randomUUID } from 'node:crypto';
-import { Appended, decideRecovery, HistoryEntry, HistoryLimits, HistoryStore, offsetPrefix, Recovery, StreamPosition, StreamRef } from './history.store.js';
+import { Appended, HistoryEntry, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
 
-/** One stream: a ring of its last frames, plus its epoch and top offset. */
+/** A kept frame, with what the byte bounds need. */
+interface KeptEntry extends HistoryEntry {
+  readonly bytes: number;
+  readonly stream: MemoryStream;
+  /** Dropped from its stream; still listed in the store's append order until compacted. */
+  gone: boolean;
+}
+
+/** One stream: its last frames (offsets without holes, oldest first), its epoch and top offset. */
 class MemoryStream {
   readonly epoch = randomUUID().slice(0, 8);
   top = 0;
+  bytes = 0;
   /** Last append or read: the stream's epoch and offset are kept for metaTtlMs after it. */
   touchedAt: number;
   private lastAppendAt = 0;
-  private ring: HistoryEntry[] = [];
-  /** Index of the oldest entry once the ring is full. */
-  private start = 0;
+  private entries: KeptEntry[] = [];
+  /** Index of the oldest kept entry in `entries`. */
+  private head = 0;
 
-  constructor(
-    private readonly capacity: number,
-    now: number,
-  ) {
+  constructor(now: number) {
     this.touchedAt = now;
   }
 
-  push(entry: HistoryEntry): void {
-    if (this.ring.length < this.capacity) {
-      this.ring.push(entry);
-    } else {
-      this.ring[this.start] = entry;
-      this.start = (this.start + 1) % this.capacity;
-    }
+  get length(): number {
+    return this.entries.length - this.head;
+  }
+
+  oldest(): KeptEntry | undefined {
+    return this.entries[this.head];
+  }
+
+  push(entry: KeptEntry): void {
+    this.entries.push(entry);
+    this.bytes += entry.bytes;
     this.top = entry.offset;
     this.touchedAt = entry.at;
     this.lastAppendAt = entry.at;
   }
 
-  /** Entries after `offset`, oldest first. */
-  after(offset: number): HistoryEntry[] {
-    const entries: HistoryEntry[] = [];
-    for (let i = 0; i < this.ring.length; i++) {
-      const entry = this.ring[(this.start + i) % this.ring.length];
-      if (entry.offset > offset) entries.push(entry);
+  /** Drops the oldest entry; resolves to it. */
+  dropOldest(): KeptEntry | undefined {
+    const entry = this.entries[this.head];
+    if (entry === undefined) return undefined;
+    this.entries[this.head++] = undefined as unknown as KeptEntry;
+    if (this.head * 2 >= this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
     }
-    return entries;
+    entry.gone = true;
+    this.bytes -= entry.bytes;
+    return entry;
   }
 
-  /** Drops every frame once the newest is older than `oldestKept`. */
-  expireFrames(oldestKept: number): void {
-    if (this.ring.length > 0 && this.lastAppendAt < oldestKept) {
-      this.ring = [];
-      this.start = 0;
+  /** Entries with offsets from `from` to `through`, oldest first. */
+  *between(from: number, through: number): Generator<KeptEntry> {
+    const oldest = this.oldest();
+    if (oldest === undefined) return;
+    for (let i = this.head + Math.max(0, from - oldest.offset); i < this.entries.length; i++) {
+      const entry = this.entries[i];
+      if (entry.offset > through) return;
+      yield entry;
     }
+  }
+
+  /** Every frame goes once the newest is older than `oldestKept`. */
+  isStale(oldestKept: number): boolean {
+    return this.length > 0 && this.lastAppendAt < oldestKept;
   }
 }
 
-/** History in this process: a bounded ring per stream; lost (new epochs) on restart. */
+/**
+ * History in this process, lost (new epochs) on restart. Each stream keeps its last `size`
+ * frames within `maxBytesPerStream`; all streams together keep `maxBytesTotal`, the
+ * oldest frame of all going first (its stream then reports a gap as any trimmed one does).
+ */
 export class MemoryHistoryStore extends HistoryStore {
   private readonly streams = new Map<string, MemoryStream>();
+  /** Every kept entry in append order (and some gone ones, until compacted): the oldest of all goes first. */
+  private appendOrder: KeptEntry[] = [];
+  private appendOrderHead = 0;
+  private goneInOrder = 0;
+  private bytes = 0;
 
   constructor(limits: HistoryLimits) {
     super(limits);
@@ -60,6 +91,11 @@ export class MemoryHistoryStore extends HistoryStore {
 
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** Bytes of frames kept in all streams. */
+  get totalBytes(): number {
+    return this.bytes;
   }
 
   async append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Promise<Appended> {
@@ -71,7 +107,13 @@ export class MemoryHistoryStore extends HistoryStore {
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;
     const full = offsetPrefix(json, stream) + offset + '}';
-    kept.push(skipUsers === undefined ? { offset, at: now, json: full } : { offset, at: now, json: full, skipUsers });
+    const entry: KeptEntry = { offset, at: now, json: full, bytes: Buffer.byteLength(full), stream: kept, gone: false };
+    if (skipUsers !== undefined) entry.skipUsers = skipUsers;
+    kept.push(entry);
+    this.bytes += entry.bytes;
+    this.appendOrder.push(entry);
+    this.trimStream(kept);
+    this.trimTotal();
     return { offset, json: full };
   }
 
@@ -80,28 +122,68 @@ export class MemoryHistoryStore extends HistoryStore {
     return { epoch: kept.epoch, offset: kept.top };
   }
 
-  async recover(stream: StreamRef, epoch: string, offset: number, forUser?: string): Promise<Recovery> {
+  async readPage(stream: StreamRef, from: number, through: number | null, page: PageLimits): Promise<HistoryPage> {
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     kept.touchedAt = Math.max(kept.touchedAt, now);
-    const position = { epoch: kept.epoch, offset: kept.top };
-    return decideRecovery(position, epoch, offset, kept.after(offset), now - this.limits.ttlMs, forUser);
+    const entries = takePage(kept.between(from, through ?? kept.top), page);
+    return { position: { epoch: kept.epoch, offset: kept.top }, entries };
   }
 
   override sweep(now: number): void {
     for (const [key, kept] of this.streams) {
-      if (kept.touchedAt < now - this.limits.metaTtlMs) this.streams.delete(key);
-      else kept.expireFrames(now - this.limits.ttlMs);
+      const forgotten = kept.touchedAt < now - this.limits.metaTtlMs;
+      if (forgotten || kept.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
+      if (forgotten) this.streams.delete(key);
     }
+    this.compactAppendOrder();
   }
 
   private streamOf(stream: StreamRef, now: number): MemoryStream {
     const key = stream.kind === 'broadcast' ? 'b' : `${stream.kind[0]}:${stream.id}`;
     let kept = this.streams.get(key);
     if (!kept) {
-      kept = new MemoryStream(this.limits.size, now);
+      kept = new MemoryStream(now);
       this.streams.set(key, kept);
     }
     return kept;
+  }
+
+  private trimStream(kept: MemoryStream): void {
+    while (kept.length > this.limits.size || (kept.length > 0 && kept.bytes > this.limits.maxBytesPerStream)) this.dropOldestOf(kept);
+  }
+
+  /** Drops the oldest frames of all streams until the total fits. */
+  private trimTotal(): void {
+    while (this.bytes > this.limits.maxBytesTotal && this.appendOrderHead < this.appendOrder.length) {
+      const entry = this.appendOrder[this.appendOrderHead];
+      this.appendOrder[this.appendOrderHead++] = undefined as unknown as KeptEntry;
+      // Every stream drops oldest first, so the oldest entry of all is its stream's oldest.
+      if (!entry.gone) this.dropOldestOf(entry.stream);
+      this.goneInOrder--;
+    }
+    this.compactAppendOrder();
+  }
+
+  private dropOldestOf(kept: MemoryStream): void {
+    const entry = kept.dropOldest();
+    if (entry === undefined) return;
+    this.bytes -= entry.bytes;
+    this.goneInOrder++;
+  }
+
+  private dropAll(kept: MemoryStream): void {
+    while (kept.length > 0) this.dropOldestOf(kept);
+  }
+
+  /** Forgets gone entries once they are most of the append order, so it stays proportional to what is kept. */
+  private compactAppendOrder(): void {
+    const listed = this.appendOrder.length - this.appendOrderHead;
+    const headWasted = this.appendOrderHead > 0 && this.appendOrderHead * 2 >= this.appendOrder.length;
+    const mostlyGone = this.goneInOrder > 1024 && this.goneInOrder * 2 >= listed;
+    if (!headWasted && !mostlyGone) return;
+    this.appendOrder = this.appendOrder.slice(this.appendOrderHead).filter((entry) => !entry.gone);
+    this.appendOrderHead = 0;
+    this.goneInOrder = 0;
   }
 }

@@ -20,6 +20,7 @@ export enum ErrorCode {
   InternalError = 'internal_error',
   MessageNotFound = 'message_not_found',
   MessageExpired = 'message_expired',
+  ResumeInProgress = 'resume_in_progress',
 }
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -43,6 +44,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.InternalError]: 500,
   [ErrorCode.MessageNotFound]: 404,
   [ErrorCode.MessageExpired]: 410,
+  [ErrorCode.ResumeInProgress]: 409,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -24,7 +24,8 @@ export enum ErrorCode {
     PayloadTooLarge = "payload_too_large",
     InternalError = "internal_error",
     MessageNotFound = "message_not_found",
-    MessageExpired = "message_expired"
+    MessageExpired = "message_expired",
+    ResumeInProgress = "resume_in_progress"
 }
 
 // --- from src/protocol/close-code.enum.ts ---
