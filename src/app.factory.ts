@@ -14,6 +14,7 @@ import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
 import { PendingConnectionCap } from './http/pending-connection-cap.js';
 import { requestIdOf } from './logging/request-id.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { logRequests } from './logging/request-log.hook.js';
 import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
@@ -50,7 +51,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
-  const pendingConnections = limitConnections(app.getHttpServer(), config);
+  const pendingConnections = limitConnections(app.getHttpServer(), config, app.get(MetricsService));
   closeUnreadRequests(fastify);
   // Registered before Nest adds the routes, so they cover every route: the request line
   // first (refusals by the key check are logged too), then the key.
@@ -90,7 +91,7 @@ export async function startApp(options: CreateAppOptions = {}): Promise<RunningA
  * cut. Node checks the deadlines every connectionsCheckingInterval (30 s by default);
  * checking every second keeps them close to what is configured.
  */
-function limitConnections(server: HttpServer, config: ConfigService<Environment, true>): PendingConnectionCap {
+function limitConnections(server: HttpServer, config: ConfigService<Environment, true>, metrics: MetricsService): PendingConnectionCap {
   const requestMs = config.get('HTTP_REQUEST_TIMEOUT_SECONDS', { infer: true }) * 1000;
   const headersMs = config.get('HTTP_HEADERS_TIMEOUT_SECONDS', { infer: true }) * 1000;
   server.requestTimeout = requestMs;
@@ -98,7 +99,7 @@ function limitConnections(server: HttpServer, config: ConfigService<Environment,
   // An option of http.createServer that Node reads when the server starts listening, so
   // setting it here, before listen, takes effect (its types know it as an option only).
   (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(MAX_DEADLINE_CHECK_MS, headersMs / 4);
-  const cap = new PendingConnectionCap(config.get('HTTP_MAX_PENDING_CONNECTIONS', { infer: true }));
+  const cap = new PendingConnectionCap(config.get('HTTP_MAX_PENDING_CONNECTIONS', { infer: true }), () => metrics.countShedConnection());
   cap.attach(server);
   return cap;
 }

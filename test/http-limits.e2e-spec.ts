@@ -158,6 +158,9 @@ describe('connections holding no complete request are capped (HTTP_MAX_PENDING_C
     for (const path of ['/health', '/health/live']) {
       expect((await request(t.baseUrl, 'GET', path)).status).toBe(200);
     }
+    const metrics = await request(t.baseUrl, 'GET', '/metrics', undefined, AUTH);
+    const shed = Number(/^gateway_http_connections_shed_total (\d+)$/m.exec(String(metrics.body))?.[1]);
+    expect(shed).toBeGreaterThanOrEqual(60);
     // The long-poll was answering, not pending: it was left alone.
     expect(await polling).toMatchObject({ status: 200, body: { callback_id: 'capped-poll', state: 'pending' } });
   }, 10_000);

@@ -23,7 +23,10 @@ export class PendingConnectionCap {
   private shedSinceWarning = 0;
   private lastWarningAt = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly onShed: () => void = () => undefined,
+  ) {}
 
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => this.admit(socket));
@@ -66,6 +69,7 @@ export class PendingConnectionCap {
     if (oldest === undefined || pending <= this.max) return;
     oldest.destroy();
     this.sockets.delete(oldest);
+    this.onShed();
     this.warnOfShedding();
   }
 
