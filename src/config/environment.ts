@@ -147,9 +147,9 @@ export class Environment {
 
   /**
    * HTTP connections that hold no complete request (still sending headers or a body, or idle
-   * between keep-alive requests). Past it the oldest of them is closed, so a flood of slow
-   * or idle connections cannot use up the process's file descriptors, and a new one (a
-   * health probe) always gets in. Connections whose request is being answered (long-polls,
+   * between keep-alive requests). Past it the oldest of them are closed (those pending for a
+   * second or more; any past twice the cap), so a flood of slow or idle connections cannot
+   * use up the process's file descriptors, and a new one (a health probe) always gets in. Connections whose request is being answered (long-polls,
    * waiting POST /notify) and WebSockets (WEBSOCKET_MAX_CONNECTIONS) are not counted.
    */
   @IntSetting(1)
