@@ -22,6 +22,8 @@ COPY --from=build --chown=node:node /app/dist ./dist
 # The inbox page (served only with INBOX_PAGE_ENABLED=true in production) and its SDK.
 COPY --from=build --chown=node:node /app/src/inbox/public ./src/inbox/public
 COPY --from=build --chown=node:node /app/clients/js/dist ./clients/js/dist
+# The API docs page's own files (served only with DOCS_ENABLED=true in production).
+COPY --from=build --chown=node:node /app/src/docs/public ./src/docs/public
 USER node
 EXPOSE 8765
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

@@ -1,7 +1,8 @@
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyBodyParser, FastifyInstance } from 'fastify';
+import type { FastifyBodyParser, FastifyInstance, FastifyRequest } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { requireApiKey } from './auth/api-key.hook.js';
 import { ApiKeyService } from './auth/api-key.service.js';
@@ -11,7 +12,9 @@ import { serveApiDocs } from './docs/api-docs.js';
 import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
+import { PendingConnectionCap } from './http/pending-connection-cap.js';
 import { requestIdOf } from './logging/request-id.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { logRequests } from './logging/request-log.hook.js';
 import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
@@ -36,7 +39,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(options),
     // A waiting POST /notify may legitimately take as long as its confirmation's
-    // timeout, so no request or connection timeout may cut it short.
+    // timeout, so no idle-socket timeout may cut it short (the time to receive a request
+    // is limited instead, see limitConnections).
     // Ids may be 256 characters, so URL-encoded path parameters can be three times that.
     // A request's id comes from its X-Request-Id (validated) or is new; logs and the reply carry it.
     new FastifyAdapter({ requestTimeout: 0, connectionTimeout: 0, routerOptions: { maxParamLength: 1024 }, genReqId: requestIdOf }),
@@ -47,6 +51,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config = app.get<ConfigService<Environment, true>>(ConfigService);
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
+  const pendingConnections = limitConnections(app.getHttpServer(), config, app.get(MetricsService));
+  closeUnreadRequests(fastify);
   // Registered before Nest adds the routes, so they cover every route: the request line
   // first (refusals by the key check are logged too), then the key.
   logRequests(fastify);
@@ -58,6 +64,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     new GatewayWsAdapter(app, {
       maxMessageBytes: config.get('WEBSOCKET_MAX_MESSAGE_BYTES', { infer: true }),
       perMessageDeflate: config.get('WEBSOCKET_PERMESSAGE_DEFLATE', { infer: true }),
+      onUpgrade: (socket) => pendingConnections.release(socket),
     }),
   );
   app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
@@ -78,15 +85,52 @@ export async function startApp(options: CreateAppOptions = {}): Promise<RunningA
 }
 
 /**
+ * Deadlines for receiving a request (Node answers 408 and closes past them) and the cap on
+ * connections holding no complete request. Node's server.requestTimeout times the
+ * receiving only, so answers that take long (long-polls, a waiting POST /notify) are not
+ * cut. Node checks the deadlines every connectionsCheckingInterval (30 s by default);
+ * checking every second keeps them close to what is configured.
+ */
+function limitConnections(server: HttpServer, config: ConfigService<Environment, true>, metrics: MetricsService): PendingConnectionCap {
+  const requestMs = config.get('HTTP_REQUEST_TIMEOUT_SECONDS', { infer: true }) * 1000;
+  const headersMs = config.get('HTTP_HEADERS_TIMEOUT_SECONDS', { infer: true }) * 1000;
+  server.requestTimeout = requestMs;
+  server.headersTimeout = headersMs;
+  // An option of http.createServer that Node reads when the server starts listening, so
+  // setting it here, before listen, takes effect (its types know it as an option only).
+  (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(MAX_DEADLINE_CHECK_MS, headersMs / 4);
+  const cap = new PendingConnectionCap(config.get('HTTP_MAX_PENDING_CONNECTIONS', { infer: true }), () => metrics.countShedConnection());
+  cap.attach(server);
+  return cap;
+}
+
+const MAX_DEADLINE_CHECK_MS = 1000;
+
+/**
+ * A request answered before its body arrived (refused by a hook with 401, 403, 413 or 415)
+ * ends its connection: otherwise Node would keep reading, and discarding, whatever the
+ * client still sends, for as long as it sends it, on a connection nobody authenticated.
+ */
+function closeUnreadRequests(fastify: FastifyInstance): void {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (announcesBody(request.headers) && !request.raw.complete) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+}
+
+function announcesBody(headers: FastifyRequest['headers']): boolean {
+  return headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+}
+
+/**
  * The API speaks JSON only. Fastify (with Nest's defaults) would also parse form and text
  * bodies, with their own size limit; they are refused before any parsing instead. A
  * callback hook, not an async one: it runs on every request, and most pass straight on.
  */
 function refuseNonJsonBodies(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
     const type = request.headers['content-type'] ?? '';
-    if (!hasBody || /^application\/json\s*(;|$)/i.test(type)) return done();
+    if (!announcesBody(request.headers) || /^application\/json\s*(;|$)/i.test(type)) return done();
     refuseFromHook(reply, NOT_JSON);
   });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { chromium } from 'playwright-core';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { createApp } from '../src/app.factory.js';
+import { DOCS_CSP } from '../src/docs/api-docs.js';
 import { buildOpenApiDocument } from '../src/docs/openapi.js';
 import { OPERATION_DOCS } from '../src/docs/operation-docs.js';
 import { DTO_FIELDS, grantValid, heartbeatValid, notifyValid, OPTIONAL, REST_WRONG } from './support/hostile-corpus.js';
@@ -46,6 +48,8 @@ async function startBuiltService(env: Record<string, string>): Promise<{ child: 
 }
 
 const KEY = 'docs-test-key';
+/** Debian's chromium package, as in test/inbox-page.e2e-spec.ts. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WITH_KEY = { authorization: `Bearer ${KEY}` };
 
 /** The routes that read or write the shared state (Redis in cluster mode), so may answer 503. */
@@ -146,11 +150,61 @@ describe('API documents (e2e)', () => {
       expect(served.body.components.schemas).toEqual(document.components.schemas);
       const ui = await fetch(`${baseUrl}/docs`);
       expect(ui.status).toBe(200);
-      expect(await ui.text()).toContain('swagger-ui');
-      expect((await fetch(`${baseUrl}/docs/swagger-ui-init.js`)).status).toBe(200);
-      expect((await fetch(`${baseUrl}/docs/swagger-ui.css`)).status).toBe(200);
+      const page = await ui.text();
+      expect(page).toContain('swagger-ui');
+      // No inline script or style: the CSP refuses both.
+      expect(page).not.toMatch(/<script>|<style|style="|https?:\/\//);
+      for (const [path, type] of [['/docs', /^text\/html/], ['/docs/swagger-ui-init.js', /^text\/javascript/], ['/docs/swagger-ui-bundle.js', /^text\/javascript/], ['/docs/swagger-ui.css', /^text\/css/], ['/docs/json', /^application\/json/]] as const) {
+        const served = await fetch(`${baseUrl}${path}`);
+        expect({ path, status: served.status }).toEqual({ path, status: 200 });
+        expect(served.headers.get('content-type')).toMatch(type);
+        expect(served.headers.get('content-security-policy')).toBe(DOCS_CSP);
+        expect(served.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(served.headers.get('x-frame-options')).toBe('DENY');
+        await served.arrayBuffer();
+      }
+      expect(DOCS_CSP).not.toMatch(/unsafe|https?:|\*/);
+      // Only the files the page needs: nothing else of swagger-ui-dist.
+      for (const path of ['/docs/package.json', '/docs/index.html', '/docs/swagger-ui-bundle.js.map', '/docs/swagger-ui.js', '/docs/oauth2-redirect.html', '/docs/absolute-path.js', '/docs/..%2F..%2Fpackage.json']) {
+        const unserved = await fetch(`${baseUrl}${path}`);
+        expect({ path, status: unserved.status }).toEqual({ path, status: 404 });
+        expect(unserved.headers.get('x-content-type-options')).toBe('nosniff');
+        await unserved.arrayBuffer();
+      }
       expect((await fetch(`${baseUrl}/status`)).status).toBe(401);
     } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('renders in Chromium under its CSP, with no violation, script error or request elsewhere', async () => {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI === 'true') throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
+      console.warn(`*** SKIPPING the /docs browser check: ${CHROMIUM} is missing ***`);
+      return;
+    }
+    const { child, baseUrl } = await startBuiltService({ API_KEYS: KEY });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error' || /Content.Security.Policy/i.test(message.text())) problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      page.on('response', (response) => {
+        if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+      });
+      page.on('request', (request) => {
+        if (!request.url().startsWith(baseUrl) && !request.url().startsWith('data:')) problems.push(`foreign request: ${request.url()}`);
+      });
+      await page.goto(`${baseUrl}/docs`);
+      await page.waitForSelector('.swagger-ui .opblock-summary-path');
+      const paths = await page.locator('.opblock-summary-path').allTextContents();
+      expect(paths.map((path) => path.replace(/\u200b/g, ''))).toContain('/notify');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
       child.kill('SIGKILL');
     }
   }, 90_000);

@@ -393,9 +393,14 @@ browserDescribe('the inbox page in Chromium', () => {
 
   it('connects with ?token= under AUTH_MODE=jwt and takes the token out of the address bar', async () => {
     await withJwtService(async (jwt, opened) => {
-      const page = opened(await openInbox(`?token=${await signToken('frank')}`, jwt.baseUrl));
+      const token = await signToken('frank');
+      const page = opened(await openInbox(`?token=${token}`, jwt.baseUrl));
       expect(page.url()).toBe(`${jwt.baseUrl}/inbox`);
       expect(await page.locator('#who').textContent()).toBe('Signed in as frank');
+      // The page offers gateway.v1 beside its token: that is selected, the token never shown.
+      const listing = await jwt.http('GET', '/connections?user_id=frank');
+      expect(listing.body.connections.map((c: { protocol: string | null }) => c.protocol)).toEqual(['gateway.v1']);
+      expect(JSON.stringify(listing.body)).not.toContain(token);
       await jwt.http('POST', '/notify?wait=false', notifyBody('frank', 'task-j', { callback_id: 'page-6' }));
       await card(page, 'page-6').waitFor();
     });

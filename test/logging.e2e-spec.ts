@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
+import { connect } from 'node:net';
 import { BuiltService, startBuiltService } from './support/built-service.js';
 import { notifyBody, request, sleep } from './support/test-app.js';
 import { TestClient } from './support/test-client.js';
@@ -44,6 +45,27 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}, protoc
     },
     (err: Error) => Number(/upgrade refused: (\d+)/.exec(err.message)?.[1] ?? 0),
   );
+}
+
+/** A WebSocket upgrade with an Origin header of raw bytes (latin1); its status. */
+function upgradeWithOrigin(baseUrl: string, origin: string): Promise<number> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      const head = `GET / HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: ${origin}\r\n\r\n`;
+      socket.write(Buffer.from(head, 'latin1'));
+    });
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(answer);
+      if (status) {
+        socket.destroy();
+        resolve(Number(status[1]));
+      }
+    });
+    socket.on('error', reject);
+  });
 }
 
 describe('logs of the built service (real process, real stdout)', () => {
@@ -122,6 +144,21 @@ describe('logs of the built service (real process, real stdout)', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: \[Bootstrap\] Confirmation gateway listening on /));
     expect(lines).toContainEqual(expect.stringMatching(/INFO: \[ConfirmationService\] Confirmation dev-1 created for user erin.*\{"reqId":"[^"]+"\}$/));
     expect(service.stdout()).not.toContain(API_KEY);
+  }, 60_000);
+
+  it('escapes control characters in readable lines: a value from a client cannot forge a line or drive the terminal', async () => {
+    service = await startBuiltService({ API_KEYS: API_KEY, LOG_LEVEL: 'debug', WEBSOCKET_ALLOWED_ORIGINS: 'http://inbox.example' });
+    const forged = `mallory\n12:00:00.000 INFO: [Auth] admin signed in`;
+    // Ids with a newline: logged escaped, or refused where ids are checked; never a line of their own.
+    await request(service.baseUrl, 'POST', '/notify?wait=false', notifyBody(forged, 'dev-task'), AUTH);
+    await upgradeStatus(`${service.wsUrl}/?user_id=${encodeURIComponent(forged)}`);
+    // HTTP takes bytes 0x80-0xFF in a header: C1 controls (NEL, CSI), logged by the Origin refusal.
+    expect(await upgradeWithOrigin(service.baseUrl, 'http://evil.example\x85\x9b31m')).toBe(403);
+    await sleep(100);
+    await service.stop();
+    const lines = service.stdout().split('\n').filter((line) => line !== '');
+    for (const line of lines) expect(line).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] [A-Z]+: /);
+    expect(service.stdout()).toContain('Upgrade refused: Origin http://evil.example\\u0085\\u009b31m is not allowed');
   }, 60_000);
 
   it('logs one line per confirmation outcome, with its fields, a timeout included', async () => {

@@ -5,6 +5,7 @@ import { AuthMode, Environment, splitList } from '../config/environment.js';
 import type { ConnectionIdentity } from '../connections/connection.service.js';
 import { bearerToken } from './bearer-token.js';
 import { idProblem } from '../protocol/id.js';
+import { GATEWAY_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/subprotocol.js';
 import { InvalidToken, TokenVerifier } from './token-verifier.service.js';
 
 /** Who a WebSocket upgrade belongs to, settled before the socket opens. */
@@ -23,9 +24,6 @@ export class UpgradeRejected extends Error {
     super(message);
   }
 }
-
-/** Browsers cannot set headers on a WebSocket, so a token may ride in a subprotocol. */
-export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
 /**
  * Decides who an upgrade request is and whether its origin may connect. In `jwt` mode the
@@ -82,13 +80,15 @@ function tokenOf(request: IncomingMessage, url: URL): string | null {
   const fromHeader = bearerToken(request.headers.authorization);
   if (fromHeader) return fromHeader;
   const protocols = request.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()) ?? [];
-  const carrier = protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
-  return carrier ? carrier.slice(TOKEN_PROTOCOL_PREFIX.length) : null;
+  const carrier = protocols.find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+  return carrier ? carrier.slice(TOKEN_SUBPROTOCOL_PREFIX.length) : null;
 }
 
-/** The subprotocol to accept: any the client offered other than the token carrier. */
+/**
+ * The subprotocol to accept: the gateway's own name when offered, else none (browsers
+ * accept that). Never another one: an offered `bearer.<jwt>` echoed back would put the token
+ * in the handshake answer, on the socket and in every listing of it.
+ */
 export function selectProtocol(offered: Set<string>): string | false {
-  for (const protocol of offered) if (!protocol.startsWith(TOKEN_PROTOCOL_PREFIX)) return protocol;
-  const [first] = offered;
-  return first ?? false;
+  return offered.has(GATEWAY_SUBPROTOCOL) ? GATEWAY_SUBPROTOCOL : false;
 }

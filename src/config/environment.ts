@@ -131,6 +131,30 @@ export class Environment {
   @IntSetting(1024)
   HTTP_MAX_BODY_BYTES = 1048576;
 
+  /**
+   * Seconds a client may take to send a request's headers; past it the answer is 408 and
+   * the connection closes. Slow-header clients cannot hold sockets.
+   */
+  @NumberSetting(0.1, 3600)
+  HTTP_HEADERS_TIMEOUT_SECONDS = 10;
+
+  /**
+   * Seconds a client may take to send a whole request, headers and body. Only the receiving
+   * is timed: a long-poll or a POST /notify waiting for its decision is not cut.
+   */
+  @NumberSetting(0.1, 3600)
+  HTTP_REQUEST_TIMEOUT_SECONDS = 30;
+
+  /**
+   * HTTP connections that hold no complete request (still sending headers or a body, or idle
+   * between keep-alive requests). Past it the oldest of them are closed (those pending for a
+   * second or more; any past twice the cap), so a flood of slow or idle connections cannot
+   * use up the process's file descriptors, and a new one (a health probe) always gets in. Connections whose request is being answered (long-polls,
+   * waiting POST /notify) and WebSockets (WEBSOCKET_MAX_CONNECTIONS) are not counted.
+   */
+  @IntSetting(1)
+  HTTP_MAX_PENDING_CONNECTIONS = 256;
+
   /** `jwt`: sockets must present a verified token. `none`: `?user_id=` is trusted (local use only). */
   @IsIn(AUTH_MODES)
   AUTH_MODE: AuthMode = 'none';
@@ -300,7 +324,7 @@ function shown(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value);
 }
 
-/** Rules across variables: what production and token mode cannot run without. */
+/** Rules across variables: what production and token mode cannot run without, and timeouts that contradict each other. */
 function securityProblems(env: Environment): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
   const production = env.NODE_ENV === 'production';
@@ -315,6 +339,9 @@ function securityProblems(env: Environment): Array<[string, string]> {
   }
   if (production && splitList(env.API_KEYS).length === 0) {
     problems.push(['API_KEYS', 'production needs at least one key for the REST API']);
+  }
+  if (env.HTTP_HEADERS_TIMEOUT_SECONDS > env.HTTP_REQUEST_TIMEOUT_SECONDS) {
+    problems.push(['HTTP_HEADERS_TIMEOUT_SECONDS', 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)']);
   }
   return problems;
 }

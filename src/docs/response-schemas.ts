@@ -1,5 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { MAX_ID_LENGTH } from '../protocol/client-frames.js';
+import { GATEWAY_SUBPROTOCOL } from '../protocol/subprotocol.js';
 
 /**
  * The JSON Schemas of the REST responses, for the OpenAPI document. Request bodies are
@@ -153,7 +154,7 @@ const ConnectionViewSchema = object({
   frames_in: counter,
   frames_out: counter,
   bytes_buffered: counter,
-  protocol: nullable({ type: 'string' }),
+  protocol: nullable({ type: 'string', enum: [GATEWAY_SUBPROTOCOL], description: 'The selected subprotocol: gateway.v1 when the client offered it, else null (a token subprotocol is never selected)' }),
   compression: nullable({ type: 'string', enum: ['permessage-deflate'] }),
   subscribed_tasks: { type: 'array', items: id },
 });

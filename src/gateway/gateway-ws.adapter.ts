@@ -22,6 +22,8 @@ const SHARED_HTTP_PORT = 0;
 export interface GatewayWsAdapterOptions {
   maxMessageBytes: number;
   perMessageDeflate: boolean;
+  /** Called with every upgrade's socket, which leaves HTTP's hands (see PendingConnectionCap). */
+  onUpgrade?: (socket: Duplex) => void;
 }
 
 /**
@@ -127,6 +129,7 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 
   private async handleUpgrade(port: number, request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    this.options.onUpgrade?.(socket);
     destroyOnError(socket);
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');

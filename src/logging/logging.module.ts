@@ -4,6 +4,7 @@ import { LoggerModule, Params } from 'nestjs-pino';
 import { stdTimeFunctions, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
 import type { Environment, LOG_LEVELS } from '../config/environment.js';
+import { escapeControlCharacters } from './control-characters.js';
 import { REDACTED, REDACTED_PATHS } from './redaction.js';
 
 export interface LoggingOptions {
@@ -70,15 +71,23 @@ function pinoOptions(level: LevelWithSilent, stream?: DestinationStream): Option
 
 /**
  * Development: one readable, synchronous line per entry, e.g. `12:00:01.123 INFO [TaskGateway] ...`.
- * Imported only here, so production and test processes do not load it.
+ * The message and context are written with their control characters escaped: they hold
+ * ids and other values from clients, and a raw newline in one would forge a line of its
+ * own (the other fields are printed as JSON, escaped already). Stack traces stay on their
+ * line too. Imported only here, so production and test processes do not load it.
  */
+function readableMessage(log: Record<string, unknown>, messageKey: string): string {
+  const context = typeof log.context === 'string' ? `[${log.context}] ` : '';
+  return escapeControlCharacters(`${context}${String(log[messageKey] ?? '')}`);
+}
+
 async function readableLines(): Promise<DestinationStream> {
   const { default: PinoPretty } = await import('pino-pretty');
   return PinoPretty({
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname,context,req,res,responseTime',
-    messageFormat: '{if context}[{context}] {end}{msg}',
+    messageFormat: readableMessage,
     singleLine: true,
   });
 }

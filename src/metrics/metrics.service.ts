@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** How a confirmation left the pending state, as the decision histogram labels it. */
 export const DECISION_OUTCOMES = ['confirmed', 'rejected', 'timed_out', 'cancelled'] as const;
@@ -47,6 +47,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly shedConnections = new Counter({
+    name: 'gateway_http_connections_shed_total',
+    help: 'HTTP connections closed because more than HTTP_MAX_PENDING_CONNECTIONS held no complete request (the oldest goes)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Every outcome is exported from the start, so dashboards and rate() see zeros, not gaps.
@@ -68,6 +74,10 @@ export class MetricsService {
 
   observeAck(seconds: number): void {
     this.ackSeconds.observe(Math.max(0, seconds));
+  }
+
+  countShedConnection(): void {
+    this.shedConnections.inc();
   }
 
   /** Runs `hook` before each scrape is collected (to take one snapshot for many metrics). */

@@ -16,7 +16,7 @@ import ts from 'typescript';
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../../..');
 const target = resolve(here, '../src/protocol.ts');
-const SOURCES = ['error-code.enum.ts', 'close-code.enum.ts', 'id.ts', 'client-frames.ts', 'server-frames.ts'];
+const SOURCES = ['error-code.enum.ts', 'close-code.enum.ts', 'id.ts', 'client-frames.ts', 'server-frames.ts', 'subprotocol.ts'];
 
 const HEADER = `// GENERATED from src/protocol/ by clients/js/scripts/generate-protocol.mjs. Do not edit:
 // change src/protocol/ and run \`npm run protocol\` in clients/js (a test fails until you do).

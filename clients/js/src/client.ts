@@ -6,6 +6,8 @@ import {
   ClientAction,
   CloseCode,
   ErrorCode,
+  GATEWAY_SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
   type CancelFrame,
   type ConfirmationAcceptedFrame,
   type ConfirmFrame,
@@ -42,7 +44,8 @@ export interface GatewayClientOptions {
   /**
    * For `AUTH_MODE=jwt`: returns a token. Called before every connect, and again at once
    * when the server closes because the token expired (4001). The token travels as the
-   * `bearer.<token>` subprotocol, so it stays out of URLs and access logs.
+   * `bearer.<token>` subprotocol beside `gateway.v1`, so it stays out of URLs and access
+   * logs; the server selects `gateway.v1` and never echoes the token.
    */
   getToken?: () => string | Promise<string>;
   /** The WebSocket class. Defaults to the global one; pass `ws`'s in Node 20. */
@@ -571,7 +574,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     if (this.options.getToken) {
       const token = await this.options.getToken();
       this.addPositions(url);
-      return { url: url.toString(), protocols: [`bearer.${token}`] };
+      return { url: url.toString(), protocols: [GATEWAY_SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${token}`] };
     }
     if (this.options.userId !== undefined) url.searchParams.set('user_id', this.options.userId);
     this.addPositions(url);

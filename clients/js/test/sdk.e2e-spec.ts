@@ -339,6 +339,15 @@ describe('SDK with JWT', () => {
     expect(await gina.events.waitFor('prompt')).toMatchObject({ callback_id: 'after-refresh' });
   });
 
+  it('offers gateway.v1 beside the token, so the server selects that and never shows the token', async () => {
+    const jwt = await token('gwen', 3600);
+    const gwen = client(t.wsUrl, { getToken: () => jwt });
+    await gwen.events.connected();
+    const listing = await t.http('GET', '/connections?user_id=gwen');
+    expect(listing.body.connections.map((c: { protocol: string | null }) => c.protocol)).toEqual(['gateway.v1']);
+    expect(JSON.stringify(listing.body)).not.toContain(jwt);
+  });
+
   it('stops when the server refuses the token, after one retry with a fresh one', async () => {
     let calls = 0;
     const bad = client(t.wsUrl, {
