@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ConnectionService } from '../src/connections/connection.service.js';
 import { INBOX_CSP } from '../src/inbox/inbox.controller.js';
+import { underCi } from './support/system-dependency.js';
 import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
 
 /** Debian's chromium package; playwright-core drives it and downloads no browser of its own. */
@@ -15,7 +16,7 @@ const haveChromium = existsSync(CHROMIUM);
 // A browser, its pages and a service or two per test: generous on a busy machine.
 jest.setTimeout(60_000);
 
-if (!haveChromium && process.env.CI !== 'true') {
+if (!haveChromium && !underCi()) {
   console.warn(
     `\n*** SKIPPING the inbox page's browser tests: ${CHROMIUM} is missing. Install it with ` +
       '`apt-get install -y chromium` (Debian package "chromium"). CI installs it and fails without it. ***\n',
@@ -72,7 +73,7 @@ describe('the inbox page route', () => {
   });
 });
 
-const browserDescribe = haveChromium || process.env.CI === 'true' ? describe : describe.skip;
+const browserDescribe = haveChromium || underCi() ? describe : describe.skip;
 
 browserDescribe('the inbox page in Chromium', () => {
   let t: TestApp;
@@ -88,7 +89,7 @@ browserDescribe('the inbox page in Chromium', () => {
   let cutOff = false;
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
+    if (!haveChromium) throw new Error(`CI is set and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     t = await startTestApp();
   }, 90_000);
