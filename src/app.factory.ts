@@ -17,8 +17,8 @@ import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
 /**
- * The signals that drain and stop the service. Nest's default list also has SIGUSR2 and
- * SIGQUIT, which operators use for heap snapshots (--heapsnapshot-signal) and diagnostics.
+ * The signals that drain and stop the service (main.ts). Nest's default list also has SIGUSR2
+ * and SIGQUIT, which operators use for heap snapshots (--heapsnapshot-signal) and diagnostics.
  */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
@@ -60,7 +60,6 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       perMessageDeflate: config.get('WEBSOCKET_PERMESSAGE_DEFLATE', { infer: true }),
     }),
   );
-  app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
   if (docsEnabled({ DOCS_ENABLED: config.get('DOCS_ENABLED', { infer: true }), NODE_ENV: config.get('NODE_ENV', { infer: true }) })) serveApiDocs(app);
   return app;
 }
