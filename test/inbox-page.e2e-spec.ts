@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { SignJWT } from 'jose';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ConnectionService } from '../src/connections/connection.service.js';
 import { underCi } from './support/system-dependency.js';
 import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
@@ -32,6 +32,12 @@ function documentedHeader(name: string): string {
   const stated = new RegExp('`' + name + ':\\s*([^`]+)`').exec(section.slice(0, section.indexOf('\n## ')));
   if (!stated) throw new Error(`docs/SECURITY.md's inbox section states no ${name}`);
   return stated[1].replace(/\s+/g, ' ').trim();
+}
+
+/** A CSS property of an element as the browser computed it. */
+function computedStyle(element: Locator, property: string): Promise<string> {
+  // Runs in the page; the suite's TypeScript has no DOM types.
+  return element.evaluate((node, name) => (node as any).ownerDocument.defaultView.getComputedStyle(node)[name], property);
 }
 
 /** A CSP as directive name -> its sources, sorted, so the comparison is directive by directive. */
@@ -486,7 +492,7 @@ browserDescribe('the inbox page in Chromium', () => {
 
     // What a person sees: the stylesheet applied, both prompts as cards with their text, the
     // failed one marked, the bar filled to 62 %, both notices.
-    expect(await page.evaluate(() => getComputedStyle(document.body).fontFamily)).toMatch(/^system-ui/);
+    expect(await computedStyle(page.locator('body'), 'fontFamily')).toMatch(/^system-ui/);
     const cards = page.locator('article[data-callback-id]');
     expect(await cards.count()).toBe(2);
     for (const text of ['Continue with the 995 valid rows?', 'Retry with batch size 16?', 'CUDA out of memory', 'Scheduled maintenance tonight', 'November churn']) {
@@ -500,7 +506,7 @@ browserDescribe('the inbox page in Chromium', () => {
     const [upper, lower] = [...boxes].sort((a, b) => a.y - b.y);
     expect(lower.y).toBeGreaterThanOrEqual(upper.y + upper.height); // stacked, not overlapping
     const failed = cards.filter({ hasText: 'Retry with batch size 16?' });
-    expect(await failed.evaluate((node) => getComputedStyle(node).borderLeftWidth)).toBe('4px');
+    expect(await computedStyle(failed, 'borderLeftWidth')).toBe('4px');
     const bar = (await page.locator('[role="progressbar"][aria-valuenow="62"]').boundingBox())!;
     const fill = (await page.locator('[role="progressbar"][aria-valuenow="62"] .bar-fill').boundingBox())!;
     expect(fill.width / bar.width).toBeCloseTo(0.62, 1);
