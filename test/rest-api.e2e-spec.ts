@@ -172,7 +172,7 @@ describe('REST API (e2e)', () => {
   it('reports health, liveness, status and metrics', async () => {
     const client = await t.connect('status-user');
     await t.http('POST', '/notify?wait=false', notifyBody('status-user', 'status-task'));
-    await client.next('task_step_result');
+    const prompt = await client.next('task_step_result');
 
     const health = await t.http('GET', '/health');
     expect(health.status).toBe(200);
@@ -192,7 +192,10 @@ describe('REST API (e2e)', () => {
     expect(metrics).toMatch(/^gateway_confirmations_total\{outcome="created"\} \d+/m);
     expect(metrics).toContain('process_cpu_user_seconds_total');
     expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
-    expect(metrics).toMatch(/^gateway_confirmation_decision_seconds_count\{outcome="confirmed"\} \d+/m);
+    const decided = () => fetch(`${t.baseUrl}/metrics`).then(async (r) => sampleOf(await r.text(), 'gateway_confirmation_decision_seconds_count{outcome="confirmed"}'));
+    const before = await decided();
+    await client.request({ action: 'confirm', callback_id: prompt.callback_id, proceed: true }, 'confirmation_accepted');
+    expect(await decided()).toBe(before + 1);
   });
 
   it('counts refused connections by reason and error frames by code', async () => {
@@ -209,3 +212,10 @@ describe('REST API (e2e)', () => {
     expect(metrics).toMatch(/^gateway_error_frames_total\{code="unknown_action"\} [1-9]/m);
   });
 });
+
+/** The value of one Prometheus sample (`name{labels}`) in an exposition; fails if absent. */
+function sampleOf(exposition: string, sample: string): number {
+  const line = exposition.split('\n').find((l) => l.startsWith(`${sample} `));
+  if (!line) throw new Error(`no ${sample} in /metrics`);
+  return Number(line.slice(sample.length + 1));
+}
