@@ -122,7 +122,7 @@ describe('notify -> confirm -> decision (e2e)', () => {
 
     alice.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: true });
     expect((await waiting).body.proceed).toBe(true);
-    await sleep(50);
+    await Promise.all([mallory.settled(), anonymous.settled()]);
     expect(mallory.ofType('task_step_result')).toHaveLength(0);
     expect(anonymous.ofType('task_step_result')).toHaveLength(0);
   });
@@ -161,7 +161,7 @@ describe('notify -> confirm -> decision (e2e)', () => {
     const again = await t.http('POST', '/notify?wait=false', body);
     expect(again.body).toEqual(first.body);
     await alice.next('task_step_result');
-    await sleep(50);
+    await alice.settled();
     expect(alice.ofType('task_step_result')).toHaveLength(1);
 
     const waiting = t.http('POST', '/notify', body);
