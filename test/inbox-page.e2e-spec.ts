@@ -464,6 +464,31 @@ browserDescribe('the inbox page in Chromium', () => {
     });
   });
 
+  it('never puts the token in the socket URL, and asks for a new token when the session expires (4001)', async () => {
+    await withJwtService(async (jwt, opened) => {
+      const key = new TextEncoder().encode(JWT_TEST_SECRET);
+      const shortLived = await new SignJWT({ sub: 'lena' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) + 3).sign(key);
+      const page = opened(await newTab(jwt.baseUrl));
+      const socketUrls: string[] = [];
+      page.on('websocket', (socket) => socketUrls.push(socket.url()));
+      await page.goto(`${jwt.baseUrl}/inbox?token=${shortLived}`);
+      await page.waitForSelector('#connection[data-state="connected"]');
+      await page.getByText('Your session expired. Paste a new access token to continue.').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#sign-in').isHidden()).toBe(false);
+      expect(socketUrls.length).toBeGreaterThan(0);
+      for (const url of socketUrls) {
+        expect(url).not.toContain(shortLived);
+        expect(new URL(url).searchParams.has('token')).toBe(false);
+      }
+      // A new token typed in opens the inbox again, still not through the URL.
+      await page.getByLabel('Token').fill(await signToken('lena'));
+      await page.getByRole('button', { name: 'Open inbox' }).click();
+      await page.waitForSelector('#connection[data-state="connected"]');
+      expect(await page.locator('#who').textContent()).toBe('Signed in as lena');
+      for (const url of socketUrls) expect(new URL(url).searchParams.has('token')).toBe(false);
+    });
+  });
+
   it('looks like a product: screenshot of a busy inbox', async () => {
     const page = await openInbox('?user_id=grace');
     await t.http('POST', '/notify?wait=false', {
