@@ -19,8 +19,10 @@ const WRONG_PASSWORD = 'pw-wrong-3Kx9-never-logged';
 
   it('is used and never logged: not at start, not while Redis is away, not when it is wrong', async () => {
     const url = (password: string) => `redis://:${password}@127.0.0.1:${redis.port}/0`;
-    const good = await ServiceInstance.start({ REDIS_URL: url(PASSWORD), LOG_LEVEL: 'verbose' });
-    const wrong = await ServiceInstance.start({ REDIS_URL: url(WRONG_PASSWORD), LOG_LEVEL: 'verbose' });
+    const [good, wrong] = await Promise.all([
+      ServiceInstance.start({ REDIS_URL: url(PASSWORD), LOG_LEVEL: 'verbose' }),
+      ServiceInstance.start({ REDIS_URL: url(WRONG_PASSWORD), LOG_LEVEL: 'verbose' }),
+    ]);
     try {
       await waitFor(async () => (await good.http('GET', '/health')).status === 200, 15_000, 'readiness with the password');
       expect((await good.http('POST', '/notify?wait=false', notifyBody('pat', 'task-p'))).status).toBe(202);
