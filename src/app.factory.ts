@@ -20,8 +20,8 @@ import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
 import { validationPipe } from './protocol/validation.js';
 
 /**
- * The signals that drain and stop the service. Nest's default list also has SIGUSR2 and
- * SIGQUIT, which operators use for heap snapshots (--heapsnapshot-signal) and diagnostics.
+ * The signals that drain and stop the service (main.ts). Nest's default list also has SIGUSR2
+ * and SIGQUIT, which operators use for heap snapshots (--heapsnapshot-signal) and diagnostics.
  */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
@@ -67,7 +67,6 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       onUpgrade: (socket) => pendingConnections.release(socket),
     }),
   );
-  app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
   if (docsEnabled({ DOCS_ENABLED: config.get('DOCS_ENABLED', { infer: true }), NODE_ENV: config.get('NODE_ENV', { infer: true }) })) serveApiDocs(app);
   return app;
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { SHUTDOWN_SIGNALS, startApp } from './app.factory.js';
+import { RunningApp, SHUTDOWN_SIGNALS, startApp } from './app.factory.js';
 import type { Environment } from './config/environment.js';
 import { ServerStateService } from './health/server-state.service.js';
 
@@ -9,22 +9,32 @@ const logger = new Logger('Bootstrap');
 
 async function main(): Promise<void> {
   const { app, host, port } = await startApp();
-  logger.log(`Confirmation gateway listening on ${host}:${port} (HTTP and WebSocket at / and /ws)`);
-
   const graceMs = app.get<ConfigService<Environment, true>>(ConfigService).get('SHUTDOWN_GRACE_SECONDS', { infer: true }) * 1000;
-  const state = app.get(ServerStateService);
-  // Nest's shutdown hooks close the app on these signals; this only makes readiness fail
-  // at once and bounds how long the drain may take.
-  for (const signal of SHUTDOWN_SIGNALS) {
-    process.once(signal, () => {
-      logger.log(`${signal}: draining (at most ${graceMs / 1000} s)`);
-      state.beginDraining();
-      setTimeout(() => {
-        logger.error('Shutdown grace period over; exiting now');
-        process.exit(1);
-      }, graceMs).unref();
-    });
+  // Before the line that tells supervisors (and tests) the service is up: a signal that
+  // arrives before its listener exists kills the process outright.
+  for (const signal of SHUTDOWN_SIGNALS) process.once(signal, () => void drain(app, signal, graceMs));
+  logger.log(`Confirmation gateway listening on ${host}:${port} (HTTP and WebSocket at / and /ws)`);
+}
+
+/**
+ * Readiness fails at once, the app closes (sockets told and closed, callers answered 503)
+ * and the process exits 0; 1 if that takes longer than the grace period or fails. Nest's own
+ * shutdown hooks would re-raise the signal after closing, so a clean drain looked like a kill.
+ */
+async function drain(app: RunningApp['app'], signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  logger.log(`${signal}: draining (at most ${graceMs / 1000} s)`);
+  app.get(ServerStateService).beginDraining();
+  setTimeout(() => {
+    logger.error('Shutdown grace period over; exiting now');
+    process.exit(1);
+  }, graceMs).unref();
+  try {
+    await app.close();
+  } catch (err) {
+    logger.error(`Shutdown failed: ${(err as Error).message}`);
+    process.exit(1);
   }
+  process.exit(0);
 }
 
 main().catch((err: Error) => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster, sleep, startCluster, startOnRedisCluster } from './support/cluster.js';
+import { waitFor } from './support/processes.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody } from './support/test-app.js';
 import { execFileSync } from 'node:child_process';
@@ -47,8 +48,13 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
 
     tabOnB.send({ action: 'confirm', callback_id: 'x-1', proceed: false });
     expect(await tabOnB.next('error')).toMatchObject({ code: 'already_resolved' });
-    await sleep(200);
-    expect(tabOnC.ofType('confirmation_resolved')).toHaveLength(0); // the tab that answered is not told again
+    // A later decision reaches tabOnC the same way: a second telling of x-1 would come first.
+    await a.http('POST', '/notify?wait=false', notifyBody('alice', 'task-x2', { callback_id: 'x-2' }));
+    await Promise.all([tabOnB.next('task_step_result'), tabOnC.next('task_step_result')]);
+    await tabOnB.request({ action: 'confirm', callback_id: 'x-2', proceed: true }, 'confirmation_accepted');
+    expect(await tabOnC.next('confirmation_resolved')).toMatchObject({ callback_id: 'x-2' });
+    // The tab that answered x-1 is not told again.
+    expect(tabOnC.ofType('confirmation_resolved').map((f) => f.callback_id)).toEqual(['x-2']);
   });
 
   it('first answer wins across instances when two tabs answer at once', async () => {
@@ -59,7 +65,11 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     tabOnA.send({ action: 'confirm', callback_id: 'race-1', proceed: true });
     tabOnB.send({ action: 'confirm', callback_id: 'race-1', proceed: false });
     const decision = (await waiting).body;
-    await sleep(300);
+    // Each tab's reply comes on its own socket; settled() then shows nothing more is on its way.
+    for (const tab of [tabOnA, tabOnB]) {
+      await waitFor(() => tab.ofType('confirmation_accepted').length + tab.ofType('error').length > 0, 3000, 'the reply to the confirm');
+      await tab.settled();
+    }
     const accepted = [...tabOnA.ofType('confirmation_accepted'), ...tabOnB.ofType('confirmation_accepted')];
     const refused = [...tabOnA.ofType('error'), ...tabOnB.ofType('error')];
     expect(accepted).toHaveLength(1);
@@ -82,7 +92,10 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     ]);
     expect([first.status, second.status]).toEqual([202, 202]);
     await tab.next('task_step_result');
-    await sleep(300);
+    // A message from each instance that took the POST comes after any prompt it sent.
+    for (const instance of [a, b]) await instance.http('POST', '/users/ida/messages', { type: 'personal_notification', message: 'after' });
+    await tab.next('personal_notification');
+    await tab.next('personal_notification');
     expect(tab.ofType('task_step_result').filter((f) => f.callback_id === 'i-1')).toHaveLength(1);
     const conflict = await c.http('POST', '/notify?wait=false', notifyBody('mallory', 'task-i', { callback_id: 'i-1' }));
     expect(conflict.status).toBe(409);
@@ -120,13 +133,19 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     const sent = await b.http('POST', '/broadcast', { type: 'system_notification', message: '系统将在5分钟后维护', level: 'warning' });
     expect(sent.status).toBe(200);
     for (const tab of tabs) expect(await tab.next('system_notification')).toMatchObject({ level: 'warning' });
-    await sleep(200);
-    for (const tab of tabs) expect(tab.ofType('system_notification')).toHaveLength(1);
+    // A second broadcast, from another instance, comes after any second copy of the first.
+    await c.http('POST', '/broadcast', { type: 'system_notification', message: 'second', level: 'info' });
+    for (const tab of tabs) expect(await tab.next('system_notification')).toMatchObject({ message: 'second' });
+    for (const tab of tabs) expect(tab.ofType('system_notification').map((f) => f.message)).toEqual(['系统将在5分钟后维护', 'second']);
 
     const umaTab = await a.connect('uma');
     const before = await Promise.all([a, b, c].map(async (i) => (await i.http('GET', '/status')).body.cluster.frames_received.user));
     for (let n = 0; n < 5; n++) await c.http('POST', '/users/uma/messages', { type: 'personal_notification', message: `done ${n}` });
-    await sleep(300);
+    for (let n = 0; n < 5; n++) await umaTab.next('personal_notification');
+    // Each instance reads Redis in publish order: once a later broadcast has reached a tab on
+    // it, any of uma's frames it was sent has been counted.
+    await a.http('POST', '/broadcast', { type: 'system_notification', message: 'fence', level: 'info' });
+    for (const tab of tabs) await waitFor(() => tab.ofType('system_notification').some((f) => f.message === 'fence'), 3000, 'the fence broadcast');
     const after = await Promise.all([a, b, c].map(async (i) => (await i.http('GET', '/status')).body.cluster.frames_received.user));
     expect(umaTab.ofType('personal_notification')).toHaveLength(5);
     expect(after[0] - before[0]).toBe(5);

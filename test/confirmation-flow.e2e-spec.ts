@@ -122,17 +122,24 @@ describe('notify -> confirm -> decision (e2e)', () => {
 
     alice.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: true });
     expect((await waiting).body.proceed).toBe(true);
-    await sleep(50);
+    await Promise.all([mallory.settled(), anonymous.settled()]);
     expect(mallory.ofType('task_step_result')).toHaveLength(0);
     expect(anonymous.ofType('task_step_result')).toHaveLength(0);
   });
 
   it('holds a confirmation for an offline user and delivers it when they connect or identify', async () => {
-    const waiting = t.http('POST', '/notify', notifyBody('carol', 'task-9'));
-    await sleep(100);
+    const waiting = t.http('POST', '/notify', notifyBody('carol', 'task-9', { callback_id: 'offline-carol' }));
+    // Carol connects only once the confirmation is known to be pending with nobody to show
+    // it to, so the prompt can only reach her through delivery on connect.
+    let pending = false;
+    while (!pending) {
+      const read = await t.http('GET', '/confirmations/offline-carol');
+      pending = read.status === 200 && read.body.state === 'pending';
+      if (!pending) await sleep(20);
+    }
     const late = await t.connect('carol');
     const prompt = await late.next('task_step_result');
-    expect(prompt.task_id).toBe('task-9');
+    expect(prompt).toMatchObject({ task_id: 'task-9', callback_id: 'offline-carol' });
 
     const anonymous = await t.connect();
     const sub = await anonymous.request({ action: 'subscribe', user_id: 'carol' }, 'subscription_confirmed');
@@ -154,7 +161,7 @@ describe('notify -> confirm -> decision (e2e)', () => {
     const again = await t.http('POST', '/notify?wait=false', body);
     expect(again.body).toEqual(first.body);
     await alice.next('task_step_result');
-    await sleep(50);
+    await alice.settled();
     expect(alice.ofType('task_step_result')).toHaveLength(1);
 
     const waiting = t.http('POST', '/notify', body);

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { SignJWT } from 'jose';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ConnectionService } from '../src/connections/connection.service.js';
-import { INBOX_CSP } from '../src/inbox/inbox.controller.js';
+import { underCi } from './support/system-dependency.js';
 import { notifyBody, startTestApp, type TestApp } from './support/test-app.js';
 
 /** Debian's chromium package; playwright-core drives it and downloads no browser of its own. */
@@ -15,11 +15,39 @@ const haveChromium = existsSync(CHROMIUM);
 // A browser, its pages and a service or two per test: generous on a busy machine.
 jest.setTimeout(60_000);
 
-if (!haveChromium && process.env.CI !== 'true') {
+if (!haveChromium && !underCi()) {
   console.warn(
     `\n*** SKIPPING the inbox page's browser tests: ${CHROMIUM} is missing. Install it with ` +
       '`apt-get install -y chromium` (Debian package "chromium"). CI installs it and fails without it. ***\n',
   );
+}
+
+/**
+ * A header's value as docs/SECURITY.md's inbox section states it (`Name: value` in
+ * backticks): the page must send what the document promises, not what the source says.
+ */
+function documentedHeader(name: string): string {
+  const security = readFileSync('docs/SECURITY.md', 'utf8');
+  const section = security.slice(security.indexOf('## The inbox page'));
+  const stated = new RegExp('`' + name + ':\\s*([^`]+)`').exec(section.slice(0, section.indexOf('\n## ')));
+  if (!stated) throw new Error(`docs/SECURITY.md's inbox section states no ${name}`);
+  return stated[1].replace(/\s+/g, ' ').trim();
+}
+
+/** A CSS property of an element as the browser computed it. */
+function computedStyle(element: Locator, property: string): Promise<string> {
+  // Runs in the page; the suite's TypeScript has no DOM types.
+  return element.evaluate((node, name) => (node as any).ownerDocument.defaultView.getComputedStyle(node)[name], property);
+}
+
+/** A CSP as directive name -> its sources, sorted, so the comparison is directive by directive. */
+function directives(policy: string): Record<string, string[]> {
+  const parsed: Record<string, string[]> = {};
+  for (const directive of policy.split(';').map((part) => part.trim()).filter(Boolean)) {
+    const [name, ...sources] = directive.split(/\s+/);
+    parsed[name.toLowerCase()] = sources.sort();
+  }
+  return parsed;
 }
 
 describe('the inbox page route', () => {
@@ -29,9 +57,12 @@ describe('the inbox page route', () => {
       const page = await t.http('GET', '/inbox');
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(page.headers.get('content-security-policy')).toBe(INBOX_CSP);
-      expect(INBOX_CSP).not.toMatch(/unsafe|https?:|\*/);
-      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(directives(csp)).toEqual(directives(documentedHeader('Content-Security-Policy')));
+      expect(csp).not.toMatch(/unsafe|https?:|\*/);
+      for (const name of ['X-Frame-Options', 'X-Content-Type-Options', 'Referrer-Policy']) {
+        expect([name, page.headers.get(name)]).toEqual([name, documentedHeader(name)]);
+      }
       expect(page.body).toContain('<meta name="inbox-auth-mode" content="none">');
       expect(page.body).not.toMatch(/<script>|<style>|style="|https?:\/\//);
       const sdk = await t.http('GET', '/inbox/sdk/index.js');
@@ -72,7 +103,7 @@ describe('the inbox page route', () => {
   });
 });
 
-const browserDescribe = haveChromium || process.env.CI === 'true' ? describe : describe.skip;
+const browserDescribe = haveChromium || underCi() ? describe : describe.skip;
 
 browserDescribe('the inbox page in Chromium', () => {
   let t: TestApp;
@@ -88,7 +119,7 @@ browserDescribe('the inbox page in Chromium', () => {
   let cutOff = false;
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
+    if (!haveChromium) throw new Error(`CI is set and ${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     t = await startTestApp();
   }, 90_000);
@@ -529,6 +560,31 @@ browserDescribe('the inbox page in Chromium', () => {
     expect(existsSync(path)).toBe(true);
   });
 
+  it('never puts the token in the socket URL, and asks for a new token when the session expires (4001)', async () => {
+    await withJwtService(async (jwt, opened) => {
+      const key = new TextEncoder().encode(JWT_TEST_SECRET);
+      const shortLived = await new SignJWT({ sub: 'lena' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) + 3).sign(key);
+      const page = opened(await newTab(jwt.baseUrl));
+      const socketUrls: string[] = [];
+      page.on('websocket', (socket) => socketUrls.push(socket.url()));
+      await page.goto(`${jwt.baseUrl}/inbox?token=${shortLived}`);
+      await page.waitForSelector('#connection[data-state="connected"]');
+      await page.getByText('Your session expired. Paste a new access token to continue.').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#sign-in').isHidden()).toBe(false);
+      expect(socketUrls.length).toBeGreaterThan(0);
+      for (const url of socketUrls) {
+        expect(url).not.toContain(shortLived);
+        expect(new URL(url).searchParams.has('token')).toBe(false);
+      }
+      // A new token typed in opens the inbox again, still not through the URL.
+      await page.getByLabel('Token').fill(await signToken('lena'));
+      await page.getByRole('button', { name: 'Open inbox' }).click();
+      await page.waitForSelector('#connection[data-state="connected"]');
+      expect(await page.locator('#who').textContent()).toBe('Signed in as lena');
+      for (const url of socketUrls) expect(new URL(url).searchParams.has('token')).toBe(false);
+    });
+  });
+
   it('looks like a product: screenshot of a busy inbox', async () => {
     const page = await openInbox('?user_id=grace');
     await t.http('POST', '/notify?wait=false', {
@@ -554,8 +610,34 @@ browserDescribe('the inbox page in Chromium', () => {
     await page.locator('li.notice').nth(1).waitFor();
     await page.locator('[role="progressbar"][aria-valuenow="62"]').waitFor();
     await page.waitForTimeout(500); // let the bar's transition finish
+
+    // What a person sees: the stylesheet applied, both prompts as cards with their text, the
+    // failed one marked, the bar filled to 62 %, both notices.
+    expect(await computedStyle(page.locator('body'), 'fontFamily')).toMatch(/^system-ui/);
+    const cards = page.locator('article[data-callback-id]');
+    expect(await cards.count()).toBe(2);
+    for (const text of ['Continue with the 995 valid rows?', 'Retry with batch size 16?', 'CUDA out of memory', 'Scheduled maintenance tonight', 'November churn']) {
+      expect([text, await page.getByText(text).first().isVisible()]).toEqual([text, true]);
+    }
+    const boxes = await Promise.all([0, 1].map(async (i) => (await cards.nth(i).boundingBox())!));
+    for (const box of boxes) {
+      expect(box.width).toBeGreaterThan(400);
+      expect(box.height).toBeGreaterThan(80);
+    }
+    const [upper, lower] = [...boxes].sort((a, b) => a.y - b.y);
+    expect(lower.y).toBeGreaterThanOrEqual(upper.y + upper.height); // stacked, not overlapping
+    const failed = cards.filter({ hasText: 'Retry with batch size 16?' });
+    expect(await computedStyle(failed, 'borderLeftWidth')).toBe('4px');
+    const bar = (await page.locator('[role="progressbar"][aria-valuenow="62"]').boundingBox())!;
+    const fill = (await page.locator('[role="progressbar"][aria-valuenow="62"] .bar-fill').boundingBox())!;
+    expect(fill.width / bar.width).toBeCloseTo(0.62, 1);
+    expect(await page.locator('li.notice').count()).toBe(2);
+
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    expect(existsSync(SCREENSHOT)).toBe(true);
+    const png = readFileSync(SCREENSHOT);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBe(1280); // IHDR width: the whole viewport
+    expect(png.readUInt32BE(20)).toBeGreaterThanOrEqual(860);
   });
 });

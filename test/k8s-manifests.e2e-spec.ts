@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { Environment, validateEnvironment } from '../src/config/environment.js';
+import { underCi } from './support/system-dependency.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
 /**
@@ -19,7 +20,7 @@ type Manifest = { kind: string; metadata: { name: string; labels?: Record<string
 const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 if (!hasKubectl) {
   const message = 'kubectl is missing: the `kubectl kustomize` renderings of deploy/k8s are NOT checked. Install kubectl (https://kubernetes.io/docs/tasks/tools/); .ci/run does.';
-  if (process.env.CI === 'true') throw new Error(`${message} Under CI=true this is a failure.`);
+  if (underCi()) throw new Error(`${message} Under CI this is a failure.`);
   console.warn(`\n!!! ${message}\n`);
 }
 const withKubectl = hasKubectl ? it : it.skip;

@@ -140,10 +140,7 @@ describe('REST API (e2e)', () => {
     expect((await t.http('GET', '/tasks/hb-task')).body.heartbeat.heartbeat_id).toBe(replaced.body.heartbeat_id);
     expect((await t.http('DELETE', `/heartbeats/${started.body.heartbeat_id}`)).status).toBe(404);
     expect((await t.http('DELETE', `/heartbeats/${replaced.body.heartbeat_id}`)).status).toBe(204);
-    await sleep(30);
-    const count = owner.ofType('heartbeat').length;
-    await sleep(250);
-    expect(owner.ofType('heartbeat').length).toBe(count);
+    await expectNoMoreBeats(t, owner, 'hb-user', 'hb-task', 0.1);
   });
 
   it('stops a heartbeat when its task is cancelled, and refuses new ones for it', async () => {
@@ -152,10 +149,7 @@ describe('REST API (e2e)', () => {
     await owner.next('heartbeat');
     owner.send({ action: 'cancel', task_id: 'hb2-task' });
     await owner.next('task_cancelled');
-    await sleep(20);
-    const count = owner.ofType('heartbeat').length;
-    await sleep(200);
-    expect(owner.ofType('heartbeat').length).toBe(count);
+    await expectNoMoreBeats(t, owner, 'hb2', 'hb2-task', 0.05);
     const refused = await t.http('POST', '/heartbeats', { user_id: 'hb2', task_id: 'hb2-task', interval_seconds: 1 });
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe('task_cancelled');
@@ -181,7 +175,7 @@ describe('REST API (e2e)', () => {
   it('reports health, liveness, status and metrics', async () => {
     const client = await t.connect('status-user');
     await t.http('POST', '/notify?wait=false', notifyBody('status-user', 'status-task'));
-    await client.next('task_step_result');
+    const prompt = await client.next('task_step_result');
 
     const health = await t.http('GET', '/health');
     expect(health.status).toBe(200);
@@ -201,7 +195,10 @@ describe('REST API (e2e)', () => {
     expect(metrics).toMatch(/^gateway_confirmations_total\{outcome="created"\} \d+/m);
     expect(metrics).toContain('process_cpu_user_seconds_total');
     expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
-    expect(metrics).toMatch(/^gateway_confirmation_decision_seconds_count\{outcome="confirmed"\} \d+/m);
+    const decided = () => fetch(`${t.baseUrl}/metrics`).then(async (r) => sampleOf(await r.text(), 'gateway_confirmation_decision_seconds_count{outcome="confirmed"}'));
+    const before = await decided();
+    await client.request({ action: 'confirm', callback_id: prompt.callback_id, proceed: true }, 'confirmation_accepted');
+    expect(await decided()).toBe(before + 1);
   });
 
   it('counts refused connections by reason and error frames by code', async () => {
@@ -218,3 +215,25 @@ describe('REST API (e2e)', () => {
     expect(metrics).toMatch(/^gateway_error_frames_total\{code="unknown_action"\} [1-9]/m);
   });
 });
+
+/**
+ * No beat of `taskId` after now: a heartbeat of another task, at the stopped one's interval,
+ * beats twice, and a stopped-too-late timer would have fired before its second beat.
+ */
+async function expectNoMoreBeats(t: TestApp, owner: TestClient, userId: string, taskId: string, intervalSeconds: number): Promise<void> {
+  await owner.settled(); // beats sent before the stop have arrived
+  const from = owner.frames.length;
+  const witness = `${taskId}-witness`;
+  await t.http('POST', '/heartbeats', { user_id: userId, task_id: witness, interval_seconds: intervalSeconds });
+  let witnessBeats = 0;
+  while (witnessBeats < 2) if ((await owner.next('heartbeat')).task_id === witness) witnessBeats++;
+  const late = owner.frames.slice(from).filter((f) => f.type === 'heartbeat' && f.task_id === taskId);
+  expect(late).toEqual([]);
+}
+
+/** The value of one Prometheus sample (`name{labels}`) in an exposition; fails if absent. */
+function sampleOf(exposition: string, sample: string): number {
+  const line = exposition.split('\n').find((l) => l.startsWith(`${sample} `));
+  if (!line) throw new Error(`no ${sample} in /metrics`);
+  return Number(line.slice(sample.length + 1));
+}

@@ -43,7 +43,25 @@ describe('configuration safety', () => {
   });
 
   it('never prints secrets in its errors', () => {
-    expect(() => validateEnvironment({ JWT_SECRET: 'short-secret' })).toThrow(/JWT_SECRET=\(hidden\)/);
+    const refusal = (env: Record<string, string>): string => {
+      try {
+        validateEnvironment(env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error(`${Object.keys(env).join(', ')} was accepted`);
+    };
+    const tooShort = refusal({ JWT_SECRET: 'short-secret-7q' });
+    expect(tooShort).toMatch(/JWT_SECRET=\(hidden\): /);
+    expect(tooShort).not.toContain('short-secret-7q');
+    const badUrl = refusal({ REDIS_URL: 'redis://:pw-9x4@cache.internal:6379/notadb' });
+    expect(badUrl).toMatch(/REDIS_URL=\(hidden\): /);
+    expect(badUrl).not.toContain('pw-9x4');
+    expect(badUrl).not.toContain('cache.internal');
+    // Another variable's mistake lists every problem, and still no secret beside it.
+    const beside = refusal({ JWT_SECRET: 'k3y', API_KEYS: 'api-key-5z', JWT_PUBLIC_KEY: 'pem-8w', WEBSOCKET_PORT: '70000' });
+    expect(beside).toMatch(/WEBSOCKET_PORT=/);
+    for (const secret of ['k3y', 'api-key-5z', 'pem-8w']) expect(beside).not.toContain(secret);
   });
 });
 

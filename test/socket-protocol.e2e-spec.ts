@@ -145,7 +145,7 @@ describe('socket protocol and its errors (e2e)', () => {
     expect(await owner.next('task_cancelled')).toMatchObject({ user_id: 'dave', task_id: 'task-c' });
     expect(await watcher.next('task_cancelled')).toMatchObject({ task_id: 'task-c' });
     expect((await waiting).body).toMatchObject({ proceed: false, cancelled: true, state: 'cancelled' });
-    await sleep(50);
+    await outsider.settled();
     expect(outsider.ofType('task_cancelled')).toHaveLength(0);
 
     const state = await t.http('GET', '/tasks/task-c');
@@ -217,7 +217,7 @@ describe('socket protocol and its errors (e2e)', () => {
     const prompt = await alice.next('task_step_result');
     for (const frame of ['{', '[]', '{"action":"cancel","task_id":"task-x","user_id":"alice-2"}']) attacker.send(frame);
     attacker.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: false });
-    await sleep(100);
+    await attacker.settled();
     expect(attacker.ofType('error').map((e) => e.code)).toEqual(['invalid_json', 'invalid_message', 'forbidden', 'forbidden']);
     alice.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: true });
     expect((await waiting).body.state).toBe('confirmed');
@@ -234,8 +234,10 @@ describe('socket protocol and its errors (e2e)', () => {
     const one = await t.http('POST', '/users/bc-a/messages', { type: 'personal_notification', message: 'done' });
     expect(one.body).toEqual({ delivered: 1 });
     expect(await a.next('personal_notification')).toMatchObject({ target_user_id: 'bc-a', message: 'done' });
-    await sleep(50);
-    expect(b.ofType('personal_notification')).toHaveLength(0);
+    // The same path then carries one to b: had bc-a's reached b, it would have come first.
+    await t.http('POST', '/users/bc-b/messages', { type: 'personal_notification', message: 'yours' });
+    expect(await b.next('personal_notification')).toMatchObject({ target_user_id: 'bc-b', message: 'yours' });
+    expect(b.ofType('personal_notification')).toHaveLength(1);
   });
 
   it('does not deliver to a socket that closed', async () => {

@@ -34,9 +34,18 @@ export function locateProgram(program: string, debianPackage: string, extraDirs:
   return null;
 }
 
+/**
+ * Whether this run is a CI run. Pipelines set CI to all sorts of truthy values (`true`,
+ * `1`, `yes`); only unset, empty, `0` and `false` mean "not CI", so a missing dependency
+ * can never turn a pipeline's run into a green skip.
+ */
+export function underCi(value: string | undefined = process.env.CI): boolean {
+  return !['', '0', 'false'].includes((value ?? '').trim().toLowerCase());
+}
+
 function reportMissing(program: string, debianPackage: string): false {
   const message = `${program} is not installed: apt-get install ${debianPackage}`;
-  if (process.env.CI === 'true') throw new Error(`${message} (required under CI)`);
+  if (underCi()) throw new Error(`${message} (required under CI)`);
   process.stderr.write(`\n*** SKIPPING: ${message} ***\n\n`);
   return false;
 }

@@ -10,6 +10,7 @@ export class TestClient {
   readonly frames: Frame[] = [];
   private readonly taken = new Set<number>();
   private waiters: Array<() => void> = [];
+  private static markers = 0;
   closeCode: number | null = null;
   closeReason = '';
   readonly closed: Promise<number>;
@@ -61,6 +62,34 @@ export class TestClient {
       if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /**
+   * Resolves once every frame the server queued for this socket before it read a ping has
+   * arrived: the ping's pong comes after them. A "nothing else arrived" check goes after
+   * this, or after a later frame that must come after, never after a sleep.
+   */
+  async settled(timeoutMs = 3000): Promise<void> {
+    const marker = `settled-${TestClient.markers++}`;
+    this.send({ action: 'ping', marker });
+    const isMarked = (f: Frame, i: number) => !this.taken.has(i) && f.type === 'pong' && f.original_data?.marker === marker;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.frames.findIndex(isMarked);
+      if (index >= 0) {
+        this.taken.add(index);
+        return;
+      }
+      if (this.closeCode !== null) throw new Error(`closed (${this.closeCode}) before the pong of ${marker}`);
+      if (Date.now() > deadline) throw new Error(`no pong for ${marker} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
         this.waiters.push(() => {
           clearTimeout(timer);
           resolve();

@@ -31,6 +31,12 @@ API_KEY = "python-client-test-key"
 START_TIMEOUT = 60.0
 
 
+def under_ci() -> bool:
+    """Any CI value but unset, empty, 0 or false: pipelines set true, 1 or yes, and under CI
+    a missing system dependency fails instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
 def node_binary() -> str:
     node = os.environ.get("NODE") or shutil.which("node")
     if not node:

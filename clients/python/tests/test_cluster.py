@@ -4,7 +4,6 @@ returns the answer the user gives there, and the user is asked once."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -16,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, List
 
 import pytest
-from conftest import API_KEY, Caller, GatewayProcess, free_port, step_result, unique
+from conftest import API_KEY, Caller, GatewayProcess, free_port, step_result, under_ci, unique
 
 from confirmation_gateway import UserConfirmation
 
@@ -109,7 +108,7 @@ class Forwarder:
 def redis() -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
         message = "redis-server is not installed: apt-get install redis-server"
-        if os.environ.get("CI") == "true":
+        if under_ci():
             pytest.fail(f"{message} (required under CI)")
         pytest.skip(f"!!! SKIPPED the cluster-mode client test: {message} !!!")
     server = RedisServer()

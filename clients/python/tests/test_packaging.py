@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email.parser
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -14,13 +13,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import under_ci
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_is_typed_and_requires_only_httpx(tmp_path: Path) -> None:
     missing = [name for name in ("pip", "setuptools", "wheel") if importlib.util.find_spec(name) is None]
-    if missing and os.environ.get("CI") == "true":
+    if missing and under_ci():
         pytest.fail(f"building the wheel needs {', '.join(missing)} (Debian: python3-pip python3-setuptools python3-wheel)")
     if missing:
         pytest.skip(f"building the wheel needs {', '.join(missing)} (Debian: python3-pip python3-setuptools python3-wheel)")

@@ -309,3 +309,22 @@ def test_the_async_client_retries_the_same_way(clock: FakeClock) -> None:
     assert asyncio.run(notify()).proceed is True
     assert len({body["callback_id"] for body in gateway.bodies()}) == 1 and len(gateway.requests) == 3
     assert len(clock.sleeps) == 2 and 0.1 <= clock.sleeps[0] <= 0.2 and clock.sleeps[1] >= 2.0
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "TRUE", " True "])
+def test_any_truthy_ci_value_means_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from conftest import under_ci
+
+    monkeypatch.setenv("CI", value)
+    assert under_ci()
+
+
+@pytest.mark.parametrize("value", [None, "", "0", "false", "False"])
+def test_unset_empty_0_and_false_are_not_ci(monkeypatch: pytest.MonkeyPatch, value: Union[str, None]) -> None:
+    from conftest import under_ci
+
+    if value is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", value)
+    assert not under_ci()
