@@ -129,7 +129,7 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     instances = [];
     await deployment?.close();
     deployment = undefined;
-  });
+  }, 30_000);
 
   it.each([
     ['acknowledges once the primary has it (default)', '0'],
@@ -190,7 +190,7 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
   afterEach(async () => {
     await instance?.stop();
     await Promise.all([primary?.close(), replica?.close()]);
-  });
+  }, 30_000);
 
   it('with no replica answering, neither a creation nor a decision is acknowledged: 503 with Retry-After', async () => {
     primary = await RedisServer.start();
