@@ -26,6 +26,8 @@ export class ReplicationFence {
   private readonly logger = new Logger(ReplicationFence.name);
   private inFlight: Promise<void> | null = null;
   private next: Promise<void> | null = null;
+  /** Logged once when fences start failing and once when they pass again, not per request. */
+  private failing = false;
 
   constructor(
     private readonly connection: RedisClient,
@@ -62,13 +64,17 @@ export class ReplicationFence {
       if (!results || failure) throw failure ?? new Error('no reply');
       acknowledged = Number(results[1]![1]);
     } catch (err) {
-      this.logger.warn(`WAIT for ${replicas} replica(s) failed: ${(err as Error).message}`);
-      throw unreplicated(`could not ask Redis for replica acknowledgements (${(err as Error).message})`);
+      throw this.failed(`could not ask Redis for replica acknowledgements (${(err as Error).message})`);
     }
-    if (acknowledged < replicas) {
-      this.logger.warn(`WAIT: ${acknowledged} of ${replicas} replica(s) acknowledged within ${timeoutMs} ms`);
-      throw unreplicated(`${acknowledged} of ${replicas} replica(s) acknowledged within ${timeoutMs} ms`);
-    }
+    if (acknowledged < replicas) throw this.failed(`${acknowledged} of ${replicas} replica(s) acknowledged within ${timeoutMs} ms`);
+    if (this.failing) this.logger.log(`Replicas acknowledge again; confirmations are acknowledged again`);
+    this.failing = false;
+  }
+
+  private failed(detail: string): GatewayError {
+    if (!this.failing) this.logger.warn(`Not acknowledging confirmations (503) until replicas do: ${detail}`);
+    this.failing = true;
+    return unreplicated(detail);
   }
 }
 
