@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { installExitHandlers, track } from './lib/children.js';
 import { createAgent, postJson } from './lib/http.js';
@@ -117,6 +118,12 @@ for (const [config, r] of [[configs[0], off], [configs[1], on]]) {
   console.log(`| ${config.name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${config.failures} |`);
 }
 console.log(`WAIT / no WAIT: throughput ${(on.perSecond / off.perSecond).toFixed(2)}x, p50 ${(on.p50 / off.p50).toFixed(2)}x, p99 ${(on.p99 / off.p99).toFixed(2)}x`);
+// How many WAITs ran for how many round trips (concurrent acknowledgements share one).
+const redis = new Redis({ host: '127.0.0.1', port: primary });
+const waits = Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+redis.disconnect();
+const roundTrips = configs[1].latencies.length;
+console.log(`WAIT calls on the primary: ${waits} for ${roundTrips} measured round trips with WAIT on (plus warm-up), ${(waits / roundTrips).toFixed(2)} per round trip (two acknowledgements each: creation, decision)`);
 for (const config of configs) {
   for (const socket of config.sockets) socket.terminate();
   await config.server.stop();
