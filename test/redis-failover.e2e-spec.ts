@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { sleep } from './support/cluster.js';
 import { ServiceInstance, waitFor } from './support/processes.js';
-import { MASTER_NAME, replicaInSync, SentinelDeployment } from './support/redis-sentinel.js';
+import { ask, MASTER_NAME, replicaInSync, SentinelDeployment } from './support/redis-sentinel.js';
 import { RedisServer } from './support/redis-server.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody } from './support/test-app.js';
@@ -181,6 +181,38 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     if (waitReplicas === '1') expect(lost).toMatchObject({ creations: 0, decisions: 0 });
     expect(a.output).toMatch(/Redis unavailable/);
   }, 120_000);
+});
+
+(haveRedis ? describe : describe.skip)('Redis Sentinel with passwords', () => {
+  let deployment: SentinelDeployment | undefined;
+  let instance: ServiceInstance | undefined;
+  afterEach(async () => {
+    await instance?.stop();
+    await deployment?.close();
+  }, 30_000);
+
+  it('REDIS_SENTINEL_PASSWORD reaches the sentinels, REDIS_URL gives the primary its password and database', async () => {
+    deployment = await SentinelDeployment.start({ sentinelPassword: 'sentinel-secret', dataPassword: 'data-secret' });
+    const env = {
+      REDIS_SENTINELS: deployment.sentinelList,
+      REDIS_SENTINEL_MASTER_NAME: MASTER_NAME,
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      REDIS_URL: `redis://:data-secret@${MASTER_NAME}/3`,
+    };
+    instance = await ServiceInstance.start(env);
+    await waitFor(async () => (await call(instance!.baseUrl, 'GET', '/health')).status === 200, 15_000, 'readiness');
+    expect((await call(instance.baseUrl, 'POST', '/notify?wait=false', notifyBody('pat', 'task-p', { callback_id: 'p-1' }))).status).toBe(202);
+    expect(Number(await ask(deployment.primary.port, ['EVAL', "redis.call('SELECT', 3) return redis.call('DBSIZE')", '0'], 'data-secret'))).toBeGreaterThan(0);
+    expect(Number(await ask(deployment.primary.port, ['DBSIZE'], 'data-secret'))).toBe(0);
+    await instance.stop();
+
+    // A wrong sentinel password: never ready, and says why, without the password.
+    instance = await ServiceInstance.start({ ...env, REDIS_SENTINEL_PASSWORD: 'wrong-secret' });
+    await sleep(1500);
+    expect((await call(instance.baseUrl, 'GET', '/health')).status).toBe(503);
+    expect(instance.output).toMatch(/Redis unavailable/);
+    expect(instance.output).not.toMatch(/wrong-secret|data-secret/);
+  }, 60_000);
 });
 
 (haveRedis ? describe : describe.skip)('REDIS_WAIT_REPLICAS', () => {

@@ -8,6 +8,13 @@ import { canConnect, RedisServer } from './redis-server.js';
 
 export const MASTER_NAME = 'cgw-primary';
 
+export interface SentinelDeploymentOptions {
+  /** `requirepass` of the sentinels (they use it with each other too). */
+  sentinelPassword?: string;
+  /** `requirepass` of the primary and the replica (the replica's and sentinels' auth too). */
+  dataPassword?: string;
+}
+
 /** Quick failover for tests: a primary silent for this long is down. */
 const DOWN_AFTER_MS = 500;
 const FAILOVER_TIMEOUT_MS = 2000;
@@ -21,13 +28,15 @@ export class SentinelDeployment {
     readonly primary: RedisServer,
     readonly replica: RedisServer,
     private readonly sentinels: Array<{ port: number; process: ChildProcess; dir: string }>,
+    private readonly options: SentinelDeploymentOptions,
   ) {}
 
-  static async start(): Promise<SentinelDeployment> {
-    const primary = await RedisServer.start();
-    const replica = await RedisServer.start({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-    const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(primary.port)));
-    const deployment = new SentinelDeployment(primary, replica, sentinels);
+  static async start(options: SentinelDeploymentOptions = {}): Promise<SentinelDeployment> {
+    const auth = options.dataPassword ? ['--requirepass', options.dataPassword, '--masterauth', options.dataPassword] : [];
+    const primary = await RedisServer.start({ args: auth });
+    const replica = await RedisServer.start({ args: ['--replicaof', '127.0.0.1', String(primary.port), ...auth] });
+    const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(primary.port, options)));
+    const deployment = new SentinelDeployment(primary, replica, sentinels, options);
     try {
       await deployment.waitUntilSettled();
     } catch (err) {
@@ -45,7 +54,7 @@ export class SentinelDeployment {
   /** The port the sentinels name as primary (the first that answers). */
   async primaryPort(): Promise<number | null> {
     for (const sentinel of this.sentinels) {
-      const answer = (await ask(sentinel.port, ['SENTINEL', 'get-master-addr-by-name', MASTER_NAME])) as [string, string] | null;
+      const answer = (await ask(sentinel.port, ['SENTINEL', 'get-master-addr-by-name', MASTER_NAME], this.options.sentinelPassword)) as [string, string] | null;
       if (answer) return Number(answer[1]);
     }
     return null;
@@ -53,10 +62,10 @@ export class SentinelDeployment {
 
   /** Until the replica is in sync and every sentinel knows the replica and the other two sentinels. */
   private async waitUntilSettled(): Promise<void> {
-    await waitFor(() => replicaInSync(this.replica.port), 15_000, 'the replica in sync');
+    await waitFor(() => replicaInSync(this.replica.port, this.options.dataPassword), 15_000, 'the replica in sync');
     await waitFor(async () => {
       for (const sentinel of this.sentinels) {
-        const answer = (await ask(sentinel.port, ['SENTINEL', 'master', MASTER_NAME])) as string[] | null;
+        const answer = (await ask(sentinel.port, ['SENTINEL', 'master', MASTER_NAME], this.options.sentinelPassword)) as string[] | null;
         if (!answer) return false;
         const fields = Object.fromEntries(answer.flatMap((v, i) => (i % 2 === 0 ? [[v, answer[i + 1]]] : [])));
         if (Number(fields['num-slaves']) < 1 || Number(fields['num-other-sentinels']) < 2) return false;
@@ -78,7 +87,7 @@ export class SentinelDeployment {
   }
 }
 
-async function startSentinel(primaryPort: number): Promise<{ port: number; process: ChildProcess; dir: string }> {
+async function startSentinel(primaryPort: number, options: SentinelDeploymentOptions): Promise<{ port: number; process: ChildProcess; dir: string }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cgw-sentinel-'));
   const config = join(dir, 'sentinel.conf');
@@ -90,6 +99,8 @@ async function startSentinel(primaryPort: number): Promise<{ port: number; proce
     `sentinel down-after-milliseconds ${MASTER_NAME} ${DOWN_AFTER_MS}`,
     `sentinel failover-timeout ${MASTER_NAME} ${FAILOVER_TIMEOUT_MS}`,
     `sentinel parallel-syncs ${MASTER_NAME} 1`,
+    ...(options.dataPassword ? [`sentinel auth-pass ${MASTER_NAME} ${options.dataPassword}`] : []),
+    ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`, `sentinel sentinel-pass ${options.sentinelPassword}`] : []),
     '',
   ].join('\n'));
   const child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
@@ -98,8 +109,8 @@ async function startSentinel(primaryPort: number): Promise<{ port: number; proce
 }
 
 /** One command to one server, null when it does not answer. */
-async function ask(port: number, command: string[]): Promise<unknown> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, commandTimeout: 2000 });
+export async function ask(port: number, command: string[], password?: string): Promise<unknown> {
+  const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, commandTimeout: 2000 });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -112,6 +123,6 @@ async function ask(port: number, command: string[]): Promise<unknown> {
 }
 
 /** Whether the redis-server on `port` is a replica with its link to the primary up. */
-export async function replicaInSync(port: number): Promise<boolean> {
-  return String((await ask(port, ['INFO', 'replication'])) ?? '').includes('master_link_status:up');
+export async function replicaInSync(port: number, password?: string): Promise<boolean> {
+  return String((await ask(port, ['INFO', 'replication'], password)) ?? '').includes('master_link_status:up');
 }
