@@ -183,6 +183,46 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
   }, 120_000);
 });
 
+(haveRedis ? describe : describe.skip)('Redis Sentinel, planned failover', () => {
+  let deployment: SentinelDeployment | undefined;
+  let instance: ServiceInstance | undefined;
+  afterEach(async () => {
+    await instance?.stop();
+    await deployment?.close();
+  }, 30_000);
+
+  /** Names of the gateway's connections to the redis-server on `port`. */
+  async function gatewayConnections(port: number): Promise<string[]> {
+    const list = String((await ask(port, ['CLIENT', 'LIST'])) ?? '');
+    return [...list.matchAll(/ name=(cgw-\S+)/g)].map((m) => m[1]).sort();
+  }
+
+  it('every connection, the subscriber too, leaves a primary that was demoted but still answers', async () => {
+    deployment = await SentinelDeployment.start();
+    instance = await ServiceInstance.start({ REDIS_SENTINELS: deployment.sentinelList, REDIS_SENTINEL_MASTER_NAME: MASTER_NAME, REDIS_WAIT_REPLICAS: '1' });
+    const tab = await instance.connect('pia');
+    const [oldPrimary, newPrimary] = [deployment.primary.port, deployment.replica.port];
+    const names = await gatewayConnections(oldPrimary);
+    expect(names).toHaveLength(3); // commands, subscriber, WAIT
+    expect(names.some((name) => name.endsWith('-sub'))).toBe(true);
+
+    await deployment.failOver();
+    await waitFor(async () => (await deployment!.primaryPort()) === newPrimary, 20_000, 'the sentinels to promote the replica');
+    await waitFor(async () => (await gatewayConnections(newPrimary)).join() === names.join(), 15_000, 'every connection on the new primary');
+    expect(await gatewayConnections(oldPrimary)).toEqual([]);
+
+    // Writes go to the new primary, the prompt reaches the tab through the new primary's pub/sub,
+    // and WAIT counts the old primary, now its replica.
+    // The old primary becomes its replica once a sentinel tells it to (up to a sentinel INFO period, 10 s).
+    let last = 0;
+    const acknowledged = () => call(instance!.baseUrl, 'POST', '/notify?wait=false', notifyBody('pia', 'task-p', { callback_id: 'pia-1' }));
+    await waitFor(async () => (last = (await acknowledged()).status) === 202, 30_000, 'a confirmation acknowledged after the failover').catch((err: Error) => {
+      throw new Error(`${err.message}; last answer ${last}`);
+    });
+    await tab.next('task_step_result', 5000);
+  }, 70_000);
+});
+
 (haveRedis ? describe : describe.skip)('Redis Sentinel with passwords', () => {
   let deployment: SentinelDeployment | undefined;
   let instance: ServiceInstance | undefined;

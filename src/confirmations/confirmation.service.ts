@@ -144,6 +144,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       case 'total_cap':
         throw new GatewayError(ErrorCode.TooManyPending, 'Too many pending confirmations', RETRY_AFTER_SECONDS);
       case 'existing':
+        // With REDIS_WAIT_REPLICAS the first attempt may have stopped at the fence, before its delivery.
+        if (this.fence && outcome.confirmation.state === 'pending') await this.deliverPrompt(outcome.confirmation, input.acceptedAt);
         return { confirmation: outcome.confirmation, created: false };
     }
     const confirmation = outcome.confirmation;
@@ -156,8 +158,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
     this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
-    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, confirmation.frame as object);
+    await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
+  }
+
+  private deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<unknown> {
+    return this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, confirmation.frame as object);
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {

@@ -60,6 +60,11 @@ export class SentinelDeployment {
     return null;
   }
 
+  /** A planned failover (`SENTINEL FAILOVER`): the old primary stays up and becomes a replica. */
+  async failOver(): Promise<void> {
+    await ask(this.sentinels[0].port, ['SENTINEL', 'FAILOVER', MASTER_NAME], this.options.sentinelPassword);
+  }
+
   /** Until the replica is in sync and every sentinel knows the replica and the other two sentinels. */
   private async waitUntilSettled(): Promise<void> {
     await waitFor(() => replicaInSync(this.replica.port, this.options.dataPassword), 15_000, 'the replica in sync');
