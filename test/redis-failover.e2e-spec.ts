@@ -277,6 +277,10 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     tab.send({ action: 'confirm', callback_id: 'w-1', proceed: true });
     expect(await tab.next('error', 5000)).toMatchObject({ code: 'unavailable' });
     expect(tab.ofType('confirmation_accepted')).toHaveLength(0);
+    // Answering again is not told "already confirmed" either.
+    tab.send({ action: 'confirm', callback_id: 'w-1', proceed: false });
+    await waitFor(() => tab.ofType('error').length === 2, 5000, 'the second answer refused');
+    expect(tab.ofType('error').map((frame) => frame.code)).toEqual(['unavailable', 'unavailable']);
     const refused = await call(instance.baseUrl, 'POST', '/notify?wait=false', notifyBody('wes', 'task-w', { callback_id: 'w-2' }));
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('unavailable');

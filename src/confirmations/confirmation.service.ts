@@ -206,6 +206,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
     }
     if (outcome.kind === 'already') {
+      // "Already confirmed" tells the decision too: not before replicas hold it.
+      await this.fence?.pass();
       throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${outcome.confirmation.state}`);
     }
     await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId);
