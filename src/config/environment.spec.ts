@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { validateEnvironment } from './environment.js';
+import { parseSentinels, validateEnvironment } from './environment.js';
 
 describe('validateEnvironment', () => {
   it('applies every default when nothing is set', () => {
@@ -59,6 +59,29 @@ describe('validateEnvironment', () => {
     expect(refusal).toMatch(/REDIS_URL=\(hidden\)/);
     expect(refusal).not.toContain('leaked');
     expect(() => validateEnvironment({ REDIS_KEY_PREFIX: 'a{b}' })).toThrow(/REDIS_KEY_PREFIX/);
+  });
+
+  it('reads a sentinel list and refuses an incomplete Sentinel combination with a clear message', () => {
+    const sentinel = { REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380', REDIS_SENTINEL_MASTER_NAME: 'cgw-primary' };
+    expect(validateEnvironment(sentinel).REDIS_SENTINELS).toBe('s1:26379, 10.0.0.2:26380');
+    expect(parseSentinels('s1:26379, 10.0.0.2:26380')).toEqual([{ host: 's1', port: 26379 }, { host: '10.0.0.2', port: 26380 }]);
+    expect(validateEnvironment({ ...sentinel, REDIS_URL: 'redis://:data@cgw-primary/2' }).REDIS_URL).toBe('redis://:data@cgw-primary/2');
+    for (const NODE_ENV of ['development', 'production']) {
+      expect(() => validateEnvironment({ NODE_ENV, ALLOW_INSECURE_AUTH_NONE: 'true', API_KEYS: 'k', REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINELS: needs REDIS_SENTINEL_MASTER_NAME/);
+    }
+    expect(() => validateEnvironment({ REDIS_SENTINEL_MASTER_NAME: 'cgw-primary' })).toThrow(/REDIS_SENTINEL_MASTER_NAME: needs REDIS_SENTINELS/);
+    expect(() => validateEnvironment({ REDIS_SENTINEL_PASSWORD: 'pw' })).toThrow(/REDIS_SENTINEL_PASSWORD: needs REDIS_SENTINELS/);
+    expect(() => validateEnvironment({ ...sentinel, REDIS_CLUSTER: 'true' })).toThrow(/REDIS_CLUSTER: a Redis Cluster fails over by itself/);
+    expect(() => validateEnvironment({ ...sentinel, REDIS_URL: 'redis://:leaked@10.0.0.9:6379/0' })).toThrow(/REDIS_URL: with REDIS_SENTINELS it carries only/);
+    expect(() => validateEnvironment({ REDIS_SENTINELS: 's1' })).toThrow(/REDIS_SENTINELS: comma-separated host:port/);
+    expect(() => validateEnvironment({ REDIS_SENTINEL_PASSWORD: 'leaked' })).not.toThrow(/leaked/);
+  });
+
+  it('REDIS_WAIT_REPLICAS needs one primary with replicas and a WAIT timeout below the command timeout', () => {
+    expect(validateEnvironment({ REDIS_URL: 'redis://h:1/0', REDIS_WAIT_REPLICAS: '1' })).toMatchObject({ REDIS_WAIT_REPLICAS: 1, REDIS_WAIT_TIMEOUT_MS: 500 });
+    expect(() => validateEnvironment({ REDIS_WAIT_REPLICAS: '1' })).toThrow(/REDIS_WAIT_REPLICAS: needs cluster mode/);
+    expect(() => validateEnvironment({ REDIS_URL: 'redis://h:1/0', REDIS_CLUSTER: 'true', REDIS_WAIT_REPLICAS: '1' })).toThrow(/not a Redis Cluster/);
+    expect(() => validateEnvironment({ REDIS_URL: 'redis://h:1/0', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '2000' })).toThrow(/REDIS_WAIT_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_SECONDS/);
   });
 });
 

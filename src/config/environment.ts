@@ -296,6 +296,35 @@ export class Environment {
   /** Seconds a Redis command may take before it fails (the request then answers 503). */
   @NumberSetting(0.05, 60)
   REDIS_COMMAND_TIMEOUT_SECONDS = 2;
+
+  /**
+   * Cluster mode through Redis Sentinel: comma-separated `host:port` of the sentinels, which
+   * name the current primary and tell every connection to follow it after a failover.
+   */
+  @IsOptional()
+  @Matches(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, { message: 'REDIS_SENTINELS: comma-separated host:port' })
+  REDIS_SENTINELS?: string;
+
+  /** The name the sentinels monitor the primary under (`sentinel monitor <name> …`). */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_SENTINEL_MASTER_NAME: 1-64 letters, digits or _.-' })
+  REDIS_SENTINEL_MASTER_NAME?: string;
+
+  /** Password of the sentinels themselves (`requirepass` in sentinel.conf); the data password stays in REDIS_URL. */
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  /**
+   * Replicas that must hold a confirmation's creation and its decision before either is
+   * acknowledged (Redis `WAIT`); 0 acknowledges once the primary has it.
+   */
+  @IntSetting(0, 16)
+  REDIS_WAIT_REPLICAS = 0;
+
+  /** Milliseconds `WAIT` may take; fewer replicas by then answers 503 instead of claiming durability. */
+  @IntSetting(1, 60_000)
+  REDIS_WAIT_TIMEOUT_MS = 500;
 }
 
 /**
@@ -313,12 +342,12 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   const lines = errors.map(
     (e) => `  ${e.property}=${shown(e.property, relevant[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`,
   );
-  if (lines.length === 0) lines.push(...securityProblems(env).map(([name, problem]) => `  ${name}: ${problem}`));
+  if (lines.length === 0) lines.push(...[...securityProblems(env), ...redisProblems(env)].map(([name, problem]) => `  ${name}: ${problem}`));
   if (lines.length > 0) throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   return env;
 }
 
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD']);
 
 function shown(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value);
@@ -344,6 +373,48 @@ function securityProblems(env: Environment): Array<[string, string]> {
     problems.push(['HTTP_HEADERS_TIMEOUT_SECONDS', 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)']);
   }
   return problems;
+}
+
+/**
+ * Redis settings that only work together. Refused everywhere, not only in production: a
+ * half-configured Sentinel would otherwise start in memory mode or on the wrong server.
+ */
+function redisProblems(env: Environment): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  const sentinels = env.REDIS_SENTINELS !== undefined;
+  if (sentinels && !env.REDIS_SENTINEL_MASTER_NAME) {
+    problems.push(['REDIS_SENTINELS', 'needs REDIS_SENTINEL_MASTER_NAME (the name the sentinels monitor the primary under)']);
+  }
+  if (!sentinels && env.REDIS_SENTINEL_MASTER_NAME) {
+    problems.push(['REDIS_SENTINEL_MASTER_NAME', 'needs REDIS_SENTINELS (host:port of each sentinel)']);
+  }
+  if (!sentinels && env.REDIS_SENTINEL_PASSWORD) {
+    problems.push(['REDIS_SENTINEL_PASSWORD', 'needs REDIS_SENTINELS (host:port of each sentinel)']);
+  }
+  if (sentinels && env.REDIS_CLUSTER) {
+    problems.push(['REDIS_CLUSTER', 'a Redis Cluster fails over by itself; use REDIS_SENTINELS or REDIS_CLUSTER, not both']);
+  }
+  if (sentinels && env.REDIS_URL && env.REDIS_SENTINEL_MASTER_NAME && new URL(env.REDIS_URL).hostname !== env.REDIS_SENTINEL_MASTER_NAME) {
+    problems.push(['REDIS_URL', 'with REDIS_SENTINELS it carries only the password, database and TLS of the primary: write the master name as its host (redis://:password@<REDIS_SENTINEL_MASTER_NAME>/0)']);
+  }
+  if (env.REDIS_WAIT_REPLICAS > 0 && !env.REDIS_URL && !sentinels) {
+    problems.push(['REDIS_WAIT_REPLICAS', 'needs cluster mode (REDIS_URL or REDIS_SENTINELS): memory mode has no replicas']);
+  }
+  if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_CLUSTER) {
+    problems.push(['REDIS_WAIT_REPLICAS', 'is for one primary with replicas (REDIS_URL or REDIS_SENTINELS), not a Redis Cluster']);
+  }
+  if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_SECONDS * 1000) {
+    problems.push(['REDIS_WAIT_TIMEOUT_MS', 'must be below REDIS_COMMAND_TIMEOUT_SECONDS, or WAIT fails as a timed-out command instead of answering']);
+  }
+  return problems;
+}
+
+/** The sentinels of REDIS_SENTINELS as host and port. */
+export function parseSentinels(value: string): Array<{ host: string; port: number }> {
+  return splitList(value).map((entry) => {
+    const colon = entry.lastIndexOf(':');
+    return { host: entry.slice(0, colon), port: Number(entry.slice(colon + 1)) };
+  });
 }
 
 /** Whether /docs is served: DOCS_ENABLED when set, else everywhere but production. */

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { MAX_TIMER_MS } from '../common/timers.js';
@@ -9,6 +9,8 @@ import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
+import { RedisService } from '../redis/redis.service.js';
+import type { ReplicationFence } from '../redis/replication-fence.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
@@ -59,6 +61,10 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private backgroundTimers: NodeJS.Timeout[] = [];
   /** Set when the app shuts down: nothing new is accepted and nobody waits any more. */
   private closing = false;
+  /** REDIS_WAIT_REPLICAS: nothing is acknowledged before replicas hold it. */
+  private readonly fence: ReplicationFence | null;
+  /** Decisions that passed the fence of the instance that made them (announced ones). */
+  private readonly replicated = new WeakSet<Confirmation>();
 
   constructor(
     config: ConfigService<Environment, true>,
@@ -66,7 +72,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     private readonly delivery: DeliveryService,
     identity: InstanceIdentity,
     private readonly metrics: MetricsService,
+    @Optional() @Inject(RedisService) redis?: RedisService | null,
   ) {
+    this.fence = redis?.fence ?? null;
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.timeoutDecision = config.get('WEBSOCKET_TIMEOUT_DECISION', { infer: true });
@@ -127,6 +135,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       settledAt: null,
     };
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
+    if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
     switch (outcome.kind) {
       case 'conflict':
         throw new GatewayError(ErrorCode.CallbackConflict, `callback_id ${callbackId} already belongs to another user or task`);
@@ -135,6 +144,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       case 'total_cap':
         throw new GatewayError(ErrorCode.TooManyPending, 'Too many pending confirmations', RETRY_AFTER_SECONDS);
       case 'existing':
+        // With REDIS_WAIT_REPLICAS the first attempt may have stopped at the fence, before its delivery.
+        if (this.fence && outcome.confirmation.state === 'pending') await this.deliverPrompt(outcome.confirmation, input.acceptedAt);
         return { confirmation: outcome.confirmation, created: false };
     }
     const confirmation = outcome.confirmation;
@@ -147,8 +158,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
     this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
-    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, confirmation.frame as object);
+    await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
+  }
+
+  private deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<unknown> {
+    return this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, confirmation.frame as object);
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {
@@ -191,6 +206,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
     }
     if (outcome.kind === 'already') {
+      // "Already confirmed" tells the decision too: not before replicas hold it.
+      await this.fence?.pass();
       throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${outcome.confirmation.state}`);
     }
     await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId);
@@ -221,6 +238,18 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   async waitForSettlement(
     callbackId: string,
     maxWaitMs = Infinity,
+    onStop?: (stop: () => void) => void,
+    known?: Confirmation,
+  ): Promise<Confirmation | undefined> {
+    const confirmation = await this.settlementOf(callbackId, maxWaitMs, onStop, known);
+    // A decision read from the store may be one whose own fence failed: it is not told before replicas have it.
+    if (this.fence && confirmation && confirmation.state !== 'pending' && !this.replicated.has(confirmation)) await this.fence.pass();
+    return confirmation;
+  }
+
+  private async settlementOf(
+    callbackId: string,
+    maxWaitMs: number,
     onStop?: (stop: () => void) => void,
     known?: Confirmation,
   ): Promise<Confirmation | undefined> {
@@ -288,6 +317,10 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   /** Tells the user's connections, the caller waiting here and the instances with waiting callers. */
   private async announceSettled(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string): Promise<void> {
+    if (this.fence) {
+      await this.fence.pass();
+      this.replicated.add(confirmation);
+    }
     const timer = this.expiryTimers.get(confirmation.callbackId);
     if (timer) {
       clearTimeout(timer);
@@ -332,6 +365,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       return;
     }
     if (event.confirmation) {
+      // Its instance announced it after its own fence passed.
+      this.replicated.add(event.confirmation);
       this.wakeAll(event.callbackId, event.confirmation);
       return;
     }

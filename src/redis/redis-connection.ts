@@ -9,8 +9,18 @@ export function reconnectDelayMs(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt, 6), 5000);
 }
 
+/** Where the sentinels are and what they call the primary. */
+export interface SentinelSettings {
+  sentinels: Array<{ host: string; port: number }>;
+  masterName: string;
+  password?: string;
+}
+
 export interface RedisConnectionOptions {
-  url: string;
+  /** The server, or with `sentinel` only the primary's credentials, database and TLS. */
+  url?: string;
+  /** Ask these sentinels for the primary, and follow it after a failover. */
+  sentinel?: SentinelSettings;
   commandTimeoutMs: number;
   name: string;
   /** False for commands: while Redis is away they fail at once instead of waiting. */
@@ -44,7 +54,11 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisClien
     // A READONLY reply (a failover in progress) reconnects instead of failing writes for long.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  const redis = options.cluster ? openCluster(options.url, settings) : new Redis(options.url, settings);
+  const redis = options.sentinel
+    ? openThroughSentinels(options.sentinel, options.url, settings)
+    : options.cluster
+      ? openCluster(options.url!, settings)
+      : new Redis(options.url!, settings);
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) logger.error(`Redis unavailable (${err.message}); retrying with back-off`);
@@ -72,5 +86,29 @@ function openCluster(url: string, settings: RedisOptions): Cluster {
       password: seed.password ? decodeURIComponent(seed.password) : undefined,
       tls: seed.protocol === 'rediss:' ? {} : undefined,
     },
+  });
+}
+
+/**
+ * A connection to the primary the sentinels name. It checks the server's role when it
+ * connects (a replica is refused and the sentinels asked again), and leaves as soon as a
+ * sentinel announces a new primary (`+switch-master`), so a failover that leaves the old
+ * primary running as a replica is followed too, not only one that kills it.
+ */
+function openThroughSentinels(sentinel: SentinelSettings, url: string | undefined, settings: RedisOptions): Redis {
+  const primary = url ? new URL(url) : undefined;
+  return new Redis({
+    ...settings,
+    sentinels: sentinel.sentinels,
+    name: sentinel.masterName,
+    role: 'master',
+    sentinelPassword: sentinel.password,
+    sentinelRetryStrategy: reconnectDelayMs,
+    failoverDetector: true,
+    username: primary?.username ? decodeURIComponent(primary.username) : undefined,
+    password: primary?.password ? decodeURIComponent(primary.password) : undefined,
+    db: primary && primary.pathname.length > 1 ? Number(primary.pathname.slice(1)) : 0,
+    tls: primary?.protocol === 'rediss:' ? {} : undefined,
+    enableTLSForSentinelMode: primary?.protocol === 'rediss:',
   });
 }

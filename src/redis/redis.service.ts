@@ -1,12 +1,18 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import { openRedisConnection, RedisClient } from './redis-connection.js';
+import { openRedisConnection, RedisClient, SentinelSettings } from './redis-connection.js';
+import { ReplicationFence } from './replication-fence.js';
 
 export interface RedisSettings {
-  url: string;
+  /** The server; with `sentinel`, only the primary's credentials, database and TLS (optional). */
+  url?: string;
+  sentinel?: SentinelSettings;
   cluster: boolean;
   keyPrefix: string;
   commandTimeoutMs: number;
+  /** Replicas a confirmation's creation and decision must reach before they are acknowledged (0: none). */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
 }
 
 /** Seconds a caller should wait before retrying while Redis is away. */
@@ -24,6 +30,9 @@ export const REDIS_RETRY_AFTER_SECONDS = 2;
 export class RedisService implements OnApplicationShutdown {
   readonly commands: RedisClient;
   readonly subscriber: RedisClient;
+  /** Set with REDIS_WAIT_REPLICAS: waits for replicas on a connection of its own (WAIT blocks it). */
+  readonly fence: ReplicationFence | null = null;
+  private readonly fenceConnection: RedisClient | null = null;
   private readonly logger = new Logger(RedisService.name);
 
   constructor(
@@ -31,14 +40,28 @@ export class RedisService implements OnApplicationShutdown {
     instanceId: string,
   ) {
     const name = `cgw-${instanceId.slice(0, 8)}`;
-    const { url, commandTimeoutMs, cluster } = settings;
-    this.commands = openRedisConnection({ url, commandTimeoutMs, cluster, name, queueWhileOffline: false, autoPipelining: true });
+    const { url, sentinel, commandTimeoutMs, cluster } = settings;
+    const server = { url, sentinel, commandTimeoutMs, cluster };
+    this.commands = openRedisConnection({ ...server, name, queueWhileOffline: false, autoPipelining: true });
     // Subscriptions asked for while Redis is away are sent when it returns.
-    this.subscriber = openRedisConnection({ url, commandTimeoutMs, cluster, name: `${name}-sub`, queueWhileOffline: true });
+    this.subscriber = openRedisConnection({ ...server, name: `${name}-sub`, queueWhileOffline: true });
+    const replicas = settings.waitReplicas ?? 0;
+    if (replicas > 0) {
+      this.fenceConnection = openRedisConnection({ ...server, name: `${name}-wait`, queueWhileOffline: false });
+      this.fence = new ReplicationFence(this.fenceConnection, {
+        replicas,
+        timeoutMs: settings.waitTimeoutMs ?? 500,
+        channel: this.channel('fence'),
+      });
+    }
+  }
+
+  private get connections(): RedisClient[] {
+    return this.fenceConnection ? [this.commands, this.subscriber, this.fenceConnection] : [this.commands, this.subscriber];
   }
 
   get isReady(): boolean {
-    return this.commands.status === 'ready' && this.subscriber.status === 'ready';
+    return this.connections.every((connection) => connection.status === 'ready');
   }
 
   /** A key from parts; ids in it are escaped (see escapeKeyPart). */
@@ -85,9 +108,8 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.commands.quit(), this.subscriber.quit()]);
-    this.commands.disconnect();
-    this.subscriber.disconnect();
+    await Promise.allSettled(this.connections.map((connection) => connection.quit()));
+    for (const connection of this.connections) connection.disconnect();
   }
 }
 
