@@ -7,6 +7,7 @@ import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.j
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { StateBackend } from '../engine/state-backend.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
@@ -66,6 +67,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     private readonly delivery: DeliveryService,
     identity: InstanceIdentity,
     private readonly metrics: MetricsService,
+    private readonly backend: StateBackend,
   ) {
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
@@ -80,7 +82,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    if (!this.delivery.isShared) return;
+    // Overdue confirmations and waiters of a lost instance exist only where there are peers.
+    if (!this.backend.hasPeers) return;
     this.backgroundTimers = [
       setInterval(() => void this.settleOverdue(), OVERDUE_SCAN_MS),
       setInterval(() => void this.recheckWaiters(), WAITER_RECHECK_MS),

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Appended, HistoryEntry, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
+
+const SWEEP_INTERVAL_MS = 30_000;
 
 /** A kept frame, with what the byte bounds need. */
 interface KeptEntry extends HistoryEntry {
@@ -77,7 +80,8 @@ class MemoryStream {
  * frames within `maxBytesPerStream`; all streams together keep `maxBytesTotal`, the
  * oldest frame of all going first (its stream then reports a gap as any trimmed one does).
  */
-export class MemoryHistoryStore extends HistoryStore {
+export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, OnModuleDestroy {
+  private sweepTimer?: NodeJS.Timeout;
   private readonly streams = new Map<string, MemoryStream>();
   /** Every kept entry in append order (and some gone ones, until compacted): the oldest of all goes first. */
   private appendOrder: KeptEntry[] = [];
@@ -98,11 +102,17 @@ export class MemoryHistoryStore extends HistoryStore {
     return this.bytes;
   }
 
-  async append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Promise<Appended> {
-    return this.appendNow(stream, json, skipUsers);
+  onModuleInit(): void {
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
   }
 
-  appendNow(stream: StreamRef, json: string, skipUsers?: readonly string[]): Appended {
+  onModuleDestroy(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  /** Appends the frame (JSON of an object) to the stream, synchronously (the MemoryBroker's step). */
+  append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Appended {
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;
@@ -130,7 +140,8 @@ export class MemoryHistoryStore extends HistoryStore {
     return { position: { epoch: kept.epoch, offset: kept.top }, entries };
   }
 
-  override sweep(now: number): void {
+  /** Drops expired frames and forgotten streams (every 30 s, and by tests). */
+  sweep(now: number): void {
     for (const [key, kept] of this.streams) {
       const forgotten = kept.touchedAt < now - this.limits.metaTtlMs;
       if (forgotten || kept.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
