@@ -128,7 +128,9 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
   }
 
   async position(stream: StreamRef): Promise<StreamPosition> {
-    const kept = this.streamOf(stream, Date.now());
+    const now = Date.now();
+    const kept = this.streamOf(stream, now);
+    kept.touchedAt = Math.max(kept.touchedAt, now);
     return { epoch: kept.epoch, offset: kept.top };
   }
 
@@ -136,7 +138,7 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     kept.touchedAt = Math.max(kept.touchedAt, now);
-    const entries = takePage(kept.between(from, through ?? kept.top), page);
+    const entries = takePage(kept.between(from, through ?? kept.top), page).map(entryValue);
     return { position: { epoch: kept.epoch, offset: kept.top }, entries };
   }
 
@@ -153,6 +155,13 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
   private streamOf(stream: StreamRef, now: number): MemoryStream {
     const key = stream.kind === 'broadcast' ? 'b' : `${stream.kind[0]}:${stream.id}`;
     let kept = this.streams.get(key);
+    // What the sweep would drop is gone already, as Redis expires it: frames HISTORY_TTL after
+    // the stream's last one, the stream itself HISTORY_META_TTL after its last use.
+    if (kept?.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
+    if (kept && kept.touchedAt < now - this.limits.metaTtlMs) {
+      this.dropAll(kept);
+      kept = undefined;
+    }
     if (!kept) {
       kept = new MemoryStream(now);
       this.streams.set(key, kept);
@@ -197,4 +206,11 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
     this.appendOrderHead = 0;
     this.goneInOrder = 0;
   }
+}
+
+/** A kept entry as a value: what a reader does with it changes nothing kept. */
+function entryValue(entry: KeptEntry): HistoryEntry {
+  const value: HistoryEntry = { offset: entry.offset, at: entry.at, json: entry.json };
+  if (entry.skipUsers !== undefined) value.skipUsers = [...entry.skipUsers];
+  return value;
 }
