@@ -103,6 +103,7 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
   }
 
   onModuleInit(): void {
+    if (!this.enabled) return;
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
