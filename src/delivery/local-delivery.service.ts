@@ -63,6 +63,8 @@ export class LocalDeliveryService extends DeliveryService {
     // A subscriber who is also one of the users gets the frame on the user's stream only.
     const skipUsers = userIds.length > 0 ? userIds : undefined;
     for (const taskId of audience.taskIds ?? []) published.push(this.broker.publish({ stream: taskStream(taskId), json, skipUsers, exceptConnectionId, acceptedAt }));
+    // Most frames have one stream: no Promise.all on the hot path.
+    if (published.length === 1) return published[0];
     let reached = 0;
     for (const count of await Promise.all(published)) reached += count;
     return reached;
