@@ -21,7 +21,8 @@ export class RedisPresence extends Presence {
   }
 
   async join(userId: string, connectionId: string, limit: number): Promise<PresentConnection[]> {
-    const oldest = await this.redis.run(() => this.scripts.run('presenceJoin', [this.key(userId)], [this.member(connectionId), Date.now(), limit, this.ttlMs]));
+    // Not through RedisService.run: while Redis is away the caller lets the connection in quietly.
+    const oldest = await this.scripts.run('presenceJoin', [this.key(userId)], [this.member(connectionId), Date.now(), limit, this.ttlMs]);
     return oldest.map((member) => {
       const cut = member.indexOf(' ');
       return { instance: member.slice(0, cut), connectionId: member.slice(cut + 1) };
@@ -29,7 +30,7 @@ export class RedisPresence extends Presence {
   }
 
   async leave(userId: string, connectionId: string): Promise<void> {
-    await this.redis.run(() => this.redis.commands.zrem(this.key(userId), this.member(connectionId)));
+    await this.redis.commands.zrem(this.key(userId), this.member(connectionId));
   }
 
   private key(userId: string): string {
