@@ -5,13 +5,13 @@ import { validateEnvironment } from './config/environment.js';
 import { ConfirmationsModule } from './confirmations/confirmations.module.js';
 import { ConnectionsModule } from './connections/connections.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
+import { BackendModule } from './engine/backend.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InboxModule } from './inbox/inbox.module.js';
 import { LoggingModule, LoggingOptions } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
-import { RedisModule } from './redis/redis.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 
 export interface AppModuleOptions extends LoggingOptions {
@@ -40,7 +40,7 @@ export class AppModule {
           validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
         }),
         LoggingModule.forRoot(options),
-        RedisModule,
+        BackendModule,
         AuthModule,
         ConnectionsModule,
         DeliveryModule,

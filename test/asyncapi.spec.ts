@@ -164,7 +164,7 @@ async function fieldsAckServiceAdds(): Promise<Schema> {
   const config = { get: () => 300 };
   const store = { create: async () => undefined };
   const delivery = { deliver: async (_audience: unknown, frame: Schema) => ((sent = frame), 1) };
-  const service = new AckService(config as any, store as any, delivery as any, {} as any, {} as any);
+  const service = new AckService(config as any, store as any, delivery as any, {} as any, {} as any, { hasPeers: false } as any);
   await service.send({ userId: 'alice' }, { type: 'personal_notification', message: 'hi' }, 60);
   const { type: _type, message: _message, ...added } = sent;
   return added;

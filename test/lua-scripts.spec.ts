@@ -6,7 +6,7 @@ import { RedisServer } from './support/redis-server.js';
 import { requireProgram } from './support/system-dependency.js';
 
 /**
- * Each Lua script of the confirmation, ack and heartbeat stores, run directly against a
+ * Each Lua script (confirmation, ack and heartbeat stores, broker, history, presence), run directly against a
  * real redis-server through the registry the stores use (key names here are plain: the
  * scripts do not care how the stores name them).
  */
@@ -37,7 +37,7 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     const names: ScriptName[] = [
       'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
       'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
-      'heartbeatClaim', 'heartbeatStop',
+      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin',
     ];
     expect(files).toHaveLength(names.length);
     for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);
@@ -208,6 +208,74 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       expect(await scripts.run('heartbeatStop', ['hb'], ['h0'])).toEqual([]);
       expect(hash(await scripts.run('heartbeatStop', ['hb'], ['h1']))).toMatchObject({ id: 'h1' });
       expect(await redis.exists('hb')).toBe(0);
+    });
+  });
+
+  describe('broker and history', () => {
+    const KEYS = ['hist', 'meta'];
+    /** ARGV of broker-publish: frame prefix, size, ttl s, meta ttl s, epoch, now, skip, channel, envelope prefix, max bytes. */
+    const publish = (frame: string, over: { size?: number; maxBytes?: number; channel?: string; skip?: string; epoch?: string } = {}) =>
+      scripts.run('brokerPublish', KEYS, [
+        `${frame.slice(0, -1)},"offset":`, over.size ?? 10, 600, 86_400, over.epoch ?? 'ep1', 1000, over.skip ?? '', over.channel ?? '', '{"x":"c1",', over.maxBytes ?? 1_000_000,
+      ]);
+    const read = (from: string, through = '', frames = 100, bytes = 1_000_000) => scripts.run('historyRead', KEYS, [from, through, 'ep2', 86_400, 10, frames, bytes]);
+
+    it('publish appends with the next offset, keeps the first epoch and publishes envelope and frame together', async () => {
+      const listener = redis.duplicate();
+      const messages: string[] = [];
+      await listener.subscribe('ch');
+      listener.on('message', (_channel: string, message: string) => messages.push(message));
+      expect(await publish('{"a":1}', { channel: 'ch' })).toEqual([1, 1]);
+      expect(await publish('{"a":2}', { channel: 'ch', epoch: 'other' })).toEqual([2, 1]);
+      expect(await publish('{"a":3}')).toEqual([3, 0]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      listener.disconnect();
+      expect(messages).toEqual(['{"x":"c1","o":1}\n{"a":1,"offset":1}', '{"x":"c1","o":2}\n{"a":2,"offset":2}']);
+      expect(await redis.hgetall('meta')).toMatchObject({ e: 'ep1', s: '3' });
+      expect((await redis.xrange('hist', '-', '+')).map(([id, fields]) => [id, fields[1]])).toEqual([
+        ['1-0', '{"a":1,"offset":1}'], ['2-0', '{"a":2,"offset":2}'], ['3-0', '{"a":3,"offset":3}'],
+      ]);
+      expect(await redis.ttl('hist')).toBeGreaterThan(590);
+    });
+
+    it('publish trims to the last size frames and to the byte bound, counting the bytes kept', async () => {
+      for (let i = 1; i <= 5; i++) await publish(`{"n":${i}}`, { size: 3 });
+      expect((await redis.xrange('hist', '-', '+')).map(([id]) => id)).toEqual(['3-0', '4-0', '5-0']);
+      const frame = '{"n":6,"offset":6}';
+      await publish('{"n":6}', { size: 3, maxBytes: frame.length * 2 });
+      expect((await redis.xrange('hist', '-', '+')).map(([id]) => id)).toEqual(['5-0', '6-0']);
+      expect(Number(await redis.hget('meta', 'b'))).toBe(2 * frame.length);
+    });
+
+    it('publish keeps the skipped users with a task frame', async () => {
+      await publish('{"a":1}', { skip: '["alice"]' });
+      expect((await redis.xrange('hist', '-', '+'))[0][1]).toEqual(['d', '{"a":1,"offset":1}', 't', '1000', 's', '["alice"]']);
+    });
+
+    it('read makes an unknown stream at offset 0 with the given epoch, and pages by frames and bytes', async () => {
+      expect(await read('')).toEqual(['0', 'ep2', []]);
+      await redis.del('meta');
+      for (let i = 1; i <= 4; i++) await publish(`{"n":${i}}`);
+      const [top, epoch, entries] = await read('2');
+      expect([top, epoch, entries.map(([id]) => id)]).toEqual(['4', 'ep1', ['2-0', '3-0', '4-0']]);
+      expect((await read('1', '2'))[2].map(([id]) => id)).toEqual(['1-0', '2-0']);
+      expect((await read('1', '', 2))[2].map(([id]) => id)).toEqual(['1-0', '2-0']);
+      expect((await read('1', '', 100, 1))[2].map(([id]) => id)).toEqual(['1-0']);
+      expect(await redis.ttl('meta')).toBeGreaterThan(86_000);
+    });
+  });
+
+  describe('presence', () => {
+    const join = (member: string, at: number, limit: number) => scripts.run('presenceJoin', ['conns'], [member, at, limit, 60_000]);
+
+    it('join counts the member and removes the oldest others past the limit, never the joining one', async () => {
+      expect(await join('i1 a', 1, 2)).toEqual([]);
+      expect(await join('i2 b', 2, 2)).toEqual([]);
+      expect(await join('i1 c', 3, 2)).toEqual(['i1 a']);
+      expect(await redis.zrange('conns', 0, -1)).toEqual(['i2 b', 'i1 c']);
+      expect(await join('i1 c', 4, 1)).toEqual(['i2 b']);
+      expect(await redis.zrange('conns', 0, -1)).toEqual(['i1 c']);
+      expect(await redis.pttl('conns')).toBeGreaterThan(59_000);
     });
   });
 });

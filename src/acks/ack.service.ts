@@ -5,6 +5,7 @@ import type { Environment } from '../config/environment.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
+import { StateBackend } from '../engine/state-backend.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { epochSeconds } from '../protocol/server-frames.js';
@@ -59,6 +60,7 @@ export class AckService {
     private readonly delivery: DeliveryService,
     private readonly connections: ConnectionService,
     private readonly metrics: MetricsService,
+    private readonly backend: StateBackend,
   ) {
     this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
     this.defaultTimeoutSeconds = config.get('ACK_DEFAULT_TIMEOUT_SECONDS', { infer: true });
@@ -140,7 +142,7 @@ export class AckService {
       waiters.add(onAck);
       const deadline = setTimeout(() => finish(), Math.min(waitMs, message.expiresAt - Date.now()));
       // Only another instance can take an ack this one does not hear of.
-      const poll = this.delivery.isShared
+      const poll = this.backend.hasPeers
         ? setInterval(() => {
             this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
           }, WAIT_POLL_MS)

@@ -12,7 +12,6 @@ import { MemoryConfirmationStore } from './memory-confirmation.store.js';
 
 /** Records what would go to sockets; resolution events loop back as in one instance. */
 class RecordingDelivery extends DeliveryService {
-  readonly isShared = false;
   readonly sent: Array<{ audience: Audience; frame: any }> = [];
   private listeners: Array<(e: ResolutionEvent) => void> = [];
   async deliver(audience: Audience, frame: object) {
@@ -51,7 +50,7 @@ function serviceWith(env: Record<string, unknown> = {}) {
     retentionMs: settings.CONFIRMATION_RETENTION_SECONDS * 1000,
     maxRetained: settings.CONFIRMATION_MAX_RETAINED,
   });
-  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService());
+  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService(), { hasPeers: false } as never);
   return { service, delivery, store };
 }
 

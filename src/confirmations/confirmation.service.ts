@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { MAX_TIMER_MS } from '../common/timers.js';
@@ -7,9 +7,9 @@ import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.j
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { StateBackend } from '../engine/state-backend.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
-import { RedisService } from '../redis/redis.service.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
@@ -72,9 +72,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     private readonly delivery: DeliveryService,
     identity: InstanceIdentity,
     private readonly metrics: MetricsService,
-    @Optional() @Inject(RedisService) redis?: RedisService | null,
+    private readonly backend: StateBackend,
   ) {
-    this.fence = redis?.fence ?? null;
+    this.fence = backend.replicationFence;
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.maxTimeoutMs = config.get('WEBSOCKET_MAX_CALLBACK_TIMEOUT', { infer: true }) * 1000;
     this.timeoutDecision = config.get('WEBSOCKET_TIMEOUT_DECISION', { infer: true });
@@ -88,7 +88,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    if (!this.delivery.isShared) return;
+    // Overdue confirmations and waiters of a lost instance exist only where there are peers.
+    if (!this.backend.hasPeers) return;
     this.backgroundTimers = [
       setInterval(() => void this.settleOverdue(), OVERDUE_SCAN_MS),
       setInterval(() => void this.recheckWaiters(), WAITER_RECHECK_MS),

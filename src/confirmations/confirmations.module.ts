@@ -1,14 +1,11 @@
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import type { Environment } from '../config/environment.js';
+import { Settings } from '../config/settings.js';
 import { DeliveryModule } from '../delivery/delivery.module.js';
+import { StateBackend } from '../engine/state-backend.js';
 import { MetricsRegistryModule } from '../metrics/metrics-registry.module.js';
-import { RedisService } from '../redis/redis.service.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationStore } from './confirmation.store.js';
 import { ConfirmationsController } from './confirmations.controller.js';
-import { MemoryConfirmationStore } from './memory-confirmation.store.js';
-import { RedisConfirmationStore } from './redis-confirmation.store.js';
 
 @Module({
   imports: [DeliveryModule, MetricsRegistryModule],
@@ -17,14 +14,8 @@ import { RedisConfirmationStore } from './redis-confirmation.store.js';
     ConfirmationService,
     {
       provide: ConfirmationStore,
-      inject: [ConfigService, RedisService],
-      useFactory: (config: ConfigService<Environment, true>, redis: RedisService | null): ConfirmationStore => {
-        const retention = {
-          retentionMs: config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000,
-          maxRetained: config.get('CONFIRMATION_MAX_RETAINED', { infer: true }),
-        };
-        return redis ? new RedisConfirmationStore(redis, retention) : new MemoryConfirmationStore(retention);
-      },
+      inject: [StateBackend, Settings],
+      useFactory: (backend: StateBackend, settings: Settings): ConfirmationStore => backend.confirmationStore(settings.confirmationRetention),
     },
   ],
   exports: [ConfirmationService],

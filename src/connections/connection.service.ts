@@ -229,16 +229,6 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
   }
 
-  /** The users with a connection here. */
-  localUsers(): IterableIterator<string> {
-    return this.byUser.keys();
-  }
-
-  /** The tasks with a subscriber here. */
-  localTasks(): IterableIterator<string> {
-    return this.byTask.keys();
-  }
-
   connectionsOfUser(userId: string): ReadonlySet<ClientConnection> {
     return this.byUser.get(userId);
   }

@@ -29,19 +29,16 @@ export interface ResolutionEvent {
 }
 
 /**
- * The seam between the services and the sockets. The in-memory implementation reaches
- * this instance's connections; the Redis one reaches every instance's, through channels
- * that only instances with a member of the audience subscribe to.
+ * The seam between the services and the sockets: frames go through the Broker the backend
+ * provides (memory: this instance's connections; Redis: every instance's, through channels
+ * only instances with a member of the audience subscribe to).
  */
 export abstract class DeliveryService {
-  /** True when several instances share the state (cluster mode). */
-  abstract readonly isShared: boolean;
-
   /**
    * Delivers the frame. Resolves to the number of sockets it was written to, or in
    * cluster mode to the number of instances that hold a socket of the audience.
    */
-  abstract deliver(audience: Audience, frame: object): Promise<number>;
+  abstract deliver(audience: Audience, frame: object | string): Promise<number>;
 
   /** Wakes the callers waiting here and on the given instances. */
   abstract announceResolution(settled: Confirmation, waitingInstances: readonly string[]): Promise<void>;

@@ -1,78 +1,78 @@
-import { Injectable } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { Arrival, Broker, StreamFrame } from '../broker/broker.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Confirmation } from '../confirmations/confirmation.js';
-import { ConnectionService } from '../connections/connection.service.js';
+import { ConnectionService, MembershipChange } from '../connections/connection.service.js';
 import { type ConnectionFilter, type ConnectionListing, type ConnectionView, connectionView } from '../connections/connection-view.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { InstanceIdentity } from '../redis/instance-identity.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
+import { BROADCAST_STREAM, StreamRef, taskStream, userStream } from '../history/history.store.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import type { Presence, PresentConnection } from '../presence/presence.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
-import { BROADCAST_STREAM, connectionStreamKey, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
-import { MemoryHistoryStore } from '../history/memory-history.store.js';
 import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
-
-/** A frame of a stream, with its offset, before it is framed for the sockets. */
-export class StreamFrame {
-  constructor(
-    readonly json: string,
-    readonly stream: string,
-    readonly offset: number,
-  ) {}
-}
 
 function prepare(frame: object | string | StreamFrame): PreparedFrame {
   if (frame instanceof StreamFrame) return new PreparedFrame(frame.json, frame.stream, frame.offset);
   return new PreparedFrame(typeof frame === 'string' ? frame : JSON.stringify(frame));
 }
 
-/** Delivers to the sockets of this instance only. */
-@Injectable()
+/** The audience on this instance of one stream's frame. */
+function audienceOf(arrival: Arrival): Audience {
+  const { stream, exceptConnectionId } = arrival;
+  if (stream.kind === 'broadcast') return { everyone: true, exceptConnectionId };
+  return stream.kind === 'user' ? { userIds: [stream.id], exceptConnectionId } : { taskIds: [stream.id], exceptConnectionId };
+}
+
+/**
+ * Delivery through the Broker: a frame goes to each of its streams (the users', the tasks',
+ * or the broadcast), and what arrives here is written to this instance's sockets. On its own
+ * this is the whole of delivery for one process (memory backend); the Redis backend adds
+ * what instances tell each other (RedisDeliveryService).
+ */
 export class LocalDeliveryService extends DeliveryService {
-  readonly isShared: boolean = false;
+  protected readonly logger = new Logger(DeliveryService.name);
   private readonly resolutionListeners: Array<(event: ResolutionEvent) => void> = [];
-  /** The in-process history, when it is on (cluster delivery keeps history in Redis). */
-  private readonly memory?: MemoryHistoryStore;
 
   constructor(
     protected readonly connections: ConnectionService,
-    protected readonly history: HistoryStore,
-    protected readonly identity: InstanceIdentity,
+    protected readonly broker: Broker,
+    private readonly presence: Presence,
+    protected readonly instanceId: string,
     private readonly metrics: MetricsService,
   ) {
     super();
-    if (history instanceof MemoryHistoryStore && history.enabled) this.memory = history;
+    broker.onArrival((arrival) => this.arrived(arrival));
+    connections.onMembershipChange((change) => this.follow(change));
+    connections.onUserConnectionGone(({ userId, connectionId }) => void presence.leave(userId, connectionId).catch(() => undefined));
   }
 
-  async deliver(audience: Audience, frame: object): Promise<number> {
+  async deliver(audience: Audience, frame: object | string): Promise<number> {
     const acceptedAt = audience.acceptedAt ?? Date.now();
-    const delivered = this.deliverAndKeep(audience, frame);
-    this.observeDelivered(acceptedAt, delivered);
-    return delivered;
+    const reached = await this.publish(audience, typeof frame === 'string' ? frame : JSON.stringify(frame), acceptedAt);
+    this.observeDelivered(acceptedAt, reached);
+    return reached;
   }
 
-  private deliverAndKeep(audience: Audience, frame: object): number {
-    const memory = this.memory;
-    if (!memory) return this.deliverHere(audience, frame);
-    const json = JSON.stringify(frame);
-    const except = audience.exceptConnectionId;
-    if (audience.everyone) return this.deliverHere({ everyone: true, exceptConnectionId: except }, this.kept(BROADCAST_STREAM, memory, json));
+  /** One publication per stream of the audience; resolves to what the broker says each reached. */
+  protected async publish(audience: Audience, json: string, acceptedAt: number): Promise<number> {
+    const exceptConnectionId = audience.exceptConnectionId;
+    if (audience.everyone) return this.broker.publish({ stream: BROADCAST_STREAM, json, exceptConnectionId, acceptedAt });
     const userIds = audience.userIds ?? [];
-    let delivered = 0;
-    for (const userId of userIds) {
-      delivered += this.deliverHere({ userIds: [userId], exceptConnectionId: except }, this.kept(userStream(userId), memory, json));
-    }
-    for (const taskId of audience.taskIds ?? []) {
-      const skip = userIds.length > 0 ? userIds : undefined;
-      const prepared = this.kept(taskStream(taskId), memory, json, skip);
-      delivered += this.deliverHere({ taskIds: [taskId], exceptConnectionId: except }, prepared, skip);
-    }
-    return delivered;
+    const published: Array<Promise<number>> = [];
+    for (const userId of userIds) published.push(this.broker.publish({ stream: userStream(userId), json, exceptConnectionId, acceptedAt }));
+    // A subscriber who is also one of the users gets the frame on the user's stream only.
+    const skipUsers = userIds.length > 0 ? userIds : undefined;
+    for (const taskId of audience.taskIds ?? []) published.push(this.broker.publish({ stream: taskStream(taskId), json, skipUsers, exceptConnectionId, acceptedAt }));
+    // Most frames have one stream: no Promise.all on the hot path.
+    if (published.length === 1) return published[0];
+    let reached = 0;
+    for (const count of await Promise.all(published)) reached += count;
+    return reached;
   }
 
-  /** Appends to the stream; the result is framed on its first recipient, once for all. */
-  private kept(stream: StreamRef, memory: MemoryHistoryStore, json: string, skipUsers?: readonly string[]): StreamFrame {
-    const { offset, json: withOffset } = memory.appendNow(stream, json, skipUsers);
-    return new StreamFrame(withOffset, connectionStreamKey(stream), offset);
+  /** A frame of a stream reached this instance: to its sockets of the stream. */
+  protected arrived(arrival: Arrival): number {
+    return this.deliverHere(audienceOf(arrival), arrival.frame, arrival.skipUsers);
   }
 
   /**
@@ -110,24 +110,41 @@ export class LocalDeliveryService extends DeliveryService {
     this.endTaskSubscriptionsHere(userId, taskId);
   }
 
-  async admitUserConnection(newest: ClientConnection, limit: number): Promise<void> {
-    if (newest.userId === null) return;
-    const others = [...this.connections.connectionsOfUser(newest.userId)].filter((c) => c !== newest);
-    const excess = others.length + 1 - limit;
-    for (const oldest of others.slice(0, Math.max(0, excess))) this.closeReplaced(oldest);
+  /** The user's connections are counted by the presence; the oldest past the limit close wherever they are. */
+  async admitUserConnection(connection: ClientConnection, limit: number): Promise<void> {
+    const userId = connection.userId;
+    if (userId === null) return;
+    try {
+      for (const oldest of await this.presence.join(userId, connection.id, limit)) {
+        if (oldest.instance === this.instanceId) this.closeIfHere(oldest.connectionId);
+        else await this.closeElsewhere(userId, oldest);
+      }
+    } catch (err) {
+      // Shared state away: the connection stays; the limit is enforced again on the next connect.
+      this.logger.debug(`Per-user connection limit not checked now: ${(err as Error).message}`);
+    }
   }
 
-  async userReachable(_userId: string): Promise<void> {}
+  /** A connection of another instance: only a backend with several instances has one. */
+  protected async closeElsewhere(_userId: string, _oldest: PresentConnection): Promise<void> {}
 
-  async taskReachable(_taskId: string): Promise<void> {}
+  userReachable(userId: string): Promise<void> {
+    return this.broker.reachable(userStream(userId));
+  }
 
-  async broadcastReachable(): Promise<void> {}
+  taskReachable(taskId: string): Promise<void> {
+    return this.broker.reachable(taskStream(taskId));
+  }
+
+  broadcastReachable(): Promise<void> {
+    return this.broker.reachable(BROADCAST_STREAM);
+  }
 
   async listConnections(filter: ConnectionFilter): Promise<ConnectionListing> {
-    return { instances: [this.identity.id], unreachable: [], ...this.connectionsHere(filter) };
+    return { instances: [this.instanceId], unreachable: [], ...this.connectionsHere(filter) };
   }
 
-  /** Nothing shared can go away in memory mode. */
+  /** Nothing shared can go away in one process. */
   onReconnect(_listener: () => void): void {}
 
   protected connectionsHere({ userId, limit }: ConnectionFilter): { connections: ConnectionView[]; truncated: boolean } {
@@ -135,7 +152,7 @@ export class LocalDeliveryService extends DeliveryService {
     const connections: ConnectionView[] = [];
     for (const connection of open) {
       if (connections.length === limit) return { connections, truncated: true };
-      connections.push(connectionView(connection, this.identity.id));
+      connections.push(connectionView(connection, this.instanceId));
     }
     return { connections, truncated: false };
   }
@@ -145,8 +162,9 @@ export class LocalDeliveryService extends DeliveryService {
     if (delivered > 0) this.metrics.observeDelivery((Date.now() - acceptedAt) / 1000);
   }
 
-  protected closeReplaced(connection: ClientConnection): void {
-    this.connections.close(connection, CloseCode.ReplacedByNewerConnection, 'Too many connections for this user');
+  protected closeIfHere(connectionId: string): void {
+    const connection = this.connections.byId(connectionId);
+    if (connection) this.connections.close(connection, CloseCode.ReplacedByNewerConnection, 'Too many connections for this user');
   }
 
   protected notifyResolution(event: ResolutionEvent): void {
@@ -155,6 +173,13 @@ export class LocalDeliveryService extends DeliveryService {
 
   protected endTaskSubscriptionsHere(userId: string, taskId: string): void {
     for (const connection of [...this.connections.connectionsOfUser(userId)]) this.connections.unsubscribeTask(connection, taskId);
+  }
+
+  /** Frames of a user's or task's stream reach this instance while it holds a member of it. */
+  private follow(change: MembershipChange): void {
+    const stream: StreamRef = change.kind === 'user' ? userStream(change.id) : taskStream(change.id);
+    if (change.present) void this.broker.subscribe(stream);
+    else this.broker.unsubscribe(stream);
   }
 
   /** Plain loops over these, not a generator: a broadcast walks every connection. */

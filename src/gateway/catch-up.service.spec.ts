@@ -64,7 +64,7 @@ function setup(historySize = limits.size) {
   /** What live delivery does: append to the user's stream, send to the user's connections. */
   const publish = (count: number, padding = '') => {
     for (let i = 0; i < count; i++) {
-      const { offset, json } = history.appendNow(userStream('alice'), padding === '' ? '{"type":"n"}' : `{"type":"n","padding":"${padding}"}`);
+      const { offset, json } = history.append(userStream('alice'), padding === '' ? '{"type":"n"}' : `{"type":"n","padding":"${padding}"}`);
       for (const c of connections.connectionsOfUser('alice')) connections.send(c, new PreparedFrame(json, 'u', offset));
     }
   };

@@ -10,7 +10,7 @@ const ALICE = userStream('alice');
 async function storeWith(frames: number, size = limits.size): Promise<{ store: MemoryHistoryStore; epoch: string }> {
   const store = new MemoryHistoryStore({ ...limits, size });
   const { epoch } = await store.position(ALICE);
-  for (let i = 1; i <= frames; i++) store.appendNow(ALICE, `{"i":${i}}`);
+  for (let i = 1; i <= frames; i++) store.append(ALICE, `{"i":${i}}`);
   return { store, epoch };
 }
 
@@ -87,7 +87,7 @@ describe('StreamCatchUp', () => {
     let published = 0;
     const { result, sent } = await run(new StreamCatchUp(store, ALICE, { epoch, offset: 0 }, undefined, paging), () => {
       // Four frames land while the client reads each page: the ring of six loses four old ones.
-      for (let i = 0; i < 4; i++) store.appendNow(ALICE, `{"live":${++published}}`);
+      for (let i = 0; i < 4; i++) store.append(ALICE, `{"live":${++published}}`);
     });
     expect(sent).toEqual([1, 2, 5, 6]);
     expect(result).toMatchObject({ recovered: false, through: 6, sentFrom: 4 });
@@ -106,8 +106,8 @@ describe('StreamCatchUp', () => {
     const store = new MemoryHistoryStore(limits);
     const task = taskStream('t');
     const { epoch } = await store.position(task);
-    store.appendNow(task, '{"n":1}', ['owner']);
-    store.appendNow(task, '{"n":2}');
+    store.append(task, '{"n":1}', ['owner']);
+    store.append(task, '{"n":2}');
     const forOwner = await run(new StreamCatchUp(store, task, { epoch, offset: 0 }, undefined, { ...options, forUser: 'owner' }));
     expect(forOwner.sent).toEqual([2]);
     expect(forOwner.result).toMatchObject({ recovered: true, missed: 1 });

@@ -1,30 +1,31 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { RedisService } from '../redis/redis.service.js';
+import { StateBackend } from '../engine/state-backend.js';
 
-/** Readiness waits at most this long for Redis to answer a PING. */
+/** Readiness waits at most this long for the shared state to answer a PING. */
 const PING_TIMEOUT_MS = 1000;
 
-/** Up when Redis answers a PING in time; in memory mode there is no Redis to check. */
+/** Up when the shared state (Redis) answers a PING in time; with the state in this process there is nothing to check. */
 @Injectable()
 export class RedisHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
-    @Optional() @Inject(RedisService) private readonly redis: RedisService | null,
+    private readonly backend: StateBackend,
   ) {}
 
   get isConfigured(): boolean {
-    return this.redis !== null && this.redis !== undefined;
+    return this.backend.sharedState !== undefined;
   }
 
   async check(key = 'redis') {
     const indicator = this.indicators.check(key);
-    if (!this.redis) return indicator.up({ mode: 'memory' });
-    if (!this.redis.isReady) return indicator.down({ message: 'not connected' });
+    const shared = this.backend.sharedState;
+    if (!shared) return indicator.up({ mode: this.backend.kind });
+    if (!shared.isReady) return indicator.down({ message: 'not connected' });
     const started = Date.now();
     try {
       await Promise.race([
-        this.redis.commands.ping(),
+        shared.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS).unref()),
       ]);
       return indicator.up({ latency_ms: Date.now() - started });

@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { ConnectionService } from '../connections/connection.service.js';
-import { DeliveryService } from '../delivery/delivery.service.js';
-import { RedisDeliveryService } from '../delivery/redis-delivery.service.js';
-import { InstanceIdentity } from '../redis/instance-identity.js';
-import { InstanceRegistry } from '../redis/instance-registry.service.js';
+import { StateBackend } from '../engine/state-backend.js';
 import { HeartbeatService } from '../tasks/heartbeat.service.js';
 import { ServerStateService } from './server-state.service.js';
 
@@ -16,27 +13,13 @@ export class StatusService {
     private readonly connections: ConnectionService,
     private readonly confirmations: ConfirmationService,
     private readonly heartbeats: HeartbeatService,
-    private readonly delivery: DeliveryService,
-    private readonly registry: InstanceRegistry,
-    private readonly identity: InstanceIdentity,
+    private readonly backend: StateBackend,
   ) {}
 
-  /** Cluster mode only: the deployment's figures (the other keys are this instance's). */
+  /** With peers only: the deployment's figures (the other keys are this instance's). */
   async clusterStatus(): Promise<{ cluster: object } | undefined> {
-    if (!this.delivery.isShared) return undefined;
-    try {
-      const [pending, instances] = await Promise.all([this.confirmations.pendingTotal(), this.registry.aliveCount()]);
-      return {
-        cluster: {
-          instance_id: this.identity.id,
-          instances_alive: instances,
-          pending_confirmations: pending,
-          frames_received: this.delivery instanceof RedisDeliveryService ? { ...this.delivery.received } : undefined,
-        },
-      };
-    } catch {
-      return { cluster: { instance_id: this.identity.id, redis: 'unavailable' } };
-    }
+    const cluster = await this.backend.deploymentStatus(() => this.confirmations.pendingTotal());
+    return cluster && { cluster };
   }
 
   status() {

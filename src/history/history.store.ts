@@ -72,7 +72,8 @@ export interface HistoryLimits {
 }
 
 /**
- * The bounded history of every stream, as Centrifugo keeps it: a stream has an epoch and
+ * The bounded history of every stream, as Centrifugo keeps it (frames are appended by the
+ * Broker, which publishes them in the same step; this seam reads them): a stream has an epoch and
  * a counter; each appended frame gets the next offset, written into the frame itself
  * (`"offset":N` as its last field), and is kept while it is among the last `size` frames,
  * within the stream's byte bound and younger than `ttlMs`. The memory store keeps it in this process (a restart makes
@@ -85,9 +86,6 @@ export abstract class HistoryStore {
     return this.limits.size > 0;
   }
 
-  /** Appends the frame (JSON of an object) to the stream; resolves to its offset and final JSON. */
-  abstract append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Promise<Appended>;
-
   /** The stream's current position (made, with a new epoch, if the stream is unknown). */
   abstract position(stream: StreamRef): Promise<StreamPosition>;
 
@@ -96,9 +94,6 @@ export abstract class HistoryStore {
    * within the page limits, and the stream's position. Catch-ups read a stream page by page.
    */
   abstract readPage(stream: StreamRef, from: number, through: number | null, page: PageLimits): Promise<HistoryPage>;
-
-  /** Frees memory; the Redis store leaves expiry to Redis. */
-  sweep(_now: number): void {}
 }
 
 /** `{"a":1}` -> `{"a":1,"offset":` ; the offset and the closing brace are added on append. */

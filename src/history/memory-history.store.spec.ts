@@ -11,15 +11,15 @@ const offsetsOf = async (store: MemoryHistoryStore, from: number, through: numbe
 describe('MemoryHistoryStore', () => {
   it('numbers frames per stream and writes the offset into the frame', () => {
     const store = new MemoryHistoryStore(limits);
-    expect(store.appendNow(userStream('a'), '{"type":"x"}')).toEqual({ offset: 1, json: '{"type":"x","offset":1}' });
-    expect(store.appendNow(userStream('a'), '{}').json).toBe('{"offset":2}');
-    expect(store.appendNow(taskStream('t'), '{"type":"y"}').json).toBe('{"type":"y","task_offset":1}');
+    expect(store.append(userStream('a'), '{"type":"x"}')).toEqual({ offset: 1, json: '{"type":"x","offset":1}' });
+    expect(store.append(userStream('a'), '{}').json).toBe('{"offset":2}');
+    expect(store.append(taskStream('t'), '{"type":"y"}').json).toBe('{"type":"y","task_offset":1}');
   });
 
   it('reads the kept frames between two offsets, in bounded pages, with the position', async () => {
     const store = new MemoryHistoryStore(limits);
     const { epoch } = await store.position(userStream('a'));
-    for (let i = 0; i < 5; i++) store.appendNow(userStream('a'), `{"i":${i}}`);
+    for (let i = 0; i < 5; i++) store.append(userStream('a'), `{"i":${i}}`);
     expect(await store.readPage(userStream('a'), 1, null, page)).toMatchObject({ position: { epoch, offset: 5 } });
     expect(await offsetsOf(store, 1)).toEqual([3, 4, 5]);
     expect(await offsetsOf(store, 4)).toEqual([4, 5]);
@@ -33,11 +33,11 @@ describe('MemoryHistoryStore', () => {
   it('keeps a stream within its byte bound, dropping its oldest frames', async () => {
     const store = new MemoryHistoryStore({ ...limits, size: 100, maxBytesPerStream: 2500 });
     const kilobyte = `{"pad":"${'x'.repeat(1000)}"}`;
-    for (let i = 0; i < 5; i++) store.appendNow(userStream('a'), kilobyte);
+    for (let i = 0; i < 5; i++) store.append(userStream('a'), kilobyte);
     expect(await offsetsOf(store, 1)).toEqual([4, 5]);
     expect(store.totalBytes).toBeLessThanOrEqual(2500);
     // A frame larger than the bound is not kept at all.
-    store.appendNow(userStream('a'), `{"pad":"${'x'.repeat(3000)}"}`);
+    store.append(userStream('a'), `{"pad":"${'x'.repeat(3000)}"}`);
     expect(await offsetsOf(store, 1)).toEqual([]);
     expect(store.totalBytes).toBe(0);
   });
@@ -45,12 +45,12 @@ describe('MemoryHistoryStore', () => {
   it('keeps all streams within the total byte bound, the oldest frame of all going first', async () => {
     const store = new MemoryHistoryStore({ ...limits, size: 100, maxBytesTotal: 5000 });
     const kilobyte = `{"pad":"${'x'.repeat(1000)}"}`;
-    store.appendNow(userStream('old'), kilobyte);
-    for (let i = 0; i < 3; i++) store.appendNow(userStream('a'), kilobyte);
-    store.appendNow(BROADCAST_STREAM, kilobyte);
+    store.append(userStream('old'), kilobyte);
+    for (let i = 0; i < 3; i++) store.append(userStream('a'), kilobyte);
+    store.append(BROADCAST_STREAM, kilobyte);
     expect((await store.readPage(userStream('old'), 1, null, page)).entries).toEqual([]);
     expect(await offsetsOf(store, 1)).toEqual([1, 2, 3]);
-    for (let i = 0; i < 1000; i++) store.appendNow(userStream(`u${i}`), kilobyte);
+    for (let i = 0; i < 1000; i++) store.append(userStream(`u${i}`), kilobyte);
     expect(store.totalBytes).toBeLessThanOrEqual(5000);
     expect(await offsetsOf(store, 1)).toEqual([]);
     expect((await store.readPage(userStream('u999'), 1, null, page)).entries.map((entry) => entry.offset)).toEqual([1]);
@@ -58,7 +58,7 @@ describe('MemoryHistoryStore', () => {
 
   it('forgets idle streams and drops the frames of streams idle past the TTL', async () => {
     const store = new MemoryHistoryStore(limits);
-    store.appendNow(taskStream('t'), '{"n":1}', ['owner']);
+    store.append(taskStream('t'), '{"n":1}', ['owner']);
     expect((await store.readPage(taskStream('t'), 1, null, page)).entries[0]).toMatchObject({ offset: 1, skipUsers: ['owner'] });
     store.sweep(Date.now() + limits.ttlMs + 1);
     expect(store.totalBytes).toBe(0);

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Appended, HistoryEntry, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
+
+const SWEEP_INTERVAL_MS = 30_000;
 
 /** A kept frame, with what the byte bounds need. */
 interface KeptEntry extends HistoryEntry {
@@ -77,7 +80,8 @@ class MemoryStream {
  * frames within `maxBytesPerStream`; all streams together keep `maxBytesTotal`, the
  * oldest frame of all going first (its stream then reports a gap as any trimmed one does).
  */
-export class MemoryHistoryStore extends HistoryStore {
+export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, OnModuleDestroy {
+  private sweepTimer?: NodeJS.Timeout;
   private readonly streams = new Map<string, MemoryStream>();
   /** Every kept entry in append order (and some gone ones, until compacted): the oldest of all goes first. */
   private appendOrder: KeptEntry[] = [];
@@ -98,11 +102,18 @@ export class MemoryHistoryStore extends HistoryStore {
     return this.bytes;
   }
 
-  async append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Promise<Appended> {
-    return this.appendNow(stream, json, skipUsers);
+  onModuleInit(): void {
+    if (!this.enabled) return;
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
   }
 
-  appendNow(stream: StreamRef, json: string, skipUsers?: readonly string[]): Appended {
+  onModuleDestroy(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  /** Appends the frame (JSON of an object) to the stream, synchronously (the MemoryBroker's step). */
+  append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Appended {
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;
@@ -118,7 +129,9 @@ export class MemoryHistoryStore extends HistoryStore {
   }
 
   async position(stream: StreamRef): Promise<StreamPosition> {
-    const kept = this.streamOf(stream, Date.now());
+    const now = Date.now();
+    const kept = this.streamOf(stream, now);
+    kept.touchedAt = Math.max(kept.touchedAt, now);
     return { epoch: kept.epoch, offset: kept.top };
   }
 
@@ -126,11 +139,12 @@ export class MemoryHistoryStore extends HistoryStore {
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     kept.touchedAt = Math.max(kept.touchedAt, now);
-    const entries = takePage(kept.between(from, through ?? kept.top), page);
+    const entries = takePage(kept.between(from, through ?? kept.top), page).map(entryValue);
     return { position: { epoch: kept.epoch, offset: kept.top }, entries };
   }
 
-  override sweep(now: number): void {
+  /** Drops expired frames and forgotten streams (every 30 s, and by tests). */
+  sweep(now: number): void {
     for (const [key, kept] of this.streams) {
       const forgotten = kept.touchedAt < now - this.limits.metaTtlMs;
       if (forgotten || kept.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
@@ -142,6 +156,13 @@ export class MemoryHistoryStore extends HistoryStore {
   private streamOf(stream: StreamRef, now: number): MemoryStream {
     const key = stream.kind === 'broadcast' ? 'b' : `${stream.kind[0]}:${stream.id}`;
     let kept = this.streams.get(key);
+    // What the sweep would drop is gone already, as Redis expires it: frames HISTORY_TTL after
+    // the stream's last one, the stream itself HISTORY_META_TTL after its last use.
+    if (kept?.isStale(now - this.limits.ttlMs)) this.dropAll(kept);
+    if (kept && kept.touchedAt < now - this.limits.metaTtlMs) {
+      this.dropAll(kept);
+      kept = undefined;
+    }
     if (!kept) {
       kept = new MemoryStream(now);
       this.streams.set(key, kept);
@@ -186,4 +207,11 @@ export class MemoryHistoryStore extends HistoryStore {
     this.appendOrderHead = 0;
     this.goneInOrder = 0;
   }
+}
+
+/** A kept entry as a value: what a reader does with it changes nothing kept. */
+function entryValue(entry: KeptEntry): HistoryEntry {
+  const value: HistoryEntry = { offset: entry.offset, at: entry.at, json: entry.json };
+  if (entry.skipUsers !== undefined) value.skipUsers = [...entry.skipUsers];
+  return value;
 }

@@ -1,23 +1,45 @@
-import { Inject, Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
-import { InstanceIdentity } from './instance-identity.js';
-import { RedisService } from './redis.service.js';
+import type { RedisService } from './redis.service.js';
+
+/** The instances sharing the state, as /status and GET /connections count them. */
+export abstract class InstanceRegistry {
+  /** Instances heard from recently (this one included). */
+  abstract aliveCount(): Promise<number>;
+
+  /** The ids of the instances heard from recently (this one included). */
+  abstract aliveIds(): Promise<string[]>;
+}
+
+/** One process: this instance is the only one. */
+export class SingleInstanceRegistry extends InstanceRegistry {
+  constructor(private readonly instanceId: string) {
+    super();
+  }
+
+  async aliveCount(): Promise<number> {
+    return 1;
+  }
+
+  async aliveIds(): Promise<string[]> {
+    return [this.instanceId];
+  }
+}
 
 const ANNOUNCE_MS = 2000;
 /** An instance not heard from for this long counts as gone. */
 const ALIVE_WINDOW_MS = 3 * ANNOUNCE_MS;
 
-/** In cluster mode every instance says every few seconds that it is alive; /status counts them. */
-@Injectable()
-export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
+/** Every instance says every few seconds that it is alive, in one sorted set. */
+export class RedisInstanceRegistry extends InstanceRegistry {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly identity: InstanceIdentity,
-    @Optional() @Inject(RedisService) private readonly redis: RedisService | null,
-  ) {}
+    private readonly redis: RedisService,
+    private readonly instanceId: string,
+  ) {
+    super();
+  }
 
-  onModuleInit(): void {
-    if (!this.redis) return;
+  start(): void {
     // At once when the commands connection is ready (now, or when it becomes so, and after
     // every outage). Not isReady, which waits for the subscriber too: the commands' 'ready'
     // may already have passed while the subscriber is still connecting.
@@ -27,33 +49,30 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis?.commands.zrem(this.key(), this.identity.id).catch(() => undefined);
+    await this.redis.commands.zrem(this.key(), this.instanceId).catch(() => undefined);
   }
 
-  /** Instances heard from recently (only this one in memory mode). */
   async aliveCount(): Promise<number> {
-    if (!this.redis) return 1;
-    return this.redis.run(() => this.redis!.commands.zcount(this.key(), Date.now() - ALIVE_WINDOW_MS, '+inf'));
+    return this.redis.run(() => this.redis.commands.zcount(this.key(), Date.now() - ALIVE_WINDOW_MS, '+inf'));
   }
 
-  /** The ids of the instances heard from recently (only this one in memory mode). */
   async aliveIds(): Promise<string[]> {
-    if (!this.redis) return [this.identity.id];
-    return this.redis.commands.zrangebyscore(this.key(), Date.now() - ALIVE_WINDOW_MS, '+inf');
+    return this.redis.run(() => this.redis.commands.zrangebyscore(this.key(), Date.now() - ALIVE_WINDOW_MS, '+inf'));
   }
 
   private async announce(): Promise<void> {
     const now = Date.now();
-    await this.redis!.commands.multi()
-      .zadd(this.key(), now, this.identity.id)
+    await this.redis.commands
+      .multi()
+      .zadd(this.key(), now, this.instanceId)
       .zremrangebyscore(this.key(), '-inf', now - 10 * ALIVE_WINDOW_MS)
       .exec()
       .catch(() => undefined);
   }
 
   private key(): string {
-    return this.redis!.globalKey('instances');
+    return this.redis.globalKey('instances');
   }
 }

@@ -18,6 +18,9 @@ export interface ScriptReplies {
   heartbeatBeat: string[];
   heartbeatClaim: string[];
   heartbeatStop: string[];
+  brokerPublish: [offset: number, reached: number];
+  historyRead: [top: string, epoch: string, entries: Array<[id: string, fields: string[]]>];
+  presenceJoin: string[];
 }
 
 export type ScriptName = keyof ScriptReplies;
@@ -37,6 +40,9 @@ const SCRIPTS: Record<ScriptName, { file: string; keys: number }> = {
   heartbeatBeat: { file: 'heartbeat-beat.lua', keys: 1 },
   heartbeatClaim: { file: 'heartbeat-claim.lua', keys: 1 },
   heartbeatStop: { file: 'heartbeat-stop.lua', keys: 1 },
+  brokerPublish: { file: 'broker-publish.lua', keys: 2 },
+  historyRead: { file: 'history-read.lua', keys: 2 },
+  presenceJoin: { file: 'presence-join.lua', keys: 1 },
 };
 
 /** Beside this module: src/redis/lua under ts-jest, dist/redis/lua once built (the build copies them). */
@@ -50,7 +56,7 @@ export function scriptSource(name: ScriptName): string {
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 
 /**
- * The stores' Lua scripts, read and defined once per Redis connection. ioredis sends
+ * Every Lua script (stores, history, broker, presence), read and defined once per Redis connection. ioredis sends
  * EVALSHA and falls back to EVAL when Redis answers NOSCRIPT (after a restart or a
  * failover), and routes each call by its first key in a Redis Cluster.
  */
@@ -81,7 +87,7 @@ export class LuaScripts {
   }
 }
 
-/** The ioredis command name, apart from other modules' scripts (history, presence). */
+/** The ioredis command name, apart from anything else defined on the connection. */
 function commandName(name: ScriptName): string {
   return `cgwScript_${name}`;
 }

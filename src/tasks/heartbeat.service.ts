@@ -1,3 +1,4 @@
+import { StateBackend } from '../engine/state-backend.js';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
@@ -53,12 +54,14 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
     private readonly store: HeartbeatStore,
     private readonly delivery: DeliveryService,
     private readonly identity: InstanceIdentity,
+    private readonly backend: StateBackend,
   ) {
     this.defaultDurationMs = config.get('HEARTBEAT_DEFAULT_DURATION_SECONDS', { infer: true }) * 1000;
   }
 
   onModuleInit(): void {
-    if (!this.delivery.isShared) return;
+    // Heartbeats of a lost instance exist only where there are peers.
+    if (!this.backend.hasPeers) return;
     this.orphanScan = setInterval(() => void this.adoptOrphans(), ORPHAN_SCAN_MS);
     this.orphanScan.unref();
   }
