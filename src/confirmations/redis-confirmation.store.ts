@@ -50,9 +50,13 @@ export class RedisConfirmationStore extends ConfirmationStore {
       const indexKey = this.shared.idKey('cb', draft.callbackId);
       const owner = ownerOf(draft.userId, draft.taskId);
       const member = expiryMember(draft.userId, draft.callbackId);
+      // One round trip for the three slots outside the user's: the callback_id, the expiry
+      // schedule and the task's users. The last is only an index pendingForTask filters,
+      // so listing a user whose create then fails costs nothing but a look.
       const [claim, reservation] = await Promise.all([
         this.redis.set(indexKey, owner, 'PX', ttlMs, 'NX', 'GET'),
         this.scripts.run('confirmationReserve', [this.expiriesKey], [member, draft.expiresAt, limits.maxPendingTotal]),
+        this.indexTaskUser(draft, ttlMs),
       ]);
       // A place this call reserved and did not use goes back. Not when the member may be
       // another pending confirmation's (this user's, of another task): a place wrongly kept
@@ -102,10 +106,9 @@ export class RedisConfirmationStore extends ConfirmationStore {
       // Created from the draft: no need to read back (and parse) the prompt just stored.
       if (fields === 'cancelled') {
         const confirmation = bornCancelled(draft);
-        await Promise.all([this.indexTaskUser(confirmation, ttlMs), this.retainBornSettled(confirmation), this.redis.pexpire(indexKey, this.settings.retentionMs)]);
+        await Promise.all([this.retainBornSettled(confirmation), this.redis.pexpire(indexKey, this.settings.retentionMs)]);
         return { kind: 'created', confirmation };
       }
-      await this.indexTaskUser(draft, ttlMs);
       return { kind: 'created', confirmation: { ...draft } };
     });
   }
@@ -238,7 +241,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
     });
   }
 
-  /** The task's users, outside the user's slot (the expiry schedule entry was reserved before). */
+  /** The task's users, outside the user's slot. */
   private async indexTaskUser(confirmation: Confirmation, ttlMs: number): Promise<void> {
     await this.scripts.run('confirmationIndexTaskUser', [this.shared.taskKey(confirmation.taskId, 'users')], [confirmation.createdAt, confirmation.userId, ttlMs]);
   }
