@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { PreparedFrame } from '../connections/prepared-frame.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
@@ -87,7 +88,7 @@ export class AckService {
     };
     await this.store.create(message, this.retentionMs);
     const audience = 'userId' in to ? { userIds: [to.userId], acceptedAt } : { taskIds: [to.taskId], acceptedAt };
-    const delivered = await this.delivery.deliver(audience, sent);
+    const delivered = await this.delivery.deliver(audience, message.frame);
     return { message, delivered };
   }
 
@@ -163,7 +164,7 @@ export class AckService {
   private async resend(connection: ClientConnection, owner: { userId: string } | { taskId: string }): Promise<void> {
     try {
       for (const message of await this.store.unacked(owner, Date.now())) {
-        if (connection.socket.readyState === connection.socket.OPEN) this.connections.sendFrame(connection, JSON.parse(message.frame) as object);
+        if (connection.socket.readyState === connection.socket.OPEN) this.connections.send(connection, new PreparedFrame(message.frame));
       }
     } catch (err) {
       this.logger.warn(`Unacknowledged messages for ${connection.id} not re-sent now: ${(err as Error).message}`);

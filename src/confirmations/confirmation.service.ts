@@ -10,6 +10,7 @@ import { epochSeconds } from '../protocol/server-frames.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+import { promptJson } from './prompt-json.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
@@ -147,7 +148,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
     this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
-    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, confirmation.frame as object);
+    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, promptJson(confirmation) as string);
     return { confirmation, created: true };
   }
 

@@ -1,8 +1,8 @@
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { TaskStepResultFrame } from '../protocol/server-frames.js';
 import type { Confirmation } from './confirmation.js';
+import { promptJson, withStoredPrompt } from './prompt-json.js';
 import {
   ConfirmationStore,
   CreateLimits,
@@ -84,7 +84,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           draft.expiresAt,
           draft.stepName,
           draft.message,
-          JSON.stringify(draft.frame),
+          promptJson(draft) ?? '',
           limits.maxPendingPerUser,
           waiter ?? '',
           ttlMs,
@@ -311,9 +311,10 @@ function fromHash(flat: string[]): Confirmation {
   return fromRecord(record);
 }
 
+/** The prompt stays the JSON stored ('f'), not parsed on the way to a socket. */
 function fromRecord(r: Record<string, string>): Confirmation {
   const state = r.st as Confirmation['state'];
-  return {
+  const record: Confirmation = {
     callbackId: r.id,
     userId: r.u,
     taskId: r.t,
@@ -322,10 +323,11 @@ function fromRecord(r: Record<string, string>): Confirmation {
     expiresAt: Number(r.ea),
     stepName: r.sn,
     message: r.m,
-    frame: r.f === undefined || r.f === '' ? null : (JSON.parse(r.f) as TaskStepResultFrame),
+    frame: null,
     state,
     proceed: state === 'pending' ? null : r.p === '1',
     feedback: r.fb ?? null,
     settledAt: r.sa === undefined ? null : Number(r.sa),
   };
+  return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
 }

@@ -43,17 +43,17 @@ export class LocalDeliveryService extends DeliveryService {
     if (history instanceof MemoryHistoryStore && history.enabled) this.memory = history;
   }
 
-  async deliver(audience: Audience, frame: object): Promise<number> {
+  async deliver(audience: Audience, frame: object | string): Promise<number> {
     const acceptedAt = audience.acceptedAt ?? Date.now();
     const delivered = this.deliverAndKeep(audience, frame);
     this.observeDelivered(acceptedAt, delivered);
     return delivered;
   }
 
-  private deliverAndKeep(audience: Audience, frame: object): number {
+  private deliverAndKeep(audience: Audience, frame: object | string): number {
     const memory = this.memory;
     if (!memory) return this.deliverHere(audience, frame);
-    const json = JSON.stringify(frame);
+    const json = typeof frame === 'string' ? frame : JSON.stringify(frame);
     const except = audience.exceptConnectionId;
     if (audience.everyone) return this.deliverHere({ everyone: true, exceptConnectionId: except }, this.kept(BROADCAST_STREAM, memory, json));
     const userIds = audience.userIds ?? [];

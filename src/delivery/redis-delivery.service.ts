@@ -120,8 +120,8 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, STARTUP_SUBSCRIBE_WAIT_MS).unref())]);
   }
 
-  override async deliver(audience: Audience, frame: object): Promise<number> {
-    const json = JSON.stringify(frame);
+  override async deliver(audience: Audience, frame: object | string): Promise<number> {
+    const json = typeof frame === 'string' ? frame : JSON.stringify(frame);
     const x = audience.exceptConnectionId;
     const t = audience.acceptedAt ?? Date.now();
     if (audience.everyone) return this.send(BROADCAST_STREAM, this.broadcastChannel, { x, t }, json);
