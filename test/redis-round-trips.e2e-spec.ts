@@ -2,63 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { RedisService } from '../src/redis/redis.service.js';
 import { RedisServer } from './support/redis-server.js';
+import { RoundTrips } from './support/round-trips.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
 
 const haveRedis = requireProgram('redis-server', 'redis-server');
 
-interface Sent {
-  name: string;
-  args: string[];
-  /** Sequential round trip it belongs to: a command sent after a reply starts the next one. */
-  round: number;
-}
-
-/**
- * Records the commands of the app's command connection that mention `token` (a user or
- * callback id only this test uses, so timers' traffic stays out), each with its round trip.
- */
-class RoundTrips {
-  private sent: Sent[] = [];
-  private round = 0;
-  private repliedSinceLastSend = true;
-
-  constructor(
-    redis: RedisService,
-    private readonly token: string,
-  ) {
-    type Command = { name: string; args: unknown[]; resolve: (value: unknown) => void };
-    const client = redis.commands as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = (command, ...rest) => {
-      const args = command.args.map((arg) => (Buffer.isBuffer(arg) ? arg.toString() : String(arg)));
-      if (args.some((arg) => arg.includes(this.token))) {
-        if (this.repliedSinceLastSend) this.round++;
-        this.repliedSinceLastSend = false;
-        this.sent.push({ name: command.name, args, round: this.round });
-        const resolve = command.resolve;
-        command.resolve = (value) => {
-          this.repliedSinceLastSend = true;
-          resolve(value);
-        };
-      }
-      return send(command, ...rest);
-    };
-  }
-
-  get commands(): readonly Sent[] {
-    return this.sent;
-  }
-
-  reset(): void {
-    this.sent = [];
-    this.round = 0;
-    this.repliedSinceLastSend = true;
-  }
-}
-
 /** Issue 20 item 7: the cluster hot path, counted on a real redis-server. */
-(haveRedis ? describe : describe.skip)('Redis round trips of POST /notify (cluster mode)', () => {
+(haveRedis ? describe : describe.skip)('Redis round trips of confirmations (cluster mode)', () => {
   let redis: RedisServer;
   let t: TestApp;
 
@@ -71,9 +22,9 @@ class RoundTrips {
     await redis?.close();
   });
 
-  it('publishes the prompt after at most two sequential round trips', async () => {
+  it('POST /notify publishes the prompt after at most two sequential round trips', async () => {
     const user = `rt-${randomUUID()}`;
-    const trips = new RoundTrips(t.app.get(RedisService), user);
+    const trips = new RoundTrips(t.app.get(RedisService), (args) => args.some((arg) => arg.includes(user)));
     const tab = await t.connect(user);
     await sleep(100); // the user's channel subscription is not what is counted
     trips.reset();
@@ -83,10 +34,28 @@ class RoundTrips {
     expect((await tab.next('task_step_result')).callback_id).toBe(`${user}-cb`);
 
     const publish = trips.commands.find((c) => c.args.some((arg) => arg.includes(`ch:user:${user}`)));
-    const summary = trips.commands.map((c) => `${c.round} ${c.name}`).join(', ');
     expect(publish).toBeDefined();
     // Round trips before the one that publishes: the claim, the reservation and the task's
     // users together, then the create script.
-    expect(`${(publish as Sent).round - 1} round trips before publishing: ${summary}`).toMatch(/^[12] round trips/);
+    expect(`${(publish?.round ?? 0) - 1} round trips before publishing: ${trips.summary}`).toMatch(/^[12] round trips/);
   });
+
+  it('the callers waiting here are re-read in one batch, not one after another', async () => {
+    const user = `rt-${randomUUID()}`;
+    const trips = new RoundTrips(t.app.get(RedisService), (args) => args.some((arg) => arg.includes(user)));
+    const waiting = [1, 2, 3, 4].map((n) => t.http('POST', '/notify', notifyBody(user, 'task-rt', { callback_id: `${user}-${n}`, timeout_seconds: 30 })));
+    await sleep(500);
+    trips.reset();
+    // The safety re-read runs every 5 s; nothing else reads these confirmations meanwhile.
+    await sleep(5_500);
+    const reads = trips.commands.filter((c) => c.name === 'get' || c.name === 'hgetall');
+    expect(reads.length).toBeGreaterThanOrEqual(8);
+    expect(`${Math.max(...reads.map((c) => c.round))} round trips for ${reads.length} reads: ${trips.summary}`).toMatch(/^2 round trips/);
+    const tab = await t.connect(user);
+    for (let i = 0; i < waiting.length; i++) {
+      const prompt = await tab.next('task_step_result');
+      tab.send({ action: 'confirm', callback_id: prompt.callback_id, proceed: true });
+    }
+    expect((await Promise.all(waiting)).map((r) => r.body.state)).toEqual(['confirmed', 'confirmed', 'confirmed', 'confirmed']);
+  }, 20_000);
 });

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
@@ -39,7 +39,8 @@ export function toAckView(message: AckedMessage, now = Date.now()): AckView {
   };
 }
 
-const WAIT_POLL_MS = 250;
+/** Cluster mode: how often waiting callers re-read their messages, in case a wake-up was lost. */
+const WAIT_RECHECK_MS = 5000;
 
 /**
  * The design document's send_with_ack: a message gets a `message_id` and `requires_ack`,
@@ -48,8 +49,9 @@ const WAIT_POLL_MS = 250;
  * for the ack. The record is written before the frame goes out, so an ack cannot beat it.
  */
 @Injectable()
-export class AckService {
+export class AckService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(AckService.name);
+  private recheckTimer?: NodeJS.Timeout;
   private readonly waiters = new Map<string, Set<(message: AckedMessage) => void>>();
   private readonly retentionMs: number;
   readonly defaultTimeoutSeconds: number;
@@ -63,6 +65,19 @@ export class AckService {
   ) {
     this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
     this.defaultTimeoutSeconds = config.get('ACK_DEFAULT_TIMEOUT_SECONDS', { infer: true });
+    this.store.onAckedElsewhere((message) => this.wake(message));
+    this.delivery.onReconnect(() => void this.recheckWaiters());
+  }
+
+  /** Only another instance can take an ack this one does not hear of at once. */
+  onModuleInit(): void {
+    if (!this.delivery.isShared) return;
+    this.recheckTimer = setInterval(() => void this.recheckWaiters(), WAIT_RECHECK_MS);
+    this.recheckTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.recheckTimer);
   }
 
   /** Sends the frame to the user's connections (or the task's subscribers) and keeps it until acknowledged. */
@@ -118,7 +133,8 @@ export class AckService {
   /**
    * Resolves once the message is acknowledged, or with its record as it stands after
    * `waitMs`. Acks on this instance wake the waiter at once; in cluster mode an ack taken
-   * by another instance is seen by re-reading the record every 250 ms.
+   * by another instance wakes it through Redis pub/sub, and the record is read once the
+   * waiter is registered (an ack may have come before) and every WAIT_RECHECK_MS after.
    */
   async waitForAck(message: AckedMessage, waitMs: number, stopEarly?: (stop: () => void) => void): Promise<AckedMessage> {
     if (waitMs <= 0 || message.ackedAt !== null) return message;
@@ -131,7 +147,6 @@ export class AckService {
         if (done) return;
         done = true;
         clearTimeout(deadline);
-        clearInterval(poll);
         waiters.delete(onAck);
         if (waiters.size === 0) this.waiters.delete(id);
         if (settled) resolve(settled);
@@ -140,12 +155,7 @@ export class AckService {
       const onAck = (acked: AckedMessage) => finish(acked);
       waiters.add(onAck);
       const deadline = setTimeout(() => finish(), Math.min(waitMs, message.expiresAt - Date.now()));
-      // Only another instance can take an ack this one does not hear of.
-      const poll = this.delivery.isShared
-        ? setInterval(() => {
-            this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
-          }, WAIT_POLL_MS)
-        : undefined;
+      if (this.delivery.isShared) this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
       stopEarly?.(() => finish());
     });
   }
@@ -168,6 +178,19 @@ export class AckService {
       }
     } catch (err) {
       this.logger.warn(`Unacknowledged messages for ${connection.id} not re-sent now: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every waited-for message re-read at once (concurrent reads: one pipelined batch). */
+  private async recheckWaiters(): Promise<void> {
+    const ids = [...this.waiters.keys()];
+    if (ids.length === 0) return;
+    try {
+      for (const latest of await Promise.all(ids.map((id) => this.store.get(id)))) {
+        if (latest?.ackedAt != null) this.wake(latest);
+      }
+    } catch {
+      // Redis away: the next recheck (or the reconnect) tries again.
     }
   }
 

@@ -358,14 +358,18 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     // An early wake-up whose caller never came (it went away, or create failed after registering).
     const stale = Date.now() - WAITER_RECHECK_MS;
     for (const [callbackId, at] of this.earlyWakeUps) if (at < stale) this.earlyWakeUps.delete(callbackId);
-    for (const callbackId of [...this.waiters.keys()]) {
-      try {
-        const confirmation = await this.store.get(callbackId);
-        if (confirmation?.state !== 'pending') this.wakeAll(callbackId, confirmation);
-      } catch {
-        return; // Redis away: the next recheck (or the reconnect) tries again.
-      }
+    const callbackIds = [...this.waiters.keys()];
+    if (callbackIds.length === 0) return;
+    let latest: Array<Confirmation | undefined>;
+    try {
+      // Concurrent reads: the Redis store's calls go out pipelined, one batch per step.
+      latest = await Promise.all(callbackIds.map((callbackId) => this.store.get(callbackId)));
+    } catch {
+      return; // Redis away: the next recheck (or the reconnect) tries again.
     }
+    callbackIds.forEach((callbackId, i) => {
+      if (latest[i]?.state !== 'pending') this.wakeAll(callbackId, latest[i]);
+    });
   }
 
   private async finishWithLatest(callbackId: string, finish: (c?: Confirmation) => void): Promise<void> {
