@@ -37,6 +37,7 @@ export async function costBetween(start, end) {
     const commands = commandDelta(await start.commands, await end.commands);
     cost.redisCommands = commands.total;
     cost.redisCommandsByName = commands.perCommand;
+    cost.redisCommandSeconds = commands.usec / 1e6;
   }
   return cost;
 }
@@ -48,6 +49,9 @@ export function perOperation(cost, count, unit) {
   if (cost.instancesCpuSeconds !== undefined) {
     result[`instancesCpuPer${unit}Us`] = per(cost.instancesCpuSeconds) * 1e6;
     result[`redisCpuPer${unit}Us`] = per(cost.redisCpuSeconds) * 1e6;
+    // Redis's own account (INFO commandstats usec): the time in commands, without the
+    // event loop, the sockets and the pub/sub fan-out that the process CPU above includes.
+    result[`redisCommandUsecPer${unit}`] = per(cost.redisCommandSeconds) * 1e6;
     result[`redisCommandsPer${unit}`] = per(cost.redisCommands);
     result[`redisCommandsPer${unit}ByName`] = Object.fromEntries(
       Object.entries(cost.redisCommandsByName).sort((a, b) => b[1] - a[1]).map(([name, calls]) => [name, +(calls / count).toFixed(3)]),
