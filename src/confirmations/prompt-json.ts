@@ -1,23 +1,27 @@
 import type { TaskStepResultFrame } from '../protocol/server-frames.js';
 import type { Confirmation } from './confirmation.js';
 
-/** Each prompt frame's JSON, made once: the frame object is shared by every copy of its record. */
-const jsonOfFrame = new WeakMap<object, string>();
-/** The JSON of records read from Redis, whose frame object is made only if a field is read. */
-const jsonOfRecord = new WeakMap<object, string>();
+/**
+ * Where a prompt's JSON is kept: a hidden (non-enumerable, so neither JSON nor a copy of
+ * the record sees it) property of its frame object, which every copy of a memory record
+ * shares, or of a record read from Redis. Not a WeakMap: its entries cost every GC.
+ */
+const PROMPT_JSON = Symbol('promptJson');
+
+type Holder = { [PROMPT_JSON]?: string };
 
 /**
  * The prompt as it goes on the wire, serialized once from creation to every resend: the
  * record's stored JSON when it was read from Redis, else its frame's, stringified on the
- * first call and remembered. Null once the confirmation is settled.
+ * first call and kept. Null once the confirmation is settled.
  */
 export function promptJson(confirmation: Confirmation): string | null {
-  const stored = jsonOfRecord.get(confirmation);
+  const stored = (confirmation as Holder)[PROMPT_JSON];
   if (stored !== undefined) return stored;
-  const frame = confirmation.frame;
+  const frame = confirmation.frame as (TaskStepResultFrame & Holder) | null;
   if (frame === null) return null;
-  let json = jsonOfFrame.get(frame);
-  if (json === undefined) jsonOfFrame.set(frame, (json = JSON.stringify(frame)));
+  let json = frame[PROMPT_JSON];
+  if (json === undefined) Object.defineProperty(frame, PROMPT_JSON, { value: (json = JSON.stringify(frame)) });
   return json;
 }
 
@@ -27,16 +31,16 @@ export function promptJson(confirmation: Confirmation): string | null {
  */
 export function withStoredPrompt<T extends Confirmation>(record: T, json: string): T {
   let parsed: TaskStepResultFrame | undefined;
-  jsonOfRecord.set(record, json);
+  Object.defineProperty(record, PROMPT_JSON, { value: json, configurable: true });
   Object.defineProperty(record, 'frame', {
     enumerable: true,
     configurable: true,
     get: () => {
-      if (parsed === undefined) jsonOfFrame.set((parsed = JSON.parse(json) as TaskStepResultFrame), json);
+      if (parsed === undefined) Object.defineProperty((parsed = JSON.parse(json) as TaskStepResultFrame), PROMPT_JSON, { value: json });
       return parsed;
     },
     set: (value: TaskStepResultFrame | null) => {
-      jsonOfRecord.delete(record);
+      delete (record as Holder)[PROMPT_JSON];
       Object.defineProperty(record, 'frame', { value, writable: true, enumerable: true, configurable: true });
     },
   });
