@@ -7,6 +7,7 @@ import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.j
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
+import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
@@ -147,7 +148,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
-    this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
+    if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, promptJson(confirmation) as string);
     return { confirmation, created: true };
   }
@@ -318,6 +319,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
    * answer which connection gave it.
    */
   private logOutcome(confirmation: Confirmation, state: SettledState, decisionSeconds: number, connectionId?: string): void {
+    if (!infoLogged()) return;
     const { callbackId, userId, taskId } = confirmation;
     const decision = state === 'timed_out' ? `; decision: ${confirmation.proceed ? 'proceed' : 'reject'}` : '';
     this.logger.log(
