@@ -81,7 +81,7 @@ class RunningRedis {
   }
 }
 
-/** Calls per command between two commandCalls() readings, their total, and the command time (µs) summed. */
+/** Calls per command between two commandCalls() readings, their total, and the time (µs) Redis reports for them. */
 export function commandDelta(before, after) {
   const perCommand = {};
   for (const [name, count] of Object.entries(after)) {
@@ -89,9 +89,17 @@ export function commandDelta(before, after) {
     if (delta > 0) perCommand[name] = delta;
   }
   const total = Object.values(perCommand).reduce((sum, n) => sum + n, 0);
+  // A script's usec includes the commands it calls, which Redis also counts on their own:
+  // summing both would count them twice. `usec` is every command once (wherever called),
+  // `scriptUsec` the scripts' own (their commands included).
   let usec = 0;
-  for (const [name, spent] of Object.entries(after.usec ?? {})) usec += spent - (before.usec?.[name] ?? 0);
-  return { total, perCommand, usec };
+  let scriptUsec = 0;
+  for (const [name, spent] of Object.entries(after.usec ?? {})) {
+    const delta = spent - (before.usec?.[name] ?? 0);
+    if (/^(eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro)$/.test(name)) scriptUsec += delta;
+    else usec += delta;
+  }
+  return { total, perCommand, usec, scriptUsec };
 }
 
 export const redisLogPath = (logDir, name, tag) => join(logDir, `${name}-${tag}-redis.log`);
