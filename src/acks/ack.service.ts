@@ -8,6 +8,7 @@ import { PreparedFrame } from '../connections/prepared-frame.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { keepJson } from '../protocol/frame-json.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { AckedMessage, AckStore } from './ack.store.js';
 
@@ -65,12 +66,12 @@ export class AckService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.retentionMs = config.get('CONFIRMATION_RETENTION_SECONDS', { infer: true }) * 1000;
     this.defaultTimeoutSeconds = config.get('ACK_DEFAULT_TIMEOUT_SECONDS', { infer: true });
-    this.store.onAckedElsewhere((message) => this.wake(message));
-    this.delivery.onReconnect(() => void this.recheckWaiters());
   }
 
   /** Only another instance can take an ack this one does not hear of at once. */
   onModuleInit(): void {
+    this.store.onAckedElsewhere((message) => this.wake(message));
+    this.delivery.onReconnect(() => void this.recheckWaiters());
     if (!this.delivery.isShared) return;
     this.recheckTimer = setInterval(() => void this.recheckWaiters(), WAIT_RECHECK_MS);
     this.recheckTimer.unref();
@@ -90,11 +91,12 @@ export class AckService implements OnModuleInit, OnModuleDestroy {
     const now = Date.now();
     const messageId = randomUUID();
     const sent = { ...frame, message_id: messageId, requires_ack: true };
+    const json = keepJson(sent);
     const message: AckedMessage = {
       messageId,
       userId: 'userId' in to ? to.userId : null,
       taskId: 'taskId' in to ? to.taskId : null,
-      frame: JSON.stringify(sent),
+      frame: json,
       createdAt: now,
       expiresAt: now + timeoutSeconds * 1000,
       ackedAt: null,
@@ -103,7 +105,7 @@ export class AckService implements OnModuleInit, OnModuleDestroy {
     };
     await this.store.create(message, this.retentionMs);
     const audience = 'userId' in to ? { userIds: [to.userId], acceptedAt } : { taskIds: [to.taskId], acceptedAt };
-    const delivered = await this.delivery.deliver(audience, message.frame);
+    const delivered = await this.delivery.deliver(audience, sent);
     return { message, delivered };
   }
 

@@ -15,8 +15,8 @@ class RecordingDelivery extends DeliveryService {
   readonly isShared = false;
   readonly sent: Array<{ audience: Audience; frame: any }> = [];
   private listeners: Array<(e: ResolutionEvent) => void> = [];
-  async deliver(audience: Audience, frame: object | string) {
-    this.sent.push({ audience, frame: typeof frame === 'string' ? JSON.parse(frame) : frame });
+  async deliver(audience: Audience, frame: object) {
+    this.sent.push({ audience, frame });
     return 1;
   }
   async announceResolution(settled: Confirmation) {

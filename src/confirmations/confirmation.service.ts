@@ -11,7 +11,7 @@ import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
-import { promptJson } from './prompt-json.js';
+import { promptFrame } from './prompt-json.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
@@ -149,7 +149,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
     if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
-    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, promptJson(confirmation) as string);
+    await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt: input.acceptedAt }, promptFrame(confirmation) as object);
     return { confirmation, created: true };
   }
 

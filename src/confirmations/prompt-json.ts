@@ -1,28 +1,25 @@
+import { forgetJson, keepJson, keptJsonOf } from '../protocol/frame-json.js';
 import type { TaskStepResultFrame } from '../protocol/server-frames.js';
 import type { Confirmation } from './confirmation.js';
 
 /**
- * Where a prompt's JSON is kept: a hidden (non-enumerable, so neither JSON nor a copy of
- * the record sees it) property of its frame object, which every copy of a memory record
- * shares, or of a record read from Redis. Not a WeakMap: its entries cost every GC.
- */
-const PROMPT_JSON = Symbol('promptJson');
-
-type Holder = { [PROMPT_JSON]?: string };
-
-/**
  * The prompt as it goes on the wire, serialized once from creation to every resend: the
- * record's stored JSON when it was read from Redis, else its frame's, stringified on the
- * first call and kept. Null once the confirmation is settled.
+ * JSON stored with a record read from Redis, else its frame's, made on the first call and
+ * kept on the frame object (which every copy of a memory record shares). Null once the
+ * confirmation is settled.
  */
 export function promptJson(confirmation: Confirmation): string | null {
-  const stored = (confirmation as Holder)[PROMPT_JSON];
+  const stored = keptJsonOf(confirmation);
   if (stored !== undefined) return stored;
-  const frame = confirmation.frame as (TaskStepResultFrame & Holder) | null;
+  const frame = confirmation.frame;
   if (frame === null) return null;
-  let json = frame[PROMPT_JSON];
-  if (json === undefined) Object.defineProperty(frame, PROMPT_JSON, { value: (json = JSON.stringify(frame)) });
-  return json;
+  return keptJsonOf(frame) ?? keepJson(frame);
+}
+
+/** The prompt frame, with its JSON kept on it for delivery. */
+export function promptFrame(confirmation: Confirmation): TaskStepResultFrame | null {
+  promptJson(confirmation);
+  return confirmation.frame;
 }
 
 /**
@@ -31,16 +28,16 @@ export function promptJson(confirmation: Confirmation): string | null {
  */
 export function withStoredPrompt<T extends Confirmation>(record: T, json: string): T {
   let parsed: TaskStepResultFrame | undefined;
-  Object.defineProperty(record, PROMPT_JSON, { value: json, configurable: true });
+  keepJson(record, json);
   Object.defineProperty(record, 'frame', {
     enumerable: true,
     configurable: true,
     get: () => {
-      if (parsed === undefined) Object.defineProperty((parsed = JSON.parse(json) as TaskStepResultFrame), PROMPT_JSON, { value: json });
+      if (parsed === undefined) keepJson((parsed = JSON.parse(json) as TaskStepResultFrame), json);
       return parsed;
     },
     set: (value: TaskStepResultFrame | null) => {
-      delete (record as Holder)[PROMPT_JSON];
+      forgetJson(record);
       Object.defineProperty(record, 'frame', { value, writable: true, enumerable: true, configurable: true });
     },
   });

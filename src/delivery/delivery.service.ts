@@ -38,10 +38,10 @@ export abstract class DeliveryService {
   abstract readonly isShared: boolean;
 
   /**
-   * Delivers the frame (an object, or its JSON when it is kept serialized). Resolves to the number of sockets it was written to, or in
+   * Delivers the frame. Resolves to the number of sockets it was written to, or in
    * cluster mode to the number of instances that hold a socket of the audience.
    */
-  abstract deliver(audience: Audience, frame: object | string): Promise<number>;
+  abstract deliver(audience: Audience, frame: object): Promise<number>;
 
   /** Wakes the callers waiting here and on the given instances. */
   abstract announceResolution(settled: Confirmation, waitingInstances: readonly string[]): Promise<void>;

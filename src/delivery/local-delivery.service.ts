@@ -6,6 +6,7 @@ import { type ConnectionFilter, type ConnectionListing, type ConnectionView, con
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
+import { jsonOf, keptJsonOf } from '../protocol/frame-json.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { BROADCAST_STREAM, connectionStreamKey, HistoryStore, StreamRef, taskStream, userStream } from '../history/history.store.js';
 import { MemoryHistoryStore } from '../history/memory-history.store.js';
@@ -43,17 +44,17 @@ export class LocalDeliveryService extends DeliveryService {
     if (history instanceof MemoryHistoryStore && history.enabled) this.memory = history;
   }
 
-  async deliver(audience: Audience, frame: object | string): Promise<number> {
+  async deliver(audience: Audience, frame: object): Promise<number> {
     const acceptedAt = audience.acceptedAt ?? Date.now();
     const delivered = this.deliverAndKeep(audience, frame);
     this.observeDelivered(acceptedAt, delivered);
     return delivered;
   }
 
-  private deliverAndKeep(audience: Audience, frame: object | string): number {
+  private deliverAndKeep(audience: Audience, frame: object): number {
     const memory = this.memory;
-    if (!memory) return this.deliverHere(audience, frame);
-    const json = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    if (!memory) return this.deliverHere(audience, keptJsonOf(frame) ?? frame);
+    const json = jsonOf(frame);
     const except = audience.exceptConnectionId;
     if (audience.everyone) return this.deliverHere({ everyone: true, exceptConnectionId: except }, this.kept(BROADCAST_STREAM, memory, json));
     const userIds = audience.userIds ?? [];

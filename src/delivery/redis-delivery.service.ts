@@ -13,6 +13,7 @@ import { RedisHistoryStore } from '../history/redis-history.store.js';
 import { Audience, ResolutionEvent } from './delivery.service.js';
 import { LocalDeliveryService, StreamFrame } from './local-delivery.service.js';
 import { RedisPresence } from './redis-presence.js';
+import { jsonOf } from '../protocol/frame-json.js';
 
 /** What travels before the frame on a channel: who to leave out, or a control instruction. */
 interface Envelope {
@@ -120,8 +121,8 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, STARTUP_SUBSCRIBE_WAIT_MS).unref())]);
   }
 
-  override async deliver(audience: Audience, frame: object | string): Promise<number> {
-    const json = typeof frame === 'string' ? frame : JSON.stringify(frame);
+  override async deliver(audience: Audience, frame: object): Promise<number> {
+    const json = jsonOf(frame);
     const x = audience.exceptConnectionId;
     const t = audience.acceptedAt ?? Date.now();
     if (audience.everyone) return this.send(BROADCAST_STREAM, this.broadcastChannel, { x, t }, json);
