@@ -189,7 +189,7 @@ function saveReports(run, markdown, cfg) {
 
 function brief(result) {
   if (result.error && Object.keys(result).length === 1) return `FAILED: ${result.error}`;
-  const shown = ['opened', 'connectsPerSecond', 'rssPerConnection', 'p50', 'p99', 'perSecond', 'cpuPerDeliveryUs', 'cpuPerRoundTripUs', 'redisCommandsPerRoundTrip', 'redisCommandsPerBroadcast', 'serverCores', 'loadCores'];
+  const shown = ['opened', 'connectsPerSecond', 'rssPerConnection', 'p50', 'p99', 'perSecond', 'cpuPerDeliveryUs', 'cpuPerRoundTripUs', 'redisCommandUsecPerRoundTrip', 'redisScriptUsecPerRoundTrip', 'redisCommandsPerRoundTrip', 'redisCommandsPerBroadcast', 'serverCores', 'loadCores'];
   const parts = shown.filter((k) => typeof result[k] === 'number').map((k) => `${k}=${+result[k].toFixed(2)}`);
   return parts.join(' ') + (result.error ? ` PROBLEM: ${result.error}` : '');
 }

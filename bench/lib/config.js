@@ -7,14 +7,15 @@ export const SCENARIOS = ['fanout', 'confirm', 'push'];
 
 /** What --cluster runs: the scenarios and servers that have a cluster variant. */
 export const CLUSTER_SCENARIOS = ['fanout', 'confirm'];
-export const CLUSTER_SERVERS = ['gateway', 'socketio'];
+export const CLUSTER_SERVERS = ['gateway', 'socketio', 'socketio-express'];
 
-const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--scenarios=fanout,confirm,push] [--servers=gateway,raw-ws,socketio]
+const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--scenarios=fanout,confirm,push] [--servers=gateway,nest-floor,raw-ws,socketio,socketio-express]
   --smoke     tiny parameters, under a minute, for CI (no thresholds)
   --profile   CPU-profile each server during each scenario run (fan-out unless --scenarios says otherwise; no report written)
-  --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and socketio; fanout and confirm)
+  --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and the Socket.IO ones; fanout and confirm)
   env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
-       BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS BENCH_INSTANCES`;
+       BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS BENCH_INSTANCES
+       BENCH_GATEWAY_DIST (another build's dist/ to run as the gateway)`;
 
 export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   const flags = parseFlags(argv);

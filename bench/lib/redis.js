@@ -52,13 +52,21 @@ class RunningRedis {
     return rssBytes(this.pid);
   }
 
-  /** Calls per command since the server started (INFO commandstats), without the harness's own INFO calls. */
+  /**
+   * Calls per command since the server started (INFO commandstats), without the harness's
+   * own INFO calls, and under `usec` the microseconds Redis spent in each command (a
+   * script's time counts under EVALSHA, not under the commands it runs).
+   */
   async commandCalls() {
     const text = await this.client.info('commandstats');
     const calls = {};
-    for (const [, name, count] of text.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)) {
-      if (name !== 'info') calls[name] = Number(count);
+    const usec = {};
+    for (const [, name, count, spent] of text.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) {
+      if (name === 'info') continue;
+      calls[name] = Number(count);
+      usec[name] = Number(spent);
     }
+    Object.defineProperty(calls, 'usec', { value: usec, enumerable: false });
     return calls;
   }
 
@@ -73,7 +81,7 @@ class RunningRedis {
   }
 }
 
-/** Calls per command between two commandCalls() readings, and their total. */
+/** Calls per command between two commandCalls() readings, their total, and the time (µs) Redis reports for them. */
 export function commandDelta(before, after) {
   const perCommand = {};
   for (const [name, count] of Object.entries(after)) {
@@ -81,7 +89,17 @@ export function commandDelta(before, after) {
     if (delta > 0) perCommand[name] = delta;
   }
   const total = Object.values(perCommand).reduce((sum, n) => sum + n, 0);
-  return { total, perCommand };
+  // A script's usec includes the commands it calls, which Redis also counts on their own:
+  // summing both would count them twice. `usec` is every command once (wherever called),
+  // `scriptUsec` the scripts' own (their commands included).
+  let usec = 0;
+  let scriptUsec = 0;
+  for (const [name, spent] of Object.entries(after.usec ?? {})) {
+    const delta = spent - (before.usec?.[name] ?? 0);
+    if (/^(eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro)$/.test(name)) scriptUsec += delta;
+    else usec += delta;
+  }
+  return { total, perCommand, usec, scriptUsec };
 }
 
 export const redisLogPath = (logDir, name, tag) => join(logDir, `${name}-${tag}-redis.log`);

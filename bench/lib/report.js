@@ -46,6 +46,8 @@ const CLUSTER_METRICS = [
   { scenario: 'confirm', key: 'cpuPerRoundTripUs', label: 'CPU per round trip, instances + Redis', unit: 'µs', better: 'lower', digits: 0 },
   { scenario: 'confirm', key: 'instancesCpuPerRoundTripUs', label: 'CPU per round trip, instances', unit: 'µs', better: 'lower', digits: 0 },
   { scenario: 'confirm', key: 'redisCpuPerRoundTripUs', label: 'CPU per round trip, Redis', unit: 'µs', better: 'lower', digits: 0 },
+  { scenario: 'confirm', key: 'redisCommandUsecPerRoundTrip', label: 'Redis time in commands per round trip (INFO commandstats usec, scripts\' calls included)', unit: 'µs', better: 'lower', digits: 1 },
+  { scenario: 'confirm', key: 'redisScriptUsecPerRoundTrip', label: 'Redis time in scripts per round trip (EVALSHA usec, their calls included)', unit: 'µs', better: 'lower', digits: 1 },
   { scenario: 'confirm', key: 'redisCommandsPerRoundTrip', label: 'Redis commands per round trip', unit: 'commands', better: 'lower', digits: 1 },
   { scenario: 'confirm', key: 'serverCores', label: 'CPU busy, instances + Redis', unit: 'cores', digits: 2 },
   { scenario: 'confirm', key: 'loadCores', label: 'load generator CPU busy', unit: 'cores', digits: 2 },
@@ -54,7 +56,9 @@ const CLUSTER_METRICS = [
 const RATIOS = [
   ['gateway', 'raw-ws'],
   ['gateway', 'socketio'],
+  ['gateway', 'socketio-express'],
   ['socketio', 'raw-ws'],
+  ['socketio-express', 'socketio'],
   ['gateway', 'nest-floor'],
   ['nest-floor', 'raw-ws'],
   ['nest-floor', 'socketio'],
@@ -109,11 +113,15 @@ export function markdownReport(run) {
 
 const CLUSTER_NOTES = [
   'Cluster run: every session starts a fresh `redis-server --save \'\' --appendonly no` and the instances with',
-  'REDIS_URL pointing at it (the gateway\'s cluster mode; Socket.IO with `@socket.io/redis-adapter` on ioredis).',
+  'REDIS_URL pointing at it (the gateway\'s cluster mode; both Socket.IO servers with `@socket.io/redis-adapter` on ioredis).',
   'Clients connect to the instances in turn; a confirm loop for a user on instance i posts to instance i+1;',
   'broadcasts are posted to the first instance. CPU is utime + stime from /proc of all instances and of',
   'redis-server; Redis commands are the calls counted by `INFO commandstats` over the same window (the',
-  'harness\'s own INFO calls left out). RSS per connection includes the growth of Redis\'s RSS.',
+  'harness\'s own INFO calls left out). Redis time in commands is the `usec` it reports for every command',
+  'but scripts, summed (a command a script calls counts there too); time in scripts is EVALSHA\'s `usec`, which',
+  'includes the commands the script called (so the two overlap and are not added). Neither holds the event loop,',
+  'socket I/O or pub/sub fan-out that Redis\'s process CPU includes; both are wall time, which a busy machine',
+  'stretches. RSS per connection includes the growth of Redis\'s RSS.',
   '',
 ];
 
@@ -154,6 +162,8 @@ export function costSummary(results, servers) {
     cpuPerPushDeliveryUs: results.push?.[s]?.cpuPerDeliveryUs,
     cpuPerRoundTripUs: results.confirm?.[s]?.cpuPerRoundTripUs,
     redisCommandsPerRoundTrip: results.confirm?.[s]?.redisCommandsPerRoundTrip,
+    redisCommandUsecPerRoundTrip: results.confirm?.[s]?.redisCommandUsecPerRoundTrip,
+    redisScriptUsecPerRoundTrip: results.confirm?.[s]?.redisScriptUsecPerRoundTrip,
     rssPerConnectionKiB: results.connections?.[s]?.rssPerConnection / 1024,
     heapPerConnectionKiB: results.connections?.[s]?.heapPerConnection / 1024,
   }));

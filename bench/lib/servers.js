@@ -1,10 +1,10 @@
-// The three servers under test and how to start, watch and stop them.
+// The servers under test and how to start, watch and stop them.
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, track } from './children.js';
 import { getJson } from './http.js';
@@ -22,7 +22,8 @@ export const SERVERS = {
   // Our service exactly as users run it: the production build, configured by env only.
   gateway: {
     label: 'gateway',
-    script: 'dist/main.js',
+    // BENCH_GATEWAY_DIST: another build's dist folder (e.g. an older commit's, for pairs).
+    script: process.env.BENCH_GATEWAY_DIST ? join(resolve(process.env.BENCH_GATEWAY_DIST), 'main.js') : 'dist/main.js',
     nodeArgs: [],
     client: 'ws',
     memory: 'inspector',
@@ -43,6 +44,7 @@ export const SERVERS = {
   'nest-floor': { label: 'Nest floor', script: 'bench/servers/nest-floor.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },
   'raw-ws': { label: 'raw ws', script: 'bench/servers/raw-ws.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },
   socketio: { label: 'Socket.IO', script: 'bench/servers/socketio.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
+  'socketio-express': { label: 'Socket.IO + Express', script: 'bench/servers/socketio-express.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
 };
 
 export const HOST = '127.0.0.1';
@@ -54,7 +56,7 @@ export const HOST = '127.0.0.1';
  */
 export async function startServer(name, { logDir, tag, extraEnv = {}, inspectPort }) {
   const def = SERVERS[name];
-  if (!existsSync(join(ROOT, def.script))) throw new Error(`${def.script} is missing (run npm run build)`);
+  if (!existsSync(resolve(ROOT, def.script))) throw new Error(`${def.script} is missing (run npm run build)`);
   const port = await freePort();
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `${name}-${tag}.log`);
@@ -62,7 +64,7 @@ export async function startServer(name, { logDir, tag, extraEnv = {}, inspectPor
   const nodeOptions = inspectPort ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, `--inspect-port=${HOST}:${inspectPort}`].filter(Boolean).join(' ') } : {};
   const child = track(
     // Started outside the repo so a developer's .env cannot change what is measured.
-    spawn(process.execPath, [...def.nodeArgs, join(ROOT, def.script)], {
+    spawn(process.execPath, [...def.nodeArgs, resolve(ROOT, def.script)], {
       cwd: tmpdir(),
       env: { ...process.env, ...def.env, ...extraEnv, ...nodeOptions, WEBSOCKET_HOST: HOST, WEBSOCKET_PORT: String(port) },
       stdio: ['ignore', log, log],

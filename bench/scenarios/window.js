@@ -37,6 +37,8 @@ export async function costBetween(start, end) {
     const commands = commandDelta(await start.commands, await end.commands);
     cost.redisCommands = commands.total;
     cost.redisCommandsByName = commands.perCommand;
+    cost.redisCommandSeconds = commands.usec / 1e6;
+    cost.redisScriptSeconds = commands.scriptUsec / 1e6;
   }
   return cost;
 }
@@ -48,6 +50,11 @@ export function perOperation(cost, count, unit) {
   if (cost.instancesCpuSeconds !== undefined) {
     result[`instancesCpuPer${unit}Us`] = per(cost.instancesCpuSeconds) * 1e6;
     result[`redisCpuPer${unit}Us`] = per(cost.redisCpuSeconds) * 1e6;
+    // Redis's own account (INFO commandstats usec): the time in commands (each once, also
+    // when a script called it), and in scripts (their commands included), without the event
+    // loop, the sockets and the pub/sub fan-out that the process CPU above includes.
+    result[`redisCommandUsecPer${unit}`] = per(cost.redisCommandSeconds) * 1e6;
+    result[`redisScriptUsecPer${unit}`] = per(cost.redisScriptSeconds) * 1e6;
     result[`redisCommandsPer${unit}`] = per(cost.redisCommands);
     result[`redisCommandsPer${unit}ByName`] = Object.fromEntries(
       Object.entries(cost.redisCommandsByName).sort((a, b) => b[1] - a[1]).map(([name, calls]) => [name, +(calls / count).toFixed(3)]),

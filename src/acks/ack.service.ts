@@ -1,13 +1,15 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { PreparedFrame } from '../connections/prepared-frame.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { StateBackend } from '../engine/state-backend.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import { keepJson } from '../protocol/frame-json.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { AckedMessage, AckStore } from './ack.store.js';
 
@@ -39,7 +41,8 @@ export function toAckView(message: AckedMessage, now = Date.now()): AckView {
   };
 }
 
-const WAIT_POLL_MS = 250;
+/** Cluster mode: how often waiting callers re-read their messages, in case a wake-up was lost. */
+const WAIT_RECHECK_MS = 5000;
 
 /**
  * The design document's send_with_ack: a message gets a `message_id` and `requires_ack`,
@@ -48,8 +51,9 @@ const WAIT_POLL_MS = 250;
  * for the ack. The record is written before the frame goes out, so an ack cannot beat it.
  */
 @Injectable()
-export class AckService {
+export class AckService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(AckService.name);
+  private recheckTimer?: NodeJS.Timeout;
   private readonly waiters = new Map<string, Set<(message: AckedMessage) => void>>();
   private readonly retentionMs: number;
   readonly defaultTimeoutSeconds: number;
@@ -66,6 +70,19 @@ export class AckService {
     this.defaultTimeoutSeconds = config.get('ACK_DEFAULT_TIMEOUT_SECONDS', { infer: true });
   }
 
+  /** Only another instance can take an ack this one does not hear of at once. */
+  onModuleInit(): void {
+    this.store.onAckedElsewhere((message) => this.wake(message));
+    this.delivery.onReconnect(() => void this.recheckWaiters());
+    if (!this.backend.hasPeers) return;
+    this.recheckTimer = setInterval(() => void this.recheckWaiters(), WAIT_RECHECK_MS);
+    this.recheckTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.recheckTimer);
+  }
+
   /** Sends the frame to the user's connections (or the task's subscribers) and keeps it until acknowledged. */
   async send(
     to: { userId: string } | { taskId: string },
@@ -76,11 +93,12 @@ export class AckService {
     const now = Date.now();
     const messageId = randomUUID();
     const sent = { ...frame, message_id: messageId, requires_ack: true };
+    const json = keepJson(sent);
     const message: AckedMessage = {
       messageId,
       userId: 'userId' in to ? to.userId : null,
       taskId: 'taskId' in to ? to.taskId : null,
-      frame: JSON.stringify(sent),
+      frame: json,
       createdAt: now,
       expiresAt: now + timeoutSeconds * 1000,
       ackedAt: null,
@@ -119,7 +137,8 @@ export class AckService {
   /**
    * Resolves once the message is acknowledged, or with its record as it stands after
    * `waitMs`. Acks on this instance wake the waiter at once; in cluster mode an ack taken
-   * by another instance is seen by re-reading the record every 250 ms.
+   * by another instance wakes it through Redis pub/sub, and the record is read once the
+   * waiter is registered (an ack may have come before) and every WAIT_RECHECK_MS after.
    */
   async waitForAck(message: AckedMessage, waitMs: number, stopEarly?: (stop: () => void) => void): Promise<AckedMessage> {
     if (waitMs <= 0 || message.ackedAt !== null) return message;
@@ -132,7 +151,6 @@ export class AckService {
         if (done) return;
         done = true;
         clearTimeout(deadline);
-        clearInterval(poll);
         waiters.delete(onAck);
         if (waiters.size === 0) this.waiters.delete(id);
         if (settled) resolve(settled);
@@ -141,12 +159,7 @@ export class AckService {
       const onAck = (acked: AckedMessage) => finish(acked);
       waiters.add(onAck);
       const deadline = setTimeout(() => finish(), Math.min(waitMs, message.expiresAt - Date.now()));
-      // Only another instance can take an ack this one does not hear of.
-      const poll = this.backend.hasPeers
-        ? setInterval(() => {
-            this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
-          }, WAIT_POLL_MS)
-        : undefined;
+      if (this.backend.hasPeers) this.store.get(id).then((latest) => latest?.ackedAt != null && finish(latest), () => undefined);
       stopEarly?.(() => finish());
     });
   }
@@ -165,10 +178,23 @@ export class AckService {
   private async resend(connection: ClientConnection, owner: { userId: string } | { taskId: string }): Promise<void> {
     try {
       for (const message of await this.store.unacked(owner, Date.now())) {
-        if (connection.socket.readyState === connection.socket.OPEN) this.connections.sendFrame(connection, JSON.parse(message.frame) as object);
+        if (connection.socket.readyState === connection.socket.OPEN) this.connections.send(connection, new PreparedFrame(message.frame));
       }
     } catch (err) {
       this.logger.warn(`Unacknowledged messages for ${connection.id} not re-sent now: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every waited-for message re-read at once (concurrent reads: one pipelined batch). */
+  private async recheckWaiters(): Promise<void> {
+    const ids = [...this.waiters.keys()];
+    if (ids.length === 0) return;
+    try {
+      for (const latest of await Promise.all(ids.map((id) => this.store.get(id)))) {
+        if (latest?.ackedAt != null) this.wake(latest);
+      }
+    } catch {
+      // Redis away: the next recheck (or the reconnect) tries again.
     }
   }
 

@@ -41,6 +41,12 @@ export abstract class AckStore {
 
   /** Unacknowledged, unexpired messages for the user (or the task), oldest first. */
   abstract unacked(owner: { userId: string } | { taskId: string }, now: number): Promise<AckedMessage[]>;
+
+  /**
+   * Calls the listener with each message acknowledged on another instance, as soon as it
+   * is heard of (at most once: a wake-up can be lost, what is stored decides).
+   */
+  abstract onAckedElsewhere(listener: (message: AckedMessage) => void): void;
 }
 
 /** The outcome an ack has on a record; shared by both stores. */

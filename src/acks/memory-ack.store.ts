@@ -56,6 +56,9 @@ export class MemoryAckStore extends AckStore implements OnModuleInit, OnModuleDe
     return found.sort((a, b) => a.createdAt - b.createdAt);
   }
 
+  /** One process: every ack is taken here, and AckService hears of it directly. */
+  onAckedElsewhere(): void {}
+
   /** The message's entry, unless its retention has passed (then it is forgotten now). */
   private kept(messageId: string, now: number): { message: AckedMessage; forgetAt: number } | undefined {
     const kept = this.messages.get(messageId);

@@ -10,10 +10,22 @@ import { AckedMessage, AckOutcome, AckStore, decideAck } from './ack.store.js';
  */
 export class RedisAckStore extends AckStore {
   private readonly scripts: LuaScripts;
+  /** Where the ack script publishes each new ack, for the callers waiting on any instance. */
+  private readonly ackedChannel: string;
 
   constructor(private readonly redis: RedisService) {
     super();
     this.scripts = LuaScripts.of(redis.commands);
+    this.ackedChannel = redis.channel('acked');
+  }
+
+  /** One channel for the deployment: a wake-up is one small message per ack and instance. */
+  onAckedElsewhere(listener: (message: AckedMessage) => void): void {
+    this.redis.subscriber.on('message', (channel: string, record: string) => {
+      if (channel === this.ackedChannel) listener(JSON.parse(record) as AckedMessage);
+    });
+    // Resubscribed by ioredis after an outage; the subscriber queues this until it is ready.
+    void this.redis.subscriber.subscribe(this.ackedChannel).catch(() => undefined);
   }
 
   async create(message: AckedMessage, retentionMs: number): Promise<void> {
@@ -39,7 +51,7 @@ export class RedisAckStore extends AckStore {
     const verdict = decideAck(message, userId, now);
     if (verdict === 'forbidden' || (message.taskId !== null && verdict === 'acked' && !(await mayAck(message)))) return { kind: 'forbidden' };
     if (verdict !== 'acked') return { kind: verdict, message };
-    const [outcome, raw] = await this.redis.run(() => this.scripts.run('ack', [this.keyOf(messageId)], [userId, connectionId, now, retentionMs]));
+    const [outcome, raw] = await this.redis.run(() => this.scripts.run('ack', [this.keyOf(messageId)], [userId, connectionId, now, retentionMs, this.ackedChannel]));
     if (outcome === 'not_found') return { kind: 'not_found' };
     const settled = JSON.parse(raw) as AckedMessage;
     if (outcome === 'acked') await this.redis.run(() => this.redis.commands.zrem(this.indexOf(settled), messageId));

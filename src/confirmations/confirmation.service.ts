@@ -8,10 +8,12 @@ import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { StateBackend } from '../engine/state-backend.js';
+import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+import { promptFrame } from './prompt-json.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
@@ -158,13 +160,13 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
     this.expiryTimers.set(callbackId, timer);
-    this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
+    if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
   }
 
   private deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<unknown> {
-    return this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, confirmation.frame as object);
+    return this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {
@@ -351,6 +353,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
    * answer which connection gave it.
    */
   private logOutcome(confirmation: Confirmation, state: SettledState, decisionSeconds: number, connectionId?: string): void {
+    if (!infoLogged()) return;
     const { callbackId, userId, taskId } = confirmation;
     const decision = state === 'timed_out' ? `; decision: ${confirmation.proceed ? 'proceed' : 'reject'}` : '';
     this.logger.log(
@@ -393,14 +396,18 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     // An early wake-up whose caller never came (it went away, or create failed after registering).
     const stale = Date.now() - WAITER_RECHECK_MS;
     for (const [callbackId, at] of this.earlyWakeUps) if (at < stale) this.earlyWakeUps.delete(callbackId);
-    for (const callbackId of [...this.waiters.keys()]) {
-      try {
-        const confirmation = await this.store.get(callbackId);
-        if (confirmation?.state !== 'pending') this.wakeAll(callbackId, confirmation);
-      } catch {
-        return; // Redis away: the next recheck (or the reconnect) tries again.
-      }
+    const callbackIds = [...this.waiters.keys()];
+    if (callbackIds.length === 0) return;
+    let latest: Array<Confirmation | undefined>;
+    try {
+      // Concurrent reads: the Redis store's calls go out pipelined, one batch per step.
+      latest = await Promise.all(callbackIds.map((callbackId) => this.store.get(callbackId)));
+    } catch {
+      return; // Redis away: the next recheck (or the reconnect) tries again.
     }
+    callbackIds.forEach((callbackId, i) => {
+      if (latest[i]?.state !== 'pending') this.wakeAll(callbackId, latest[i]);
+    });
   }
 
   private async finishWithLatest(callbackId: string, finish: (c?: Confirmation) => void): Promise<void> {

@@ -1,8 +1,8 @@
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { TaskStepResultFrame } from '../protocol/server-frames.js';
 import type { Confirmation } from './confirmation.js';
+import { promptJson, withStoredPrompt } from './prompt-json.js';
 import {
   ConfirmationStore,
   CreateLimits,
@@ -50,9 +50,13 @@ export class RedisConfirmationStore extends ConfirmationStore {
       const indexKey = this.shared.idKey('cb', draft.callbackId);
       const owner = ownerOf(draft.userId, draft.taskId);
       const member = expiryMember(draft.userId, draft.callbackId);
+      // One round trip for the three slots outside the user's: the callback_id, the expiry
+      // schedule and the task's users. The last is only an index pendingForTask filters,
+      // so listing a user whose create then fails costs nothing but a look.
       const [claim, reservation] = await Promise.all([
         this.redis.set(indexKey, owner, 'PX', ttlMs, 'NX', 'GET'),
         this.scripts.run('confirmationReserve', [this.expiriesKey], [member, draft.expiresAt, limits.maxPendingTotal]),
+        this.indexTaskUser(draft, ttlMs),
       ]);
       // A place this call reserved and did not use goes back. Not when the member may be
       // another pending confirmation's (this user's, of another task): a place wrongly kept
@@ -80,7 +84,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           draft.expiresAt,
           draft.stepName,
           draft.message,
-          JSON.stringify(draft.frame),
+          promptJson(draft) ?? '',
           limits.maxPendingPerUser,
           waiter ?? '',
           ttlMs,
@@ -102,10 +106,9 @@ export class RedisConfirmationStore extends ConfirmationStore {
       // Created from the draft: no need to read back (and parse) the prompt just stored.
       if (fields === 'cancelled') {
         const confirmation = bornCancelled(draft);
-        await Promise.all([this.indexTaskUser(confirmation, ttlMs), this.retainBornSettled(confirmation), this.redis.pexpire(indexKey, this.settings.retentionMs)]);
+        await Promise.all([this.retainBornSettled(confirmation), this.redis.pexpire(indexKey, this.settings.retentionMs)]);
         return { kind: 'created', confirmation };
       }
-      await this.indexTaskUser(draft, ttlMs);
       return { kind: 'created', confirmation: { ...draft } };
     });
   }
@@ -238,7 +241,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
     });
   }
 
-  /** The task's users, outside the user's slot (the expiry schedule entry was reserved before). */
+  /** The task's users, outside the user's slot. */
   private async indexTaskUser(confirmation: Confirmation, ttlMs: number): Promise<void> {
     await this.scripts.run('confirmationIndexTaskUser', [this.shared.taskKey(confirmation.taskId, 'users')], [confirmation.createdAt, confirmation.userId, ttlMs]);
   }
@@ -308,9 +311,10 @@ function fromHash(flat: string[]): Confirmation {
   return fromRecord(record);
 }
 
+/** The prompt stays the JSON stored ('f'), not parsed on the way to a socket. */
 function fromRecord(r: Record<string, string>): Confirmation {
   const state = r.st as Confirmation['state'];
-  return {
+  const record: Confirmation = {
     callbackId: r.id,
     userId: r.u,
     taskId: r.t,
@@ -319,10 +323,11 @@ function fromRecord(r: Record<string, string>): Confirmation {
     expiresAt: Number(r.ea),
     stepName: r.sn,
     message: r.m,
-    frame: r.f === undefined || r.f === '' ? null : (JSON.parse(r.f) as TaskStepResultFrame),
+    frame: null,
     state,
     proceed: state === 'pending' ? null : r.p === '1',
     feedback: r.fb ?? null,
     settledAt: r.sa === undefined ? null : Number(r.sa),
   };
+  return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
 }

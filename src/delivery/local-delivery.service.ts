@@ -8,12 +8,13 @@ import { PreparedFrame } from '../connections/prepared-frame.js';
 import { BROADCAST_STREAM, StreamRef, taskStream, userStream } from '../history/history.store.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Presence, PresentConnection } from '../presence/presence.js';
+import { jsonOf } from '../protocol/frame-json.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
 
 function prepare(frame: object | string | StreamFrame): PreparedFrame {
   if (frame instanceof StreamFrame) return new PreparedFrame(frame.json, frame.stream, frame.offset);
-  return new PreparedFrame(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  return new PreparedFrame(typeof frame === 'string' ? frame : jsonOf(frame));
 }
 
 /** The audience on this instance of one stream's frame. */
@@ -48,7 +49,7 @@ export class LocalDeliveryService extends DeliveryService {
 
   async deliver(audience: Audience, frame: object | string): Promise<number> {
     const acceptedAt = audience.acceptedAt ?? Date.now();
-    const reached = await this.publish(audience, typeof frame === 'string' ? frame : JSON.stringify(frame), acceptedAt);
+    const reached = await this.publish(audience, typeof frame === 'string' ? frame : jsonOf(frame), acceptedAt);
     this.observeDelivered(acceptedAt, reached);
     return reached;
   }

@@ -10,6 +10,7 @@ import type { Presence, PresentConnection } from '../presence/presence.js';
 import type { InstanceRegistry } from '../redis/instance-registry.service.js';
 import { Audience } from './delivery.service.js';
 import { LocalDeliveryService } from './local-delivery.service.js';
+import { jsonOf } from '../protocol/frame-json.js';
 
 /** How long start-up waits for the broadcast and instance channels before listening anyway. */
 const STARTUP_SUBSCRIBE_WAIT_MS = 2000;
@@ -63,7 +64,7 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
 
   /** Resolves to the number of instances that hold a socket of the audience; each observes its own latency. */
   override async deliver(audience: Audience, frame: object | string): Promise<number> {
-    return this.publish(audience, typeof frame === 'string' ? frame : JSON.stringify(frame), audience.acceptedAt ?? Date.now());
+    return this.publish(audience, typeof frame === 'string' ? frame : jsonOf(frame), audience.acceptedAt ?? Date.now());
   }
 
   protected override arrived(arrival: Arrival): number {

@@ -4,8 +4,10 @@ import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, We
 import type { WebSocket } from 'ws';
 import type { Environment } from '../config/environment.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
+import { promptJson } from '../confirmations/prompt-json.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { closeSocket, ConnectionService } from '../connections/connection.service.js';
+import { PreparedFrame } from '../connections/prepared-frame.js';
 import { AckService } from '../acks/ack.service.js';
 import { AckFrame, CancelFrame, ClientAction, ConfirmFrame, MAX_EPOCH_LENGTH, ResumeFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
@@ -264,8 +266,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     try {
       await this.delivery.userReachable(userId);
       for (const confirmation of await this.confirmations.pendingForUser(userId)) {
-        if (confirmation.frame && connection.socket.readyState === connection.socket.OPEN) {
-          this.connections.sendFrame(connection, confirmation.frame);
+        const prompt = promptJson(confirmation);
+        if (prompt !== null && connection.socket.readyState === connection.socket.OPEN) {
+          this.connections.send(connection, new PreparedFrame(prompt));
         }
       }
     } catch (err) {
