@@ -13,7 +13,8 @@ export interface ClientConnection {
   readonly tokenExpiresAtMonotonic: number | null;
   /** Null until the connection identifies itself; broadcasts still reach it. */
   userId: string | null;
-  readonly tasks: Set<string>;
+  /** NO_TASKS until the first subscribe (ConnectionService.subscribeTask), so idle connections share one. */
+  tasks: ReadonlySet<string>;
   /** Set when a keepalive ping is out, cleared by the pong. */
   pingSentAt: number | null;
   /** Token bucket of client frames (see ConnectionService.admitFrame); monotonic ms. */
@@ -45,10 +46,26 @@ export interface ClientConnection {
   streamStarts: Map<string, number> | null;
   /** Round trip of the last answered keepalive ping, in ms; null until one was answered. */
   rttMs: number | null;
+  /**
+   * The gateway's message handlers bound to this socket, in the order of `actions` (one
+   * array shared by every connection); see GatewayWsAdapter.bindMessageHandlers.
+   */
+  actions: readonly string[];
+  handlers: readonly ((...args: unknown[]) => unknown)[];
   /** Frames received from and written to the client. */
   framesIn: number;
   framesOut: number;
 }
+
+/** The task set of every connection subscribed to none: never written to. */
+export const NO_TASKS: ReadonlySet<string> = new (class NoTasks extends Set<string> {
+  add(): never {
+    throw new Error('NO_TASKS is shared by every connection and stays empty');
+  }
+})();
+
+/** The handlers of a connection that has none bound (yet). */
+export const NO_HANDLERS: readonly never[] = Object.freeze([]);
 
 /** The fields every log line about a socket carries, so its lines can be found by connection or user. */
 export function socketLogFields(connection: ClientConnection): { connectionId: string; userId: string | null } {
