@@ -2,8 +2,10 @@
 // production build with --heapsnapshot-signal, writes a heap snapshot with no client and
 // one with N idle clients (a snapshot collects garbage first), and prints the difference
 // per connection, largest first, with the RSS difference per connection beside it.
+// With --confirms=M, the clients stay and the two snapshots are taken around M confirm
+// round trips instead (each client answers its prompts), per round trip.
 //
-//   node bench/idle-heap.js [clients=2000] [rows=40]
+//   node bench/idle-heap.js [clients=2000] [rows=40] [--confirms=M]
 //
 // Runs the gateway on the Node running this script (e.g. a Node 24 binary).
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -11,11 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { installExitHandlers, killAll } from './lib/children.js';
-import { startServer } from './lib/servers.js';
+import { postJson } from './lib/http.js';
+import { confirmAnswer, notifyBody } from './lib/payload.js';
+import { AUTH_HEADERS, startServer } from './lib/servers.js';
 import { sleep } from './lib/stats.js';
 
-const CLIENTS = Number(process.argv[2] ?? 2000);
-const ROWS = Number(process.argv[3] ?? 40);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const CLIENTS = Number(positional[0] ?? 2000);
+const ROWS = Number(positional[1] ?? 40);
+const CONFIRMS = Number(process.argv.find((a) => a.startsWith('--confirms='))?.split('=')[1] ?? 0);
 
 async function main() {
   installExitHandlers();
@@ -24,6 +30,7 @@ async function main() {
   try {
     await openClients(server.baseUrl, 50, 'warm').then(closeAll); // first-use allocations out of the diff
     await sleep(1_000);
+    if (CONFIRMS > 0) return await measureConfirms(server);
     const rssBefore = server.rss();
     const before = await snapshot(server.pid);
     const clients = await openClients(server.baseUrl, CLIENTS, 'idle');
@@ -39,6 +46,38 @@ async function main() {
     await server.stop();
     killAll();
   }
+}
+
+async function measureConfirms(server) {
+  const clients = await openClients(server.baseUrl, CLIENTS, 'confirm');
+  clients.forEach(autoConfirm);
+  let step = 0;
+  const roundTrips = async (count) => {
+    for (let done = 0; done < count; done += clients.length) {
+      await Promise.all(clients.slice(0, Math.min(clients.length, count - done)).map((_, i) => notify(server, `confirm-${i}`, step++)));
+    }
+  };
+  await roundTrips(Math.min(CONFIRMS, 2_000)); // warm-up
+  const before = await snapshot(server.pid);
+  await roundTrips(CONFIRMS);
+  await sleep(1_000);
+  const after = await snapshot(server.pid);
+  console.log(`node ${process.version}, ${CONFIRMS} confirm round trips over ${clients.length} users`);
+  printGrowth(before, after, CONFIRMS);
+  printNew(before, after, CONFIRMS);
+  closeAll(clients);
+}
+
+function autoConfirm(ws, n) {
+  ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString());
+    if (frame.type === 'task_step_result') ws.send(JSON.stringify(confirmAnswer(frame.callback_id, n)));
+  });
+}
+
+async function notify(server, userId, step) {
+  const res = await postJson(`${server.baseUrl}/notify`, notifyBody(userId, step), { headers: AUTH_HEADERS, timeoutMs: 30_000 });
+  if (res.body?.state !== 'confirmed') throw new Error(`notify answered ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 async function openClients(baseUrl, count, prefix) {
@@ -168,7 +207,7 @@ function printGrowth(before, after, connections) {
   const was = totals(before);
   const rows = [...totals(after)].map(([key, { count, bytes }]) => [key, { count: count - (was.get(key)?.count ?? 0), bytes: bytes - (was.get(key)?.bytes ?? 0) }]);
   const total = rows.reduce((sum, [, r]) => sum + r.bytes, 0);
-  console.log(`heap growth per connection ${(total / connections).toFixed(0)} B (self sizes)`);
+  console.log(`heap growth per ${CONFIRMS > 0 ? 'round trip' : 'connection'} ${(total / connections).toFixed(0)} B (self sizes)`);
   rows.sort((a, b) => Math.abs(b[1].bytes) - Math.abs(a[1].bytes));
   for (const [key, { count, bytes }] of rows.slice(0, ROWS)) {
     console.log(`${(bytes / connections).toFixed(1).padStart(8)} B ${(count / connections).toFixed(2).padStart(6)} x  ${key}`);
@@ -191,7 +230,7 @@ function printNew(before, after, connections) {
     row.bytes += size;
     total += size;
   }
-  console.log(`new heap objects per connection ${(total / connections).toFixed(0)} B (self sizes)`);
+  console.log(`new heap objects per ${CONFIRMS > 0 ? 'round trip' : 'connection'} ${(total / connections).toFixed(0)} B (self sizes)`);
   const sorted = [...rows].sort((a, b) => b[1].bytes - a[1].bytes);
   for (const [key, { count, bytes }] of sorted.slice(0, ROWS)) {
     console.log(`${(bytes / connections).toFixed(1).padStart(8)} B ${(count / connections).toFixed(2).padStart(6)} x  ${key}`);
