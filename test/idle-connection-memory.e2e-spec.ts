@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WebSocket } from 'ws';
 import { NO_TASKS } from '../src/connections/client-connection.js';
 import { ConnectionService } from '../src/connections/connection.service.js';
+import { StreamOffsets } from '../src/connections/stream-offsets.js';
 import { TestClient } from './support/test-client.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
@@ -57,6 +58,15 @@ describe('idle connection memory', () => {
     expect(first.handlers.length).toBe(first.actions.length);
     expect(first.tasks).toBe(NO_TASKS);
     expect(second.tasks).toBe(NO_TASKS);
+  });
+
+  it('keeps the offsets of the streams it caught up on in pairs, not in hash tables', async () => {
+    const a = await t.connect('idle-h');
+    const connection = await serverSide(a);
+    for (const offsets of [connection.streamStarts, connection.floors]) {
+      expect(offsets === null || offsets instanceof StreamOffsets).toBe(true);
+    }
+    expect(connection.streamStarts?.size).toBeGreaterThan(0);
   });
 
   it('still routes frames and keeps task subscriptions apart', async () => {

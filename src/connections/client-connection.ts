@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { PreparedFrame } from './prepared-frame.js';
+import type { StreamOffsets } from './stream-offsets.js';
 
 /** One open socket and what the registry knows about it. */
 export interface ClientConnection {
@@ -36,14 +37,14 @@ export interface ClientConnection {
    * that arrives late (cluster mode: the channel and the history read use two Redis
    * connections) is dropped. A stream's floor goes with its first newer frame.
    */
-  floors: Map<string, number> | null;
+  floors: StreamOffsets | null;
   /** Catch-ups in progress; frames are held while it is above 0. */
   holds: number;
   /**
    * Per stream key, the offset the connection started (or last caught up) at: it has been
    * sent every frame of that stream after it. Set only when history is on.
    */
-  streamStarts: Map<string, number> | null;
+  streamStarts: StreamOffsets | null;
   /** Round trip of the last answered keepalive ping, in ms; null until one was answered. */
   rttMs: number | null;
   /**

@@ -13,6 +13,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { connectionStreamKey, taskStream } from '../history/history.store.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
+import { StreamOffsets } from './stream-offsets.js';
 
 export interface ConnectionStats {
   active: number;
@@ -59,7 +60,7 @@ export interface DepartedConnection {
   connectionId: string;
 }
 
-function isBelowFloor(connection: ClientConnection, floors: Map<string, number>, frame: PreparedFrame): boolean {
+function isBelowFloor(connection: ClientConnection, floors: StreamOffsets, frame: PreparedFrame): boolean {
   const floor = frame.stream === undefined ? undefined : floors.get(frame.stream);
   if (floor === undefined || frame.offset === undefined) return false;
   if (frame.offset <= floor) return true;
@@ -344,7 +345,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     const held = connection.held;
     if (held === null) return;
     const kept = caughtUp.size === 0 ? held : held.filter((frame) => !isCovered(frame, caughtUp));
-    for (const [stream, offset] of caughtUp) (connection.floors ??= new Map()).set(stream, offset);
+    for (const [stream, offset] of caughtUp) (connection.floors ??= new StreamOffsets()).set(stream, offset);
     if (--connection.holds > 0) {
       connection.held = kept;
       connection.heldBytes = kept.reduce((bytes, frame) => bytes + frame.bytes.length, 0);
