@@ -4,9 +4,11 @@
  * table for two entries; pairs in one array cost a quarter of that, and a linear search
  * over a handful of keys is as fast as hashing.
  */
+const NO_PAIRS: ReadonlyArray<string | number> = Object.freeze([]);
+
 export class StreamOffsets {
-  /** Key, offset, key, offset… */
-  private readonly pairs: Array<string | number> = [];
+  /** Key, offset, key, offset…; replaced, not pushed to, when it grows: push would reserve room for 17. */
+  private pairs: ReadonlyArray<string | number> = NO_PAIRS;
 
   get size(): number {
     return this.pairs.length / 2;
@@ -19,15 +21,15 @@ export class StreamOffsets {
 
   set(stream: string, offset: number): this {
     const at = this.indexOf(stream);
-    if (at === -1) this.pairs.push(stream, offset);
-    else this.pairs[at + 1] = offset;
+    if (at === -1) this.pairs = this.pairs.concat(stream, offset);
+    else (this.pairs as Array<string | number>)[at + 1] = offset;
     return this;
   }
 
   delete(stream: string): boolean {
     const at = this.indexOf(stream);
     if (at === -1) return false;
-    this.pairs.splice(at, 2);
+    this.pairs = this.pairs.filter((_, i) => i !== at && i !== at + 1);
     return true;
   }
 
