@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { NO_TASKS } from '../src/connections/client-connection.js';
 import { ConnectionService } from '../src/connections/connection.service.js';
 import { StreamOffsets } from '../src/connections/stream-offsets.js';
+import { TaskGateway } from '../src/gateway/task.gateway.js';
 import { TestClient } from './support/test-client.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
@@ -80,6 +81,10 @@ describe('idle connection memory', () => {
     expect(NO_TASKS.size).toBe(0);
     expect((await a.request({ action: 'unsubscribe', task_id: 'idle-task' }, 'unsubscribed')).subscribed_tasks).toEqual([]);
     expect((await b.request({ action: 'nope' }, 'error')).code).toBe('unknown_action');
+  });
+
+  it('has no handleDisconnect for the adapter to feed (GatewayWsAdapter.bindClientDisconnect binds none)', () => {
+    expect((TaskGateway.prototype as { handleDisconnect?: unknown }).handleDisconnect).toBeUndefined();
   });
 
   it('forgets a socket once it closes', async () => {
