@@ -3,7 +3,7 @@
 // and writes bench/results/latest.{md,json}. With --cluster, each server is three
 // instances on one redis-server (cluster-*.{md,json}). See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ const FD_HEADROOM = 256;
 
 async function main() {
   installExitHandlers();
+  if (reexecOnRequestedNode()) return;
   const cfg = loadConfig();
   if (reexecWithHigherFileLimit(cfg)) return;
   const fileLimit = fitToFileLimit(cfg);
@@ -103,6 +104,22 @@ function fanoutWorkerCount(cfg) {
 
 /** The most clients one server process holds: all of them, or a cluster instance's share. */
 const clientsPerServer = (cfg) => Math.ceil(cfg.clients / cfg.instances);
+
+/**
+ * BENCH_NODE names the Node binary to measure on. The driver re-runs itself under it, so
+ * every server and every load generator (all spawned from process.execPath) runs on that
+ * one runtime in the same run. Returns true when the re-run took over.
+ */
+function reexecOnRequestedNode() {
+  const wanted = process.env.BENCH_NODE;
+  if (!wanted) return false;
+  if (!existsSync(wanted)) throw new Error(`BENCH_NODE=${wanted} does not exist`);
+  if (realpathSync(wanted) === realpathSync(process.execPath)) return false;
+  log(`re-running under BENCH_NODE=${wanted}`);
+  const child = track(spawn(wanted, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' }));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  return true;
+}
 
 /**
  * Node cannot raise its own open-files limit, so when it is too low for the clients

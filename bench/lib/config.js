@@ -15,7 +15,8 @@ const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--sce
   --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and the Socket.IO ones; fanout and confirm)
   env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
        BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS BENCH_INSTANCES
-       BENCH_GATEWAY_DIST (another build's dist/ to run as the gateway)`;
+       BENCH_GATEWAY_DIST (another build's dist/ to run as the gateway)
+       BENCH_NODE (path of the Node binary every server and load generator runs on)`;
 
 export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   const flags = parseFlags(argv);

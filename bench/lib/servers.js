@@ -51,11 +51,15 @@ export const HOST = '127.0.0.1';
 
 /**
  * Starts one server process. `extraEnv` is added to its environment (cluster runs pass
- * REDIS_URL); with `inspectPort` a later SIGUSR1 opens the inspector there instead of on
+ * REDIS_URL); with `inspectPort` (a free port by default for servers measured through
+ * the inspector) a later SIGUSR1 opens the inspector there instead of on
  * 9229 (NODE_OPTIONS, so the start command itself stays `node dist/main.js`).
  */
-export async function startServer(name, { logDir, tag, extraEnv = {}, inspectPort }) {
+export async function startServer(name, { logDir, tag, extraEnv = {}, inspectPort: requestedInspectPort }) {
   const def = SERVERS[name];
+  // A port of its own even alone: another gateway on this machine may hold 9229, and its
+  // heap would then be read (and collected) in place of this one's.
+  const inspectPort = requestedInspectPort ?? (def.memory === 'inspector' ? await freePort() : undefined);
   if (!existsSync(resolve(ROOT, def.script))) throw new Error(`${def.script} is missing (run npm run build)`);
   const port = await freePort();
   mkdirSync(logDir, { recursive: true });

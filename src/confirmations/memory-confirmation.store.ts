@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { compositeKey } from '../common/composite-key.js';
 import { FifoQueue } from '../common/fifo-queue.js';
 import { SetIndex } from '../common/set-index.js';
+import { StringInterner } from '../common/string-interner.js';
 import type { Confirmation } from './confirmation.js';
 import {
   ConfirmationStore,
@@ -16,6 +17,9 @@ export interface RetentionSettings {
   retentionMs: number;
   maxRetained: number;
 }
+
+/** Distinct user ids, task ids and step names shared by the records (see StringInterner). */
+const INTERNED_STRINGS = 50_000;
 
 function userTaskKey(userId: string, taskId: string): string {
   return compositeKey(userId, taskId);
@@ -39,6 +43,8 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
   private readonly cancellationsByTask = new SetIndex<TaskCancellation>();
   private pending = 0;
   private sweepTimer?: NodeJS.Timeout;
+  /** A retained decision keeps its user, task and step name: one copy each, not one per decision. */
+  private readonly strings = new StringInterner(INTERNED_STRINGS);
 
   constructor(private readonly settings: RetentionSettings) {
     super();
@@ -67,7 +73,12 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
       if (this.pending >= limits.maxPendingTotal) return { kind: 'total_cap' };
     }
     // Kept as a value of its own: the caller's draft and what it hands out stay the caller's.
-    let confirmation: Confirmation = { ...draft };
+    let confirmation: Confirmation = {
+      ...draft,
+      userId: this.strings.intern(draft.userId),
+      taskId: this.strings.intern(draft.taskId),
+      stepName: this.strings.intern(draft.stepName),
+    };
     const key = userTaskKey(confirmation.userId, confirmation.taskId);
     this.involvement.set(key, (this.involvement.get(key) ?? 0) + 1);
     if (cancelled) {

@@ -8,11 +8,12 @@ import type { Environment } from '../config/environment.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
-import { type ClientConnection, socketLogFields } from './client-connection.js';
+import { type ClientConnection, NO_HANDLERS, NO_TASKS, socketLogFields } from './client-connection.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { connectionStreamKey, taskStream } from '../history/history.store.js';
 import { PreparedFrame, writePrepared } from './prepared-frame.js';
+import { StreamOffsets } from './stream-offsets.js';
 
 export interface ConnectionStats {
   active: number;
@@ -59,7 +60,7 @@ export interface DepartedConnection {
   connectionId: string;
 }
 
-function isBelowFloor(connection: ClientConnection, floors: Map<string, number>, frame: PreparedFrame): boolean {
+function isBelowFloor(connection: ClientConnection, floors: StreamOffsets, frame: PreparedFrame): boolean {
   const floor = frame.stream === undefined ? undefined : floors.get(frame.stream);
   if (floor === undefined || frame.offset === undefined) return false;
   if (frame.offset <= floor) return true;
@@ -72,6 +73,13 @@ function isCovered(frame: PreparedFrame, caughtUp: ReadonlyMap<string, number>):
   if (frame.stream === undefined || frame.offset === undefined) return false;
   const upTo = caughtUp.get(frame.stream);
   return upTo !== undefined && frame.offset <= upTo;
+}
+
+/** A listener that hands the socket it was called on (`this`) to `handle`. */
+function socketListener<A extends unknown[]>(handle: (socket: WebSocket, ...args: A) => void): (this: WebSocket, ...args: A) => void {
+  return function (this: WebSocket, ...args: A): void {
+    handle(this, ...args);
+  };
 }
 
 export function closeSocket(socket: WebSocket, code: CloseCode, reason: string): void {
@@ -160,7 +168,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       connectedAt: now,
       tokenExpiresAtMonotonic: identity.expiresAt === null ? null : monotonicNow + (identity.expiresAt - now),
       userId: null,
-      tasks: new Set(),
+      tasks: NO_TASKS,
       pingSentAt: null,
       frameTokens: this.frameBurst,
       tokensRefilledAt: monotonicNow,
@@ -173,6 +181,8 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       holds: 0,
       streamStarts: null,
       rttMs: null,
+      actions: NO_HANDLERS,
+      handlers: NO_HANDLERS,
       framesIn: 0,
       framesOut: 0,
     };
@@ -181,14 +191,28 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     this.counters.total++;
     if (identity.userId !== null) this.identify(connection, identity.userId);
     if (connection.tokenExpiresAtMonotonic !== null) this.tokenExpiries.add(connection, connection.tokenExpiresAtMonotonic);
-    socket.on('pong', () => this.onPong(connection));
-    socket.once('close', (code: number) => {
-      this.logger.debug({ ...socketLogFields(connection), code }, 'Connection closed');
-      this.unregister(connection);
-    });
+    socket.on('pong', this.pongListener);
+    socket.on('close', this.closeListener);
     this.logger.debug(socketLogFields(connection), 'Connection opened');
     return connection;
   }
+
+  /**
+   * One pong and one close listener for every socket, called with the socket as `this`:
+   * a closure per socket and event would cost every idle connection a function and its
+   * context (and Node 24's once() another closure on top).
+   */
+  private readonly pongListener = socketListener((socket) => {
+    const connection = this.bySocket.get(socket);
+    if (connection !== undefined) this.onPong(connection);
+  });
+
+  private readonly closeListener = socketListener((socket, code: number) => {
+    const connection = this.bySocket.get(socket);
+    if (connection === undefined) return;
+    this.logger.debug({ ...socketLogFields(connection), code }, 'Connection closed');
+    this.unregister(connection);
+  });
 
   connectionOf(socket: WebSocket): ClientConnection | undefined {
     return this.bySocket.get(socket);
@@ -218,12 +242,13 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   }
 
   subscribeTask(connection: ClientConnection, taskId: string): void {
-    connection.tasks.add(taskId);
+    if (connection.tasks === NO_TASKS) connection.tasks = new Set([taskId]);
+    else (connection.tasks as Set<string>).add(taskId);
     if (this.byTask.add(taskId, connection)) this.announce('task', taskId, true);
   }
 
   unsubscribeTask(connection: ClientConnection, taskId: string): void {
-    connection.tasks.delete(taskId);
+    if (connection.tasks !== NO_TASKS) (connection.tasks as Set<string>).delete(taskId);
     // Not following the task, it stops being sent the task's frames: a later subscribe starts afresh.
     connection.streamStarts?.delete(connectionStreamKey(taskStream(taskId)));
     if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
@@ -310,7 +335,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     const held = connection.held;
     if (held === null) return;
     const kept = caughtUp.size === 0 ? held : held.filter((frame) => !isCovered(frame, caughtUp));
-    for (const [stream, offset] of caughtUp) (connection.floors ??= new Map()).set(stream, offset);
+    for (const [stream, offset] of caughtUp) (connection.floors ??= new StreamOffsets()).set(stream, offset);
     if (--connection.holds > 0) {
       connection.held = kept;
       connection.heldBytes = kept.reduce((bytes, frame) => bytes + frame.bytes.length, 0);

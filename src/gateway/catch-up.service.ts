@@ -10,6 +10,7 @@ import type { ConnectedFrame, ResumedFrame, ResumedStream, SubscriptionConfirmed
 import { epochSeconds } from '../protocol/server-frames.js';
 import { ClientPosition, PageReader, StreamCatchUp, StreamCatchUpResult } from './stream-catch-up.js';
 import { ConcurrencyLimit } from '../common/concurrency-limit.js';
+import { StreamOffsets } from '../connections/stream-offsets.js';
 
 export type { ClientPosition } from './stream-catch-up.js';
 
@@ -235,8 +236,8 @@ export class CatchUpService {
     this.connections.sendFrameNow(connection, resumed);
   }
 
-  private startsOf(connection: ClientConnection): Map<string, number> {
-    connection.streamStarts ??= new Map();
+  private startsOf(connection: ClientConnection): StreamOffsets {
+    connection.streamStarts ??= new StreamOffsets();
     return connection.streamStarts;
   }
 }

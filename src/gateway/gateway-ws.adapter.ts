@@ -10,7 +10,7 @@ import { codeOfHttpStatus, ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame } from '../protocol/server-frames.js';
 import { AuthenticatedRequest, selectProtocol, UpgradeAuthenticator, UpgradeRejected } from '../auth/upgrade-authenticator.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
-import { socketLogFields } from '../connections/client-connection.js';
+import { type ClientConnection, socketLogFields } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
 
 /** Paths that accept upgrades: the seed's browser client uses `/`, its nginx config `/ws/`. */
@@ -108,9 +108,43 @@ export class GatewayWsAdapter extends WsAdapter {
     return server;
   }
 
+  /**
+   * Nest makes each socket its own handler objects; only their bound callbacks are kept,
+   * on the connection, beside one action list shared by every socket, and the message
+   * listener is one function for all sockets (the socket is `this`). A socket that
+   * handleConnection refused has no connection and gets no handlers: it is closing.
+   */
   bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], _transform: (data: unknown) => Observable<unknown>): void {
-    client.on('message', (data, isBinary) => void this.dispatch(client, handlers, data, isBinary));
+    const connection = this.connections.connectionOf(client);
+    if (connection === undefined) return;
+    connection.actions = this.sharedActions(handlers);
+    connection.handlers = handlers.map((handler) => handler.callback as (...args: unknown[]) => unknown);
+    client.on('message', this.messageListener);
   }
+
+  private readonly actionLists = new Map<string, readonly string[]>();
+
+  private sharedActions(handlers: MessageMappingProperties[]): readonly string[] {
+    const actions = handlers.map((handler) => String(handler.message));
+    const key = actions.join('\n');
+    const shared = this.actionLists.get(key);
+    if (shared !== undefined) return shared;
+    this.actionLists.set(key, Object.freeze(actions));
+    return actions;
+  }
+
+  private readonly messageListener = ((adapter: GatewayWsAdapter) =>
+    function (this: WebSocket, data: RawData, isBinary: boolean): void {
+      void adapter.dispatch(this, data, isBinary);
+    })(this);
+
+  /**
+   * Nest would add a close listener to every socket to feed the gateway's handleDisconnect;
+   * TaskGateway has none (ConnectionService follows closes itself), so that closure and
+   * Node's once() wrapper around it would only cost every idle connection memory.
+   * A gateway that needs handleDisconnect must drop this override.
+   */
+  bindClientDisconnect(): void {}
 
   /** Upgrades stop first, so none can arrive for a server that is closing. */
   async close(server: WebSocketServer): Promise<void> {
@@ -172,7 +206,7 @@ export class GatewayWsAdapter extends WsAdapter {
     return this.wsServersRegistry.get(port)?.[0] as WebSocketServer | undefined;
   }
 
-  private async dispatch(client: WebSocket, handlers: MessageMappingProperties[], data: RawData, isBinary: boolean): Promise<void> {
+  private async dispatch(client: WebSocket, data: RawData, isBinary: boolean): Promise<void> {
     const connection = this.connections.connectionOf(client);
     if (!connection || client.readyState !== WebSocket.OPEN || !this.connections.admitFrame(connection)) return;
     const frame = isBinary ? BINARY_FRAME : parseFrame(data);
@@ -181,7 +215,7 @@ export class GatewayWsAdapter extends WsAdapter {
       return;
     }
     const action = frame.action;
-    const handler = typeof action === 'string' ? handlerFor(handlers, action) : undefined;
+    const handler = typeof action === 'string' ? handlerFor(connection, action) : undefined;
     if (handler === undefined) {
       const shown = String(action).slice(0, MAX_ECHOED_ACTION_LENGTH);
       this.connections.sendFrame(connection, errorFrame(ErrorCode.UnknownAction, `Unknown action: ${shown}`));
@@ -221,9 +255,9 @@ function parseFrame(data: RawData): { action?: unknown } | RefusedFrame {
 }
 
 /** Nest hands every client its own short handler list; a loop beats a Map per connection. */
-function handlerFor(handlers: MessageMappingProperties[], action: string): MessageMappingProperties['callback'] | undefined {
-  for (const handler of handlers) if (handler.message === action) return handler.callback;
-  return undefined;
+function handlerFor(connection: ClientConnection, action: string): ((...args: unknown[]) => unknown) | undefined {
+  const index = connection.actions.indexOf(action);
+  return index === -1 ? undefined : connection.handlers[index];
 }
 
 /**
@@ -237,9 +271,13 @@ function logSocketErrorOf(logger: Logger, connections: ConnectionService) {
   };
 }
 
-/** Made outside handleUpgrade so the listener holds the socket only, not the request. */
+/** One listener for every socket (the socket is `this`): it holds no request and costs no closure. */
 function destroyOnError(socket: Duplex): void {
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroySocket);
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** How long a refused browser socket may take to answer its 4003 close. */

@@ -32,6 +32,14 @@ export class PendingConnectionCap {
    * when it has been pending; in the order they became pending, oldest first.
    */
   private readonly sockets = new Map<Socket, { request: IncomingMessage | null; pendingSince: number }>();
+  /**
+   * One close listener for every socket (the socket is `this`), taken off by release():
+   * a closure per socket would stay on every upgraded WebSocket for its whole life.
+   */
+  private readonly forgetSocket = ((sockets) =>
+    function forgetSocket(this: Socket): void {
+      sockets.delete(this);
+    })(this.sockets);
   private shedSinceWarning = 0;
   private lastWarningAt = 0;
 
@@ -52,11 +60,12 @@ export class PendingConnectionCap {
    */
   release(socket: Duplex): void {
     this.sockets.delete(socket as Socket);
+    socket.off('close', this.forgetSocket);
   }
 
   private admit(socket: Socket): void {
     this.sockets.set(socket, { request: null, pendingSince: Date.now() });
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('close', this.forgetSocket);
     if (this.sockets.size > this.max) this.shedOldestPending();
   }
 
