@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AckedMessage, AckOutcome, AckStore } from '../../src/acks/ack.store.js';
 import { MemoryAckStore } from '../../src/acks/memory-ack.store.js';
 import { RedisAckStore } from '../../src/acks/redis-ack.store.js';
-import { backendsFor, quietLogs, sleep } from './backends.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
  * The AckStore contract: messages that wait for an acknowledgement behave the same in
@@ -36,15 +36,7 @@ function message(overrides: Partial<AckedMessage> = {}): AckedMessage {
 }
 
 describe.each(backends)('AckStore contract on %s', (_kind, backend) => {
-  const logs = quietLogs();
-  beforeAll(async () => {
-    logs.mute();
-    await backend.start();
-  }, 60_000);
-  afterAll(async () => {
-    await backend.stop();
-    logs.restore();
-  });
+  startedForThisFile(backend);
 
   it('keeps a message as sent and records its one acknowledgement', async () => {
     const [one, two] = await backend.stores();

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { RedisService, RedisSettings } from '../../src/redis/redis.service.js';
@@ -93,11 +94,16 @@ export function backendsFor<S, O>(factories: StoreFactories<S, O>): Array<[Backe
 }
 
 /** Redis clients log a line per outage; the contract output needs none. */
-export function quietLogs(): { mute(): void; restore(): void } {
-  return {
-    mute: () => Logger.overrideLogger(['error']),
-    restore: () => Logger.overrideLogger(['error', 'warn', 'log']),
-  };
+/** Starts the backend before the describe block's cases and stops it after, its warnings muted (outages are provoked on purpose). */
+export function startedForThisFile(backend: { start(): Promise<void>; stop(): Promise<void> }): void {
+  beforeAll(async () => {
+    Logger.overrideLogger(['error']);
+    await backend.start();
+  }, 60_000);
+  afterAll(async () => {
+    await backend.stop();
+    Logger.overrideLogger(['error', 'warn', 'log']);
+  });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,7 +7,7 @@ import { StreamCatchUp } from '../../src/gateway/stream-catch-up.js';
 import { BROADCAST_STREAM, HistoryEntry, HistoryLimits, HistoryStore, StreamRef, taskStream, userStream } from '../../src/history/history.store.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history.store.js';
 import { RedisHistoryStore } from '../../src/history/redis-history.store.js';
-import { backendsFor, quietLogs, sleep } from './backends.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
  * The Broker and HistoryStore contract (docs/PROTOCOL.md §1.8): publishing a frame gives it
@@ -58,15 +58,7 @@ async function catchUp(history: HistoryStore, stream: StreamRef, from: { epoch: 
 }
 
 describe.each(backends)('Broker and HistoryStore contract on %s', (_kind, backend) => {
-  const logs = quietLogs();
-  beforeAll(async () => {
-    logs.mute();
-    await backend.start();
-  }, 60_000);
-  afterAll(async () => {
-    await backend.stop();
-    logs.restore();
-  });
+  startedForThisFile(backend);
 
   it('an unknown stream is at offset 0 in one epoch, whichever instance asks', async () => {
     const [a, b, c] = await backend.stores(LIMITS);

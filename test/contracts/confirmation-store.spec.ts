@@ -4,7 +4,7 @@ import type { Confirmation } from '../../src/confirmations/confirmation.js';
 import { ConfirmationStore, CreateLimits, CreateOutcome, Settlement } from '../../src/confirmations/confirmation.store.js';
 import { MemoryConfirmationStore, RetentionSettings } from '../../src/confirmations/memory-confirmation.store.js';
 import { RedisConfirmationStore } from '../../src/confirmations/redis-confirmation.store.js';
-import { backendsFor, quietLogs, sleep } from './backends.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
  * The ConfirmationStore contract: the same calls give the same outcomes in memory, on one
@@ -57,15 +57,7 @@ function kinds(outcomes: CreateOutcome[]): Record<string, number> {
 }
 
 describe.each(backends)('ConfirmationStore contract on %s', (_kind, backend) => {
-  const logs = quietLogs();
-  beforeAll(async () => {
-    logs.mute();
-    await backend.start();
-  }, 60_000);
-  afterAll(async () => {
-    await backend.stop();
-    logs.restore();
-  });
+  startedForThisFile(backend);
 
   it('creates a pending confirmation and reads it back as created', async () => {
     const [store] = await backend.stores(LONG);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GrantStore, MemoryGrantStore, RedisGrantStore } from '../../src/tasks/grant.store.js';
-import { backendsFor, quietLogs, sleep } from './backends.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
  * The GrantStore contract: who may follow a task without owning it, until when
@@ -13,15 +13,7 @@ const backends = backendsFor<GrantStore, void>({
 });
 
 describe.each(backends)('GrantStore contract on %s', (_kind, backend) => {
-  const logs = quietLogs();
-  beforeAll(async () => {
-    logs.mute();
-    await backend.start();
-  }, 60_000);
-  afterAll(async () => {
-    await backend.stop();
-    logs.restore();
-  });
+  startedForThisFile(backend);
 
   it('grants per task and user; granting again replaces the expiry, shorter or longer', async () => {
     const [one, two] = await backend.stores();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Heartbeat, HeartbeatStore, MemoryHeartbeatStore } from '../../src/tasks/heartbeat.store.js';
 import { RedisHeartbeatStore } from '../../src/tasks/redis-heartbeat.store.js';
-import { backendsFor, quietLogs, sleep } from './backends.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
  * The HeartbeatStore contract: one heartbeat per task, beats counted by its owner only, and
@@ -34,15 +34,7 @@ function heartbeat(overrides: Partial<Heartbeat> = {}): Heartbeat {
 }
 
 describe.each(backends)('HeartbeatStore contract on %s', (_kind, backend) => {
-  const logs = quietLogs();
-  beforeAll(async () => {
-    logs.mute();
-    await backend.start();
-  }, 60_000);
-  afterAll(async () => {
-    await backend.stop();
-    logs.restore();
-  });
+  startedForThisFile(backend);
 
   it('keeps one heartbeat per task: a new one replaces it, and the old id is gone', async () => {
     const [one, two] = await backend.stores();

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { MemoryPresence } from '../../src/presence/memory-presence.js';
 import { Presence } from '../../src/presence/presence.js';
 import { RedisPresence } from '../../src/presence/redis-presence.js';
-import { backendsFor, quietLogs, sleep } from './backends.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
  * The Presence contract: a user's open connections wherever they are, oldest first, so
@@ -19,15 +19,7 @@ const backends = backendsFor<Presence, { ttlMs?: number }>({
 const ids = (picked: Array<{ connectionId: string }>) => picked.map((p) => p.connectionId);
 
 describe.each(backends)('Presence contract on %s', (_kind, backend) => {
-  const logs = quietLogs();
-  beforeAll(async () => {
-    logs.mute();
-    await backend.start();
-  }, 60_000);
-  afterAll(async () => {
-    await backend.stop();
-    logs.restore();
-  });
+  startedForThisFile(backend);
 
   /**
    * Joins one after another, a few ms apart: the order they joined in is the order they are
