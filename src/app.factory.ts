@@ -33,8 +33,9 @@ export interface RunningApp {
 
 /** Builds the whole service: one port for HTTP and WebSocket. */
 export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const appModule = await AppModule.forRoot(options);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(options),
+    appModule,
     // A waiting POST /notify may legitimately take as long as its confirmation's
     // timeout, so no request or connection timeout may cut it short.
     // Ids may be 256 characters, so URL-encoded path parameters can be three times that.
