@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { TestClient } from './support/test-client.js';
 import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
+import { report } from './support/report.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -84,7 +85,7 @@ describe('resources return to baseline (e2e)', () => {
     const afterHeap = await settledHeap();
     const finalStatus = (await t.http('GET', '/status')).body;
 
-    console.log(
+    report(
       `resource-leaks: ${finalStatus.total_connections} connections, ${finalStatus.confirmations.created} confirmations; ` +
         `heap ${(baselineHeap / 2 ** 20).toFixed(1)} -> ${(afterHeap / 2 ** 20).toFixed(1)} MiB; ` +
         `timers ${baseline.Timeout ?? 0} -> ${after.Timeout ?? 0}; sockets ${baseline.TCPSocketWrap ?? 0} -> ${after.TCPSocketWrap ?? 0}`,

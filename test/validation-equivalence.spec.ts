@@ -18,6 +18,7 @@ import {
   SOCKET_FIELDS,
   SOCKET_WRONG,
 } from './support/hostile-corpus.js';
+import { report } from './support/report.js';
 
 /**
  * "Nothing valid today becomes invalid, nothing invalid valid": the same corpus of valid
@@ -216,6 +217,6 @@ describe('validation: the compiled schemas agree with class-validator', () => {
     // And the fast path must be what answers valid bodies (all but edge cases such as a
     // variation selector in a string at its maximum length).
     expect(compiledAccepted / acceptedBodies).toBeGreaterThan(0.95);
-    console.log(`validation corpus: ${cases.length} cases, ${accepted} valid; the compiled schema accepted ${compiledAccepted} of the ${acceptedBodies} valid bodies and frames itself`);
+    report(`validation corpus: ${cases.length} cases, ${accepted} valid; the compiled schema accepted ${compiledAccepted} of the ${acceptedBodies} valid bodies and frames itself`);
   }, 120_000);
 });
