@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { waitFor } from './support/processes.js';
 import { TestClient } from './support/test-client.js';
 import { notifyBody, request } from './support/test-app.js';
 
@@ -56,6 +57,9 @@ describe('graceful shutdown of the built service (real process, real signal)', (
     const exited = once(child, 'exit');
     const signalledAt = Date.now();
     child.kill('SIGTERM');
+    // A request already on the wire may be served before a descheduled process runs its signal
+    // handler (seen on a loaded machine), so readiness is asked once the signal is taken.
+    await waitFor(() => started!.output().includes('SIGTERM: draining'), 5000, 'the SIGTERM to be taken');
     const readiness = await request(baseUrl, 'GET', '/health').catch(() => ({ status: 'refused' }));
     expect(readiness.status).not.toBe(200);
     const lateUpgrade = await TestClient.open(`${baseUrl.replace('http', 'ws')}/?user_id=late`).then(
