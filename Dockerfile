@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
+# Node.js 24, the current LTS line (package.json "engines" says what else is supported).
 
 # --- build: compile TypeScript, then keep production dependencies only ---
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +12,7 @@ COPY clients/js ./clients/js
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: compiled code and production node_modules, as the unprivileged node user ---
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     WEBSOCKET_HOST=0.0.0.0 \
     WEBSOCKET_PORT=8765

@@ -9,4 +9,10 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testTimeout: 20000,
+  // Two workers: most files wait on sockets, timers and child processes, so two overlap well
+  // on two cores (--runInBand still works for one file). A worker is replaced once its heap
+  // passes the limit: Jest keeps every finished file's modules, and in one process the heap
+  // grew past 700 MB, making each later file's garbage collection slower.
+  maxWorkers: 2,
+  workerIdleMemoryLimit: '400MB',
 };

@@ -36,8 +36,9 @@ export interface RunningApp {
 
 /** Builds the whole service: one port for HTTP and WebSocket. */
 export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const appModule = await AppModule.forRoot(options);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(options),
+    appModule,
     // A waiting POST /notify may legitimately take as long as its confirmation's
     // timeout, so no idle-socket timeout may cut it short (the time to receive a request
     // is limited instead, see limitConnections).

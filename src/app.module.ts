@@ -24,21 +24,27 @@ export interface AppModuleOptions extends LoggingOptions {
 
 @Module({})
 export class AppModule {
-  static forRoot(options: AppModuleOptions = {}): DynamicModule {
+  /**
+   * Validates the settings before Nest starts: a refused configuration rejects this promise
+   * (a ConfigurationError for main.ts to log as one line), where inside Nest's start-up its
+   * exception handler would print a stack trace and end the process itself.
+   */
+  static async forRoot(options: AppModuleOptions = {}): Promise<DynamicModule> {
     const isolated = options.env !== undefined;
+    const config = await ConfigModule.forRoot({
+      isGlobal: true,
+      cache: true,
+      ignoreEnvFile: isolated,
+      ignoreEnvVars: isolated,
+      // Every value comes from the validated settings, never from process.env directly
+      // (ConfigModule copies validated values there, which would leak between apps).
+      skipProcessEnv: true,
+      validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
+    });
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({
-          isGlobal: true,
-          cache: true,
-          ignoreEnvFile: isolated,
-          ignoreEnvVars: isolated,
-          // Every value comes from the validated settings, never from process.env directly
-          // (ConfigModule copies validated values there, which would leak between apps).
-          skipProcessEnv: true,
-          validate: (raw) => validateEnvironment(isolated ? (options.env as Record<string, unknown>) : raw),
-        }),
+        config,
         LoggingModule.forRoot(options),
         BackendModule,
         AuthModule,

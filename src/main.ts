@@ -2,8 +2,10 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { RunningApp, SHUTDOWN_SIGNALS, startApp } from './app.factory.js';
+import { ConfigurationError } from './config/configuration.error.js';
 import type { Environment } from './config/environment.js';
 import { ServerStateService } from './health/server-state.service.js';
+import { startupLogger } from './logging/logging.module.js';
 
 const logger = new Logger('Bootstrap');
 
@@ -37,8 +39,15 @@ async function drain(app: RunningApp['app'], signal: NodeJS.Signals, graceMs: nu
   process.exit(0);
 }
 
-main().catch((err: Error) => {
-  logger.error(err.message);
+main().catch(async (err: Error) => {
+  if (err instanceof ConfigurationError) await logRefusedConfiguration(err);
+  else logger.error(err.message);
   // Exit now: open Redis connections would otherwise keep a process that never listened alive.
   process.exit(1);
 });
+
+/** One line naming each bad variable, in the format the service logs in (JSON in production). */
+async function logRefusedConfiguration(err: ConfigurationError): Promise<void> {
+  const startup = await startupLogger(err.nodeEnv, 'Bootstrap');
+  startup.error({ invalid: err.byVariable() }, err.summary());
+}

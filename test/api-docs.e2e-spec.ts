@@ -13,7 +13,7 @@ import { DOCS_CSP } from '../src/docs/api-docs.js';
 import { buildOpenApiDocument } from '../src/docs/openapi.js';
 import { OPERATION_DOCS } from '../src/docs/operation-docs.js';
 import { DTO_FIELDS, grantValid, heartbeatValid, notifyValid, OPTIONAL, REST_WRONG } from './support/hostile-corpus.js';
-import { notifyBody, request, startTestApp, TestApp } from './support/test-app.js';
+import { notifyBody, request, startTestApp, TEST_APP_LOG_LEVELS, TestApp } from './support/test-app.js';
 
 /**
  * The OpenAPI document at /docs/json: public where it should be, complete (every route
@@ -118,7 +118,7 @@ async function closedPort(): Promise<number> {
 
 describe('API documents (e2e)', () => {
   beforeAll(async () => {
-    app = await createApp({ env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, API_KEYS: KEY, DOCS_ENABLED: false }, logLevels: ['error'] });
+    app = await createApp({ env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, API_KEYS: KEY, DOCS_ENABLED: false }, logLevels: TEST_APP_LOG_LEVELS });
     // Every route added from here on, which is every route Nest serves.
     served = [];
     app.getHttpAdapter().getInstance().addHook('onRoute', (route) => {

@@ -22,7 +22,7 @@ describe('connection lifecycle (e2e)', () => {
   });
 
   it('terminates connections that stop answering pings, and removes them everywhere', async () => {
-    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 0.1 });
+    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 1 });
     const healthy = await t.connect('alive');
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=dead`, { autoPong: false });
     // It answers pings until it is subscribed, so a slow machine cannot reap it before that.
@@ -45,7 +45,7 @@ describe('connection lifecycle (e2e)', () => {
   });
 
   it('keeps a reaped user\'s confirmation pending for their next connection', async () => {
-    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 0.1 });
+    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 1 });
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=flaky`, { autoPong: false });
     let answering = true; // until it has the prompt, as above
     dead.socket.on('ping', (data: Buffer) => answering && dead.socket.pong(data));

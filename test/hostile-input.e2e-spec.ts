@@ -17,6 +17,7 @@ import {
   SOCKET_WRONG,
 } from './support/hostile-corpus.js';
 import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
+import { report } from './support/report.js';
 
 /**
  * A storm of hostile input against ONE running server: malformed and oversized socket
@@ -372,7 +373,7 @@ describe('hostile input storm (e2e)', () => {
     const closes = Object.entries(tally.closes)
       .map(([code, n]) => `${code}:${n}`)
       .join(',');
-    console.log(
+    report(
       `hostile-input: frames=${tally.frames} errors=${tally.errors} closes={${closes}} ` +
         `upgradesRefused=${tally.upgradesRefused} rest=${tally.rest} rest4xx=${tally.rest4xx} crashes=${tally.crashes}`,
     );

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { ServiceInstance, waitFor } from './support/processes.js';
 import { TestClient } from './support/test-client.js';
 import { notifyBody, sleep } from './support/test-app.js';
+import { report } from './support/report.js';
 
 /**
  * The built service in its own process, read through its inspector (loopback, a port of the
@@ -150,7 +151,7 @@ describe('resources return to baseline (e2e)', () => {
     const afterHeap = await probe.settledHeap();
     const finalStatus = (await service.http('GET', '/status')).body;
 
-    console.log(
+    report(
       `resource-leaks: ${finalStatus.total_connections} connections, ${finalStatus.confirmations.created} confirmations; ` +
         `service heap ${(baselineHeap / 2 ** 20).toFixed(2)} -> ${(afterHeap / 2 ** 20).toFixed(2)} MiB ` +
         `(budget +${(HEAP_BUDGET_BYTES / 2 ** 20).toFixed(2)}); ` +

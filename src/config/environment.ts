@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import { MAX_TIMER_SECONDS } from '../common/timers.js';
+import { ConfigurationError, ConfigurationProblem } from './configuration.error.js';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
 
 export const TIMEOUT_DECISIONS = ['proceed', 'reject'] as const;
@@ -328,8 +329,8 @@ export class Environment {
 }
 
 /**
- * Builds the validated settings from raw variables. Throws one error naming every bad
- * variable, so a misconfigured start fails with a message an operator can act on.
+ * Builds the validated settings from raw variables. Throws one ConfigurationError naming
+ * every bad variable, so a misconfigured start fails with a message an operator can act on.
  */
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
   const known = new Environment();
@@ -339,11 +340,13 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   }
   const env = plainToInstance(Environment, relevant, { exposeDefaultValues: true });
   const errors = validateSync(env, { forbidUnknownValues: false });
-  const lines = errors.map(
-    (e) => `  ${e.property}=${shown(e.property, relevant[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`,
-  );
-  if (lines.length === 0) lines.push(...[...securityProblems(env), ...redisProblems(env)].map(([name, problem]) => `  ${name}: ${problem}`));
-  if (lines.length > 0) throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  const problems: ConfigurationProblem[] = errors.map((e) => ({
+    variable: e.property,
+    shownValue: shown(e.property, relevant[e.property]),
+    problem: Object.values(e.constraints ?? {}).join('; '),
+  }));
+  if (problems.length === 0) problems.push(...[...securityProblems(env), ...redisProblems(env)].map(([variable, problem]) => ({ variable, problem })));
+  if (problems.length > 0) throw new ConfigurationError(problems, relevant.NODE_ENV);
   return env;
 }
 

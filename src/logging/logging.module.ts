@@ -1,7 +1,7 @@
 import { DynamicModule, LogLevel, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule, Params } from 'nestjs-pino';
-import { stdTimeFunctions, type DestinationStream, type LevelWithSilent } from 'pino';
+import { destination, pino, stdTimeFunctions, type DestinationStream, type LevelWithSilent, type Logger as PinoLogger } from 'pino';
 import type { Options } from 'pino-http';
 import type { Environment, LOG_LEVELS } from '../config/environment.js';
 import { escapeControlCharacters } from './control-characters.js';
@@ -51,6 +51,17 @@ export class LoggingModule {
   }
 }
 
+/**
+ * For a start that fails before the app's logger exists (a refused configuration): the
+ * format the app logs in (readable lines in development, which is the default, JSON
+ * otherwise), written synchronously so the line is out before the process exits.
+ */
+export async function startupLogger(nodeEnv: unknown, context: string): Promise<PinoLogger> {
+  const development = nodeEnv === undefined || nodeEnv === 'development';
+  const stream = development ? await readableLines() : destination({ fd: 1, sync: true });
+  return pino(loggerOptions('info'), stream).child({ context });
+}
+
 function levelOf(levels: LogLevel[] | false | undefined, configured: (typeof LOG_LEVELS)[number]): LevelWithSilent {
   if (levels === false) return 'silent';
   if (levels === undefined) return PINO_LEVEL[configured];
@@ -58,7 +69,12 @@ function levelOf(levels: LogLevel[] | false | undefined, configured: (typeof LOG
 }
 
 function pinoOptions(level: LevelWithSilent, stream?: DestinationStream): Options | [Options, DestinationStream] {
-  const options: Options = {
+  const options = loggerOptions(level);
+  return stream ? [options, stream] : options;
+}
+
+function loggerOptions(level: LevelWithSilent): Options {
+  return {
     level,
     // req and res are logged as the plain fields the request-log hooks give, not serialized.
     wrapSerializers: false,
@@ -66,7 +82,6 @@ function pinoOptions(level: LevelWithSilent, stream?: DestinationStream): Option
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: REDACTED },
   };
-  return stream ? [options, stream] : options;
 }
 
 /**
@@ -86,7 +101,7 @@ async function readableLines(): Promise<DestinationStream> {
   return PinoPretty({
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,context,req,res,responseTime',
+    ignore: 'pid,hostname,context,req,res,responseTime,invalid',
     messageFormat: readableMessage,
     singleLine: true,
   });

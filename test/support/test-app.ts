@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { LogLevel } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { startApp } from '../../src/app.factory.js';
 import { DocumentedTraffic } from './documented-traffic.js';
@@ -20,6 +21,14 @@ export interface HttpResult {
   body: any;
 }
 
+/**
+ * In-process apps log nothing: the errors tests provoke on purpose (Redis away, 503s) would
+ * read as failures in a passing run. `TEST_APP_LOG_LEVELS=error,warn` shows them when debugging.
+ */
+export const TEST_APP_LOG_LEVELS: LogLevel[] | false = process.env.TEST_APP_LOG_LEVELS
+  ? (process.env.TEST_APP_LOG_LEVELS.split(',') as LogLevel[])
+  : false;
+
 /** Starts the real app on an ephemeral loopback port with the given settings. */
 export async function startTestApp(env: Record<string, unknown> = {}): Promise<TestApp> {
   const { app, port } = await startApp({
@@ -27,7 +36,7 @@ export async function startTestApp(env: Record<string, unknown> = {}): Promise<T
     // module: Node does that, Jest's module loader does not. test/api-docs.e2e-spec.ts checks
     // /docs on the built service in a process of its own.
     env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, DOCS_ENABLED: false, ...env },
-    logLevels: ['error'],
+    logLevels: TEST_APP_LOG_LEVELS,
   });
   const baseUrl = `http://127.0.0.1:${port}`;
   const wsUrl = `ws://127.0.0.1:${port}`;

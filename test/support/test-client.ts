@@ -48,8 +48,12 @@ export class TestClient {
     this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The oldest frame of this type not yet taken by an earlier call. */
-  async next(type: string, timeoutMs = 3000): Promise<Frame> {
+  /**
+   * The oldest frame of this type not yet taken by an earlier call. The default bound only
+   * limits how long a failing test waits: on a loaded 2-core machine running two Jest workers,
+   * a cross-instance prompt once took over 3 s. Tests that assert timing pass their own.
+   */
+  async next(type: string, timeoutMs = 10_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.frames.findIndex((f, i) => !this.taken.has(i) && f.type === type);
