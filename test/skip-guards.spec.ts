@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { underCi } from './support/system-dependency.js';
+import { countsAsCi } from './support/system-dependency.js';
 
 /**
  * A suite whose system dependency is missing skips loudly on a laptop and fails under CI.
@@ -13,11 +13,11 @@ const FALSY = [undefined, '', '0', 'false', 'FALSE'];
 
 describe('the CI check of the skip guards', () => {
   it.each(TRUTHY)('the Jest suites count CI=%j as CI', (value) => {
-    expect(underCi(value)).toBe(true);
+    expect(countsAsCi(value)).toBe(true);
   });
 
   it.each(FALSY)('the Jest suites do not count CI=%j as CI', (value) => {
-    expect(underCi(value)).toBe(false);
+    expect(countsAsCi(value)).toBe(false);
   });
 
   it('the Python client tests runner (clients/python/run-tests.sh) agrees for every value', () => {

@@ -39,7 +39,12 @@ export function locateProgram(program: string, debianPackage: string, extraDirs:
  * `1`, `yes`); only unset, empty, `0` and `false` mean "not CI", so a missing dependency
  * can never turn a pipeline's run into a green skip.
  */
-export function underCi(value: string | undefined = process.env.CI): boolean {
+export function underCi(): boolean {
+  return countsAsCi(process.env.CI);
+}
+
+/** Whether a value of CI means a CI run (a parameter default would read an explicit undefined as the environment's). */
+export function countsAsCi(value: string | undefined): boolean {
   return !['', '0', 'false'].includes((value ?? '').trim().toLowerCase());
 }
 
