@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { waitFor } from './support/processes.js';
 import { TestClient } from './support/test-client.js';
 import { notifyBody, sleep, startTestApp, TestApp } from './support/test-app.js';
+
+/** Quick keepalive for the reaping tests, with a timeout a loaded machine's stalls stay under. */
+const REAPING = { WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 2 };
+
+/** Blocks the event loop, as a long synchronous task would. */
+function busyFor(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until);
+}
 
 describe('connection lifecycle (e2e)', () => {
   let t: TestApp;
@@ -22,10 +32,12 @@ describe('connection lifecycle (e2e)', () => {
   });
 
   it('terminates connections that stop answering pings, and removes them everywhere', async () => {
-    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 1 });
+    t = await startTestApp(REAPING);
     const healthy = await t.connect('alive');
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=dead`, { autoPong: false });
-    // It answers pings until it is subscribed, so a slow machine cannot reap it before that.
+    // It answers pings until it is subscribed. The clients share the server's event loop, so
+    // an answered ping only counts once the loop reads the pong: the timeout leaves room for
+    // a loaded machine's stalls (with 0.1 s, a stall during the setup reaped it: seen under load).
     let answering = true;
     dead.socket.on('ping', (data: Buffer) => answering && dead.socket.pong(data));
     await dead.next('connected');
@@ -36,7 +48,7 @@ describe('connection lifecycle (e2e)', () => {
 
     const code = await dead.closed;
     expect(code).toBe(1006);
-    await sleep(350);
+    await sleep(REAPING.WEBSOCKET_PING_INTERVAL * 1000 * 3);
     expect(healthy.closeCode).toBeNull();
     const status = (await t.http('GET', '/status')).body;
     expect(status).toMatchObject({ active_connections: 1, reaped_connections: 1 });
@@ -44,8 +56,24 @@ describe('connection lifecycle (e2e)', () => {
     expect((await t.http('POST', '/tasks/dead-task/messages', { type: 'x' })).body).toEqual({ delivered: 0 });
   });
 
+  it('a pong that arrived while the server was busy counts: a stall longer than the timeout reaps nobody', async () => {
+    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 0.1 });
+    const client = await TestClient.open(`${t.wsUrl}/?user_id=busy`, { autoPong: false });
+    await client.next('connected');
+    let stalls = 0;
+    // Answer at once, then hold the (shared) event loop past the timeout, as a GC pause or a
+    // busy CPU would: the pong is in the server's socket, unread, when the timers come due.
+    client.socket.on('ping', (data: Buffer) => {
+      client.socket.pong(data);
+      if (stalls++ < 3) busyFor(300);
+    });
+    await waitFor(() => stalls >= 4 || client.closeCode !== null, 10_000, 'four pings answered, or the connection closed');
+    expect(client.closeCode).toBeNull();
+    expect((await t.http('GET', '/status')).body).toMatchObject({ active_connections: 1, reaped_connections: 0 });
+  });
+
   it('keeps a reaped user\'s confirmation pending for their next connection', async () => {
-    t = await startTestApp({ WEBSOCKET_PING_INTERVAL: 0.1, WEBSOCKET_PING_TIMEOUT: 1 });
+    t = await startTestApp(REAPING);
     const dead = await TestClient.open(`${t.wsUrl}/?user_id=flaky`, { autoPong: false });
     let answering = true; // until it has the prompt, as above
     dead.socket.on('ping', (data: Buffer) => answering && dead.socket.pong(data));

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { sleep } from './support/cluster.js';
 import { ServiceInstance, waitFor } from './support/processes.js';
+import { report } from './support/report.js';
 import { ask, MASTER_NAME, replicaInSync, SentinelDeployment } from './support/redis-sentinel.js';
 import { RedisServer } from './support/redis-server.js';
 import { requireProgram } from './support/system-dependency.js';
@@ -157,12 +158,17 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     const decidedBeforeKill = acknowledged.decided.size;
     await deployment.primary.stop('SIGKILL');
 
-    await waitFor(async () => ((await deployment!.primaryPort()) ?? oldPrimary) !== oldPrimary, 20_000, 'the sentinels to promote the replica');
+    const newPrimary = deployment.replica.port;
+    await waitFor(() => deployment!.everySentinelNames(newPrimary), 20_000, 'every sentinel to name the promoted replica');
     const promotedAfterMs = Date.now() - killedAt;
-    // The failed node comes back: the sentinels turn it into the new primary's replica (WAIT needs one).
-    await deployment.primary.startProcess();
+    // The failed node comes back as the new primary's replica (WAIT needs one). It has no
+    // persistence, so not as a primary: see rejoinAsReplica (this test lost every write
+    // acknowledged before the kill when it restarted the node empty as a primary).
+    const rejoined = deployment.rejoinAsReplica(deployment.primary, newPrimary);
+    rejoined.catch(() => undefined); // awaited below
     await waitFor(() => readiness.recovered().every(Boolean), 20_000, 'readiness to report 503, then 200 again by itself');
     const readyAfterMs = Date.now() - killedAt;
+    await rejoined;
     readiness.stop();
     const decidedBeforeRecovery = acknowledged.decided.size;
     await waitFor(() => acknowledged.decided.size >= decidedBeforeRecovery + 20, 20_000, 'decisions flowing again');
@@ -173,10 +179,11 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     expect(await roundTrip(b, USERS[0], `after-b-${waitReplicas}`)).toBe('confirmed');
 
     const lost = await countLost(b, acknowledged);
-    process.stdout.write(
+    const failovers = await deployment.failovers();
+    report(
       `failover (REDIS_WAIT_REPLICAS=${waitReplicas}): replica promoted ${promotedAfterMs} ms after the kill, both instances ready again after ${readyAfterMs} ms; ` +
         `${lost.checked} confirmations acknowledged (${decidedBeforeKill} decisions before the kill, ${acknowledged.decided.size} in all), ` +
-        `${load.refused()} requests refused during the outage; lost: ${lost.creations} creations, ${lost.decisions} decisions\n`,
+        `${load.refused()} requests refused during the outage; lost: ${lost.creations} creations, ${lost.decisions} decisions; ${failovers} failover(s)`,
     );
     if (waitReplicas === '1') expect(lost).toMatchObject({ creations: 0, decisions: 0 });
     expect(a.output).toMatch(/Redis unavailable/);

@@ -435,8 +435,19 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
         connection.socket.ping();
       }
     }
-    this.reapUnresponsive(now);
-    setTimeout(() => this.reapUnresponsive(Date.now()), this.pingTimeoutMs).unref();
+    this.reapUnresponsiveAfterPendingIo();
+    setTimeout(() => this.reapUnresponsiveAfterPendingIo(), this.pingTimeoutMs).unref();
+  }
+
+  /**
+   * Timers run before socket reads: after a stall (GC, a busy CPU) a pong that arrived in
+   * time may still be unread when the timer fires. So the deadline is taken now, and the
+   * check runs after the socket reads (setImmediate): a ping overdue now counts as missed
+   * only if no pong that had arrived by now turns up.
+   */
+  private reapUnresponsiveAfterPendingIo(): void {
+    const now = Date.now();
+    setImmediate(() => this.reapUnresponsive(now)).unref();
   }
 
   /** The keepalive pings the sweep sends already measure each connection's round trip. */

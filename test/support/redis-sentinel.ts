@@ -60,6 +60,40 @@ export class SentinelDeployment {
     return null;
   }
 
+  /** Whether every sentinel names `port` as the primary (not just the first that answers). */
+  async everySentinelNames(port: number): Promise<boolean> {
+    for (const sentinel of this.sentinels) {
+      const answer = (await ask(sentinel.port, ['SENTINEL', 'get-master-addr-by-name', MASTER_NAME], this.options.sentinelPassword)) as [string, string] | null;
+      if (!answer || Number(answer[1]) !== port) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Brings a killed server back as a replica of `primaryPort`, the way a node without
+   * persistence must come back: restarted as a primary it would be an empty primary, and a
+   * sentinel that still sees it as the master can point the promoted replica at it, which
+   * then resyncs to nothing (the data loss Redis's Sentinel docs warn about).
+   */
+  async rejoinAsReplica(server: RedisServer, primaryPort: number): Promise<void> {
+    // Not promotable while it is still empty (a stall of the primary past down-after-milliseconds
+    // on a loaded machine is a failover; an empty replica promoted wipes everything too).
+    await server.startProcess(['--replicaof', '127.0.0.1', String(primaryPort), '--replica-priority', '0']);
+    await waitFor(() => replicaInSync(server.port, this.options.dataPassword), 15_000, 'the rejoined node in sync');
+    await ask(server.port, ['CONFIG', 'SET', 'replica-priority', '100'], this.options.dataPassword);
+  }
+
+  /** Failovers so far, as the sentinels count them (the master's config epoch). */
+  async failovers(): Promise<number> {
+    let epoch = 0;
+    for (const sentinel of this.sentinels) {
+      const answer = (await ask(sentinel.port, ['SENTINEL', 'master', MASTER_NAME], this.options.sentinelPassword)) as string[] | null;
+      const at = answer?.indexOf('config-epoch') ?? -1;
+      if (answer && at >= 0) epoch = Math.max(epoch, Number(answer[at + 1]));
+    }
+    return epoch;
+  }
+
   /** A planned failover (`SENTINEL FAILOVER`): the old primary stays up and becomes a replica. */
   async failOver(): Promise<void> {
     await ask(this.sentinels[0].port, ['SENTINEL', 'FAILOVER', MASTER_NAME], this.options.sentinelPassword);

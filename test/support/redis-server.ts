@@ -34,13 +34,14 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}/0`;
   }
 
-  async startProcess(): Promise<void> {
+  /** Starts the server again; `extraArgs` for this start only (e.g. `--replicaof`). */
+  async startProcess(extraArgs: string[] = []): Promise<void> {
     const persistence = this.options.persistent
       ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir]
       : ['--appendonly', 'no', '--dir', this.dir];
     this.process = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...(this.options.args ?? [])],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...(this.options.args ?? []), ...extraArgs],
       { stdio: 'ignore' },
     );
     await waitFor(() => canConnect(this.port), 10_000, `redis-server on ${this.port}`);
