@@ -17,6 +17,8 @@ import { startWorkers, stopWorkers } from './lib/workers.js';
 import { runConfirm } from './scenarios/confirm.js';
 import { runConnectionsAndFanout } from './scenarios/fanout.js';
 import { runPush } from './scenarios/push.js';
+import { runSoak } from './scenarios/soak.js';
+import { runStorm } from './scenarios/storm.js';
 
 /** What each scenario runs and which result rows it fills. */
 const SCENARIOS = {
@@ -34,9 +36,16 @@ async function main() {
   const cfg = loadConfig();
   if (reexecWithHigherFileLimit(cfg)) return;
   const fileLimit = fitToFileLimit(cfg);
+  // A soak runs as long as asked, plus starting and stopping.
+  if (cfg.soak && !process.env.BENCH_DEADLINE_SECONDS) cfg.deadlineSeconds = Math.max(cfg.deadlineSeconds, cfg.soakMinutes * 60 + 300);
   const deadline = setTimeout(() => abort(`deadline of ${cfg.deadlineSeconds} s passed`), cfg.deadlineSeconds * 1000);
   deadline.unref();
   mkdirSync(cfg.resultsDir, { recursive: true });
+  if (cfg.soak || cfg.storm) {
+    const passed = cfg.soak ? await runSoak(cfg, log) : await runStorm(cfg, log);
+    killAll();
+    process.exit(passed ? 0 : 1);
+  }
 
   const results = {};
   for (const scenario of cfg.scenarios) {

@@ -59,6 +59,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   logRequests(fastify);
   requireApiKey(fastify, app.get(ApiKeyService));
   refuseNonJsonBodies(fastify);
+  closeConnectionsWhileDraining(fastify, app.get(ServerStateService));
   app.useGlobalPipes(validationPipe);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
@@ -132,6 +133,19 @@ function refuseNonJsonBodies(fastify: FastifyInstance): void {
     const type = request.headers['content-type'] ?? '';
     if (!announcesBody(request.headers) || /^application\/json\s*(;|$)/i.test(type)) return done();
     refuseFromHook(reply, NOT_JSON);
+  });
+}
+
+/**
+ * While draining, every answer closes its connection. A load balancer keeps idle
+ * connections to its upstreams (nginx's `keepalive`) and the HTTP server's close waits for
+ * every open one: a connection that carried a request during the drain would otherwise stay
+ * open until SHUTDOWN_GRACE_SECONDS runs out, and the process would exit 1.
+ */
+function closeConnectionsWhileDraining(fastify: FastifyInstance, state: ServerStateService): void {
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (state.isShuttingDown) void reply.header('connection', 'close');
+    done(null, payload);
   });
 }
 

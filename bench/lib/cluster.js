@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { redisLogPath, startRedis } from './redis.js';
 import { freePort, SERVERS, startServer } from './servers.js';
 
-export async function startCluster(name, { logDir, tag, size }) {
+export async function startCluster(name, { logDir, tag, size, env = {} }) {
   mkdirSync(logDir, { recursive: true });
   const redis = await startRedis({ port: await freePort(), logPath: redisLogPath(logDir, name, tag) });
   const instances = [];
@@ -14,7 +14,7 @@ export async function startCluster(name, { logDir, tag, size }) {
       // Each gateway instance gets its own inspector port: the memory readings open the
       // inspector of every instance, and 9229 can be held by one process only.
       const inspectPort = SERVERS[name].memory === 'inspector' ? await freePort() : undefined;
-      instances.push(await startServer(name, { logDir, tag: `${tag}-i${i}`, extraEnv: { REDIS_URL: redis.url }, inspectPort }));
+      instances.push(await startServer(name, { logDir, tag: `${tag}-i${i}`, extraEnv: { ...env, REDIS_URL: redis.url }, inspectPort }));
     }
   } catch (err) {
     await Promise.all(instances.map((instance) => instance.stop()));

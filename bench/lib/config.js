@@ -10,16 +10,22 @@ export const CLUSTER_SCENARIOS = ['fanout', 'confirm'];
 export const CLUSTER_SERVERS = ['gateway', 'socketio', 'socketio-express'];
 
 const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--scenarios=fanout,confirm,push] [--servers=gateway,nest-floor,raw-ws,socketio,socketio-express]
+       node bench/run.js --soak [--minutes N] [--smoke]
+       node bench/run.js --storm [--smoke]
   --smoke     tiny parameters, under a minute, for CI (no thresholds)
   --profile   CPU-profile each server during each scenario run (fan-out unless --scenarios says otherwise; no report written)
   --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and the Socket.IO ones; fanout and confirm)
+  --soak      three gateway instances on one Redis under mixed load for --minutes (default 30, 2 with --smoke);
+              exits 1 when RSS, heap or Redis memory grew more than 5 % (bench/results/soak.md)
+  --storm     BENCH_CLIENTS JS SDK clients (default 3000, 300 with --smoke) through nginx on three instances;
+              one instance killed; exits 1 when a frame is lost (bench/results/storm.md); BENCH_MAX_HANDSHAKES (200)
   env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
        BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS BENCH_INSTANCES
        BENCH_GATEWAY_DIST (another build's dist/ to run as the gateway)
        BENCH_NODE (path of the Node binary every server and load generator runs on)`;
 
 export function loadConfig(argv = process.argv.slice(2), env = process.env) {
-  const flags = parseFlags(argv);
+  const flags = parseFlags(joinSpacedValues(argv));
   const smoke = flags.smoke === true;
   const profile = flags.profile === true;
   const cluster = flags.cluster === true;
@@ -34,6 +40,11 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   return {
     smoke,
     profile,
+    soak: flags.soak === true,
+    storm: flags.storm === true,
+    stormClients: Math.floor(number('BENCH_CLIENTS', 3000, 300)),
+    stormMaxHandshakes: Math.floor(number('BENCH_MAX_HANDSHAKES', 200, 200)),
+    soakMinutes: flags.minutes === undefined ? (smoke ? 2 : 30) : positive('--minutes', Number(flags.minutes)),
     cluster,
     instances: cluster ? Math.floor(number('BENCH_INSTANCES', 3, 3)) : 1,
     scenarios: list(flags.scenarios, profile ? ['fanout'] : scenarioChoice, scenarioChoice),
@@ -62,7 +73,7 @@ function parseFlags(argv) {
   const flags = {};
   for (const arg of argv) {
     const match = arg.match(/^--([a-z-]+)(?:=(.*))?$/);
-    if (!match || !['smoke', 'profile', 'cluster', 'scenarios', 'servers', 'help'].includes(match[1])) {
+    if (!match || !['smoke', 'profile', 'cluster', 'scenarios', 'servers', 'soak', 'minutes', 'storm', 'help'].includes(match[1])) {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
     flags[match[1]] = match[2] ?? true;
@@ -72,6 +83,21 @@ function parseFlags(argv) {
     process.exit(0);
   }
   return flags;
+}
+
+/** `--minutes 10` as `--minutes=10`. */
+function joinSpacedValues(argv) {
+  const joined = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--minutes' && argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) joined.push(`--minutes=${argv[++i]}`);
+    else joined.push(argv[i]);
+  }
+  return joined;
+}
+
+function positive(name, value) {
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
 }
 
 function list(value, fallback, allowed) {

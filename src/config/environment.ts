@@ -88,6 +88,13 @@ export class Environment {
   @IntSetting(1)
   WEBSOCKET_MAX_CONNECTIONS = 1000;
 
+  /**
+   * Connections being opened at once (reading their catch-up and positions from the history)
+   * past which the next is closed with 1013, so a reconnect storm cannot exhaust Redis or memory.
+   */
+  @IntSetting(1)
+  WEBSOCKET_MAX_CONCURRENT_HANDSHAKES = 200;
+
   /** Seconds between protocol-level pings to every connection. */
   @NumberSetting(0.05, MAX_TIMER_SECONDS)
   WEBSOCKET_PING_INTERVAL = 30;

@@ -37,6 +37,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   private readonly logger = new Logger(TaskGateway.name);
   private readonly maxConnections: number;
   private readonly maxConnectionsPerUser: number;
+  private readonly maxConcurrentHandshakes: number;
+  /** Connections whose catch-up is still running. */
+  private handshakesInFlight = 0;
 
   constructor(
     config: ConfigService<Environment, true>,
@@ -52,6 +55,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     this.delivery.onReconnect(() => this.resendPendingToEveryone());
     this.maxConnections = config.get('WEBSOCKET_MAX_CONNECTIONS', { infer: true });
     this.maxConnectionsPerUser = config.get('WEBSOCKET_MAX_CONNECTIONS_PER_USER', { infer: true });
+    this.maxConcurrentHandshakes = config.get('WEBSOCKET_MAX_CONCURRENT_HANDSHAKES', { infer: true });
   }
 
   /** Runs synchronously before any frame of the socket is dispatched. */
@@ -66,6 +70,13 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       this.connections.recordRefusedConnection(ErrorCode.CapacityExceeded);
       this.logger.warn(`Connection refused: ${this.maxConnections} connections open`);
       closeSocket(socket, CloseCode.TryAgainLater, 'Server at connection limit');
+      return;
+    }
+    if (this.catchUp.enabled && this.handshakesInFlight >= this.maxConcurrentHandshakes) {
+      // A reconnect storm: 1013 makes clients retry after their back-off (the SDK's jitter
+      // spreads them), instead of every catch-up piling onto Redis at once.
+      this.connections.recordRefusedConnection(ErrorCode.CapacityExceeded);
+      closeSocket(socket, CloseCode.TryAgainLater, 'Too many connections opening; retry later');
       return;
     }
     const connection = this.connections.register(socket, request.identity);
@@ -91,6 +102,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   /** `connected` with the stream positions, what a resuming client missed, then pending prompts unless nothing was missed. */
   private async open(connection: ClientConnection, connected: ConnectedFrame, request: ResumeRequest | GatewayError): Promise<void> {
     let recovered = false;
+    this.handshakesInFlight += 1;
     try {
       recovered = await this.catchUp.exclusive(connection, async () => {
         // Read the positions only once live frames reach this instance: a frame published
@@ -103,6 +115,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     } catch (err) {
       this.logger.warn(`Catch-up of ${connection.id} failed: ${(err as Error).message}`);
     } finally {
+      this.handshakesInFlight -= 1;
       this.connections.release(connection, NOTHING_CAUGHT_UP);
     }
     if (!recovered) void this.deliverPendingConfirmations(connection);

@@ -8,7 +8,7 @@ export enum CloseCode {
   PolicyViolation = 1008,
   /** Frame larger than WEBSOCKET_MAX_MESSAGE_BYTES. */
   MessageTooBig = 1009,
-  /** Server at WEBSOCKET_MAX_CONNECTIONS, or the client stopped reading (slow consumer). */
+  /** Server at WEBSOCKET_MAX_CONNECTIONS or WEBSOCKET_MAX_CONCURRENT_HANDSHAKES, or the client stopped reading (slow consumer): reconnect after a back-off. */
   TryAgainLater = 1013,
   /** The token's `exp` passed: reconnect with a fresh token. */
   TokenExpired = 4001,
