@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { refuseFromHook } from '../http/http-error.filter.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { pageCsp, pageSecurityHeaders } from '../http/page-security.js';
 
 export const DOCS_PATH = 'docs';
 
@@ -17,25 +18,9 @@ export const DOCS_PATH = 'docs';
  * Types, which the inbox page has, cannot be required here. `data:` images are the icons in
  * Swagger UI's stylesheet.
  */
-export const DOCS_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DOCS_CSP = pageCsp();
 
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': DOCS_CSP,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cache-control': 'no-cache',
-};
+const SECURITY_HEADERS = pageSecurityHeaders(DOCS_CSP);
 
 interface DocsFile {
   body: Buffer;

@@ -5,33 +5,16 @@ import { ApiErrors } from '../docs/api-errors.decorator.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { type Asset } from './inbox-assets.js';
 import { InboxService } from './inbox.service.js';
+import { pageCsp, pageSecurityHeaders } from '../http/page-security.js';
 
 /**
  * Nothing but this origin's own files and socket; no inline script or style, no framing,
  * no plugins, and DOM sinks locked by Trusted Types (the page builds its DOM with
  * textContent only).
  */
-export const INBOX_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "require-trusted-types-for 'script'",
-].join('; ');
+export const INBOX_CSP = pageCsp("require-trusted-types-for 'script'");
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': INBOX_CSP,
-  'x-content-type-options': 'nosniff',
-  // A token may be in the page's URL (?token=): never send it on as a referrer.
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cache-control': 'no-cache',
-};
+const SECURITY_HEADERS = pageSecurityHeaders(INBOX_CSP);
 
 /** The inbox page: a person's pending prompts, task progress and notices, on the JS SDK. */
 @Controller('inbox')
