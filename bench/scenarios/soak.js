@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startCluster } from '../lib/cluster.js';
 import { createAgent, getJson, postJson } from '../lib/http.js';
+import { confirmAnswer, notifyBody, payload } from '../lib/payload.js';
 import { AUTH_HEADERS, ROOT } from '../lib/servers.js';
 import { sleep } from '../lib/stats.js';
 
@@ -195,6 +196,8 @@ export function plot(samples, warmupSeconds, windowSeconds, minutes) {
  * cancelled), pushing (some with acks) and broadcasting, each through a different instance.
  */
 class MixedLoad {
+  #asked = 0;
+  #pushed = 0;
   counts = { connections: 0, confirmations: 0, answered: 0, cancellations: 0, pushes: 0, acked: 0, broadcasts: 0, errors: 0 };
   #sockets = new Map();
   #timers = [];
@@ -224,7 +227,7 @@ class MixedLoad {
     every(1000, () => this.#ask('cancel'));
     every(100, () => this.#push(false));
     every(700, () => this.#push(true));
-    every(1000, () => this.#post('/broadcast', { type: 'system_notification', message: `soak notice ${Date.now()}` }).then(() => this.counts.broadcasts++));
+    every(1000, () => this.#post('/broadcast', payload('soak', this.#pushed++)).then(() => this.counts.broadcasts++));
   }
 
   async stop() {
@@ -247,12 +250,13 @@ class MixedLoad {
   async #ask(kind) {
     const user = this.#user();
     const task = `${user}-t${Math.floor(Math.random() * TASKS_PER_USER)}`;
+    const n = this.#asked++;
+    // The design document's step results, rotated; the callback id tells the tab what to do with it.
     await this.#post('/notify?wait=false', {
-      user_id: user,
+      ...notifyBody(user, n),
       task_id: task,
-      step: 1,
+      callback_id: `soak-${kind}-${n}`,
       timeout_seconds: kind === 'timeout' ? 2 : 20,
-      step_result: { step: 'soak', message: `${kind}?`, status: 'completed', result: { kind } },
     });
     this.counts.confirmations++;
     if (kind === 'cancel') {
@@ -265,9 +269,8 @@ class MixedLoad {
   }
 
   async #push(withAck) {
-    const message = withAck
-      ? { type: 'personal_notification', message: 'soak ack', requires_ack: true, ack_timeout_seconds: 5 }
-      : { type: 'personal_notification', message: `soak push ${Date.now()}` };
+    const n = this.#pushed++;
+    const message = withAck ? { ...payload('soak', n), requires_ack: true, ack_timeout_seconds: 5 } : payload('soak', n);
     await this.#post(`/users/${this.#user()}/messages`, message);
     this.counts.pushes++;
   }
@@ -295,8 +298,8 @@ class MixedLoad {
       socket.send(JSON.stringify({ action: 'ack', message_id: frame.message_id }));
       this.counts.acked++;
     }
-    if (frame.type === 'task_step_result' && frame.result?.kind === 'answer') {
-      socket.send(JSON.stringify({ action: 'confirm', callback_id: frame.callback_id, proceed: true, feedback: 'soak' }));
+    if (frame.type === 'task_step_result' && frame.callback_id?.startsWith('soak-answer-')) {
+      socket.send(JSON.stringify(confirmAnswer(frame.callback_id, this.counts.answered)));
       this.counts.answered++;
     }
   }

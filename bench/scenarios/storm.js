@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { GatewayClient } from '../../clients/js/dist/index.js';
 import { startCluster } from '../lib/cluster.js';
 import { createAgent, postJson } from '../lib/http.js';
+import { payload } from '../lib/payload.js';
 import { startNginx } from '../lib/nginx.js';
 import { AUTH_HEADERS } from '../lib/servers.js';
 import { percentile, sleep } from '../lib/stats.js';
@@ -176,7 +177,7 @@ class StormUser {
   }
 
   #raw(frame) {
-    if (frame.type !== 'personal_notification' || typeof frame.seq !== 'number') return;
+    if (frame.bench !== 'storm' || typeof frame.seq !== 'number') return;
     if (this.seqs.has(frame.seq)) this.duplicates++;
     else if (frame.seq < this.lastSeq) this.outOfOrder++;
     this.seqs.add(frame.seq);
@@ -223,7 +224,7 @@ class Pusher {
       const userId = `storm-${own[Math.floor(Math.random() * own.length)]}`;
       const seq = this.#seqs.get(userId) ?? 0;
       this.#seqs.set(userId, seq + 1);
-      const res = await postJson(`${this.url}/users/${userId}/messages`, { type: 'personal_notification', message: 'storm', seq }, { agent: this.#agent, headers: AUTH_HEADERS, timeoutMs: 10_000 }).catch(() => null);
+      const res = await postJson(`${this.url}/users/${userId}/messages`, payload('storm', seq), { agent: this.#agent, headers: AUTH_HEADERS, timeoutMs: 10_000 }).catch(() => null);
       if (res?.status === 200) this.#acknowledged.set(userId, [...this.acknowledgedFor(userId), seq]);
       await sleep(10);
     }
