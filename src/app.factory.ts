@@ -53,13 +53,12 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.get('HTTP_MAX_BODY_BYTES', { infer: true }) }, emptyOrJson(fastify));
   const pendingConnections = limitConnections(app.getHttpServer(), config, app.get(MetricsService));
-  closeUnreadRequests(fastify);
+  closeConnectionsWhenDone(fastify, app.get(ServerStateService));
   // Registered before Nest adds the routes, so they cover every route: the request line
   // first (refusals by the key check are logged too), then the key.
   logRequests(fastify);
   requireApiKey(fastify, app.get(ApiKeyService));
   refuseNonJsonBodies(fastify);
-  closeConnectionsWhileDraining(fastify, app.get(ServerStateService));
   app.useGlobalPipes(validationPipe);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
@@ -108,13 +107,18 @@ function limitConnections(server: HttpServer, config: ConfigService<Environment,
 const MAX_DEADLINE_CHECK_MS = 1000;
 
 /**
- * A request answered before its body arrived (refused by a hook with 401, 403, 413 or 415)
- * ends its connection: otherwise Node would keep reading, and discarding, whatever the
- * client still sends, for as long as it sends it, on a connection nobody authenticated.
+ * Answers that end their connection, in one hook (it runs on every response):
+ * - a request answered before its body arrived (refused by a hook with 401, 403, 413 or 415):
+ *   otherwise Node would keep reading, and discarding, whatever the client still sends, for
+ *   as long as it sends it, on a connection nobody authenticated;
+ * - every answer while draining: a load balancer keeps idle connections to its upstreams
+ *   (nginx's `keepalive`) and the HTTP server's close waits for every open one, so a
+ *   connection that carried a request during the drain would stay open until
+ *   SHUTDOWN_GRACE_SECONDS runs out, and the process would exit 1.
  */
-function closeUnreadRequests(fastify: FastifyInstance): void {
+function closeConnectionsWhenDone(fastify: FastifyInstance, state: ServerStateService): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    if (announcesBody(request.headers) && !request.raw.complete) void reply.header('connection', 'close');
+    if (state.isShuttingDown || (announcesBody(request.headers) && !request.raw.complete)) void reply.header('connection', 'close');
     done(null, payload);
   });
 }
@@ -133,19 +137,6 @@ function refuseNonJsonBodies(fastify: FastifyInstance): void {
     const type = request.headers['content-type'] ?? '';
     if (!announcesBody(request.headers) || /^application\/json\s*(;|$)/i.test(type)) return done();
     refuseFromHook(reply, NOT_JSON);
-  });
-}
-
-/**
- * While draining, every answer closes its connection. A load balancer keeps idle
- * connections to its upstreams (nginx's `keepalive`) and the HTTP server's close waits for
- * every open one: a connection that carried a request during the drain would otherwise stay
- * open until SHUTDOWN_GRACE_SECONDS runs out, and the process would exit 1.
- */
-function closeConnectionsWhileDraining(fastify: FastifyInstance, state: ServerStateService): void {
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (state.isShuttingDown) void reply.header('connection', 'close');
-    done(null, payload);
   });
 }
 
