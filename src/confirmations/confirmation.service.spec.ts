@@ -8,6 +8,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { Confirmation, NewConfirmation } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
+import { ConfirmationEvents } from './confirmation-events.js';
 import { MemoryConfirmationStore } from './memory-confirmation.store.js';
 
 /** Records what would go to sockets; resolution events loop back as in one instance. */
@@ -50,7 +51,7 @@ function serviceWith(env: Record<string, unknown> = {}) {
     retentionMs: settings.CONFIRMATION_RETENTION_SECONDS * 1000,
     maxRetained: settings.CONFIRMATION_MAX_RETAINED,
   });
-  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService(), { hasPeers: false } as never);
+  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService(), { hasPeers: false } as never, new ConfirmationEvents());
   return { service, delivery, store };
 }
 

@@ -14,6 +14,7 @@ import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
 import { promptFrame } from './prompt-json.js';
+import { ConfirmationEvents } from './confirmation-events.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
@@ -75,6 +76,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     identity: InstanceIdentity,
     private readonly metrics: MetricsService,
     private readonly backend: StateBackend,
+    private readonly events: ConfirmationEvents,
   ) {
     this.fence = backend.replicationFence;
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
@@ -153,6 +155,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const confirmation = outcome.confirmation;
     this.counters.created++;
+    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId });
     if (confirmation.state === 'cancelled') {
       this.counters.cancelled++;
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
@@ -165,8 +168,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return { confirmation, created: true };
   }
 
-  private deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<unknown> {
-    return this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
+  private async deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<void> {
+    const connections = await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
+    if (this.events.heard) await this.events.emit({ type: 'delivered', confirmation, at: Date.now(), instanceId: this.instanceId, connections });
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {
@@ -213,7 +217,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       await this.fence?.pass();
       throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${outcome.confirmation.state}`);
     }
-    await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId);
+    await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId, userId);
     return outcome.confirmation;
   }
 
@@ -319,7 +323,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Tells the user's connections, the caller waiting here and the instances with waiting callers. */
-  private async announceSettled(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string): Promise<void> {
+  private async announceSettled(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string, byUserId?: string): Promise<void> {
     if (this.fence) {
       await this.fence.pass();
       this.replicated.add(confirmation);
@@ -345,6 +349,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
       this.delivery.announceResolution(confirmation, waitingInstances),
+      this.events.heard ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
     ]);
   }
 

@@ -3,6 +3,7 @@ import { Settings } from '../config/settings.js';
 import { DeliveryModule } from '../delivery/delivery.module.js';
 import { StateBackend } from '../engine/state-backend.js';
 import { MetricsRegistryModule } from '../metrics/metrics-registry.module.js';
+import { ConfirmationEvents } from './confirmation-events.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationStore } from './confirmation.store.js';
 import { ConfirmationsController } from './confirmations.controller.js';
@@ -12,12 +13,13 @@ import { ConfirmationsController } from './confirmations.controller.js';
   controllers: [ConfirmationsController],
   providers: [
     ConfirmationService,
+    ConfirmationEvents,
     {
       provide: ConfirmationStore,
       inject: [StateBackend, Settings],
       useFactory: (backend: StateBackend, settings: Settings): ConfirmationStore => backend.confirmationStore(settings.confirmationRetention),
     },
   ],
-  exports: [ConfirmationService],
+  exports: [ConfirmationService, ConfirmationEvents],
 })
 export class ConfirmationsModule {}
