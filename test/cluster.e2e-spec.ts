@@ -153,6 +153,18 @@ const topologies: Array<[string, (size: number, env: Record<string, string>) => 
     expect(after[2] - before[2]).toBe(0);
   });
 
+  it('a message answers how many instances hold the user, whichever node their channel lives on', async () => {
+    // Users whose channels hash to different slots (and so, on a Redis Cluster, to different nodes).
+    const users = ['dora', 'emil', 'fern', 'gus', 'hana', 'ivo'];
+    const tabs = await Promise.all(users.flatMap((user) => [b.connect(user), c.connect(user)]));
+    for (const user of users) {
+      const sent = await a.http('POST', `/users/${user}/messages`, { type: 'notice', text: `hello ${user}` });
+      expect({ user, delivered: sent.body.delivered }).toEqual({ user, delivered: 2 });
+    }
+    expect((await a.http('POST', '/users/nobody-here/messages', { type: 'notice' })).body.delivered).toBe(0);
+    for (const tab of tabs) tab.terminate();
+  });
+
   it('GET /connections on any instance lists every instance\'s connections', async () => {
     // Two tabs (the per-user limit here), on A and C; asked on B, which holds neither.
     const [tabOnA, tabOnC] = [await a.connect('lena'), await c.connect('lena')];

@@ -213,10 +213,10 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
 
   describe('broker and history', () => {
     const KEYS = ['hist', 'meta'];
-    /** ARGV of broker-publish: frame prefix, size, ttl s, meta ttl s, epoch, now, skip, channel, envelope prefix, max bytes. */
-    const publish = (frame: string, over: { size?: number; maxBytes?: number; channel?: string; skip?: string; epoch?: string } = {}) =>
+    /** ARGV of broker-publish: frame prefix, size, ttl s, meta ttl s, epoch, now, skip, channel, envelope prefix, max bytes, publish command. */
+    const publish = (frame: string, over: { size?: number; maxBytes?: number; channel?: string; skip?: string; epoch?: string; command?: string } = {}) =>
       scripts.run('brokerPublish', KEYS, [
-        `${frame.slice(0, -1)},"offset":`, over.size ?? 10, 600, 86_400, over.epoch ?? 'ep1', 1000, over.skip ?? '', over.channel ?? '', '{"x":"c1",', over.maxBytes ?? 1_000_000,
+        `${frame.slice(0, -1)},"offset":`, over.size ?? 10, 600, 86_400, over.epoch ?? 'ep1', 1000, over.skip ?? '', over.channel ?? '', '{"x":"c1",', over.maxBytes ?? 1_000_000, over.command ?? 'publish',
       ]);
     const read = (from: string, through = '', frames = 100, bytes = 1_000_000) => scripts.run('historyRead', KEYS, [from, through, 'ep2', 86_400, 10, frames, bytes]);
 
@@ -236,6 +236,17 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
         ['1-0', '{"a":1,"offset":1}'], ['2-0', '{"a":2,"offset":2}'], ['3-0', '{"a":3,"offset":3}'],
       ]);
       expect(await redis.ttl('hist')).toBeGreaterThan(590);
+    });
+
+    it('publishes on a sharded channel when told to (Redis Cluster)', async () => {
+      const listener = redis.duplicate();
+      const messages: string[] = [];
+      await listener.ssubscribe('sch');
+      listener.on('smessage', (_channel: string, message: string) => messages.push(message));
+      expect(await publish('{"a":1}', { channel: 'sch', command: 'spublish' })).toEqual([1, 1]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      listener.disconnect();
+      expect(messages).toEqual(['{"x":"c1","o":1}\n{"a":1,"offset":1}']);
     });
 
     it('publish trims to the last size frames and to the byte bound, counting the bytes kept', async () => {

@@ -7,6 +7,7 @@ import { historyKeys } from '../history/redis-history.store.js';
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisService } from '../redis/redis.service.js';
 import { Arrival, Broker, Publication, StreamFrame } from './broker.js';
+import { FrameChannels } from './frame-channels.js';
 
 /** What travels before the frame on a channel: who to leave out, or a control instruction. */
 export interface Envelope {
@@ -53,8 +54,11 @@ type Route = { kind: 'stream'; stream: StreamRef } | { kind: 'instance' };
 export class RedisBroker extends Broker {
   private readonly logger = new Logger(RedisBroker.name);
   private readonly scripts: LuaScripts;
+  private readonly channels: FrameChannels;
   private readonly routes = new Map<string, Route>();
   private readonly subscriptions = new Map<string, Promise<void>>();
+  /** Wanted channels whose subscription failed (Redis away): sent again when it is back. */
+  private readonly deferred = new Set<string>();
   private readonly reconnectListeners: Array<() => void> = [];
   private readonly controlListeners: Array<(target: ControlTarget, control: Control, body: string) => void> = [];
   private arrivalListener: (arrival: Arrival) => number = () => 0;
@@ -71,13 +75,14 @@ export class RedisBroker extends Broker {
   ) {
     super();
     this.scripts = LuaScripts.of(redis.commands);
-    this.ownChannel = redis.channel('instance', instanceId);
+    this.channels = new FrameChannels(redis);
+    this.ownChannel = this.channels.ofInstance(instanceId);
     this.routes.set(this.ownChannel, { kind: 'instance' });
     this.routes.set(this.channelOf({ kind: 'broadcast' }), { kind: 'stream', stream: { kind: 'broadcast' } });
-    redis.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    this.channels.onMessage((channel, message) => this.receive(channel, message));
     // Nest builds providers asynchronously: the subscriber may be connected already.
-    this.everReady = redis.subscriber.status === 'ready';
-    redis.subscriber.on('ready', () => this.resubscribeAll());
+    this.everReady = this.channels.ready;
+    this.channels.onReady(() => this.resubscribeAll());
   }
 
   /** Subscribes to broadcasts and this instance's own channel; resolves once both are. */
@@ -104,6 +109,7 @@ export class RedisBroker extends Broker {
         channel,
         header === '{}' ? '{' : `${header.slice(0, -1)},`,
         maxBytesPerStream,
+        this.channels.publishCommand,
       ]),
     );
     return reached;
@@ -123,7 +129,8 @@ export class RedisBroker extends Broker {
     const channel = this.channelOf(stream);
     this.routes.delete(channel);
     this.subscriptions.delete(channel);
-    this.redis.subscriber.unsubscribe(channel).catch(() => undefined);
+    this.deferred.delete(channel);
+    this.channels.unsubscribe(channel).catch(() => undefined);
   }
 
   reachable(stream: StreamRef): Promise<void> {
@@ -132,7 +139,8 @@ export class RedisBroker extends Broker {
 
   /** Sends a control to a user's instances or to one instance. Resolves to the instances it reached. */
   sendControl(target: ControlTarget, control: Control, body = ''): Promise<number> {
-    return this.send(this.redis.channel(target.kind, target.id), control, body);
+    const channel = target.kind === 'user' ? this.channelOf({ kind: 'user', id: target.id }) : this.channels.ofInstance(target.id);
+    return this.send(channel, control, body);
   }
 
   onControl(listener: (target: ControlTarget, control: Control, body: string) => void): void {
@@ -145,12 +153,12 @@ export class RedisBroker extends Broker {
   }
 
   private channelOf(stream: StreamRef): string {
-    return stream.kind === 'broadcast' ? this.redis.channel('broadcast') : this.redis.channel(stream.kind, stream.id);
+    return this.channels.ofStream(stream);
   }
 
   private send(channel: string, envelope: Envelope, body: string): Promise<number> {
     const header = JSON.stringify(envelope);
-    return this.redis.run(() => this.redis.commands.publish(channel, `${header === '{}' ? '' : header}\n${body}`));
+    return this.redis.run(() => this.channels.publish(channel, `${header === '{}' ? '' : header}\n${body}`));
   }
 
   private receive(channel: string, message: string): void {
@@ -179,10 +187,13 @@ export class RedisBroker extends Broker {
   }
 
   private subscribeChannel(channel: string): Promise<void> {
-    const subscribed = this.redis.subscriber.subscribe(channel).then(
-      () => undefined,
+    const subscribed = this.channels.subscribe(channel).then(
+      () => {
+        this.deferred.delete(channel);
+      },
       (err: Error) => {
         // Redis away: the reconnect subscribes every channel still wanted.
+        this.deferred.add(channel);
         this.logger.debug(`Subscribe to ${channel} deferred: ${err.message}`);
       },
     );
@@ -191,13 +202,17 @@ export class RedisBroker extends Broker {
   }
 
   /**
-   * Every time the subscriber is ready, every wanted channel again: with maxRetriesPerRequest
-   * 0, ioredis drops queued SUBSCRIBEs on each failed connection attempt, so channels asked
-   * for before the first connection (start-up with Redis away or slow) exist only here.
-   * SUBSCRIBE is idempotent. After an outage, the listeners also re-read what they missed.
+   * Every time the subscriptions are ready, the wanted channels again: with
+   * maxRetriesPerRequest 0, ioredis drops queued SUBSCRIBEs on each failed connection
+   * attempt, so channels asked for before the first connection (start-up with Redis away or
+   * slow) exist only here. SUBSCRIBE is idempotent. Sharded subscriptions are restored shard
+   * by shard by the client itself, so only those that never went through are sent again (a
+   * repeated SSUBSCRIBE would be kept twice in the client's list). After an outage, the
+   * listeners also re-read what they missed.
    */
   private resubscribeAll(): void {
-    for (const channel of this.routes.keys()) void this.subscribeChannel(channel);
+    const again = this.channels.sharded ? [...this.deferred].filter((channel) => this.routes.has(channel)) : [...this.routes.keys()];
+    for (const channel of again) void this.subscribeChannel(channel);
     if (!this.everReady) {
       this.everReady = true;
       return;

@@ -80,6 +80,8 @@ function openCluster(url: string, settings: RedisOptions): Cluster {
     enableAutoPipelining: settings.enableAutoPipelining,
     clusterRetryStrategy: settings.retryStrategy,
     slotsRefreshTimeout: settings.connectTimeout,
+    // SSUBSCRIBE goes to the shard that owns the channel's slot (the broker's frame channels).
+    shardedSubscribers: true,
     redisOptions: {
       ...settings,
       username: seed.username ? decodeURIComponent(seed.username) : undefined,

@@ -89,6 +89,11 @@ export class RedisService implements OnApplicationShutdown {
     return this.key('{global}', name);
   }
 
+  /** A Redis Cluster: frames travel by sharded pub/sub (src/broker/frame-channels.ts). */
+  get isCluster(): boolean {
+    return this.settings.cluster;
+  }
+
   channel(kind: string, id = ''): string {
     return this.key('ch', kind, escapeKeyPart(id));
   }

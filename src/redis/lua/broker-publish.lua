@@ -5,7 +5,8 @@
 -- KEYS: stream, meta hash (e = epoch, s = top offset, b = bytes).
 -- ARGV: frame JSON up to its offset value, size, frame TTL s, meta TTL s, epoch if new,
 --       now ms, skipped users (JSON or ''), channel ('' = none), envelope JSON up to its
---       offset field, max bytes.
+--       offset field, max bytes, 'publish' or 'spublish' (sharded, on a Redis Cluster: the
+--       channel is in the stream's slot).
 -- Answers {offset, how many subscribers the channel reached}.
 redis.call('hsetnx', KEYS[2], 'e', ARGV[5])
 local offset = redis.call('hincrby', KEYS[2], 's', 1)
@@ -35,6 +36,6 @@ end
 redis.call('expire', KEYS[1], ARGV[3])
 local reached = 0
 if ARGV[8] ~= '' then
-  reached = redis.call('publish', ARGV[8], ARGV[9] .. '"o":' .. offset .. '}\n' .. frame)
+  reached = redis.call(ARGV[11], ARGV[8], ARGV[9] .. '"o":' .. offset .. '}\n' .. frame)
 end
 return {offset, reached}
