@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { Cluster, sleep, startCluster } from './support/cluster.js';
+import { Cluster, sleep, startCluster, startOnRedisCluster } from './support/cluster.js';
 import { freePort, ServiceInstance, waitFor } from './support/processes.js';
 import { RedisServer } from './support/redis-server.js';
 import { requireProgram } from './support/system-dependency.js';
@@ -217,4 +217,29 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       await redis?.close();
     }
   }, 60_000);
+
+  it('a Redis Cluster node restarts: the sharded subscriptions it held come back, and frames reach the tab again', async () => {
+    cluster = await startOnRedisCluster(2);
+    const [a, b] = cluster.instances;
+    const nodes = cluster.redisCluster!.nodes;
+    const tab = await b.connect('zoe');
+    expect((await a.http('POST', '/users/zoe/messages', { type: 'notice', n: 1 })).body.delivered).toBe(1);
+    await tab.next('notice');
+    // The node that owns the slot of zoe's keys (and so of zoe's channel).
+    const slot = Number(execFileSync('redis-cli', ['-p', String(nodes[0].port), 'cluster', 'keyslot', '{u:zoe}'], { encoding: 'utf8' }));
+    const owner = nodes.find((node) => ownsSlot(node.port, slot))!;
+    await owner.stop();
+    await sleep(500);
+    await owner.startProcess();
+    await waitFor(() => nodes.every((node) => execFileSync('redis-cli', ['-p', String(node.port), 'cluster', 'info'], { encoding: 'utf8' }).includes('cluster_state:ok')), 30_000, 'the Redis Cluster to be ok again');
+    let n = 1;
+    await waitFor(async () => (await a.http('POST', '/users/zoe/messages', { type: 'notice', n: ++n })).body.delivered === 1, 30_000, 'zoe\'s channel to be subscribed again');
+    expect(await tab.next('notice')).toMatchObject({ n });
+  }, 90_000);
 });
+
+/** Whether the node on `port` serves `slot` (CLUSTER SLOTS: start, end, then the master's address). */
+function ownsSlot(port: number, slot: number): boolean {
+  const ranges = execFileSync('redis-cli', ['-p', String(port), '--json', 'cluster', 'slots'], { encoding: 'utf8' });
+  return (JSON.parse(ranges) as Array<[number, number, [string, number]]>).some(([start, end, [, master]]) => slot >= start && slot <= end && master === port);
+}
