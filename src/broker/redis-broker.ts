@@ -6,6 +6,7 @@ import { connectionStreamKey, HistoryLimits, offsetPrefix, StreamRef } from '../
 import { historyKeys } from '../history/redis-history.store.js';
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisService } from '../redis/redis.service.js';
+import { tracing } from '../tracing/tracing.js';
 import { Arrival, Broker, Publication, StreamFrame } from './broker.js';
 
 /** What travels before the frame on a channel: who to leave out, or a control instruction. */
@@ -29,10 +30,12 @@ export interface Envelope {
   /** Control (instance channel): instance `by` answers listing `listed`; the body is its connections. */
   listed?: string;
   by?: string;
+  /** The sender's trace context (traceparent, newline, tracestate): only while tracing is on, inside a span. */
+  tp?: string;
 }
 
 /** The instructions instances send each other, beside frames. */
-export type Control = Pick<Envelope, 'revoke' | 'close' | 'resolved' | 'list' | 'listed' | 'by'>;
+export type Control = Pick<Envelope, 'revoke' | 'close' | 'resolved' | 'list' | 'listed' | 'by' | 'tp'>;
 
 /** Where a control goes: a user's channel (every instance with a connection of theirs) or one instance's. */
 export type ControlTarget = { kind: 'user'; id: string } | { kind: 'instance'; id: string };
@@ -88,6 +91,7 @@ export class RedisBroker extends Broker {
   async publish({ stream, json, skipUsers, exceptConnectionId, acceptedAt }: Publication): Promise<number> {
     const channel = this.channelOf(stream);
     const envelope: Envelope = { x: exceptConnectionId, s: skipUsers && skipUsers.length > 0 ? skipUsers : undefined, t: acceptedAt };
+    if (tracing.tracer) envelope.tp = tracing.tracer.current();
     if (!this.history) return this.send(channel, envelope, json);
     const [key, meta] = historyKeys(this.redis, stream);
     const { size, ttlMs, metaTtlMs, maxBytesPerStream } = this.history;
@@ -132,6 +136,7 @@ export class RedisBroker extends Broker {
 
   /** Sends a control to a user's instances or to one instance. Resolves to the instances it reached. */
   sendControl(target: ControlTarget, control: Control, body = ''): Promise<number> {
+    if (tracing.tracer) control = { ...control, tp: tracing.tracer.current() };
     return this.send(this.redis.channel(target.kind, target.id), control, body);
   }
 
@@ -171,7 +176,7 @@ export class RedisBroker extends Broker {
       return;
     }
     const frame = envelope.o === undefined ? body : new StreamFrame(body, connectionStreamKey(stream), envelope.o);
-    this.arrivalListener({ stream, frame, skipUsers: envelope.s, exceptConnectionId: envelope.x, acceptedAt: envelope.t });
+    this.arrivalListener({ stream, frame, skipUsers: envelope.s, exceptConnectionId: envelope.x, acceptedAt: envelope.t, trace: envelope.tp });
   }
 
   private control(target: ControlTarget, control: Control, body: string): void {
