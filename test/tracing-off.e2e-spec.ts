@@ -48,8 +48,8 @@ interface OtlpSpan {
     await listener.psubscribe('*');
   }, 60_000);
   afterAll(async () => {
-    listener?.disconnect();
-    commands?.disconnect();
+    await listener?.quit();
+    await commands?.quit();
     await redis?.close();
   });
 

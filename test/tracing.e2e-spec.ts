@@ -148,7 +148,7 @@ describe('tracing (OpenTelemetry, in-memory exporter)', () => {
         const envelope = JSON.parse(prompted!.slice(0, prompted!.indexOf('\n'))) as { tp?: string };
         expect(envelope.tp).toBe(`00-${traceId}-${send.spanContext().spanId}-01\nvendor=opaque`);
       } finally {
-        listener.disconnect();
+        await listener.quit();
       }
     });
   });

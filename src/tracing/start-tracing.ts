@@ -1,4 +1,5 @@
 import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { NodeSDK, tracing as sdkTracing } from '@opentelemetry/sdk-node';
@@ -68,6 +69,15 @@ export async function startTracing(options: TracingOptions = {}): Promise<void> 
   tracing.stop = async () => {
     tracing.tracer = null;
     tracing.stop = null;
-    await sdk.shutdown();
+    try {
+      await sdk.shutdown();
+    } finally {
+      // The SDK's shutdown flushes and ends the providers but leaves the modules patched and
+      // the globals registered: undone, so nothing traces afterwards (and tracing can start again).
+      for (const instrumentation of instrumentations) instrumentation.disable();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
   };
 }
