@@ -1,3 +1,5 @@
+// First: tracing, when configured, starts before the service is built.
+import './tracing/register.js';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
@@ -6,6 +8,7 @@ import { ConfigurationError } from './config/configuration.error.js';
 import type { Environment } from './config/environment.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { startupLogger } from './logging/logging.module.js';
+import { tracing } from './tracing/tracing.js';
 
 const logger = new Logger('Bootstrap');
 
@@ -36,6 +39,8 @@ async function drain(app: RunningApp['app'], signal: NodeJS.Signals, graceMs: nu
     logger.error(`Shutdown failed: ${(err as Error).message}`);
     process.exit(1);
   }
+  // The spans of the last requests are exported before the process ends (for 2 s at most).
+  if (tracing.stop) await Promise.race([tracing.stop().catch((err: Error) => logger.warn(`Tracing shutdown failed: ${err.message}`)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   process.exit(0);
 }
 

@@ -31,6 +31,8 @@ export interface Arrival {
   skipUsers?: readonly string[];
   exceptConnectionId?: string;
   acceptedAt?: number;
+  /** The publisher's trace context, when tracing is on and the frame was published in a span. */
+  trace?: string;
 }
 
 /**

@@ -6,6 +6,7 @@ import { connectionStreamKey, HistoryLimits, offsetPrefix, StreamRef } from '../
 import { historyKeys } from '../history/redis-history.store.js';
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisService } from '../redis/redis.service.js';
+import { tracing } from '../tracing/tracing.js';
 import { Arrival, Broker, Publication, StreamFrame } from './broker.js';
 import { FrameChannels } from './frame-channels.js';
 
@@ -30,10 +31,12 @@ export interface Envelope {
   /** Control (instance channel): instance `by` answers listing `listed`; the body is its connections. */
   listed?: string;
   by?: string;
+  /** The sender's trace context (traceparent, newline, tracestate): only while tracing is on, inside a span. */
+  tp?: string;
 }
 
 /** The instructions instances send each other, beside frames. */
-export type Control = Pick<Envelope, 'revoke' | 'close' | 'resolved' | 'list' | 'listed' | 'by'>;
+export type Control = Pick<Envelope, 'revoke' | 'close' | 'resolved' | 'list' | 'listed' | 'by' | 'tp'>;
 
 /** Where a control goes: a user's channel (every instance with a connection of theirs) or one instance's. */
 export type ControlTarget = { kind: 'user'; id: string } | { kind: 'instance'; id: string };
@@ -93,6 +96,7 @@ export class RedisBroker extends Broker {
   async publish({ stream, json, skipUsers, exceptConnectionId, acceptedAt }: Publication): Promise<number> {
     const channel = this.channelOf(stream);
     const envelope: Envelope = { x: exceptConnectionId, s: skipUsers && skipUsers.length > 0 ? skipUsers : undefined, t: acceptedAt };
+    if (tracing.tracer) envelope.tp = tracing.tracer.current();
     if (!this.history) return this.send(channel, envelope, json);
     const [key, meta] = historyKeys(this.redis, stream);
     const { size, ttlMs, metaTtlMs, maxBytesPerStream } = this.history;
@@ -139,6 +143,7 @@ export class RedisBroker extends Broker {
 
   /** Sends a control to a user's instances or to one instance. Resolves to the instances it reached. */
   sendControl(target: ControlTarget, control: Control, body = ''): Promise<number> {
+    if (tracing.tracer) control = { ...control, tp: tracing.tracer.current() };
     const channel = target.kind === 'user' ? this.channelOf({ kind: 'user', id: target.id }) : this.channels.ofInstance(target.id);
     return this.send(channel, control, body);
   }
@@ -179,7 +184,7 @@ export class RedisBroker extends Broker {
       return;
     }
     const frame = envelope.o === undefined ? body : new StreamFrame(body, connectionStreamKey(stream), envelope.o);
-    this.arrivalListener({ stream, frame, skipUsers: envelope.s, exceptConnectionId: envelope.x, acceptedAt: envelope.t });
+    this.arrivalListener({ stream, frame, skipUsers: envelope.s, exceptConnectionId: envelope.x, acceptedAt: envelope.t, trace: envelope.tp });
   }
 
   private control(target: ControlTarget, control: Control, body: string): void {

@@ -8,6 +8,7 @@ import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { StateBackend } from '../engine/state-backend.js';
+import { tracing } from '../tracing/tracing.js';
 import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
@@ -118,7 +119,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
    * caller-given id that already exists, returns the existing one instead. `willWait`
    * marks this instance as waiting for the decision.
    */
-  async create(input: NewConfirmation, willWait = false): Promise<{ confirmation: Confirmation; created: boolean }> {
+  create(input: NewConfirmation, willWait = false): Promise<{ confirmation: Confirmation; created: boolean }> {
+    const tracer = tracing.tracer;
+    if (tracer) return tracer.create((traceContext) => this.createConfirmation(input, willWait, traceContext));
+    return this.createConfirmation(input, willWait);
+  }
+
+  /** `traceContext`: kept with the record while tracing is on. */
+  private async createConfirmation(input: NewConfirmation, willWait: boolean, traceContext?: string): Promise<{ confirmation: Confirmation; created: boolean }> {
     if (this.closing) throw shuttingDown();
     const now = Date.now();
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
@@ -139,6 +147,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       feedback: null,
       settledAt: null,
     };
+    if (traceContext !== undefined) draft.traceContext = traceContext;
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
     if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
     switch (outcome.kind) {
@@ -323,7 +332,13 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Tells the user's connections, the caller waiting here and the instances with waiting callers. */
-  private async announceSettled(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string, byUserId?: string): Promise<void> {
+  private announceSettled(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string, byUserId?: string): Promise<void> {
+    const tracer = tracing.tracer;
+    if (tracer) return tracer.settled(confirmation, () => this.announceSettledNow(confirmation, waitingInstances, exceptConnectionId, byUserId));
+    return this.announceSettledNow(confirmation, waitingInstances, exceptConnectionId, byUserId);
+  }
+
+  private async announceSettledNow(confirmation: Confirmation, waitingInstances: string[], exceptConnectionId?: string, byUserId?: string): Promise<void> {
     if (this.fence) {
       await this.fence.pass();
       this.replicated.add(confirmation);

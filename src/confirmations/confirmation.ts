@@ -33,6 +33,12 @@ export interface Confirmation {
   proceed: boolean | null;
   feedback: string | null;
   settledAt: number | null;
+  /**
+   * Where the confirmation was created in a trace (`traceparent`, then `tracestate` after a
+   * newline when there is one): present only while tracing is on, so the answer, on
+   * whichever instance, continues the caller's trace (src/tracing/).
+   */
+  traceContext?: string;
 }
 
 /** The decision as a waiting task service receives it. */

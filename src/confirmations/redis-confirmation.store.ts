@@ -91,6 +91,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           this.settings.retentionMs,
           reservation === 'full' ? '1' : '0',
           Date.now(),
+          draft.traceContext ?? '',
         ],
       );
       if (kind === 'user_cap' || kind === 'total_cap') {
@@ -329,5 +330,6 @@ function fromRecord(r: Record<string, string>): Confirmation {
     feedback: r.fb ?? null,
     settledAt: r.sa === undefined ? null : Number(r.sa),
   };
+  if (r.tc !== undefined) record.traceContext = r.tc;
   return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
 }

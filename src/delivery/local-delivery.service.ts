@@ -10,6 +10,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { Presence, PresentConnection } from '../presence/presence.js';
 import { jsonOf } from '../protocol/frame-json.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
+import { Destination, tracing } from '../tracing/tracing.js';
 import { Audience, DeliveryService, ResolutionEvent } from './delivery.service.js';
 
 function prepare(frame: object | string | StreamFrame): PreparedFrame {
@@ -24,6 +25,11 @@ function audienceOf(arrival: Arrival): Audience {
   return stream.kind === 'user' ? { userIds: [stream.id], exceptConnectionId } : { taskIds: [stream.id], exceptConnectionId };
 }
 
+/** The first stream an audience's frame goes to, naming its spans. */
+function destinationOf(audience: Audience): Destination {
+  return audience.everyone ? 'broadcast' : audience.userIds?.length ? 'user' : 'task';
+}
+
 /**
  * Delivery through the Broker: a frame goes to each of its streams (the users', the tasks',
  * or the broadcast), and what arrives here is written to this instance's sockets. On its own
@@ -32,6 +38,8 @@ function audienceOf(arrival: Arrival): Audience {
  */
 export class LocalDeliveryService extends DeliveryService {
   protected readonly logger = new Logger(DeliveryService.name);
+  /** `messaging.system` of the spans, while tracing is on. */
+  protected readonly messagingSystem: string = 'memory';
   private readonly resolutionListeners: Array<(event: ResolutionEvent) => void> = [];
 
   constructor(
@@ -55,7 +63,13 @@ export class LocalDeliveryService extends DeliveryService {
   }
 
   /** One publication per stream of the audience; resolves to what the broker says each reached. */
-  protected async publish(audience: Audience, json: string, acceptedAt: number): Promise<number> {
+  protected publish(audience: Audience, json: string, acceptedAt: number): Promise<number> {
+    const tracer = tracing.tracer;
+    if (tracer) return tracer.send(destinationOf(audience), this.messagingSystem, () => this.publishToStreams(audience, json, acceptedAt));
+    return this.publishToStreams(audience, json, acceptedAt);
+  }
+
+  private async publishToStreams(audience: Audience, json: string, acceptedAt: number): Promise<number> {
     const exceptConnectionId = audience.exceptConnectionId;
     if (audience.everyone) return this.broker.publish({ stream: BROADCAST_STREAM, json, exceptConnectionId, acceptedAt });
     const userIds = audience.userIds ?? [];
@@ -73,6 +87,8 @@ export class LocalDeliveryService extends DeliveryService {
 
   /** A frame of a stream reached this instance: to its sockets of the stream. */
   protected arrived(arrival: Arrival): number {
+    const tracer = tracing.tracer;
+    if (tracer) return tracer.process(arrival.stream.kind, this.messagingSystem, arrival.trace, () => this.deliverHere(audienceOf(arrival), arrival.frame, arrival.skipUsers));
     return this.deliverHere(audienceOf(arrival), arrival.frame, arrival.skipUsers);
   }
 

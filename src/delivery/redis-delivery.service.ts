@@ -11,6 +11,7 @@ import type { InstanceRegistry } from '../redis/instance-registry.service.js';
 import { Audience } from './delivery.service.js';
 import { LocalDeliveryService } from './local-delivery.service.js';
 import { jsonOf } from '../protocol/frame-json.js';
+import { tracing } from '../tracing/tracing.js';
 
 /** How long start-up waits for the broadcast and instance channels before listening anyway. */
 const STARTUP_SUBSCRIBE_WAIT_MS = 2000;
@@ -40,6 +41,7 @@ interface ListingAnswer {
  */
 export class RedisDeliveryService extends LocalDeliveryService implements OnApplicationBootstrap {
   private readonly listings = new Map<string, PendingListing>();
+  protected override readonly messagingSystem = 'redis';
 
   constructor(
     connections: ConnectionService,
@@ -118,7 +120,14 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
       if (control.revoke !== undefined) this.endTaskSubscriptionsHere(target.id, control.revoke);
       else if (control.close !== undefined) this.closeIfHere(control.close);
     } else if (control.resolved) {
-      this.notifyResolution({ callbackId: control.resolved.callbackId, confirmation: control.resolved, fromElsewhere: true });
+      const resolved = control.resolved;
+      const wake = () => {
+        this.notifyResolution({ callbackId: resolved.callbackId, confirmation: resolved, fromElsewhere: true });
+        return 1;
+      };
+      // A span in the settling instance's trace: the waiting caller here gets its decision.
+      if (tracing.tracer) tracing.tracer.process('resolution', this.messagingSystem, control.tp, wake);
+      else wake();
     } else if (control.list) {
       const { id, from, filter } = control.list;
       const answer: ListingAnswer = this.connectionsHere(filter);

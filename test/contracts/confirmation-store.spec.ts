@@ -92,6 +92,26 @@ describe.each(backends)('ConfirmationStore contract on %s', (_kind, backend) => 
     expect(await one.involves('alice', 'task-1')).toBe(true);
   });
 
+  it('keeps a trace context given at creation with the record, from any instance and after the settle; none when none was given', async () => {
+    const [one, two] = await backend.stores(LONG);
+    const traceContext = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\nvendor=opaque value';
+    const traced = draft({ traceContext });
+    expect(await one.create(traced, ROOMY, null)).toEqual({ kind: 'created', confirmation: traced });
+    expect(await two.get(traced.callbackId)).toEqual(traced);
+    expect(await two.pendingForUser('alice')).toEqual([traced]);
+    expect(await two.create(draft({ callbackId: traced.callbackId }), ROOMY, null)).toEqual({ kind: 'existing', confirmation: traced });
+    const settled = await two.settle('alice', traced.callbackId, answer());
+    expect(settled).toMatchObject({ kind: 'settled', confirmation: { traceContext, state: 'confirmed' } });
+    expect(await one.get(traced.callbackId)).toMatchObject({ traceContext, state: 'confirmed' });
+    const plain = draft();
+    await one.create(plain, ROOMY, null);
+    const read = await two.get(plain.callbackId);
+    expect(read).toEqual(plain);
+    expect(read).not.toHaveProperty('traceContext');
+    const plainSettled = await two.settle('alice', plain.callbackId, answer());
+    expect(plainSettled.kind === 'settled' && plainSettled.confirmation).not.toHaveProperty('traceContext');
+  });
+
   it('settles one confirmation exactly once when three instances answer at the same moment', async () => {
     const stores = await backend.stores(LONG);
     const asked = draft();

@@ -126,6 +126,8 @@ class Request:
     json: Any = None
     # Seconds to wait for the response; None means the client's request_timeout.
     read_timeout: Optional[float] = None
+    # Trace context given by the caller; None: OpenTelemetry's current one, if any.
+    headers: Optional[Dict[str, str]] = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ def _notify_request_maker(
     callback_id: str,
     *,
     wait: bool,
+    headers: Optional[Dict[str, str]] = None,
 ) -> Tuple[Callable[[], Request], float]:
     """The request for each attempt, and when the confirmation expires (monotonic clock).
     Each attempt asks for the time that is left, so a confirmation re-created after a
@@ -297,6 +300,7 @@ def _notify_request_maker(
             params=None if wait else {"wait": "false"},
             json={**body, "timeout_seconds": round(remaining, 3)},
             read_timeout=read_timeout,
+            headers=headers,
         )
 
     return make_request, expires
@@ -310,10 +314,11 @@ def notify_user(
     step: int,
     timeout: Optional[float],
     callback_id: Optional[str],
+    trace_headers: Optional[Dict[str, str]] = None,
 ) -> Flow[UserConfirmation]:
     callback_id = callback_id or new_callback_id()
     make_request, expires = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=True
+        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=True, headers=trace_headers
     )
     until = expires + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
@@ -328,10 +333,11 @@ def ask(
     step: int,
     timeout: Optional[float],
     callback_id: Optional[str],
+    trace_headers: Optional[Dict[str, str]] = None,
 ) -> Flow[str]:
     callback_id = callback_id or new_callback_id()
     make_request, _ = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=False
+        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=False, headers=trace_headers
     )
     until = time.monotonic() + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)

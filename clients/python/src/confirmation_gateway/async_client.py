@@ -11,6 +11,7 @@ import httpx
 
 from . import _flows
 from ._flows import Flow, Outcome, Request, RetryPolicy, Sleep, T
+from ._tracing import current_trace_headers, explicit_trace_headers
 from .models import Confirmation, HeartbeatInfo, JsonObject, UserConfirmation
 
 
@@ -85,6 +86,8 @@ class AsyncGatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> UserConfirmation:
         """Shows the step result to the user and waits for the decision.
 
@@ -92,8 +95,22 @@ class AsyncGatewayClient:
         gateway's configured decision) or the task is cancelled (`cancelled=True`). Restarts of
         the gateway while waiting are retried with the same `callback_id`. Raises
         `GatewayUnavailableError` if the gateway stays unreachable past the deadline.
+
+        `traceparent` (and `tracestate`): the W3C trace context to continue in the gateway's
+        trace; without it, OpenTelemetry's current context when `opentelemetry` is installed.
         """
-        return await self._run(_flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id))
+        return await self._run(
+            _flows.notify_user(
+                self._settings,
+                step_result,
+                user_id,
+                task_id,
+                step,
+                timeout,
+                callback_id,
+                explicit_trace_headers(traceparent, tracestate),
+            )
+        )
 
     async def ask(
         self,
@@ -104,10 +121,23 @@ class AsyncGatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> str:
         """Like notify_user but returns the `callback_id` at once; read the decision later
         with `get_confirmation` (or `notify_user` with the same `callback_id`)."""
-        return await self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id))
+        return await self._run(
+            _flows.ask(
+                self._settings,
+                step_result,
+                user_id,
+                task_id,
+                step,
+                timeout,
+                callback_id,
+                explicit_trace_headers(traceparent, tracestate),
+            )
+        )
 
     async def get_confirmation(self, callback_id: str, *, wait_seconds: float = 0) -> Confirmation:
         """The confirmation's state; waits up to `wait_seconds` (at most 300) while it is pending."""
@@ -181,7 +211,12 @@ class AsyncGatewayClient:
         timeout = httpx.Timeout(self._settings.request_timeout, read=request.read_timeout or self._settings.request_timeout)
         try:
             response = await self._http.request(
-                request.method, request.path, params=request.params, json=request.json, timeout=timeout
+                request.method,
+                request.path,
+                params=request.params,
+                json=request.json,
+                timeout=timeout,
+                headers=request.headers if request.headers is not None else current_trace_headers(),
             )
         except httpx.TransportError as error:
             return Outcome(error=error)
