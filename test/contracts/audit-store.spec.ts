@@ -161,10 +161,11 @@ describe.each(backends)('AuditStore contract on %s', (kind, backend) => {
 
   it('forgets events past their retention, in trails and queries', async () => {
     const [a, b] = await backend.stores({ retentionMs: 800, maxEvents: 100_000 });
-    const old = event('created', 'cb-old');
+    const now = () => ({ at: Date.now() / 1000 });
+    const old = event('created', 'cb-old', now());
     await a.append([old]);
     await sleep(400);
-    const young = event('created', 'cb-young');
+    const young = event('created', 'cb-young', now());
     await b.append([young]);
     expect(ids(await allPages(a, {}, 500))).toEqual(ids([old, young]));
     await sleep(600);
