@@ -50,6 +50,7 @@ export class NotifyController {
       callbackId: body.callback_id,
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
+      apiKeyId: reply.request.apiKeyId ?? undefined,
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
