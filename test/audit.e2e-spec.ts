@@ -81,7 +81,7 @@ async function expectReadOnlyAndKeyed(instance: Instance, callbackId: string): P
     }
   }
   expect(await trailOf(instance, callbackId)).toEqual(before);
-  for (const headers of [{}, { authorization: 'Bearer not-a-key' }, { authorization: KEYS[0] }]) {
+  for (const headers of [{}, { authorization: 'Bearer not-a-key' }, { authorization: KEYS[0] }] as Array<Record<string, string>>) {
     for (const path of ['/audit', `/confirmations/${callbackId}/events`, '/audit?format=ndjson']) {
       const reply = await instance.http('GET', path, undefined, headers);
       expect([path, reply.status, reply.body.code]).toEqual([path, 401, 'unauthorized']);
