@@ -81,10 +81,17 @@ const HEARTBEAT_VIEW = {
 const MAINTENANCE_NOTICE = { type: 'system_notification', message: '系统将在5分钟后进行维护', timestamp: 1764000000.0, severity: 'warning' };
 const TASK_PROGRESS = { type: 'task_progress', task_id: 'task_123', progress: 75, message: '任务执行进度 75%', timestamp: 1764000000.0 };
 
+const EXAMPLE_EVENT_IDS: Record<string, string> = {
+  created: '0b1e6c2a-4d5f-4a8b-9c3d-2e1f0a9b8c7d',
+  delivered: '7c2d9e41-1a3b-4f6c-8d2e-5b4a3c2d1e0f',
+  answered: '4f0c8e2a-3b1d-4c5e-9f6a-7b8c9d0e1f2a',
+  settled: 'd8e7f6a5-b4c3-4d2e-9f1a-0b9c8d7e6f5a',
+};
+
 /** An audit event of the examples (docs/AUDIT.md). */
 function auditEvent(kind: string, at: number, instance: string, details: Record<string, unknown>) {
   return {
-    event_id: `${kind}-0b1e6c2a-4d5f-4a8b-9c3d-2e1f0a9b8c7d`.slice(0, 36),
+    event_id: EXAMPLE_EVENT_IDS[kind],
     kind,
     callback_id: 'task_456.step-1',
     user_id: 'user_123',
