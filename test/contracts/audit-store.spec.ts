@@ -84,6 +84,13 @@ describe.each(backends)('AuditStore contract on %s', (kind, backend) => {
     expect(ids(await b.trail('cb-1'))).toEqual(ids([created, delivered, answered]));
   });
 
+  it('keeps the trails of ids that differ only in key characters apart', async () => {
+    const [a, b] = await backend.stores(LONG);
+    const hostile = ['x{y}:z', 'x%7by%7d%3az', 'x:{y}', '{audit}', '%'];
+    for (const id of hostile) await a.append([event('created', id)]);
+    for (const id of hostile) expect((await b.trail(id)).map((e) => e.callback_id)).toEqual([id]);
+  });
+
   it('hands out values: changing what a read returned changes nothing stored', async () => {
     const [a, b] = await backend.stores(LONG);
     await a.append([event('created', 'cb-1')]);
