@@ -51,6 +51,8 @@ export class NotifyController {
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
       apiKeyId: reply.request.apiKeyId ?? undefined,
+      // `requested_by` comes with approvals (issue 21); until its DTO field exists this is undefined.
+      requestedBy: (body as { requested_by?: string }).requested_by,
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
