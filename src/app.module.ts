@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { validateEnvironment } from './config/environment.js';
 import { ConfirmationsModule } from './confirmations/confirmations.module.js';
@@ -51,6 +52,7 @@ export class AppModule {
         ConnectionsModule,
         DeliveryModule,
         ConfirmationsModule,
+        AuditModule,
         TasksModule,
         NotifyModule,
         GatewayModule,

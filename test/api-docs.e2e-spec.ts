@@ -65,6 +65,8 @@ const SHARED_STATE_ROUTES = [
   'DELETE /tasks/{task_id}/subscribers/{user_id}',
   'POST /heartbeats',
   'DELETE /heartbeats/{id}',
+  'GET /confirmations/{callback_id}/events',
+  'GET /audit',
 ];
 
 type Document = { openapi: string; paths: Record<string, Record<string, any>>; components: { schemas: Record<string, object>; securitySchemes: Record<string, any> } };
@@ -306,6 +308,10 @@ describe('API documents (e2e)', () => {
       expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body.state).toBe('pending');
       await alice.request({ action: 'ack', message_id: sent.body.message_id }, 'ack_accepted');
       expect((await call('GET', `/messages/${sent.body.message_id}`, '/messages/{message_id}')).body).toMatchObject({ state: 'acknowledged', acked_by: 'alice' });
+      const trail = await call('GET', `/confirmations/${prompt.callback_id}/events`, '/confirmations/{callback_id}/events');
+      expect(trail.body.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'delivered', 'answered', 'settled']);
+      expect((await call('GET', '/audit?task_id=task-2&limit=2', '/audit')).body.events).toHaveLength(2);
+      expect((await call('GET', '/audit?limit=501', '/audit')).status).toBe(400);
       await call('GET', '/status', '/status');
       const listed = await call('GET', '/connections?user_id=alice', '/connections');
       expect(listed.body.count).toBe(1);
@@ -387,6 +393,8 @@ describe('API documents (e2e)', () => {
         ['DELETE', '/tasks/task-1/subscribers/bob', '/tasks/{task_id}/subscribers/{user_id}'],
         ['POST', '/heartbeats', '/heartbeats', { user_id: 'alice', task_id: 'task-1', interval_seconds: 5 }],
         ['DELETE', '/heartbeats/h-1', '/heartbeats/{id}'],
+        ['GET', '/confirmations/docs-1/events', '/confirmations/{callback_id}/events'],
+        ['GET', '/audit', '/audit'],
       ];
       for (const [method, path, documentedPath, body] of calls) {
         const reply = await t.http(method, path, body, WITH_KEY);

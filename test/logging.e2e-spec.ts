@@ -223,10 +223,12 @@ describe('logs of the built service (real process, real stdout)', () => {
     await sleep(200);
 
     const during = jsonLines(service.stdout().slice(before.length));
-    // A confirmation's creation and its outcome are logged (a line each); nothing per frame or request.
-    const other = during.filter((l) => l.context !== 'ConfirmationService');
+    // A confirmation's creation and its outcome are logged (a line each), and its audit events
+    // (created, delivered, answered, settled: docs/AUDIT.md); nothing per frame or request.
+    const other = during.filter((l) => l.context !== 'ConfirmationService' && l.context !== 'Audit');
     expect(other).toEqual([]);
-    expect(during.length).toBeLessThanOrEqual(2 * 5);
+    expect(during.filter((l) => l.context === 'Audit').map((l) => l.audit)).toEqual(Array.from({ length: 5 }, () => ['created', 'delivered', 'answered', 'settled']).flat());
+    expect(during.length).toBeLessThanOrEqual(6 * 5);
     bob.terminate();
   }, 60_000);
 });

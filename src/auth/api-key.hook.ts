@@ -2,12 +2,16 @@ import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import { refuseFromHook } from '../http/http-error.filter.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import type { ApiKeyService } from './api-key.service.js';
+import { apiKeyId, ApiKeyService } from './api-key.service.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Set by @PublicRoute(). */
     publicRoute?: boolean;
+  }
+  interface FastifyRequest {
+    /** Which of API_KEYS the request came with (`key-1`...); null for public routes and without keys. Never the key. */
+    apiKeyId: string | null;
   }
 }
 
@@ -23,8 +27,12 @@ const MISSING_KEY = new GatewayError(ErrorCode.Unauthorized, 'A valid API key is
  * here; they authenticate users, not services (see UpgradeAuthenticator).
  */
 export function requireApiKey(fastify: FastifyInstance, keys: ApiKeyService): void {
+  fastify.decorateRequest('apiKeyId', null);
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.config.publicRoute === true || keys.accepts(request.headers.authorization)) return done();
-    refuseFromHook(reply, MISSING_KEY);
+    if (request.routeOptions.config.publicRoute === true || keys.isOpen) return done();
+    const index = keys.keyIndex(request.headers.authorization);
+    if (index < 0) return refuseFromHook(reply, MISSING_KEY);
+    request.apiKeyId = apiKeyId(index);
+    done();
   });
 }

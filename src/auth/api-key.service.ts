@@ -23,15 +23,30 @@ export class ApiKeyService {
 
   /** True when an `Authorization: Bearer <key>` header carries one of the keys. */
   accepts(authorization: string | undefined): boolean {
-    if (this.isOpen) return true;
-    const key = bearerToken(authorization);
-    if (key === null) return false;
-    const presented = digest(key);
-    let accepted = false;
-    // Every key is compared, so the time taken does not say which one matched.
-    for (const known of this.keyDigests) accepted = timingSafeEqual(known, presented) || accepted;
-    return accepted;
+    return this.isOpen || this.keyIndex(authorization) >= 0;
   }
+
+  /** Which of the keys the header carries (0 is the first of API_KEYS); -1 for none. */
+  keyIndex(authorization: string | undefined): number {
+    const key = bearerToken(authorization);
+    if (key === null) return -1;
+    const presented = digest(key);
+    let index = -1;
+    // Every key is compared, so the time taken does not say which one matched.
+    for (let i = 0; i < this.keyDigests.length; i++) {
+      const equal = timingSafeEqual(this.keyDigests[i], presented);
+      index = equal ? i : index;
+    }
+    return index;
+  }
+}
+
+/**
+ * How the audit trail names the key a request came with: its place in API_KEYS (`key-1` is
+ * the first), never the key or anything computed from it.
+ */
+export function apiKeyId(index: number): string {
+  return `key-${index + 1}`;
 }
 
 /** One-shot hashing: a `createHash` object per request showed up in the confirm profile. */

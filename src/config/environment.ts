@@ -285,6 +285,14 @@ export class Environment {
   @NumberSetting(1, MAX_TIMER_SECONDS)
   ACK_DEFAULT_TIMEOUT_SECONDS = 300;
 
+  /** Days a confirmation's audit events are kept (fractions allowed, at least one second); nothing else removes them. */
+  @NumberSetting(1 / 86_400, 3650)
+  AUDIT_RETENTION_DAYS = 30;
+
+  /** Memory mode: audit events kept at most in this process; past it the oldest go first. */
+  @IntSetting(100)
+  AUDIT_MAX_EVENTS = 100_000;
+
   /**
    * Cluster mode: every instance pointing at the same Redis acts as one service
    * (`redis://[:password@]host:port/db`, `rediss://` for TLS). Unset: one instance, in memory.

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { AuditRetention } from '../audit/audit.store.js';
 import type { RedisSettings } from '../redis/redis.service.js';
 import { Environment, parseSentinels } from './environment.js';
 
@@ -65,6 +66,13 @@ export class Settings {
     return {
       retentionMs: this.get('CONFIRMATION_RETENTION_SECONDS') * 1000,
       maxRetained: this.get('CONFIRMATION_MAX_RETAINED'),
+    };
+  }
+
+  get audit(): AuditRetention {
+    return {
+      retentionMs: Math.round(this.get('AUDIT_RETENTION_DAYS') * 86_400_000),
+      maxEvents: this.get('AUDIT_MAX_EVENTS'),
     };
   }
 

@@ -5,11 +5,25 @@ import type { Confirmation } from './confirmation.js';
  * What happens to a confirmation, told once, by the instance where it happened. The audit
  * trail and the decision webhooks listen here, so ConfirmationService does not know them.
  * Each event carries the confirmation as it stands after the event.
+ *
+ * The audit trail (src/audit/audit-trail.service.ts) records every type: one it has no
+ * mapping for becomes an audit event of that kind with the event's other fields as details,
+ * so a new type is audited by adding its line here and emitting it.
  */
 export type ConfirmationEvent =
   | { type: 'created'; confirmation: Confirmation; at: number; requestId?: string; apiKeyId?: string; requestedBy?: string }
   | { type: 'delivered'; confirmation: Confirmation; at: number; instanceId: string; connections: number }
-  | { type: 'settled'; confirmation: Confirmation; at: number; userId?: string; connectionId?: string };
+  | {
+      type: 'settled';
+      confirmation: Confirmation;
+      at: number;
+      /** Who answered, when an answer settled it (not a timeout or a cancellation). */
+      userId?: string;
+      connectionId?: string;
+      /** The answer's option id and form data, when the prompt offered them. */
+      option?: string | null;
+      data?: Record<string, unknown> | null;
+    };
 
 export type ConfirmationEventType = ConfirmationEvent['type'];
 

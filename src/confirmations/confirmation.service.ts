@@ -164,7 +164,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const confirmation = outcome.confirmation;
     this.counters.created++;
-    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId });
+    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId, apiKeyId: input.apiKeyId, requestedBy: input.requestedBy });
     if (confirmation.state === 'cancelled') {
       this.counters.cancelled++;
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
@@ -178,8 +178,10 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<void> {
+    // When the prompt went out: an answer to it (on any instance) comes later.
+    const at = Date.now();
     const connections = await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
-    if (this.events.heard) await this.events.emit({ type: 'delivered', confirmation, at: Date.now(), instanceId: this.instanceId, connections });
+    if (this.events.heard) await this.events.emit({ type: 'delivered', confirmation, at, instanceId: this.instanceId, connections });
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {

@@ -13,6 +13,10 @@ export interface NewConfirmation {
   acceptedAt?: number;
   /** The HTTP request that asked (its X-Request-Id), for the log line. */
   requestId?: string;
+  /** Which of API_KEYS the request came with (`key-1`...), for the audit trail; never the key. */
+  apiKeyId?: string;
+  /** Who asked on the task service's side, when the request names them (audit trail). */
+  requestedBy?: string;
 }
 
 export interface Confirmation {

@@ -81,6 +81,27 @@ const HEARTBEAT_VIEW = {
 const MAINTENANCE_NOTICE = { type: 'system_notification', message: '系统将在5分钟后进行维护', timestamp: 1764000000.0, severity: 'warning' };
 const TASK_PROGRESS = { type: 'task_progress', task_id: 'task_123', progress: 75, message: '任务执行进度 75%', timestamp: 1764000000.0 };
 
+const EXAMPLE_EVENT_IDS: Record<string, string> = {
+  created: '0b1e6c2a-4d5f-4a8b-9c3d-2e1f0a9b8c7d',
+  delivered: '7c2d9e41-1a3b-4f6c-8d2e-5b4a3c2d1e0f',
+  answered: '4f0c8e2a-3b1d-4c5e-9f6a-7b8c9d0e1f2a',
+  settled: 'd8e7f6a5-b4c3-4d2e-9f1a-0b9c8d7e6f5a',
+};
+
+/** An audit event of the examples (docs/AUDIT.md). */
+function auditEvent(kind: string, at: number, instance: string, details: Record<string, unknown>) {
+  return {
+    event_id: EXAMPLE_EVENT_IDS[kind],
+    kind,
+    callback_id: 'task_456.step-1',
+    user_id: 'user_123',
+    task_id: 'task_456',
+    at,
+    instance_id: `${instance}-6d2a-4c1b-8e3f-0a9b8c7d6e5f`,
+    details,
+  };
+}
+
 export const OPERATION_DOCS: Record<string, OperationDocs> = {
   'POST /notify': {
     summary: 'Ask a user to confirm a task step, and wait for the decision',
@@ -97,6 +118,30 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
     summary: 'Read a confirmation, or long-poll until it is decided',
     parameters: { callback_id: 'task_456.step-1' },
     responses: { 200: CONFIRMATION_VIEW },
+  },
+  'GET /confirmations/{callback_id}/events': {
+    summary: "A confirmation's audit trail: created, delivered, answered, settled, in the order they happened",
+    parameters: { callback_id: 'task_456.step-1' },
+    responses: {
+      200: {
+        callback_id: 'task_456.step-1',
+        events: [
+          auditEvent('created', 1764000000.125, 'f3b0c442', { api_key_id: 'key-1', request_id: '0c7317f6-5d1e-4f7a-9c1b-3e2a1d4b5c6d', requested_by: null, step: 1, step_name: 'data_validation', state: 'pending', expires_at: 1764000600.125 }),
+          auditEvent('delivered', 1764000000.127, 'f3b0c442', { connections: 2 }),
+          auditEvent('answered', 1764000042.5, '9a1c77d0', { answered_by: 'user_123', connection_id: '5f0e2c1a-7b3d-4e9f-8a6b-1c2d3e4f5a6b', proceed: true, option: null, data: null, feedback: '同意继续执行' }),
+          auditEvent('settled', 1764000042.5, '9a1c77d0', { state: 'confirmed', proceed: true }),
+        ],
+      },
+    },
+  },
+  'GET /audit': {
+    summary: "The deployment's audit events, filtered by user, task and time, a page at a time or as NDJSON",
+    responses: {
+      200: {
+        events: [auditEvent('settled', 1764000042.5, '9a1c77d0', { state: 'confirmed', proceed: true })],
+        next_cursor: '1764000042503-0',
+      },
+    },
   },
   'GET /tasks/{task_id}': {
     summary: "What the gateway knows about a task: cancellation, pending confirmations, heartbeat",

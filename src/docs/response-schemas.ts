@@ -167,3 +167,28 @@ export const ConnectionListingSchema = object({
   truncated: { type: 'boolean', description: 'More connections than `limit`: the list is not complete' },
   connections: { type: 'array', items: ConnectionViewSchema },
 });
+
+/** One audit event (docs/AUDIT.md lists the kinds and their details). */
+export const AuditEventSchema = object(
+  {
+    event_id: { type: 'string', description: 'Unique per event' },
+    kind: { type: 'string', description: 'created, delivered, answered, settled, or a kind another feature adds (docs/AUDIT.md)', examples: ['created', 'delivered', 'answered', 'settled'] },
+    callback_id: id,
+    user_id: { ...id, description: "The confirmation's user (who answered is in details.answered_by)" },
+    task_id: id,
+    at: epoch,
+    instance_id: { type: 'string', description: 'The instance that recorded it' },
+    details: { type: 'object', description: "The kind's fields (docs/AUDIT.md); never an API key, only its place in API_KEYS (api_key_id: key-1 ...)" },
+  },
+  'One thing that happened to a confirmation. Append-only: kept AUDIT_RETENTION_DAYS.',
+);
+
+export const ConfirmationTrailSchema = object({
+  callback_id: id,
+  events: { type: 'array', items: AuditEventSchema, description: 'In the order they happened; empty for an unknown id, or one whose events are past retention' },
+});
+
+export const AuditPageSchema = object({
+  events: { type: 'array', items: AuditEventSchema, description: 'In the order written, at most `limit`; may be fewer while more follow' },
+  next_cursor: nullable({ type: 'string', description: 'Pass as `cursor` for the next page; null when nothing more was there' }),
+});

@@ -1,5 +1,7 @@
 import type { AckStore } from '../acks/ack.store.js';
 import { MemoryAckStore } from '../acks/memory-ack.store.js';
+import type { AuditRetention, AuditStore } from '../audit/audit.store.js';
+import { MemoryAuditStore } from '../audit/memory-audit.store.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
 import type { ConfirmationRetentionSection, HistorySection } from '../config/settings.js';
 import type { ConfirmationStore } from '../confirmations/confirmation.store.js';
@@ -51,6 +53,10 @@ export class MemoryBackend extends StateBackend {
 
   grantStore(): GrantStore {
     return new MemoryGrantStore();
+  }
+
+  auditStore(retention: AuditRetention): AuditStore {
+    return new MemoryAuditStore(retention);
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

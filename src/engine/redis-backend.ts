@@ -1,6 +1,8 @@
 import { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { AckStore } from '../acks/ack.store.js';
 import { RedisAckStore } from '../acks/redis-ack.store.js';
+import type { AuditRetention, AuditStore } from '../audit/audit.store.js';
+import { RedisAuditStore } from '../audit/redis-audit.store.js';
 import { RedisBroker } from '../broker/redis-broker.js';
 import type { ConfirmationRetentionSection, HistorySection, RedisSection } from '../config/settings.js';
 import type { ConfirmationStore } from '../confirmations/confirmation.store.js';
@@ -72,6 +74,10 @@ export class RedisBackend extends StateBackend implements OnModuleInit, OnApplic
 
   grantStore(): GrantStore {
     return new RedisGrantStore(this.redis);
+  }
+
+  auditStore(retention: AuditRetention): AuditStore {
+    return new RedisAuditStore(this.redis, retention);
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

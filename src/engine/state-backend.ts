@@ -1,4 +1,5 @@
 import type { AckStore } from '../acks/ack.store.js';
+import type { AuditRetention, AuditStore } from '../audit/audit.store.js';
 import type { Broker } from '../broker/broker.js';
 import type { BackendKind, ConfirmationRetentionSection } from '../config/settings.js';
 import type { ConfirmationStore } from '../confirmations/confirmation.store.js';
@@ -61,6 +62,7 @@ export abstract class StateBackend {
   abstract ackStore(): AckStore;
   abstract heartbeatStore(): HeartbeatStore;
   abstract grantStore(): GrantStore;
+  abstract auditStore(retention: AuditRetention): AuditStore;
   abstract delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService;
 
   /** The deployment's figures for /status; undefined when this instance is the deployment. */

@@ -50,6 +50,9 @@ export class NotifyController {
       callbackId: body.callback_id,
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
+      apiKeyId: reply.request.apiKeyId ?? undefined,
+      // `requested_by` comes with approvals (issue 21); until its DTO field exists this is undefined.
+      requestedBy: (body as { requested_by?: string }).requested_by,
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
