@@ -1,0 +1,163 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { MemoryWebhookStore } from '../../src/webhooks/memory-webhook.store.js';
+import { RedisWebhookStore } from '../../src/webhooks/redis-webhook.store.js';
+import { WebhookAttempt, WebhookDelivery, WebhookStore, WebhookStoreSettings } from '../../src/webhooks/webhook.store.js';
+import { backendsFor, sleep, startedForThisFile } from './backends.js';
+
+/**
+ * The WebhookStore contract (docs/WEBHOOKS.md): a delivery is kept once per webhook-id,
+ * each due attempt goes to one instance at a time, a claim whose instance died is taken
+ * over after its lease, and only the current claim may finish it; the same in memory, on
+ * one Redis and on a three-master Redis Cluster.
+ */
+const backends = backendsFor<WebhookStore, WebhookStoreSettings>({
+  memory: (settings) => new MemoryWebhookStore(settings),
+  redis: (shared, settings) => new RedisWebhookStore(shared, settings),
+});
+
+const SETTINGS: WebhookStoreSettings = { logRetentionMs: 60_000, maxLoggedAttempts: 5 };
+const LEASE_MS = 60_000;
+
+function delivery(overrides: Partial<WebhookDelivery> = {}): WebhookDelivery {
+  const now = Date.now();
+  return {
+    id: `msg_${randomUUID()}`,
+    callbackId: 'cb-1',
+    event: 'decision',
+    url: 'https://hooks.example.com/in',
+    body: '{"type":"decision","data":{"callback_id":"cb-1"}}',
+    createdAt: now,
+    giveUpAt: now + 86_400_000,
+    attempts: 0,
+    ...overrides,
+  };
+}
+
+function attemptOf(d: WebhookDelivery, overrides: Partial<WebhookAttempt> = {}): WebhookAttempt {
+  return {
+    webhookId: d.id,
+    event: d.event,
+    attempt: d.attempts + 1,
+    at: Date.now(),
+    statusCode: 503,
+    error: null,
+    latencyMs: 12,
+    outcome: 'retrying',
+    nextAttemptAt: Date.now() + 60_000,
+    ...overrides,
+  };
+}
+
+describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
+  startedForThisFile(backend);
+
+  it('keeps one delivery per webhook-id', async () => {
+    const [one, two, three] = await backend.stores(SETTINGS);
+    const first = delivery();
+    const results = await Promise.all([one.enqueue(first, Date.now()), two.enqueue({ ...first, url: 'https://other.example.com/' }, Date.now()), three.enqueue(first, Date.now())]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await one.queueDepth()).toBe(1);
+    const [claimed] = await two.claimDue(Date.now(), LEASE_MS, 10);
+    expect(claimed).toMatchObject({ id: first.id });
+    expect(await three.claimDue(Date.now(), LEASE_MS, 10)).toEqual([]);
+  });
+
+  it('hands out only what is due, earliest first, at most the limit', async () => {
+    const [one, two] = await backend.stores(SETTINGS);
+    const now = Date.now();
+    const later = delivery();
+    const soon = delivery();
+    const sooner = delivery();
+    await one.enqueue(later, now + 60_000);
+    await one.enqueue(soon, now - 10);
+    await one.enqueue(sooner, now - 20);
+    const claimed = await two.claimDue(now, LEASE_MS, 1);
+    expect(claimed.map((c) => c.id)).toEqual([sooner.id]);
+    expect(claimed[0]).toEqual({ ...sooner, claim: expect.any(String) });
+    expect((await two.claimDue(now, LEASE_MS, 10)).map((c) => c.id)).toEqual([soon.id]);
+    expect(await one.claimDue(now, LEASE_MS, 10)).toEqual([]);
+    expect(await one.queueDepth()).toBe(3);
+  });
+
+  it('never hands one due attempt to two instances claiming at once', async () => {
+    const stores = await backend.stores(SETTINGS);
+    const all = Array.from({ length: 30 }, () => delivery());
+    for (const d of all) await stores[0].enqueue(d, Date.now() - 1);
+    const rounds = await Promise.all([...stores, ...stores].map((s) => s.claimDue(Date.now(), LEASE_MS, 7)));
+    const ids = rounds.flat().map((c) => c.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const rest = await stores[1].claimDue(Date.now(), LEASE_MS, 100);
+    expect([...ids, ...rest.map((c) => c.id)].sort()).toEqual(all.map((d) => d.id).sort());
+  });
+
+  it('takes a claim over once its lease ended; the old claim can no longer finish it', async () => {
+    const [one, two] = await backend.stores(SETTINGS);
+    const d = delivery();
+    await one.enqueue(d, Date.now());
+    const [held] = await one.claimDue(Date.now(), 300, 10);
+    expect(await two.claimDue(Date.now(), 300, 10)).toEqual([]);
+    await sleep(400);
+    const [taken] = await two.claimDue(Date.now(), LEASE_MS, 10);
+    expect(taken).toMatchObject({ id: d.id, attempts: 0 });
+    expect(taken.claim).not.toBe(held.claim);
+    expect(await one.finish(held, attemptOf(held, { outcome: 'delivered', statusCode: 204, nextAttemptAt: null }))).toBe(false);
+    expect(await one.queueDepth()).toBe(1);
+    expect(await one.attempts(d.callbackId)).toEqual([]);
+    expect(await two.finish(taken, attemptOf(taken, { outcome: 'delivered', statusCode: 204, nextAttemptAt: null }))).toBe(true);
+    expect(await one.queueDepth()).toBe(0);
+  });
+
+  it('reschedules a failed attempt: due again at its next time, with the attempt counted and listed', async () => {
+    const [one, two] = await backend.stores(SETTINGS);
+    const d = delivery({ callbackId: 'cb-retry' });
+    await one.enqueue(d, Date.now());
+    const [claimed] = await one.claimDue(Date.now(), LEASE_MS, 10);
+    const next = Date.now() + 300;
+    const failed = attemptOf(claimed, { statusCode: null, error: 'connect ECONNREFUSED', nextAttemptAt: next });
+    expect(await one.finish(claimed, failed)).toBe(true);
+    expect(await one.finish(claimed, failed)).toBe(false);
+    expect(await two.claimDue(Date.now(), LEASE_MS, 10)).toEqual([]);
+    await sleep(Math.max(0, next - Date.now()) + 50);
+    const [again] = await two.claimDue(Date.now(), LEASE_MS, 10);
+    expect(again).toMatchObject({ id: d.id, attempts: 1, body: d.body });
+    const delivered = attemptOf(again, { statusCode: 200, outcome: 'delivered', nextAttemptAt: null });
+    expect(await two.finish(again, delivered)).toBe(true);
+    expect(await one.attempts('cb-retry')).toEqual([failed, delivered]);
+    expect(await one.attempts('cb-other')).toEqual([]);
+    expect(await one.queueDepth()).toBe(0);
+  });
+
+  it('lists at most maxLoggedAttempts per confirmation, the latest ones', async () => {
+    const [store] = await backend.stores(SETTINGS);
+    let d = delivery({ callbackId: 'cb-many' });
+    await store.enqueue(d, Date.now());
+    const made: WebhookAttempt[] = [];
+    for (let i = 0; i < 7; i++) {
+      const [claimed] = await store.claimDue(Date.now() + 1000 * i, LEASE_MS, 1);
+      const attempt = attemptOf(claimed, { nextAttemptAt: Date.now() + 1000 * (i + 1) - 1 });
+      made.push(attempt);
+      expect(await store.finish(claimed, attempt)).toBe(true);
+      d = claimed;
+    }
+    expect(await store.attempts('cb-many')).toEqual(made.slice(-5));
+  });
+
+  it('hands out values: changing what it returned changes nothing stored', async () => {
+    const [store] = await backend.stores(SETTINGS);
+    const d = delivery({ callbackId: 'cb-values' });
+    await store.enqueue(d, Date.now());
+    (d as { url: string }).url = 'https://changed.example.com/';
+    const [claimed] = await store.claimDue(Date.now(), 100, 10);
+    expect(claimed.url).toBe('https://hooks.example.com/in');
+    (claimed as { body: string }).body = 'changed';
+    await sleep(150);
+    const [again] = await store.claimDue(Date.now(), LEASE_MS, 10);
+    expect(again.body).toBe(delivery().body);
+    const attempt = attemptOf(again);
+    await store.finish(again, attempt);
+    const [listed] = await store.attempts('cb-values');
+    (listed as { statusCode: number }).statusCode = 1;
+    expect((await store.attempts('cb-values'))[0].statusCode).toBe(503);
+  });
+});
