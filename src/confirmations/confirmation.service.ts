@@ -12,7 +12,7 @@ import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
-import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+import { buildStepResultFrame, Confirmation, NewConfirmation, withWebhookFields } from './confirmation.js';
 import { promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
@@ -124,7 +124,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
     const callbackId = input.callbackId ?? randomUUID();
     const expiresAt = now + timeoutMs;
-    const draft: Confirmation = {
+    let draft: Confirmation = {
       callbackId,
       userId: input.userId,
       taskId: input.taskId,
@@ -139,6 +139,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       feedback: null,
       settledAt: null,
     };
+    if (input.callbackUrl !== undefined || input.metadata !== undefined) draft = withWebhookFields(draft, input);
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
     if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
     switch (outcome.kind) {

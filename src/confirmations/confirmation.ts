@@ -13,6 +13,10 @@ export interface NewConfirmation {
   acceptedAt?: number;
   /** The HTTP request that asked (its X-Request-Id), for the log line. */
   requestId?: string;
+  /** Where this confirmation's webhooks go (instead of WEBHOOK_DEFAULT_URL). */
+  callbackUrl?: string;
+  /** The caller's JSON object, echoed in the webhooks and the REST view. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface Confirmation {
@@ -33,6 +37,26 @@ export interface Confirmation {
   proceed: boolean | null;
   feedback: string | null;
   settledAt: number | null;
+  /** Only on confirmations asked with a callback_url: a plain one has no such key. */
+  readonly callbackUrl?: string;
+  /** Only on confirmations asked with metadata; frozen, as every copy of a record shares it. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/** The webhook fields of a request, added to a draft only when the caller gave them. */
+export function withWebhookFields(draft: Confirmation, input: Pick<NewConfirmation, 'callbackUrl' | 'metadata'>): Confirmation {
+  const fields: { callbackUrl?: string; metadata?: Readonly<Record<string, unknown>> } = {};
+  if (input.callbackUrl !== undefined) fields.callbackUrl = input.callbackUrl;
+  if (input.metadata !== undefined) fields.metadata = deepFreeze(structuredClone(input.metadata));
+  return { ...draft, ...fields };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The decision as a waiting task service receives it. */
@@ -73,6 +97,7 @@ export function toView(c: Confirmation) {
     created_at: epochSeconds(c.createdAt),
     expires_at: epochSeconds(c.expiresAt),
     settled_at: c.settledAt === null ? null : epochSeconds(c.settledAt),
+    ...(c.metadata !== undefined && { metadata: c.metadata }),
   };
 }
 
