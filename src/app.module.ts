@@ -13,6 +13,7 @@ import { LoggingModule, LoggingOptions } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 export interface AppModuleOptions extends LoggingOptions {
   /**
@@ -53,6 +54,7 @@ export class AppModule {
         ConfirmationsModule,
         TasksModule,
         NotifyModule,
+        WebhooksModule,
         GatewayModule,
         HealthModule,
         MetricsModule,

@@ -9,7 +9,11 @@ import type { Confirmation } from './confirmation.js';
 export type ConfirmationEvent =
   | { type: 'created'; confirmation: Confirmation; at: number; requestId?: string; apiKeyId?: string; requestedBy?: string }
   | { type: 'delivered'; confirmation: Confirmation; at: number; instanceId: string; connections: number }
-  | { type: 'settled'; confirmation: Confirmation; at: number; userId?: string; connectionId?: string };
+  | { type: 'settled'; confirmation: Confirmation; at: number; userId?: string; connectionId?: string }
+  /** The `n`th reminder of a still pending confirmation fell due. */
+  | { type: 'reminder'; confirmation: Confirmation; at: number; n: number }
+  /** The confirmation was escalated to more users or groups. */
+  | { type: 'escalated'; confirmation: Confirmation; at: number; users: string[]; groups: string[] };
 
 export type ConfirmationEventType = ConfirmationEvent['type'];
 

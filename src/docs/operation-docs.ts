@@ -35,6 +35,12 @@ const DATA_VALIDATION = {
   callback_id: 'task_456.step-1',
 };
 
+const WITH_WEBHOOK = {
+  ...MODEL_TRAINING_FAILED,
+  callback_url: 'https://tasks.example.com/hooks/confirmations',
+  metadata: { run_id: 'run-2024-118', retry_budget: 2 },
+};
+
 const MODEL_TRAINING_FAILED = {
   user_id: 'user_123',
   task_id: 'task_789',
@@ -87,6 +93,7 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
     requests: {
       data_validation: { summary: 'A finished step with five failed rows (design document, section 4.2)', value: DATA_VALIDATION },
       model_training_failed: { summary: 'A failed step: retry or cancel? (design document, section 4.2)', value: MODEL_TRAINING_FAILED },
+      with_webhook: { summary: 'The decision also sent to a webhook, with metadata echoed back (docs/WEBHOOKS.md)', value: WITH_WEBHOOK },
     },
     responses: {
       200: { callback_id: 'task_456.step-1', state: 'confirmed', proceed: true, feedback: '同意继续执行', timed_out: false, cancelled: false },
@@ -97,6 +104,39 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
     summary: 'Read a confirmation, or long-poll until it is decided',
     parameters: { callback_id: 'task_456.step-1' },
     responses: { 200: CONFIRMATION_VIEW },
+  },
+  'GET /confirmations/{callback_id}/deliveries': {
+    summary: "List a confirmation's webhook attempts: when, which event, status or error, latency, next attempt",
+    parameters: { callback_id: 'task_456.step-1' },
+    responses: {
+      200: {
+        callback_id: 'task_456.step-1',
+        attempts: [
+          {
+            webhook_id: 'msg_3Jq0d0V1x2kq9QwZ8wS0b5pYkZ5m1cXr',
+            event: 'decision',
+            attempt: 1,
+            at: 1764000042.61,
+            status_code: 503,
+            error: null,
+            latency_ms: 84,
+            outcome: 'retrying',
+            next_attempt_at: 1764000043.9,
+          },
+          {
+            webhook_id: 'msg_3Jq0d0V1x2kq9QwZ8wS0b5pYkZ5m1cXr',
+            event: 'decision',
+            attempt: 2,
+            at: 1764000043.95,
+            status_code: 204,
+            error: null,
+            latency_ms: 61,
+            outcome: 'delivered',
+            next_attempt_at: null,
+          },
+        ],
+      },
+    },
   },
   'GET /tasks/{task_id}': {
     summary: "What the gateway knows about a task: cancellation, pending confirmations, heartbeat",
