@@ -35,11 +35,6 @@ const DATA_VALIDATION = {
   callback_id: 'task_456.step-1',
 };
 
-const WITH_WEBHOOK = {
-  ...MODEL_TRAINING_FAILED,
-  callback_url: 'https://tasks.example.com/hooks/confirmations',
-  metadata: { run_id: 'run-2024-118', retry_budget: 2 },
-};
 
 const MODEL_TRAINING_FAILED = {
   user_id: 'user_123',
@@ -54,6 +49,12 @@ const MODEL_TRAINING_FAILED = {
     error_code: 'E003',
     error_message: 'GPU 内存不足',
   },
+};
+
+const WITH_WEBHOOK = {
+  ...MODEL_TRAINING_FAILED,
+  callback_url: 'https://tasks.example.com/hooks/confirmations',
+  metadata: { run_id: 'run-2024-118', retry_budget: 2 },
 };
 
 const CONFIRMATION_VIEW = {

@@ -64,6 +64,11 @@ export class ServiceInstance {
     return instance;
   }
 
+  /** The running process's id (to tell which instance holds a connection). */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
+  }
+
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
   }
