@@ -66,7 +66,8 @@ export class ServiceInstance {
 
   /** The running process's id (to tell which instance holds a connection). */
   get pid(): number | undefined {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
+    const child = this.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
   }
 
   get baseUrl(): string {
