@@ -156,7 +156,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const confirmation = outcome.confirmation;
     this.counters.created++;
-    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId });
+    if (this.events.hears('created')) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId });
     if (confirmation.state === 'cancelled') {
       this.counters.cancelled++;
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
@@ -171,7 +171,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private async deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<void> {
     const connections = await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
-    if (this.events.heard) await this.events.emit({ type: 'delivered', confirmation, at: Date.now(), instanceId: this.instanceId, connections });
+    if (this.events.hears('delivered')) await this.events.emit({ type: 'delivered', confirmation, at: Date.now(), instanceId: this.instanceId, connections });
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {
@@ -350,7 +350,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
       this.delivery.announceResolution(confirmation, waitingInstances),
-      this.events.heard ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
+      this.events.hears('settled') ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
     ]);
   }
 

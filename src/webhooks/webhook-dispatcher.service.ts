@@ -42,6 +42,8 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private pollAgain = false;
   private inFlight = 0;
   private closed = false;
+  /** Set while the schedule cannot be read: one warning per outage, not one per poll. */
+  private unreadable = false;
   private readonly random: () => number;
 
   constructor(
@@ -60,7 +62,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     const { settings } = this.options;
     if (!settings.enabled) return;
     if (settings.secrets.length === 0) this.logger.warn('WEBHOOK_SECRETS is not set: webhooks are sent unsigned (production refuses this)');
-    this.events.on((event) => this.onEvent(event));
+    this.events.on((event) => this.onEvent(event), ['settled', 'reminder', 'escalated']);
     this.metrics.webhookQueueDepth(() => this.store.queueDepth());
     this.timer = setInterval(() => void this.poll(), POLL_MS);
     this.timer.unref();
@@ -100,9 +102,12 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
         const claimed = await this.store.claimDue(Date.now(), this.leaseMs, room);
         for (const delivery of claimed) void this.attempt(delivery);
         if (claimed.length === room) this.pollAgain = true;
+        if (this.unreadable) this.logger.log('The webhook schedule is readable again');
+        this.unreadable = false;
       } while (this.pollAgain && !this.closed);
     } catch (err) {
-      this.logger.warn(`Could not read the webhook schedule: ${(err as Error).message}`);
+      if (!this.unreadable) this.logger.warn(`Could not read the webhook schedule (retrying every ${POLL_MS} ms): ${(err as Error).message}`);
+      this.unreadable = true;
     } finally {
       this.polling = false;
     }
