@@ -283,8 +283,9 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     const KEYS = ['due', 'records', 'claims'];
 
     it('enqueue keeps one record per id; claim leases due ones with a new claim; finish needs the current claim', async () => {
-      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w1', '{"id":"w1"}', 100])).toBe(1);
-      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w1', '{"id":"other"}', 50])).toBe(0);
+      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w1', '{"id":"w1"}', 100, 1])).toBe('stored');
+      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w1', '{"id":"other"}', 50, 1])).toBe('exists');
+      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w2', '{"id":"w2"}', 50, 1])).toBe('full');
       expect(await scripts.run('webhookClaim', KEYS, [99, 1099, 10, 'c1'])).toEqual([]);
       expect(await scripts.run('webhookClaim', KEYS, [100, 1100, 10, 'c1'])).toEqual(['w1', 'c1:1', '{"id":"w1"}']);
       expect(await redis.zscore('due', 'w1')).toBe('1100');

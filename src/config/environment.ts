@@ -366,6 +366,10 @@ export class Environment {
   @IntSetting(100, 120_000)
   WEBHOOK_TIMEOUT_MS = 10_000;
 
+  /** Webhook deliveries waiting at most (in the deployment); past it a new webhook is dropped and logged. */
+  @IntSetting(1)
+  WEBHOOK_MAX_QUEUED = 100_000;
+
   /** Seconds a webhook is retried for (exponential back-off with full jitter) before it is given up. */
   @NumberSetting(1, 30 * 86400)
   WEBHOOK_RETRY_FOR_SECONDS = 86400;

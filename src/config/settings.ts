@@ -25,6 +25,8 @@ export interface WebhookSection {
   allowPrivate: boolean;
   timeoutMs: number;
   retryForMs: number;
+  /** Deliveries waiting at most (WEBHOOK_MAX_QUEUED). */
+  maxQueued: number;
   /** How long a confirmation's attempts stay listed: the retry window plus the confirmations' retention. */
   logRetentionMs: number;
 }
@@ -97,6 +99,7 @@ export class Settings {
       allowPrivate: this.get('WEBHOOK_ALLOW_PRIVATE'),
       timeoutMs: this.get('WEBHOOK_TIMEOUT_MS'),
       retryForMs,
+      maxQueued: this.get('WEBHOOK_MAX_QUEUED'),
       logRetentionMs: retryForMs + this.get('CONFIRMATION_RETENTION_SECONDS') * 1000,
     };
   }

@@ -5,7 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export const DECISION_OUTCOMES = ['confirmed', 'rejected', 'timed_out', 'cancelled'] as const;
 
 /** How a webhook attempt ended (AttemptOutcome). */
-export const WEBHOOK_OUTCOMES = ['delivered', 'retrying', 'gone', 'given_up'] as const;
+export const WEBHOOK_OUTCOMES = ['delivered', 'retrying', 'gone', 'given_up', 'dropped'] as const;
 
 /**
  * Seconds from a confirmation's creation to its decision. People answer in seconds to
@@ -58,7 +58,7 @@ export class MetricsService {
 
   private readonly webhookAttempts = new Counter({
     name: 'gateway_webhook_attempts_total',
-    help: 'Webhook attempts by outcome: delivered (2xx), retrying, gone (410: no more attempts), given_up (window over, or refused by the address rules)',
+    help: 'Webhook attempts by outcome: delivered (2xx), retrying, gone (410: no more attempts), given_up (window over, or refused by the address rules), dropped (not queued: WEBHOOK_MAX_QUEUED)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });
@@ -78,7 +78,7 @@ export class MetricsService {
 
   observeWebhookAttempt(outcome: string, seconds: number): void {
     this.webhookAttempts.inc({ outcome });
-    this.webhookSeconds.observe(Math.max(0, seconds));
+    if (outcome !== 'dropped') this.webhookSeconds.observe(Math.max(0, seconds));
   }
 
   /** The webhook queue's depth, read when scraped (the whole deployment's, in cluster mode). */

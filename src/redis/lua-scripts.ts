@@ -21,7 +21,7 @@ export interface ScriptReplies {
   brokerPublish: [offset: number, reached: number];
   historyRead: [top: string, epoch: string, entries: Array<[id: string, fields: string[]]>];
   presenceJoin: string[];
-  webhookEnqueue: number;
+  webhookEnqueue: 'stored' | 'exists' | 'full';
   webhookClaim: string[];
   webhookFinish: number;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ClaimedDelivery, unclaimed, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookStoreSettings } from './webhook.store.js';
+import { ClaimedDelivery, EnqueueOutcome, unclaimed, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookStoreSettings } from './webhook.store.js';
 
 interface Entry {
   delivery: WebhookDelivery;
@@ -25,10 +25,11 @@ export class MemoryWebhookStore extends WebhookStore {
     super();
   }
 
-  async enqueue(delivery: WebhookDelivery, dueAt: number): Promise<boolean> {
-    if (this.entries.has(delivery.id)) return false;
+  async enqueue(delivery: WebhookDelivery, dueAt: number, maxQueued: number): Promise<EnqueueOutcome> {
+    if (this.entries.has(delivery.id)) return 'exists';
+    if (this.entries.size >= maxQueued) return 'full';
     this.entries.set(delivery.id, { delivery: unclaimed(delivery), dueAt, claim: null });
-    return true;
+    return 'stored';
   }
 
   async claimDue(now: number, leaseMs: number, limit: number): Promise<ClaimedDelivery[]> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LuaScripts } from '../redis/lua-scripts.js';
 import { escapeKeyPart, RedisService } from '../redis/redis.service.js';
-import { ClaimedDelivery, unclaimed, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookStoreSettings } from './webhook.store.js';
+import { ClaimedDelivery, EnqueueOutcome, unclaimed, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookStoreSettings } from './webhook.store.js';
 
 /**
  * The webhook schedule in Redis, shared by every instance. Everything sits in one hash slot
@@ -36,10 +36,10 @@ export class RedisWebhookStore extends WebhookStore {
     return this.key('log', escapeKeyPart(callbackId));
   }
 
-  enqueue(delivery: WebhookDelivery, dueAt: number): Promise<boolean> {
+  enqueue(delivery: WebhookDelivery, dueAt: number, maxQueued: number): Promise<EnqueueOutcome> {
     return this.shared.run(async () => {
       const [schedule, records] = this.keys;
-      return (await this.scripts.run('webhookEnqueue', [schedule, records], [delivery.id, JSON.stringify(unclaimed(delivery)), dueAt])) === 1;
+      return this.scripts.run('webhookEnqueue', [schedule, records], [delivery.id, JSON.stringify(unclaimed(delivery)), dueAt, maxQueued]);
     });
   }
 

@@ -79,11 +79,18 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     const message = webhookFor(event);
     if (!message) return;
     const now = Date.now();
-    const stored = await this.store.enqueue(
-      { id: message.id, callbackId: event.confirmation.callbackId, event: message.event, url, body: message.body, createdAt: now, giveUpAt: now + this.options.settings.retryForMs, attempts: 0 },
+    const { retryForMs, maxQueued } = this.options.settings;
+    const callbackId = event.confirmation.callbackId;
+    const outcome = await this.store.enqueue(
+      { id: message.id, callbackId, event: message.event, url, body: message.body, createdAt: now, giveUpAt: now + retryForMs, attempts: 0 },
       now,
+      maxQueued,
     );
-    if (stored) void this.poll();
+    if (outcome === 'stored') void this.poll();
+    if (outcome === 'full') {
+      this.metrics.observeWebhookAttempt('dropped', 0);
+      this.logger.warn(`Webhook ${message.id} (${message.event} of ${callbackId}) dropped: ${maxQueued} deliveries are waiting (WEBHOOK_MAX_QUEUED)`);
+    }
   }
 
   /** Claims what is due, as many as there is room for, and attempts each. */

@@ -23,6 +23,8 @@ export interface ClaimedDelivery extends WebhookDelivery {
   readonly claim: string;
 }
 
+export type EnqueueOutcome = 'stored' | 'exists' | 'full';
+
 export type AttemptOutcome = 'delivered' | 'retrying' | 'gone' | 'given_up';
 
 /** One attempt as GET /confirmations/:id/deliveries lists it. */
@@ -57,8 +59,11 @@ export interface WebhookStoreSettings {
  * test/contracts/webhook-store.spec.ts holds every implementation to this.
  */
 export abstract class WebhookStore {
-  /** Stores the delivery, due at `dueAt`, unless one with its id exists (false then). */
-  abstract enqueue(delivery: WebhookDelivery, dueAt: number): Promise<boolean>;
+  /**
+   * Stores the delivery, due at `dueAt`: `stored`; `exists` when one with its id is kept
+   * (nothing changes); `full` when `maxQueued` deliveries are waiting (WEBHOOK_MAX_QUEUED).
+   */
+  abstract enqueue(delivery: WebhookDelivery, dueAt: number, maxQueued: number): Promise<EnqueueOutcome>;
 
   /** Up to `limit` deliveries due at `now` (or whose lease ended), each claimed until now + leaseMs. */
   abstract claimDue(now: number, leaseMs: number, limit: number): Promise<ClaimedDelivery[]>;

@@ -18,6 +18,7 @@ const backends = backendsFor<WebhookStore, WebhookStoreSettings>({
 
 const SETTINGS: WebhookStoreSettings = { logRetentionMs: 60_000, maxLoggedAttempts: 5 };
 const LEASE_MS = 60_000;
+const ROOM = 1000;
 
 function delivery(overrides: Partial<WebhookDelivery> = {}): WebhookDelivery {
   const now = Date.now();
@@ -55,12 +56,25 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
   it('keeps one delivery per webhook-id', async () => {
     const [one, two, three] = await backend.stores(SETTINGS);
     const first = delivery();
-    const results = await Promise.all([one.enqueue(first, Date.now()), two.enqueue({ ...first, url: 'https://other.example.com/' }, Date.now()), three.enqueue(first, Date.now())]);
-    expect(results.filter(Boolean)).toHaveLength(1);
+    const results = await Promise.all([one.enqueue(first, Date.now(), ROOM), two.enqueue({ ...first, url: 'https://other.example.com/' }, Date.now(), ROOM), three.enqueue(first, Date.now(), ROOM)]);
+    expect(results.sort()).toEqual(['exists', 'exists', 'stored']);
     expect(await one.queueDepth()).toBe(1);
     const [claimed] = await two.claimDue(Date.now(), LEASE_MS, 10);
     expect(claimed).toMatchObject({ id: first.id });
     expect(await three.claimDue(Date.now(), LEASE_MS, 10)).toEqual([]);
+  });
+
+  it('refuses a delivery past the cap of waiting ones, a kept id still answering exists', async () => {
+    const [one, two] = await backend.stores(SETTINGS);
+    const [a, b, c] = [delivery(), delivery(), delivery()];
+    expect(await one.enqueue(a, Date.now(), 2)).toBe('stored');
+    expect(await two.enqueue(b, Date.now(), 2)).toBe('stored');
+    expect(await one.enqueue(c, Date.now(), 2)).toBe('full');
+    expect(await two.enqueue(a, Date.now(), 2)).toBe('exists');
+    const [claimed] = await one.claimDue(Date.now(), LEASE_MS, 1);
+    await one.finish(claimed, attemptOf(claimed, { outcome: 'delivered', statusCode: 200, nextAttemptAt: null }));
+    expect(await two.enqueue(c, Date.now(), 2)).toBe('stored');
+    expect(await one.queueDepth()).toBe(2);
   });
 
   it('hands out only what is due, earliest first, at most the limit', async () => {
@@ -69,9 +83,9 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
     const later = delivery();
     const soon = delivery();
     const sooner = delivery();
-    await one.enqueue(later, now + 60_000);
-    await one.enqueue(soon, now - 10);
-    await one.enqueue(sooner, now - 20);
+    await one.enqueue(later, now + 60_000, ROOM);
+    await one.enqueue(soon, now - 10, ROOM);
+    await one.enqueue(sooner, now - 20, ROOM);
     const claimed = await two.claimDue(now, LEASE_MS, 1);
     expect(claimed.map((c) => c.id)).toEqual([sooner.id]);
     expect(claimed[0]).toEqual({ ...sooner, claim: expect.any(String) });
@@ -83,7 +97,7 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
   it('never hands one due attempt to two instances claiming at once', async () => {
     const stores = await backend.stores(SETTINGS);
     const all = Array.from({ length: 30 }, () => delivery());
-    for (const d of all) await stores[0].enqueue(d, Date.now() - 1);
+    for (const d of all) await stores[0].enqueue(d, Date.now() - 1, ROOM);
     const rounds = await Promise.all([...stores, ...stores].map((s) => s.claimDue(Date.now(), LEASE_MS, 7)));
     const ids = rounds.flat().map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -94,7 +108,7 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
   it('takes a claim over once its lease ended; the old claim can no longer finish it', async () => {
     const [one, two] = await backend.stores(SETTINGS);
     const d = delivery();
-    await one.enqueue(d, Date.now());
+    await one.enqueue(d, Date.now(), ROOM);
     const [held] = await one.claimDue(Date.now(), 300, 10);
     expect(await two.claimDue(Date.now(), 300, 10)).toEqual([]);
     await sleep(400);
@@ -111,7 +125,7 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
   it('reschedules a failed attempt: due again at its next time, with the attempt counted and listed', async () => {
     const [one, two] = await backend.stores(SETTINGS);
     const d = delivery({ callbackId: 'cb-retry' });
-    await one.enqueue(d, Date.now());
+    await one.enqueue(d, Date.now(), ROOM);
     const [claimed] = await one.claimDue(Date.now(), LEASE_MS, 10);
     const next = Date.now() + 300;
     const failed = attemptOf(claimed, { statusCode: null, error: 'connect ECONNREFUSED', nextAttemptAt: next });
@@ -131,7 +145,7 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
   it('lists at most maxLoggedAttempts per confirmation, the latest ones', async () => {
     const [store] = await backend.stores(SETTINGS);
     let d = delivery({ callbackId: 'cb-many' });
-    await store.enqueue(d, Date.now());
+    await store.enqueue(d, Date.now(), ROOM);
     const made: WebhookAttempt[] = [];
     for (let i = 0; i < 7; i++) {
       const [claimed] = await store.claimDue(Date.now() + 1000 * i, LEASE_MS, 1);
@@ -146,7 +160,7 @@ describe.each(backends)('WebhookStore contract on %s', (_kind, backend) => {
   it('hands out values: changing what it returned changes nothing stored', async () => {
     const [store] = await backend.stores(SETTINGS);
     const d = delivery({ callbackId: 'cb-values' });
-    await store.enqueue(d, Date.now());
+    await store.enqueue(d, Date.now(), ROOM);
     (d as { url: string }).url = 'https://changed.example.com/';
     const [claimed] = await store.claimDue(Date.now(), 100, 10);
     expect(claimed.url).toBe('https://hooks.example.com/in');
