@@ -217,7 +217,7 @@ function instanceHolding(instances: ServiceInstance[], localPort: number): Servi
     expect((await cluster.instances[2].http('GET', '/confirmations/c-once')).body.metadata).toEqual({ k: 'v' });
   });
 
-  it('retries a 503 with Retry-After from whichever instance, and stops at 410', async () => {
+  it('retries a 503 with Retry-After from whichever instance, does not follow a redirect, and stops at 410', async () => {
     receiver = await WebhookReceiver.start(SECRETS);
     receiver.answers = [{ status: 503, headers: { 'retry-after': '1' } }, { status: 204 }];
     await cluster.instances[0].http('POST', '/notify', timingOut('frank', 'task-c2', { callback_id: 'c-retry', callback_url: receiver.url() }));
@@ -226,11 +226,13 @@ function instanceHolding(instances: ServiceInstance[], localPort: number): Servi
     expect(second.at - first.at).toBeGreaterThanOrEqual(950);
     const gone = await WebhookReceiver.start(SECRETS);
     try {
-      gone.answers = [{ status: 410 }, { status: 204 }];
+      gone.answers = [{ status: 307, headers: { location: '/elsewhere' } }, { status: 410 }, { status: 204 }];
       await cluster.instances[1].http('POST', '/notify', timingOut('frank', 'task-c3', { callback_id: 'c-gone', callback_url: gone.url() }));
-      await gone.waitFor(1);
+      await gone.waitFor(2);
       await sleep(2500);
-      expect(gone.received).toHaveLength(1);
+      expect(gone.received.map((r) => r.path)).toEqual(['/hook', '/hook']);
+      const { attempts } = (await cluster.instances[2].http('GET', '/confirmations/c-gone/deliveries')).body;
+      expect(attempts.map((a: any) => [a.status_code, a.outcome])).toEqual([[307, 'retrying'], [410, 'gone']]);
     } finally {
       await gone.close();
     }
