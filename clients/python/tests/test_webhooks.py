@@ -16,9 +16,9 @@ from typing import Any, Dict, List
 import httpx
 import pytest
 
-from confirmation_gateway import WebhookVerificationError, sign_webhook, verify_webhook
+from confirmation_gateway import GatewayClient, WebhookVerificationError, sign_webhook, verify_webhook
 
-from conftest import API_KEY, REPO_ROOT, GatewayProcess, free_port, node_binary, unique
+from conftest import API_KEY, REPO_ROOT, GatewayProcess, free_port, node_binary, step_result, unique
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 OLD_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 124))).decode()
@@ -95,22 +95,20 @@ def test_the_example_receiver_gets_a_real_decision_once_with_its_metadata() -> N
     gateway = GatewayProcess(free_port(), {"WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}", "WEBHOOK_ALLOW_PRIVATE": "true"}).start()
     try:
         callback_id = unique("py-webhook")
-        reply = httpx.post(
-            f"{gateway.url}/notify",
-            headers={"authorization": f"Bearer {API_KEY}"},
-            json={
-                "user_id": "py-alice",
-                "task_id": "py-task",
-                "step": 1,
-                "step_result": {"step": "check", "message": "Continue?", "status": "ok"},
-                "timeout_seconds": 0.2,
-                "callback_id": callback_id,
-                "callback_url": f"http://127.0.0.1:{server.server_address[1]}/hook",
-                "metadata": {"run": 7},
-            },
-            timeout=10,
-        )
-        assert reply.json()["state"] == "timed_out"
+        with GatewayClient(gateway.url, api_key=API_KEY) as client:
+            decision = client.notify_user(
+                step_result("Continue?"),
+                "py-alice",
+                "py-task",
+                1,
+                timeout=0.2,
+                callback_id=callback_id,
+                callback_url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+                metadata={"run": 7},
+            )
+            assert decision.timed_out
+            with pytest.raises(ValueError, match="metadata must be a mapping"):
+                client.ask(step_result(), "py-alice", "py-task", 2, metadata=[1, 2])  # type: ignore[arg-type]
         deadline = time.monotonic() + 10
         while not events and time.monotonic() < deadline:
             time.sleep(0.05)

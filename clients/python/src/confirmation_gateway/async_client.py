@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Optional, Type
+from typing import Any, Mapping, Optional, Type
 
 import httpx
 
@@ -85,6 +85,8 @@ class AsyncGatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        callback_url: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
     ) -> UserConfirmation:
         """Shows the step result to the user and waits for the decision.
 
@@ -92,8 +94,11 @@ class AsyncGatewayClient:
         gateway's configured decision) or the task is cancelled (`cancelled=True`). Restarts of
         the gateway while waiting are retried with the same `callback_id`. Raises
         `GatewayUnavailableError` if the gateway stays unreachable past the deadline.
+        With `callback_url` (and `metadata`, a JSON object echoed back) the decision is also
+        sent there as a signed webhook (docs/WEBHOOKS.md; check it with `verify_webhook`).
         """
-        return await self._run(_flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id))
+        webhook = _flows.webhook_fields(callback_url, metadata)
+        return await self._run(_flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook))
 
     async def ask(
         self,
@@ -104,10 +109,13 @@ class AsyncGatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        callback_url: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
     ) -> str:
         """Like notify_user but returns the `callback_id` at once; read the decision later
         with `get_confirmation` (or `notify_user` with the same `callback_id`)."""
-        return await self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id))
+        webhook = _flows.webhook_fields(callback_url, metadata)
+        return await self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook))
 
     async def get_confirmation(self, callback_id: str, *, wait_seconds: float = 0) -> Confirmation:
         """The confirmation's state; waits up to `wait_seconds` (at most 300) while it is pending."""
