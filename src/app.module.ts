@@ -14,6 +14,7 @@ import { LoggingModule, LoggingOptions } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 export interface AppModuleOptions extends LoggingOptions {
   /**
@@ -55,6 +56,7 @@ export class AppModule {
         AuditModule,
         TasksModule,
         NotifyModule,
+        WebhooksModule,
         GatewayModule,
         HealthModule,
         MetricsModule,

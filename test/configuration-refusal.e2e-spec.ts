@@ -58,4 +58,17 @@ describe('a production start that refuses its configuration', () => {
     expect(Object.keys(entry.invalid).sort()).toEqual(['API_KEYS', 'AUTH_MODE']);
     expect(entry.msg).toMatch(/^Invalid configuration: AUTH_MODE: .* \| API_KEYS: /);
   });
+  it('refuses production with callback URLs allowed and no webhook secret', async () => {
+    const { code, stdout } = await refusedStart({
+      NODE_ENV: 'production',
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: 'a-secret-of-at-least-thirty-two-characters',
+      API_KEYS: 'a-key',
+      WEBHOOKS_ENABLED: 'true',
+    });
+    expect(code).toBe(1);
+    const entry = JSON.parse(stdout.split('\n').filter((line) => line !== '')[0]);
+    expect(Object.keys(entry.invalid)).toEqual(['WEBHOOK_SECRETS']);
+    expect(entry.msg).toContain('production signs every webhook');
+  });
 });

@@ -37,7 +37,8 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     const names: ScriptName[] = [
       'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
       'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
-      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin',
+      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin', 'webhookEnqueue', 'webhookClaim',
+      'webhookFinish',
     ];
     expect(files).toHaveLength(names.length);
     for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);
@@ -287,6 +288,36 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       expect(await join('i1 c', 4, 1)).toEqual(['i2 b']);
       expect(await redis.zrange('conns', 0, -1)).toEqual(['i1 c']);
       expect(await redis.pttl('conns')).toBeGreaterThan(59_000);
+    });
+  });
+  describe('webhook schedule', () => {
+    const KEYS = ['due', 'records', 'claims'];
+
+    it('enqueue keeps one record per id; claim leases due ones with a new claim; finish needs the current claim', async () => {
+      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w1', '{"id":"w1"}', 100, 1])).toBe('stored');
+      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w1', '{"id":"other"}', 50, 1])).toBe('exists');
+      expect(await scripts.run('webhookEnqueue', ['due', 'records'], ['w2', '{"id":"w2"}', 50, 1])).toBe('full');
+      expect(await scripts.run('webhookClaim', KEYS, [99, 1099, 10, 'c1'])).toEqual([]);
+      expect(await scripts.run('webhookClaim', KEYS, [100, 1100, 10, 'c1'])).toEqual(['w1', 'c1:1', '{"id":"w1"}']);
+      expect(await redis.zscore('due', 'w1')).toBe('1100');
+      expect(await scripts.run('webhookClaim', KEYS, [1100, 2100, 10, 'c2'])).toEqual(['w1', 'c2:1', '{"id":"w1"}']);
+      const finish = (claim: string, next: number | '') => scripts.run('webhookFinish', [...KEYS, 'log'], ['w1', claim, '{"a":1}', next, '{"id":"w1","attempts":1}', 2, 60_000]);
+      expect(await finish('c1:1', '')).toBe(0);
+      expect(await finish('c2:1', 5000)).toBe(1);
+      expect(await redis.zscore('due', 'w1')).toBe('5000');
+      expect(await redis.hget('records', 'w1')).toBe('{"id":"w1","attempts":1}');
+      expect(await redis.hget('claims', 'w1')).toBeNull();
+      await scripts.run('webhookClaim', KEYS, [5000, 6000, 10, 'c3']);
+      expect(await finish('c3:1', '')).toBe(1);
+      expect(await redis.exists('due', 'records', 'claims')).toBe(0);
+      expect(await redis.lrange('log', 0, -1)).toEqual(['{"a":1}', '{"a":1}']);
+      expect(await redis.pttl('log')).toBeGreaterThan(59_000);
+    });
+
+    it('claim drops a scheduled id whose record is gone', async () => {
+      await redis.zadd('due', 1, 'ghost');
+      expect(await scripts.run('webhookClaim', KEYS, [10, 20, 10, 'c'])).toEqual([]);
+      expect(await redis.zcard('due')).toBe(0);
     });
   });
 });

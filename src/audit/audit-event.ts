@@ -42,6 +42,10 @@ export interface AuditEventDetails {
   };
   /** The confirmation left `pending`: answered, timed out or cancelled. */
   settled: { state: ConfirmationState; proceed: boolean };
+  /** The `n`th reminder went to the approvers' connections. */
+  reminder: { n: number };
+  /** Approvers were added (an escalation step). */
+  escalated: { users: string[]; groups: string[] };
 }
 
 export type AuditEventKind = keyof AuditEventDetails;

@@ -164,7 +164,7 @@ export class AuditTrail implements BeforeApplicationShutdown {
   }
 
   /** An event type without a mapping above: its type is the kind, its other fields the details. */
-  private recordAsIs(event: never): void {
+  private recordAsIs(event: ConfirmationEvent): void {
     const { type, confirmation, at, ...fields } = event as { type: string; confirmation: Confirmation; at: number } & Record<string, unknown>;
     const details: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(fields)) if (value !== undefined) details[snakeCase(name)] = value;

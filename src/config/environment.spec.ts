@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseSentinels, validateEnvironment } from './environment.js';
+import { parseSentinels, validateEnvironment, webhooksEnabled } from './environment.js';
 
 describe('validateEnvironment', () => {
   it('applies every default when nothing is set', () => {
@@ -94,3 +94,27 @@ function refusalOf(env: Record<string, string>): string {
   }
   throw new Error(`accepted: ${JSON.stringify(Object.keys(env))}`);
 }
+
+describe('webhook settings', () => {
+  const PRODUCTION = { NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(32), API_KEYS: 'k' };
+  const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('are on by default outside production, and in production only with a secret', () => {
+    expect(webhooksEnabled(validateEnvironment({}))).toBe(true);
+    expect(webhooksEnabled(validateEnvironment(PRODUCTION))).toBe(false);
+    expect(webhooksEnabled(validateEnvironment({ ...PRODUCTION, WEBHOOK_SECRETS: SECRET }))).toBe(true);
+    expect(webhooksEnabled(validateEnvironment({ WEBHOOKS_ENABLED: 'false' }))).toBe(false);
+  });
+
+  it('refuse production with webhooks asked for and no secret, naming WEBHOOK_SECRETS', () => {
+    expect(() => validateEnvironment({ ...PRODUCTION, WEBHOOKS_ENABLED: 'true' })).toThrow(/WEBHOOK_SECRETS: production signs every webhook/);
+    expect(() => validateEnvironment({ ...PRODUCTION, WEBHOOK_DEFAULT_URL: 'https://hooks.example.com/in' })).toThrow(/WEBHOOK_SECRETS: production signs every webhook/);
+  });
+
+  it('take secrets of 24 to 64 bytes, two during a rotation, and never show them', () => {
+    expect(validateEnvironment({ WEBHOOK_SECRETS: `${SECRET}, whsec_${Buffer.alloc(24, 1).toString('base64')}` }).WEBHOOK_SECRETS).toContain(SECRET);
+    expect(() => validateEnvironment({ WEBHOOK_SECRETS: `whsec_${Buffer.alloc(8).toString('base64')}` })).toThrow(/24 to 64 bytes/);
+    expect(() => validateEnvironment({ WEBHOOK_SECRETS: 'plain-secret-value' })).toThrow(/WEBHOOK_SECRETS=\(hidden\)/);
+    expect(() => validateEnvironment({ WEBHOOK_SECRETS: 'plain-secret-value' })).not.toThrow(/plain-secret-value/);
+  });
+});

@@ -341,6 +341,46 @@ export class Environment {
   /** Milliseconds `WAIT` may take; fewer replicas by then answers 503 instead of claiming durability. */
   @IntSetting(1, 60_000)
   REDIS_WAIT_TIMEOUT_MS = 500;
+
+  /**
+   * Decision webhooks (`callback_url` on POST /notify, WEBHOOK_DEFAULT_URL). Unset: on,
+   * except in production without WEBHOOK_SECRETS (production never sends unsigned webhooks).
+   */
+  @IsOptional()
+  @BooleanSetting()
+  WEBHOOKS_ENABLED?: boolean;
+
+  /** Where the webhooks of confirmations without a `callback_url` go. Unset: nowhere. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  WEBHOOK_DEFAULT_URL?: string;
+
+  /**
+   * Comma-separated signing secrets (`whsec_` + base64 of 24-64 random bytes). The first
+   * signs; every one listed adds a signature, so a rotation lists the new and the old.
+   */
+  @Matches(/^\s*(whsec_[A-Za-z0-9+/]+={0,2}\s*(,\s*whsec_[A-Za-z0-9+/]+={0,2}\s*)*)?$/, { message: 'WEBHOOK_SECRETS: comma-separated whsec_<base64>' })
+  WEBHOOK_SECRETS = '';
+
+  /** Comma-separated hosts webhooks may go to (`*.example.com` for any name under it); empty: any public host. */
+  @IsString()
+  WEBHOOK_ALLOWED_HOSTS = '';
+
+  /** Let webhooks reach private, loopback and link-local addresses (tests, private networks). */
+  @BooleanSetting()
+  WEBHOOK_ALLOW_PRIVATE = false;
+
+  /** Milliseconds one attempt may take, connection to response. */
+  @IntSetting(100, 120_000)
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  /** Webhook deliveries waiting at most (in the deployment); past it a new webhook is dropped and logged. */
+  @IntSetting(1)
+  WEBHOOK_MAX_QUEUED = 100_000;
+
+  /** Seconds a webhook is retried for (exponential back-off with full jitter) before it is given up. */
+  @NumberSetting(1, 30 * 86400)
+  WEBHOOK_RETRY_FOR_SECONDS = 86400;
 }
 
 /**
@@ -365,7 +405,7 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   return env;
 }
 
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'WEBHOOK_SECRETS', 'WEBHOOK_DEFAULT_URL']);
 
 function shown(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value);
@@ -387,10 +427,38 @@ function securityProblems(env: Environment): Array<[string, string]> {
   if (production && splitList(env.API_KEYS).length === 0) {
     problems.push(['API_KEYS', 'production needs at least one key for the REST API']);
   }
+  problems.push(...webhookProblems(env));
   if (env.HTTP_HEADERS_TIMEOUT_SECONDS > env.HTTP_REQUEST_TIMEOUT_SECONDS) {
     problems.push(['HTTP_HEADERS_TIMEOUT_SECONDS', 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)']);
   }
   return problems;
+}
+
+/** Webhook settings: secrets that decode to a usable key, and no unsigned webhooks in production. */
+function webhookProblems(env: Environment): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  const secrets = splitList(env.WEBHOOK_SECRETS);
+  if (secrets.some((secret) => !usableWebhookSecret(secret))) {
+    problems.push(['WEBHOOK_SECRETS', 'each secret must be whsec_ followed by the base64 of 24 to 64 bytes']);
+  }
+  if (env.NODE_ENV === 'production' && secrets.length === 0 && (env.WEBHOOKS_ENABLED === true || env.WEBHOOK_DEFAULT_URL !== undefined)) {
+    problems.push(['WEBHOOK_SECRETS', 'production signs every webhook: set WEBHOOK_SECRETS (whsec_...) or turn webhooks off (WEBHOOKS_ENABLED=false, no WEBHOOK_DEFAULT_URL)']);
+  }
+  if (env.WEBHOOKS_ENABLED === false && env.WEBHOOK_DEFAULT_URL !== undefined) {
+    problems.push(['WEBHOOK_DEFAULT_URL', 'is set while WEBHOOKS_ENABLED=false']);
+  }
+  return problems;
+}
+
+function usableWebhookSecret(secret: string): boolean {
+  const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}
+
+/** Whether webhooks are sent: WEBHOOKS_ENABLED when set, else everywhere but a production without secrets. */
+export function webhooksEnabled(env: Pick<Environment, 'WEBHOOKS_ENABLED' | 'WEBHOOK_SECRETS' | 'NODE_ENV' | 'WEBHOOK_DEFAULT_URL'>): boolean {
+  if (env.WEBHOOKS_ENABLED !== undefined) return env.WEBHOOKS_ENABLED;
+  return env.NODE_ENV !== 'production' || splitList(env.WEBHOOK_SECRETS).length > 0 || env.WEBHOOK_DEFAULT_URL !== undefined;
 }
 
 /**

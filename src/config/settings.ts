@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AuditRetention } from '../audit/audit.store.js';
 import type { RedisSettings } from '../redis/redis.service.js';
-import { Environment, parseSentinels } from './environment.js';
+import { Environment, parseSentinels, splitList, webhooksEnabled } from './environment.js';
 
 /** Where shared state lives: this process, one Redis, or a Redis Cluster. */
 export type BackendKind = 'memory' | 'redis' | 'redis-cluster';
@@ -15,6 +15,21 @@ export interface HistorySection {
   metaTtlMs: number;
   maxBytesPerStream: number;
   maxBytesTotal: number;
+}
+
+export interface WebhookSection {
+  enabled: boolean;
+  defaultUrl: string | undefined;
+  /** Signing keys (decoded), the first one first. Empty: unsigned (never in production). */
+  secrets: Buffer[];
+  allowedHosts: string[];
+  allowPrivate: boolean;
+  timeoutMs: number;
+  retryForMs: number;
+  /** Deliveries waiting at most (WEBHOOK_MAX_QUEUED). */
+  maxQueued: number;
+  /** How long a confirmation's attempts stay listed: the retry window plus the confirmations' retention. */
+  logRetentionMs: number;
 }
 
 export interface ConfirmationRetentionSection {
@@ -73,6 +88,27 @@ export class Settings {
     return {
       retentionMs: Math.round(this.get('AUDIT_RETENTION_DAYS') * 86_400_000),
       maxEvents: this.get('AUDIT_MAX_EVENTS'),
+    };
+  }
+
+  get webhooks(): WebhookSection {
+    const env = {
+      WEBHOOKS_ENABLED: this.get('WEBHOOKS_ENABLED'),
+      WEBHOOK_SECRETS: this.get('WEBHOOK_SECRETS'),
+      NODE_ENV: this.get('NODE_ENV'),
+      WEBHOOK_DEFAULT_URL: this.get('WEBHOOK_DEFAULT_URL'),
+    };
+    const retryForMs = this.get('WEBHOOK_RETRY_FOR_SECONDS') * 1000;
+    return {
+      enabled: webhooksEnabled(env),
+      defaultUrl: env.WEBHOOK_DEFAULT_URL,
+      secrets: splitList(env.WEBHOOK_SECRETS).map((secret) => Buffer.from(secret.slice('whsec_'.length), 'base64')),
+      allowedHosts: splitList(this.get('WEBHOOK_ALLOWED_HOSTS')),
+      allowPrivate: this.get('WEBHOOK_ALLOW_PRIVATE'),
+      timeoutMs: this.get('WEBHOOK_TIMEOUT_MS'),
+      retryForMs,
+      maxQueued: this.get('WEBHOOK_MAX_QUEUED'),
+      logRetentionMs: retryForMs + this.get('CONFIRMATION_RETENTION_SECONDS') * 1000,
     };
   }
 

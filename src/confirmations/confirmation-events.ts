@@ -23,7 +23,11 @@ export type ConfirmationEvent =
       /** The answer's option id and form data, when the prompt offered them. */
       option?: string | null;
       data?: Record<string, unknown> | null;
-    };
+    }
+  /** The `n`th reminder of a still pending confirmation fell due. */
+  | { type: 'reminder'; confirmation: Confirmation; at: number; n: number }
+  /** The confirmation was escalated to more users or groups. */
+  | { type: 'escalated'; confirmation: Confirmation; at: number; users: string[]; groups: string[] };
 
 export type ConfirmationEventType = ConfirmationEvent['type'];
 
@@ -38,19 +42,37 @@ export type ConfirmationEventListener = (event: ConfirmationEvent) => unknown;
 export class ConfirmationEvents {
   private readonly logger = new Logger(ConfirmationEvents.name);
   private readonly listeners: ConfirmationEventListener[] = [];
+  /** Listeners of some event types only (the webhooks do not hear every prompt's creation). */
+  private readonly byType = new Map<ConfirmationEventType, ConfirmationEventListener[]>();
 
-  on(listener: ConfirmationEventListener): void {
-    this.listeners.push(listener);
+  /** Listens to every event, or with `types` to those only. */
+  on(listener: ConfirmationEventListener, types?: readonly ConfirmationEventType[]): void {
+    if (!types) {
+      this.listeners.push(listener);
+      return;
+    }
+    for (const type of types) {
+      const listeners = this.byType.get(type);
+      if (listeners) listeners.push(listener);
+      else this.byType.set(type, [listener]);
+    }
   }
 
   /** True when someone listens: callers skip building an event nobody reads. */
   get heard(): boolean {
-    return this.listeners.length > 0;
+    return this.listeners.length > 0 || this.byType.size > 0;
+  }
+
+  /** True when someone listens to events of this type. */
+  hears(type: ConfirmationEventType): boolean {
+    return this.listeners.length > 0 || this.byType.has(type);
   }
 
   async emit(event: ConfirmationEvent): Promise<void> {
-    if (this.listeners.length === 0) return;
-    await Promise.all(this.listeners.map((listener) => this.call(listener, event)));
+    const typed = this.byType.get(event.type);
+    const listeners = typed ? [...this.listeners, ...typed] : this.listeners;
+    if (listeners.length === 0) return;
+    await Promise.all(listeners.map((listener) => this.call(listener, event)));
   }
 
   private async call(listener: ConfirmationEventListener, event: ConfirmationEvent): Promise<void> {

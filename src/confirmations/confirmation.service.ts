@@ -13,7 +13,7 @@ import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
-import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+import { buildStepResultFrame, Confirmation, NewConfirmation, withWebhookFields } from './confirmation.js';
 import { promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
@@ -132,7 +132,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
     const callbackId = input.callbackId ?? randomUUID();
     const expiresAt = now + timeoutMs;
-    const draft: Confirmation = {
+    let draft: Confirmation = {
       callbackId,
       userId: input.userId,
       taskId: input.taskId,
@@ -148,6 +148,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       settledAt: null,
     };
     if (traceContext !== undefined) draft.traceContext = traceContext;
+    if (input.callbackUrl !== undefined || input.metadata !== undefined) draft = withWebhookFields(draft, input);
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
     if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
     switch (outcome.kind) {
@@ -164,7 +165,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const confirmation = outcome.confirmation;
     this.counters.created++;
-    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId, apiKeyId: input.apiKeyId, requestedBy: input.requestedBy });
+    if (this.events.hears('created')) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId, apiKeyId: input.apiKeyId, requestedBy: input.requestedBy });
     if (confirmation.state === 'cancelled') {
       this.counters.cancelled++;
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
@@ -181,7 +182,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     // When the prompt went out: an answer to it (on any instance) comes later.
     const at = Date.now();
     const connections = await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
-    if (this.events.heard) await this.events.emit({ type: 'delivered', confirmation, at, instanceId: this.instanceId, connections });
+    if (this.events.hears('delivered')) await this.events.emit({ type: 'delivered', confirmation, at, instanceId: this.instanceId, connections });
   }
 
   get(callbackId: string): Promise<Confirmation | undefined> {
@@ -366,7 +367,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
       this.delivery.announceResolution(confirmation, waitingInstances),
-      this.events.heard ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
+      this.events.hears('settled') ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
     ]);
   }
 

@@ -17,6 +17,10 @@ export interface NewConfirmation {
   apiKeyId?: string;
   /** Who asked on the task service's side, when the request names them (audit trail). */
   requestedBy?: string;
+  /** Where this confirmation's webhooks go (instead of WEBHOOK_DEFAULT_URL). */
+  callbackUrl?: string;
+  /** The caller's JSON object, echoed in the webhooks and the REST view. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface Confirmation {
@@ -43,6 +47,26 @@ export interface Confirmation {
    * whichever instance, continues the caller's trace (src/tracing/).
    */
   traceContext?: string;
+  /** Only on confirmations asked with a callback_url: a plain one has no such key. */
+  readonly callbackUrl?: string;
+  /** Only on confirmations asked with metadata; frozen, as every copy of a record shares it. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/** The webhook fields of a request, added to a draft only when the caller gave them. */
+export function withWebhookFields(draft: Confirmation, input: Pick<NewConfirmation, 'callbackUrl' | 'metadata'>): Confirmation {
+  const fields: { callbackUrl?: string; metadata?: Readonly<Record<string, unknown>> } = {};
+  if (input.callbackUrl !== undefined) fields.callbackUrl = input.callbackUrl;
+  if (input.metadata !== undefined) fields.metadata = deepFreeze(structuredClone(input.metadata));
+  return { ...draft, ...fields };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The decision as a waiting task service receives it. */
@@ -83,6 +107,7 @@ export function toView(c: Confirmation) {
     created_at: epochSeconds(c.createdAt),
     expires_at: epochSeconds(c.expiresAt),
     settled_at: c.settledAt === null ? null : epochSeconds(c.settledAt),
+    ...(c.metadata !== undefined && { metadata: c.metadata }),
   };
 }
 

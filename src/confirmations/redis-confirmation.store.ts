@@ -91,7 +91,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           this.settings.retentionMs,
           reservation === 'full' ? '1' : '0',
           Date.now(),
-          draft.traceContext ?? '',
+          ...optionalFields(draft),
         ],
       );
       if (kind === 'user_cap' || kind === 'total_cap') {
@@ -306,10 +306,28 @@ function bornCancelled(draft: Confirmation): Confirmation {
   return { ...draft, frame: null, state: 'cancelled', proceed: false, feedback: null, settledAt: draft.createdAt };
 }
 
+/** The optional fields as hash field/value pairs: none for a plain confirmation. */
+function optionalFields(draft: Confirmation): string[] {
+  if (draft.callbackUrl === undefined && draft.metadata === undefined && draft.traceContext === undefined) return NO_FIELDS;
+  const fields: string[] = [];
+  if (draft.traceContext !== undefined) fields.push('tc', draft.traceContext);
+  if (draft.callbackUrl !== undefined) fields.push('cu', draft.callbackUrl);
+  if (draft.metadata !== undefined) fields.push('md', JSON.stringify(draft.metadata));
+  return fields;
+}
+
+const NO_FIELDS: string[] = [];
+
 function fromHash(flat: string[]): Confirmation {
   const record: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) record[flat[i]] = flat[i + 1];
   return fromRecord(record);
+}
+
+function withStoredWebhookFields(record: Confirmation, r: Record<string, string>): void {
+  const fields = record as { callbackUrl?: string; metadata?: Record<string, unknown> };
+  if (r.cu !== undefined) fields.callbackUrl = r.cu;
+  if (r.md !== undefined) fields.metadata = JSON.parse(r.md) as Record<string, unknown>;
 }
 
 /** The prompt stays the JSON stored ('f'), not parsed on the way to a socket. */
@@ -331,5 +349,6 @@ function fromRecord(r: Record<string, string>): Confirmation {
     settledAt: r.sa === undefined ? null : Number(r.sa),
   };
   if (r.tc !== undefined) record.traceContext = r.tc;
+  if (r.cu !== undefined || r.md !== undefined) withStoredWebhookFields(record, r);
   return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
 }

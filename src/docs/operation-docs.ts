@@ -35,6 +35,7 @@ const DATA_VALIDATION = {
   callback_id: 'task_456.step-1',
 };
 
+
 const MODEL_TRAINING_FAILED = {
   user_id: 'user_123',
   task_id: 'task_789',
@@ -48,6 +49,12 @@ const MODEL_TRAINING_FAILED = {
     error_code: 'E003',
     error_message: 'GPU 内存不足',
   },
+};
+
+const WITH_WEBHOOK = {
+  ...MODEL_TRAINING_FAILED,
+  callback_url: 'https://tasks.example.com/hooks/confirmations',
+  metadata: { run_id: 'run-2024-118', retry_budget: 2 },
 };
 
 const CONFIRMATION_VIEW = {
@@ -108,6 +115,7 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
     requests: {
       data_validation: { summary: 'A finished step with five failed rows (design document, section 4.2)', value: DATA_VALIDATION },
       model_training_failed: { summary: 'A failed step: retry or cancel? (design document, section 4.2)', value: MODEL_TRAINING_FAILED },
+      with_webhook: { summary: 'The decision also sent to a webhook, with metadata echoed back (docs/WEBHOOKS.md)', value: WITH_WEBHOOK },
     },
     responses: {
       200: { callback_id: 'task_456.step-1', state: 'confirmed', proceed: true, feedback: '同意继续执行', timed_out: false, cancelled: false },
@@ -130,6 +138,39 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
           auditEvent('delivered', 1764000000.127, 'f3b0c442', { connections: 2 }),
           auditEvent('answered', 1764000042.5, '9a1c77d0', { answered_by: 'user_123', connection_id: '5f0e2c1a-7b3d-4e9f-8a6b-1c2d3e4f5a6b', proceed: true, option: null, data: null, feedback: '同意继续执行' }),
           auditEvent('settled', 1764000042.5, '9a1c77d0', { state: 'confirmed', proceed: true }),
+        ],
+      },
+    },
+  },
+  'GET /confirmations/{callback_id}/deliveries': {
+    summary: "List a confirmation's webhook attempts: when, which event, status or error, latency, next attempt",
+    parameters: { callback_id: 'task_456.step-1' },
+    responses: {
+      200: {
+        callback_id: 'task_456.step-1',
+        attempts: [
+          {
+            webhook_id: 'msg_3Jq0d0V1x2kq9QwZ8wS0b5pYkZ5m1cXr',
+            event: 'decision',
+            attempt: 1,
+            at: 1764000042.61,
+            status_code: 503,
+            error: null,
+            latency_ms: 84,
+            outcome: 'retrying',
+            next_attempt_at: 1764000043.9,
+          },
+          {
+            webhook_id: 'msg_3Jq0d0V1x2kq9QwZ8wS0b5pYkZ5m1cXr',
+            event: 'decision',
+            attempt: 2,
+            at: 1764000043.95,
+            status_code: 204,
+            error: null,
+            latency_ms: 61,
+            outcome: 'delivered',
+            next_attempt_at: null,
+          },
         ],
       },
     },

@@ -59,6 +59,31 @@ export const ConfirmationViewSchema = object({
   expires_at: epoch,
   settled_at: nullable(epoch),
 });
+(ConfirmationViewSchema.properties as Record<string, SchemaObject>).metadata = {
+  type: 'object',
+  description: 'The metadata given to POST /notify; absent when none was',
+};
+
+export const WebhookDeliveriesSchema = object(
+  {
+    callback_id: id,
+    attempts: {
+      type: 'array',
+      items: object({
+        webhook_id: { type: 'string', description: 'The webhook-id header: the same on every attempt of one event' },
+        event: { type: 'string', enum: ['decision', 'reminder_due', 'escalated'] },
+        attempt: { type: 'integer', minimum: 1 },
+        at: epoch,
+        status_code: nullable({ type: 'integer' }),
+        error: nullable({ type: 'string' }),
+        latency_ms: { type: 'integer', minimum: 0 },
+        outcome: { type: 'string', enum: ['delivered', 'retrying', 'gone', 'given_up'] },
+        next_attempt_at: nullable(epoch),
+      }),
+    },
+  },
+  "The confirmation's webhook attempts, oldest first (the latest 50)",
+);
 
 export const HeartbeatViewSchema = object({
   heartbeat_id: { type: 'string' },

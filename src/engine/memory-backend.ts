@@ -15,6 +15,8 @@ import { MemoryPresence } from '../presence/memory-presence.js';
 import { SingleInstanceRegistry } from '../redis/instance-registry.service.js';
 import { GrantStore, MemoryGrantStore } from '../tasks/grant.store.js';
 import { HeartbeatStore, MemoryHeartbeatStore } from '../tasks/heartbeat.store.js';
+import { MemoryWebhookStore } from '../webhooks/memory-webhook.store.js';
+import type { WebhookStore, WebhookStoreSettings } from '../webhooks/webhook.store.js';
 import { StateBackend } from './state-backend.js';
 
 /** Everything in this process: one instance, lost on restart. The default. */
@@ -57,6 +59,10 @@ export class MemoryBackend extends StateBackend {
 
   auditStore(retention: AuditRetention): AuditStore {
     return new MemoryAuditStore(retention);
+  }
+
+  webhookStore(settings: WebhookStoreSettings): WebhookStore {
+    return new MemoryWebhookStore(settings);
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

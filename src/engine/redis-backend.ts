@@ -20,6 +20,8 @@ import type { HeartbeatStore } from '../tasks/heartbeat.store.js';
 import { RedisHeartbeatStore } from '../tasks/redis-heartbeat.store.js';
 import { DeploymentStatus, SharedStateProbe, StateBackend } from './state-backend.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
+import { RedisWebhookStore } from '../webhooks/redis-webhook.store.js';
+import type { WebhookStore, WebhookStoreSettings } from '../webhooks/webhook.store.js';
 
 /** Shared state in one Redis or a Redis Cluster (REDIS_CLUSTER): any number of instances. */
 export class RedisBackend extends StateBackend implements OnModuleInit, OnApplicationShutdown {
@@ -78,6 +80,10 @@ export class RedisBackend extends StateBackend implements OnModuleInit, OnApplic
 
   auditStore(retention: AuditRetention): AuditStore {
     return new RedisAuditStore(this.redis, retention);
+  }
+
+  webhookStore(settings: WebhookStoreSettings): WebhookStore {
+    return new RedisWebhookStore(this.redis, settings);
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

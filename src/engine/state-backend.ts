@@ -12,6 +12,7 @@ import type { InstanceRegistry } from '../redis/instance-registry.service.js';
 import type { GrantStore } from '../tasks/grant.store.js';
 import type { HeartbeatStore } from '../tasks/heartbeat.store.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
+import type { WebhookStore, WebhookStoreSettings } from '../webhooks/webhook.store.js';
 
 /** The shared state's connection, as readiness checks it. */
 export interface SharedStateProbe {
@@ -63,6 +64,7 @@ export abstract class StateBackend {
   abstract heartbeatStore(): HeartbeatStore;
   abstract grantStore(): GrantStore;
   abstract auditStore(retention: AuditRetention): AuditStore;
+  abstract webhookStore(settings: WebhookStoreSettings): WebhookStore;
   abstract delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService;
 
   /** The deployment's figures for /status; undefined when this instance is the deployment. */

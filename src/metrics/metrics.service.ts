@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How a confirmation left the pending state, as the decision histogram labels it. */
 export const DECISION_OUTCOMES = ['confirmed', 'rejected', 'timed_out', 'cancelled'] as const;
+
+/** How a webhook attempt ended (AttemptOutcome). */
+export const WEBHOOK_OUTCOMES = ['delivered', 'retrying', 'gone', 'given_up', 'dropped'] as const;
 
 /**
  * Seconds from a confirmation's creation to its decision. People answer in seconds to
@@ -53,10 +56,45 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly webhookAttempts = new Counter({
+    name: 'gateway_webhook_attempts_total',
+    help: 'Webhook attempts by outcome: delivered (2xx), retrying, gone (410: no more attempts), given_up (window over, or refused by the address rules), dropped (not queued: WEBHOOK_MAX_QUEUED)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly webhookSeconds = new Histogram({
+    name: 'gateway_webhook_latency_seconds',
+    help: 'Seconds one webhook attempt took, from resolving the host to the answer (or the failure)',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Every outcome is exported from the start, so dashboards and rate() see zeros, not gaps.
     for (const outcome of DECISION_OUTCOMES) this.decisionSeconds.zero({ outcome });
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhookAttempts.inc({ outcome }, 0);
+  }
+
+  observeWebhookAttempt(outcome: string, seconds: number): void {
+    this.webhookAttempts.inc({ outcome });
+    if (outcome !== 'dropped') this.webhookSeconds.observe(Math.max(0, seconds));
+  }
+
+  /** The webhook queue's depth, read when scraped (the whole deployment's, in cluster mode). */
+  webhookQueueDepth(read: () => Promise<number>): void {
+    new Gauge({
+      name: 'gateway_webhook_queue_depth',
+      help: 'Webhook deliveries waiting: due, scheduled for a retry, or being attempted',
+      registers: [this.registry],
+      async collect() {
+        try {
+          this.set(await read());
+        } catch {
+          // Redis away: the last figure stays.
+        }
+      },
+    });
   }
 
   /** Records how long a confirmation took to reach its outcome (confirmed, rejected, timed_out, cancelled). */

@@ -17,6 +17,7 @@ import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
+import { CallbackRequestRules } from '../webhooks/callback-request.service.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -27,6 +28,7 @@ export class NotifyController {
     private readonly confirmations: ConfirmationService,
     private readonly delivery: DeliveryService,
     private readonly acks: AckService,
+    private readonly callbackRules: CallbackRequestRules,
   ) {}
 
   /** notify_user: pushes a step result to the user and (by default) waits for the decision. */
@@ -34,13 +36,16 @@ export class NotifyController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: DecisionSchema, description: 'The decision (the call waits for it unless wait=false)' })
   @ApiAcceptedResponse({ schema: PendingConfirmationSchema, description: 'wait=false: delivered, not decided yet' })
-  @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.Unavailable)
+  @ApiErrors(ErrorCode.InvalidMessage, ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.Unavailable)
   async notify(
     @Body() body: NotifyRequestDto,
     @Query() query: NotifyQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const waits = query.wait !== 'false';
+    const callbackUrl = body.callback_url ?? undefined;
+    const metadata = body.metadata ?? undefined;
+    if (callbackUrl !== undefined || metadata !== undefined) this.callbackRules.check(callbackUrl, metadata);
     const { confirmation } = await this.confirmations.create({
       userId: body.user_id,
       taskId: body.task_id,
@@ -53,6 +58,8 @@ export class NotifyController {
       apiKeyId: reply.request.apiKeyId ?? undefined,
       // `requested_by` comes with approvals (issue 21); until its DTO field exists this is undefined.
       requestedBy: (body as { requested_by?: string }).requested_by,
+      callbackUrl,
+      metadata,
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);

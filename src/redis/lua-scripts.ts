@@ -21,6 +21,9 @@ export interface ScriptReplies {
   brokerPublish: [offset: number, reached: number];
   historyRead: [top: string, epoch: string, entries: Array<[id: string, fields: string[]]>];
   presenceJoin: string[];
+  webhookEnqueue: 'stored' | 'exists' | 'full';
+  webhookClaim: string[];
+  webhookFinish: number;
 }
 
 export type ScriptName = keyof ScriptReplies;
@@ -43,6 +46,9 @@ const SCRIPTS: Record<ScriptName, { file: string; keys: number }> = {
   brokerPublish: { file: 'broker-publish.lua', keys: 2 },
   historyRead: { file: 'history-read.lua', keys: 2 },
   presenceJoin: { file: 'presence-join.lua', keys: 1 },
+  webhookEnqueue: { file: 'webhook-enqueue.lua', keys: 2 },
+  webhookClaim: { file: 'webhook-claim.lua', keys: 3 },
+  webhookFinish: { file: 'webhook-finish.lua', keys: 4 },
 };
 
 /** Beside this module: src/redis/lua under ts-jest, dist/redis/lua once built (the build copies them). */
@@ -56,7 +62,7 @@ export function scriptSource(name: ScriptName): string {
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 
 /**
- * Every Lua script (stores, history, broker, presence), read and defined once per Redis connection. ioredis sends
+ * Every Lua script (stores, history, broker, presence, webhook schedule), read and defined once per Redis connection. ioredis sends
  * EVALSHA and falls back to EVAL when Redis answers NOSCRIPT (after a restart or a
  * failover), and routes each call by its first key in a Redis Cluster.
  */

@@ -74,6 +74,22 @@ describe.each(backends)('ConfirmationStore contract on %s', (_kind, backend) => 
     expect(await store.get('unknown')).toBeUndefined();
   });
 
+  it('keeps a callback_url and metadata through the decision; a plain confirmation has no such keys', async () => {
+    const [one, two] = await backend.stores(LONG);
+    const metadata = { order: 42, tags: ['a', 'b'], nested: { ok: true, none: null }, text: 'é "quoted"' };
+    const asked = draft({ callbackUrl: 'https://hooks.example.com/in?k=1', metadata });
+    expect(await one.create(asked, ROOMY, null)).toEqual({ kind: 'created', confirmation: asked });
+    expect(await two.get(asked.callbackId)).toEqual(asked);
+    expect(await two.pendingForUser('alice')).toEqual([asked]);
+    const settled = await two.settle('alice', asked.callbackId, answer(false));
+    expect(settled.kind === 'settled' && settled.confirmation).toMatchObject({ callbackUrl: asked.callbackUrl, metadata, state: 'rejected' });
+    expect(await one.get(asked.callbackId)).toMatchObject({ callbackUrl: asked.callbackUrl, metadata });
+    const plain = draft();
+    await one.create(plain, ROOMY, null);
+    const read = (await two.get(plain.callbackId)) as Confirmation;
+    expect('callbackUrl' in read || 'metadata' in read).toBe(false);
+  });
+
   it('settles once: the first settlement wins, another user cannot, the prompt is dropped', async () => {
     const [one, two] = await backend.stores(LONG);
     const asked = draft();

@@ -64,6 +64,12 @@ export class ServiceInstance {
     return instance;
   }
 
+  /** The running process's id (to tell which instance holds a connection). */
+  get pid(): number | undefined {
+    const child = this.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+  }
+
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
   }

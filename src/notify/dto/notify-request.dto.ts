@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
 import { OptionalField } from '../../protocol/validation.js';
+import { MAX_CALLBACK_URL_LENGTH } from '../../webhooks/address-rules.js';
 
 export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
@@ -78,4 +79,19 @@ export class NotifyRequestDto {
   @IsId()
   @Matches(CALLBACK_ID_PATTERN, { message: 'callback_id may contain only letters, digits and . _ : -' })
   callback_id?: string;
+
+  /**
+   * Where this confirmation's webhooks go (decision, reminders, escalation), instead of
+   * WEBHOOK_DEFAULT_URL: an http or https URL without credentials, on an allowed public
+   * host (docs/WEBHOOKS.md). Checked beyond its length by CallbackRequestRules.
+   */
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_CALLBACK_URL_LENGTH)
+  callback_url?: string | null;
+
+  /** Any JSON object, at most 16 KiB as JSON, echoed in the webhooks and GET /confirmations/{callback_id}. */
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown> | null;
 }

@@ -1,7 +1,6 @@
 -- Create: one confirmation per callback_id, the caps and "born cancelled" decided in one
 -- step. The total cap was decided just before by a reservation in the expiry schedule
 -- (RESERVE): ARGV[14] is '1' when there was no room, which only a cancelled task ignores.
--- ARGV[16] (optional): the trace context to keep with the record ('tc'), empty when tracing is off.
 -- KEYS: record, user's pending set, cancellation, involvement, waiters.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if ARGV[11] ~= '' and redis.call('HGET', KEYS[1], 'st') == 'pending' then
@@ -15,10 +14,12 @@ if not cancelled then
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[10]) then return {'user_cap'} end
   if ARGV[14] == '1' then return {'total_cap'} end
 end
+-- ARGV[16..]: optional field/value pairs (trace context 'tc', callback_url 'cu', metadata
+-- 'md'), only when there are any.
 local function store(...)
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
+  if #ARGV > 15 then redis.call('HSET', KEYS[1], unpack(ARGV, 16)) end
 end
-if ARGV[16] and ARGV[16] ~= '' then redis.call('HSET', KEYS[1], 'tc', ARGV[16]) end
 local kept = tonumber(ARGV[12])
 if cancelled then
   store('st', 'cancelled', 'p', '0', 'sa', ARGV[5])

@@ -24,10 +24,14 @@ from .errors import (
     UnauthorizedError,
 )
 from .models import Confirmation, HeartbeatInfo, TaskStepResult, UserConfirmation
+from .webhooks import WebhookVerificationError, sign_webhook, verify_webhook
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "WebhookVerificationError",
+    "sign_webhook",
+    "verify_webhook",
     "AsyncGatewayClient",
     "AsyncHeartbeat",
     "CallbackConflictError",

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Dict, Generator, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generator, Mapping, Optional, Tuple, TypeVar, Union
 from urllib.parse import quote
 
 import httpx
@@ -272,6 +272,7 @@ def _notify_request_maker(
     step: int,
     timeout: Optional[float],
     callback_id: str,
+    webhook: Optional[Dict[str, Any]] = None,
     *,
     wait: bool,
     headers: Optional[Dict[str, str]] = None,
@@ -285,6 +286,7 @@ def _notify_request_maker(
         "step": step,
         "step_result": step_result_to_json(step_result),
         "callback_id": callback_id,
+        **(webhook or {}),
     }
     seconds = settings.default_timeout if timeout is None else timeout
     if seconds < MIN_TIMEOUT_SECONDS:
@@ -314,11 +316,12 @@ def notify_user(
     step: int,
     timeout: Optional[float],
     callback_id: Optional[str],
+    webhook: Optional[Dict[str, Any]] = None,
     trace_headers: Optional[Dict[str, str]] = None,
 ) -> Flow[UserConfirmation]:
     callback_id = callback_id or new_callback_id()
     make_request, expires = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=True, headers=trace_headers
+        settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, wait=True, headers=trace_headers
     )
     until = expires + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
@@ -333,16 +336,33 @@ def ask(
     step: int,
     timeout: Optional[float],
     callback_id: Optional[str],
+    webhook: Optional[Dict[str, Any]] = None,
     trace_headers: Optional[Dict[str, str]] = None,
 ) -> Flow[str]:
     callback_id = callback_id or new_callback_id()
     make_request, _ = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=False, headers=trace_headers
+        settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, wait=False, headers=trace_headers
     )
     until = time.monotonic() + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
     _json_or_raise(response)
     return callback_id
+
+
+def webhook_fields(callback_url: Optional[str], metadata: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The optional webhook fields of POST /notify, only those given (a plain call sends none)."""
+    if callback_url is None and metadata is None:
+        return None
+    fields: Dict[str, Any] = {}
+    if callback_url is not None:
+        if not isinstance(callback_url, str) or not callback_url:
+            raise ValueError(f"callback_url must be a non-empty string, got {callback_url!r}")
+        fields["callback_url"] = callback_url
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise ValueError(f"metadata must be a mapping (a JSON object), got {type(metadata).__name__}")
+        fields["metadata"] = dict(metadata)
+    return fields
 
 
 def get_confirmation(settings: Settings, callback_id: str, wait_seconds: float) -> Flow[Confirmation]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Optional, Type
+from typing import Any, Mapping, Optional, Type
 
 import httpx
 
@@ -89,6 +89,8 @@ class GatewayClient:
         callback_id: Optional[str] = None,
         traceparent: Optional[str] = None,
         tracestate: Optional[str] = None,
+        callback_url: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
     ) -> UserConfirmation:
         """Shows the step result to the user and waits for the decision.
 
@@ -99,18 +101,14 @@ class GatewayClient:
 
         `traceparent` (and `tracestate`): the W3C trace context to continue in the gateway's
         trace; without it, OpenTelemetry's current context when `opentelemetry` is installed.
+
+        With `callback_url` (and `metadata`, a JSON object echoed back) the decision is also
+        sent there as a signed webhook (docs/WEBHOOKS.md; check it with `verify_webhook`).
         """
+        webhook = _flows.webhook_fields(callback_url, metadata)
+        trace = explicit_trace_headers(traceparent, tracestate)
         return self._run(
-            _flows.notify_user(
-                self._settings,
-                step_result,
-                user_id,
-                task_id,
-                step,
-                timeout,
-                callback_id,
-                explicit_trace_headers(traceparent, tracestate),
-            )
+            _flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, trace)
         )
 
     def ask(
@@ -122,23 +120,16 @@ class GatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        callback_url: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
         traceparent: Optional[str] = None,
         tracestate: Optional[str] = None,
     ) -> str:
         """Like notify_user but returns the `callback_id` at once; read the decision later
         with `get_confirmation` (or `notify_user` with the same `callback_id`)."""
-        return self._run(
-            _flows.ask(
-                self._settings,
-                step_result,
-                user_id,
-                task_id,
-                step,
-                timeout,
-                callback_id,
-                explicit_trace_headers(traceparent, tracestate),
-            )
-        )
+        webhook = _flows.webhook_fields(callback_url, metadata)
+        trace = explicit_trace_headers(traceparent, tracestate)
+        return self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, trace))
 
     def get_confirmation(self, callback_id: str, *, wait_seconds: float = 0) -> Confirmation:
         """The confirmation's state; waits up to `wait_seconds` (at most 300) while it is pending."""

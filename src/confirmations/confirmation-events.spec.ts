@@ -1,0 +1,31 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Confirmation } from './confirmation.js';
+import { ConfirmationEvent, ConfirmationEvents } from './confirmation-events.js';
+
+const confirmation = { callbackId: 'cb-1' } as Confirmation;
+
+describe('ConfirmationEvents', () => {
+  it('tells a listener of some types only those, and says which types are heard', async () => {
+    const events = new ConfirmationEvents();
+    expect([events.heard, events.hears('created')]).toEqual([false, false]);
+    const heard: string[] = [];
+    events.on((event) => void heard.push(event.type), ['settled', 'reminder']);
+    expect([events.heard, events.hears('created'), events.hears('settled'), events.hears('reminder')]).toEqual([true, false, true, true]);
+    await events.emit({ type: 'created', confirmation, at: 1 });
+    await events.emit({ type: 'settled', confirmation, at: 2 });
+    await events.emit({ type: 'reminder', confirmation, at: 3, n: 1 });
+    expect(heard).toEqual(['settled', 'reminder']);
+  });
+
+  it('tells every event to a listener of all, after which every type is heard; a failing listener does not stop the others', async () => {
+    const events = new ConfirmationEvents();
+    const all: ConfirmationEvent[] = [];
+    events.on(() => {
+      throw new Error('broken listener');
+    }, ['escalated']);
+    events.on((event) => void all.push(event));
+    expect(events.hears('delivered')).toBe(true);
+    await events.emit({ type: 'escalated', confirmation, at: 1, users: ['bob'], groups: [] });
+    expect(all.map((e) => e.type)).toEqual(['escalated']);
+  });
+});

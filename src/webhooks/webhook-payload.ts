@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import type { ConfirmationEvent } from '../confirmations/confirmation-events.js';
+import type { Confirmation } from '../confirmations/confirmation.js';
+import { epochSeconds } from '../protocol/server-frames.js';
+import type { WebhookEvent } from './webhook.store.js';
+
+/** A webhook to send: its stable id, its event and its JSON body. */
+export interface WebhookMessage {
+  id: string;
+  event: WebhookEvent;
+  body: string;
+}
+
+/**
+ * The webhook a confirmation event gives, or null for events that send none. Its id is
+ * derived from what the event is about (the confirmation, the kind, the reminder's number),
+ * so the same event told twice, by two instances or after a retry, has one id.
+ */
+export function webhookFor(event: ConfirmationEvent): WebhookMessage | null {
+  const c = event.confirmation;
+  switch (event.type) {
+    case 'settled':
+      return message('decision', c, event.at, '', decisionData(c));
+    case 'reminder':
+      return message('reminder_due', c, event.at, String(event.n), { ...pendingData(c), reminder: event.n });
+    case 'escalated':
+      return message('escalated', c, event.at, '', { ...pendingData(c), users: event.users, groups: event.groups });
+    default:
+      return null;
+  }
+}
+
+function message(event: WebhookEvent, c: Confirmation, at: number, discriminator: string, data: Record<string, unknown>): WebhookMessage {
+  const digest = createHash('sha256').update(`${event}\n${c.callbackId}\n${c.createdAt}\n${discriminator}`).digest('base64url');
+  const body = JSON.stringify({ type: event, timestamp: new Date(at).toISOString(), data });
+  return { id: `msg_${digest.slice(0, 32)}`, event, body };
+}
+
+function common(c: Confirmation): Record<string, unknown> {
+  return {
+    callback_id: c.callbackId,
+    user_id: c.userId,
+    task_id: c.taskId,
+    step: c.step,
+    step_name: c.stepName,
+    created_at: epochSeconds(c.createdAt),
+    expires_at: epochSeconds(c.expiresAt),
+  };
+}
+
+function decisionData(c: Confirmation): Record<string, unknown> {
+  return {
+    ...common(c),
+    state: c.state,
+    proceed: c.proceed ?? false,
+    feedback: c.feedback,
+    timed_out: c.state === 'timed_out',
+    cancelled: c.state === 'cancelled',
+    settled_at: c.settledAt === null ? null : epochSeconds(c.settledAt),
+    metadata: c.metadata ?? null,
+  };
+}
+
+function pendingData(c: Confirmation): Record<string, unknown> {
+  return { ...common(c), state: c.state, metadata: c.metadata ?? null };
+}
