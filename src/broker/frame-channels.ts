@@ -24,9 +24,17 @@ export class FrameChannels {
 
   ofStream(stream: StreamRef): string {
     if (!this.sharded) return stream.kind === 'broadcast' ? this.redis.channel('broadcast') : this.redis.channel(stream.kind, stream.id);
-    if (stream.kind === 'user') return this.redis.userKey(stream.id, 'ch');
-    if (stream.kind === 'task') return this.redis.taskKey(stream.id, 'ch');
-    return this.redis.globalKey('ch');
+    switch (stream.kind) {
+      case 'user':
+        return this.redis.userKey(stream.id, 'ch');
+      case 'task':
+        return this.redis.taskKey(stream.id, 'ch');
+      case 'group':
+        // Not kept (live only): published on its own, so any slot will do.
+        return this.redis.idKey('ch-group', stream.id);
+      case 'broadcast':
+        return this.redis.globalKey('ch');
+    }
   }
 
   ofInstance(instanceId: string): string {

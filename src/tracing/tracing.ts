@@ -8,7 +8,7 @@ import type { Confirmation } from '../confirmations/confirmation.js';
 export type TraceCarrier = string;
 
 /** Where a frame goes, for a span's name and `messaging.destination.name`. */
-export type Destination = 'user' | 'task' | 'broadcast' | 'resolution';
+export type Destination = 'user' | 'task' | 'group' | 'broadcast' | 'resolution';
 
 /**
  * What the service asks of tracing. It exists only while tracing is on: the call sites test

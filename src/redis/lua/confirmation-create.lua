@@ -14,8 +14,10 @@ if not cancelled then
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[10]) then return {'user_cap'} end
   if ARGV[14] == '1' then return {'total_cap'} end
 end
--- ARGV[16..]: optional field/value pairs (trace context 'tc', callback_url 'cu', metadata
--- 'md'), only when there are any.
+-- ARGV[16..]: the optional fields as field/value pairs, only those the confirmation has:
+-- approvals ('ap' JSON, 'po' policy, 'qk' quorum, 'fv' forbidden voter, 'au'/'ag' approver
+-- users and groups as JSON; see confirmation-vote.lua), the trace context 'tc', callback_url
+-- 'cu', metadata 'md', the action-link grant 'l'. A plain confirmation has none.
 local function store(...)
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
   if #ARGV > 15 then redis.call('HSET', KEYS[1], unpack(ARGV, 16)) end
