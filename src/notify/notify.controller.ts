@@ -61,6 +61,7 @@ export class NotifyController {
       callbackId: body.callback_id,
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
+      reminders: body.reminders && { everySeconds: body.reminders.every_seconds, max: body.reminders.max },
     }, waits);
     if (!waits && confirmation.state === 'pending') return accepted(reply, confirmation);
     // Held at most NOTIFY_MAX_WAIT_SECONDS: a decision may take days, one HTTP call does not.
