@@ -1,0 +1,123 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Cluster, sleep, startCluster } from './support/cluster.js';
+import { requireProgram } from './support/system-dependency.js';
+import { notifyBody, startTestApp, TestApp } from './support/test-app.js';
+
+const haveRedis = requireProgram('redis-server', 'redis-server');
+
+const remindersOf = (frames: Array<Record<string, any>>, callbackId: string) =>
+  frames.filter((f) => f.type === 'task_step_result' && f.callback_id === callbackId).map((f) => f.reminder ?? 0);
+
+/** When nobody answers: reminders, and HTTP calls held at most NOTIFY_MAX_WAIT_SECONDS (PROTOCOL "Reminders", "Holding HTTP calls"). */
+describe('reminders and held calls (memory)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ NOTIFY_MAX_WAIT_SECONDS: 1 });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('reminds with n = 1..max about every every_seconds, the same prompt, then no more', async () => {
+    const tab = await t.connect('rita');
+    const started = Date.now();
+    const reply = await t.http('POST', '/notify?wait=false', notifyBody('rita', 'task-r', { callback_id: 'r-1', timeout_seconds: 30, reminders: { every_seconds: 1, max: 3 } }));
+    expect(reply.status).toBe(202);
+    const prompt = await tab.next('task_step_result');
+    expect(prompt).not.toHaveProperty('reminder');
+    const arrivals: number[] = [];
+    for (let n = 1; n <= 3; n++) {
+      const reminder = await tab.next('task_step_result', 5000);
+      arrivals.push(Date.now() - started);
+      const { reminder: seen, offset: _o, ...same } = reminder;
+      const { offset: _p, ...original } = prompt;
+      expect(seen).toBe(n);
+      expect(same).toEqual(original);
+    }
+    expect(arrivals[0]).toBeGreaterThanOrEqual(950);
+    expect(arrivals[2]).toBeGreaterThanOrEqual(2950);
+    await sleep(1600);
+    await tab.settled();
+    expect(remindersOf(tab.frames, 'r-1')).toEqual([0, 1, 2, 3]);
+    expect((await t.http('GET', '/confirmations/r-1')).body.state).toBe('pending');
+  }, 20_000);
+
+  it('stops reminding once the confirmation is settled', async () => {
+    const tab = await t.connect('sam');
+    await t.http('POST', '/notify?wait=false', notifyBody('sam', 'task-s', { callback_id: 's-1', timeout_seconds: 30, reminders: { every_seconds: 1, max: 10 } }));
+    await tab.next('task_step_result');
+    expect((await tab.next('task_step_result', 5000)).reminder).toBe(1);
+    tab.send({ action: 'confirm', callback_id: 's-1', proceed: true });
+    await tab.next('confirmation_accepted');
+    await sleep(2500);
+    await tab.settled();
+    expect(remindersOf(tab.frames, 's-1')).toEqual([0, 1]);
+  }, 20_000);
+
+  it('answers 202 with Location after NOTIFY_MAX_WAIT_SECONDS; the long poll there gets the decision', async () => {
+    const tab = await t.connect('hal');
+    const started = Date.now();
+    const held = await t.http('POST', '/notify', notifyBody('hal', 'task-h', { callback_id: 'h-1', timeout_seconds: 60 }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(held.status).toBe(202);
+    expect(held.headers.get('location')).toBe('/confirmations/h-1');
+    expect(held.body).toEqual({ callback_id: 'h-1', state: 'pending', status: 'pending', expires_at: expect.any(Number) });
+    await tab.next('task_step_result');
+    // wait_seconds above NOTIFY_MAX_WAIT_SECONDS is accepted and held at most that long.
+    const polled = Date.now();
+    expect((await t.http('GET', '/confirmations/h-1?wait_seconds=30')).body.state).toBe('pending');
+    expect(Date.now() - polled).toBeLessThan(5000);
+    const poll = t.http('GET', `${held.headers.get('location')}?wait_seconds=30`);
+    await sleep(200);
+    tab.send({ action: 'confirm', callback_id: 'h-1', proceed: false, feedback: 'not now' });
+    expect((await poll).body).toMatchObject({ callback_id: 'h-1', state: 'rejected', proceed: false, feedback: 'not now' });
+  }, 20_000);
+
+  it('refuses reminders out of bounds with a 400 saying which', async () => {
+    for (const reminders of [{ every_seconds: 0.5, max: 2 }, { every_seconds: 1, max: 0 }, { every_seconds: 1, max: 101 }, { every_seconds: 1 }, null, 'often']) {
+      const reply = await t.http('POST', '/notify?wait=false', notifyBody('val', 'task-v', { reminders }));
+      expect(reply.status).toBe(400);
+      expect(reply.body.message).toMatch(/reminders/);
+    }
+  });
+});
+
+(haveRedis ? describe : describe.skip)('reminders in cluster mode', () => {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+
+  it('a SIGKILLed creator\'s reminders and expiry each happen exactly once, from the instances left', async () => {
+    cluster = await startCluster(3);
+    const [a, b, c] = cluster.instances;
+    const tabs = [await b.connect('kai'), await c.connect('kai')];
+    const created = await a.http('POST', '/notify?wait=false', notifyBody('kai', 'task-k', { callback_id: 'k-1', timeout_seconds: 4, reminders: { every_seconds: 1.2, max: 5 } }));
+    expect(created.status).toBe(202);
+    for (const tab of tabs) await tab.next('task_step_result');
+    await a.stop('SIGKILL');
+    // Runs before the expiry only: 1.2, 2.4 and 3.6 s; then the expiry, all from b or c.
+    for (const tab of tabs) expect((await tab.next('confirmation_resolved', 8000)).state).toBe('timed_out');
+    await sleep(2500);
+    for (const tab of tabs) {
+      await tab.settled();
+      expect(remindersOf(tab.frames, 'k-1')).toEqual([0, 1, 2, 3]);
+      expect(tab.ofType('confirmation_resolved')).toHaveLength(1);
+    }
+  }, 60_000);
+
+  it('NOTIFY_MAX_WAIT_SECONDS=1: 202 from one instance, the decision by a long poll on another', async () => {
+    cluster = await startCluster(2, { NOTIFY_MAX_WAIT_SECONDS: '1' });
+    const [a, b] = cluster.instances;
+    const tab = await b.connect('lia');
+    const held = await a.http('POST', '/notify', notifyBody('lia', 'task-l', { callback_id: 'l-1', timeout_seconds: 60 }));
+    expect(held.status).toBe(202);
+    expect(held.headers.get('location')).toBe('/confirmations/l-1');
+    await tab.next('task_step_result');
+    const poll = b.http('GET', '/confirmations/l-1?wait_seconds=50');
+    await sleep(300);
+    tab.send({ action: 'confirm', callback_id: 'l-1', proceed: true });
+    expect((await poll).body).toMatchObject({ callback_id: 'l-1', state: 'confirmed', proceed: true });
+  }, 60_000);
+});
