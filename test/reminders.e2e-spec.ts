@@ -73,11 +73,31 @@ describe('reminders and held calls (memory)', () => {
     expect((await poll).body).toMatchObject({ callback_id: 'h-1', state: 'rejected', proceed: false, feedback: 'not now' });
   }, 20_000);
 
+  it('escalation: after after_seconds without a decision, the listed user becomes an approver and receives the prompt', async () => {
+    const [alice, bob, carol] = [await t.connect('esc-alice'), await t.connect('esc-bob'), await t.connect('esc-carol')];
+    const started = Date.now();
+    await t.http('POST', '/notify?wait=false', notifyBody('esc-alice', 'task-e', { callback_id: 'e-1', timeout_seconds: 30, escalation: [{ after_seconds: 1, users: ['esc-bob'] }, { after_seconds: 25, users: ['esc-carol'] }] }));
+    const prompt = await alice.next('task_step_result');
+    const escalated = await bob.next('task_step_result', 5000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(escalated).toMatchObject({ callback_id: 'e-1', user_id: 'esc-alice', task_id: 'task-e', message: prompt.message });
+    alice.send({ action: 'confirm', callback_id: 'e-1', proceed: true });
+    await alice.next('confirmation_accepted');
+    await carol.settled();
+    expect(carol.ofType('task_step_result')).toHaveLength(0);
+  }, 20_000);
+
   it('refuses reminders out of bounds with a 400 saying which', async () => {
     for (const reminders of [{ every_seconds: 0.5, max: 2 }, { every_seconds: 1, max: 0 }, { every_seconds: 1, max: 101 }, { every_seconds: 1 }, null, 'often']) {
       const reply = await t.http('POST', '/notify?wait=false', notifyBody('val', 'task-v', { reminders }));
       expect(reply.status).toBe(400);
       expect(reply.body.message).toMatch(/reminders/);
+    }
+    const steps = (n: number) => Array.from({ length: n }, () => ({ after_seconds: 1, users: ['x'] }));
+    for (const escalation of [steps(11), [{ after_seconds: 0, users: ['x'] }], [{ users: ['x'] }], [{ after_seconds: 1, users: [''] }], [{ after_seconds: 1, roles: ['x'] }], [{ after_seconds: 1, users: Array.from({ length: 101 }, (_, i) => `u${i}`) }], { after_seconds: 1 }]) {
+      const reply = await t.http('POST', '/notify?wait=false', notifyBody('val', 'task-v', { escalation }));
+      expect(reply.status).toBe(400);
+      expect(reply.body.message).toMatch(/escalation/);
     }
   });
 });

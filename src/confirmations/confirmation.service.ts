@@ -95,6 +95,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.delivery.onResolution((event) => this.wakeWaiters(event));
     this.delivery.onReconnect(() => void this.recheckWaiters());
     this.scheduler.handle(REMINDER, (run) => this.remind(run));
+    this.scheduler.handle(ESCALATION, (run) => this.escalate(run));
   }
 
   onModuleInit(): void {
@@ -172,7 +173,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     // Up to 30 days: longer than one setTimeout holds.
     const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs) : timerAt(expiresAt, expire, true);
     this.expiryTimers.set(callbackId, timer);
-    if (input.reminders) await this.scheduleFollowUps(confirmation, input);
+    if (input.reminders || input.escalation?.length) await this.scheduleFollowUps(confirmation, input);
     if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
@@ -191,6 +192,44 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       const times = Math.min(reminders.max, Math.ceil((expiresAt - createdAt) / everyMs) - 1);
       if (times > 0) await this.scheduler.schedule({ callbackId, name: REMINDER, kind: REMINDER, times, everyMs }, createdAt + everyMs);
     }
+    const steps = input.escalation ?? [];
+    await Promise.all(
+      steps.map((step, index) => {
+        const dueAt = createdAt + Math.round(step.afterSeconds * 1000);
+        if (dueAt >= expiresAt) return null;
+        const data = { step: index, users: step.users, groups: step.groups };
+        return this.scheduler.schedule({ callbackId, name: `${ESCALATION}:${index}`, kind: ESCALATION, times: 1, everyMs: 0, data }, dueAt);
+      }),
+    );
+  }
+
+  /** Runs an escalation step: its users and groups become approvers, and are told. */
+  private async escalate(run: ClaimedRun): Promise<void> {
+    const { callbackId } = run.job;
+    const { step, users, groups } = run.job.data as { step: number; users: string[]; groups: string[] };
+    const confirmation = await this.store.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending') {
+      await this.scheduler.cancel(callbackId);
+      return;
+    }
+    const escalated = await this.addApprovers(callbackId, { users, groups });
+    if (!escalated) return;
+    if (infoLogged()) this.logger.log({ callbackId }, `Confirmation ${callbackId} escalated (step ${step}): users ${users.join(', ') || '-'}, groups ${groups.join(', ') || '-'}`);
+    if (this.events.heard) await this.events.emit({ type: 'escalated', confirmation: escalated, at: Date.now(), step, users, groups, instanceId: this.instanceId });
+  }
+
+  /**
+   * Adds approvers to a pending confirmation and sends them its prompt. Until approvers are
+   * stored (the approvals work), this delivers the prompt to the listed users only: they
+   * see it, and the confirmation's own user still decides.
+   */
+  async addApprovers(callbackId: string, added: { users?: readonly string[]; groups?: readonly string[] }): Promise<Confirmation | undefined> {
+    const confirmation = await this.store.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending') return undefined;
+    const prompt = promptFrame(confirmation);
+    const users = (added.users ?? []).filter((user) => user !== confirmation.userId);
+    if (prompt && users.length > 0) await this.delivery.deliver({ userIds: users }, prompt);
+    return confirmation;
   }
 
   /** Runs a reminder: the prompt again, with `reminder: n`, to whoever should see it. */
@@ -472,6 +511,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
 /** The job kind (and name) of a confirmation's reminders. */
 const REMINDER = 'reminder';
+/** The job kind of an escalation step (named `escalation:<index>`). */
+const ESCALATION = 'escalation';
 
 function clearExpiryTimer(timer: NodeJS.Timeout | LongTimer): void {
   if ('cancel' in timer) timer.cancel();

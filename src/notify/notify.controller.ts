@@ -62,6 +62,7 @@ export class NotifyController {
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
       reminders: body.reminders && { everySeconds: body.reminders.every_seconds, max: body.reminders.max },
+      escalation: body.escalation?.map((step) => ({ afterSeconds: step.after_seconds, users: step.users ?? [], groups: step.groups ?? [] })),
     }, waits);
     if (!waits && confirmation.state === 'pending') return accepted(reply, confirmation);
     // Held at most NOTIFY_MAX_WAIT_SECONDS: a decision may take days, one HTTP call does not.
