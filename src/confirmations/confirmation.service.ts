@@ -366,6 +366,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** True once the app shuts down: a wait that ended without a decision ended for that. */
+  get isShuttingDown(): boolean {
+    return this.closing;
+  }
+
   /** Confirmations created here and still pending. */
   get pendingCount(): number {
     return this.expiryTimers.size;
