@@ -387,6 +387,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private async expire(userId: string, callbackId: string): Promise<void> {
     this.expiryTimers.delete(callbackId);
+    // Settled elsewhere or not, its jobs have no run left at its expiry (none is scheduled past it).
+    this.scheduledHere.delete(callbackId);
     const proceed = this.timeoutDecision === 'proceed';
     try {
       const outcome = await this.store.settle(userId, callbackId, { state: 'timed_out', proceed, feedback: null, settledAt: Date.now() });
