@@ -80,11 +80,23 @@ describe('reminders and held calls (memory)', () => {
     const prompt = await alice.next('task_step_result');
     const escalated = await bob.next('task_step_result', 5000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(escalated).toMatchObject({ callback_id: 'e-1', user_id: 'esc-alice', task_id: 'task-e', message: prompt.message });
-    alice.send({ action: 'confirm', callback_id: 'e-1', proceed: true });
-    await alice.next('confirmation_accepted');
+    expect(escalated).toMatchObject({ callback_id: 'e-1', user_id: 'esc-alice', task_id: 'task-e', message: prompt.message, approvers: { users: ['esc-alice', 'esc-bob'], groups: [] } });
+    // The added approver may answer, and the answer settles it (policy any).
+    const decision = t.http('GET', '/confirmations/e-1?wait_seconds=5');
+    bob.send({ action: 'confirm', callback_id: 'e-1', proceed: true, feedback: 'covered for alice' });
+    await bob.next('confirmation_accepted');
+    expect((await decision).body).toMatchObject({ state: 'confirmed', proceed: true, feedback: 'covered for alice', decided_by: 'esc-bob' });
     await carol.settled();
     expect(carol.ofType('task_step_result')).toHaveLength(0);
+  }, 20_000);
+
+  it('reminds every approver, not only the user', async () => {
+    const [owner, approver] = [await t.connect('rem-owner'), await t.connect('rem-approver')];
+    await t.http('POST', '/notify?wait=false', notifyBody('rem-owner', 'task-ra', { callback_id: 'ra-1', timeout_seconds: 30, approvers: { users: ['rem-approver'] }, reminders: { every_seconds: 1, max: 1 } }));
+    for (const tab of [owner, approver]) {
+      await tab.next('task_step_result');
+      expect(await tab.next('task_step_result', 5000)).toMatchObject({ callback_id: 'ra-1', reminder: 1, approvers: { users: ['rem-approver'] } });
+    }
   }, 20_000);
 
   it('refuses reminders out of bounds with a 400 saying which', async () => {

@@ -19,6 +19,8 @@ export interface NewConfirmation {
   escalation?: Array<{ afterSeconds: number; users: string[]; groups: string[] }>;
   /** Options, a form, several approvers: absent for a plain yes/no prompt of its user. */
   approval?: Approval;
+  /** Who asked (POST /notify requested_by), for the created event. */
+  requestedBy?: string;
 }
 
 /**
