@@ -42,10 +42,10 @@ export interface AuditEventDetails {
   };
   /** The confirmation left `pending`: answered, timed out or cancelled. */
   settled: { state: ConfirmationState; proceed: boolean };
-  /** The `n`th reminder went to the approvers' connections. */
-  reminder: { n: number };
-  /** Approvers were added (an escalation step). */
-  escalated: { users: string[]; groups: string[] };
+  /** The prompt went out again: reminder `reminder` (from 1), from the instance that claimed it. */
+  reminder: { reminder: number; instance_id: string; connections: number };
+  /** Approvers were added by escalation step `step` (from 0). */
+  escalated: { step: number; users: string[]; groups: string[]; instance_id: string };
 }
 
 export type AuditEventKind = keyof AuditEventDetails;

@@ -37,6 +37,11 @@ export interface ConfirmationRetentionSection {
   maxRetained: number;
 }
 
+export interface HoldingSection {
+  /** Longest one HTTP call (POST /notify, a GET /confirmations long poll) is held for a decision. */
+  maxWaitMs: number;
+}
+
 /**
  * The validated settings in typed sections, durations already in milliseconds, so a module
  * reads what it needs without knowing variable names or units. The variables stay those of
@@ -110,6 +115,10 @@ export class Settings {
       maxQueued: this.get('WEBHOOK_MAX_QUEUED'),
       logRetentionMs: retryForMs + this.get('CONFIRMATION_RETENTION_SECONDS') * 1000,
     };
+  }
+
+  get holding(): HoldingSection {
+    return { maxWaitMs: this.get('NOTIFY_MAX_WAIT_SECONDS') * 1000 };
   }
 
   private get<K extends keyof Environment>(key: K): Environment[K] {

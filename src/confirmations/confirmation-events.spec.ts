@@ -13,7 +13,7 @@ describe('ConfirmationEvents', () => {
     expect([events.heard, events.hears('created'), events.hears('settled'), events.hears('reminder')]).toEqual([true, false, true, true]);
     await events.emit({ type: 'created', confirmation, at: 1 });
     await events.emit({ type: 'settled', confirmation, at: 2 });
-    await events.emit({ type: 'reminder', confirmation, at: 3, n: 1 });
+    await events.emit({ type: 'reminder', confirmation, at: 3, reminder: 1, instanceId: 'i1', connections: 1 });
     expect(heard).toEqual(['settled', 'reminder']);
   });
 
@@ -25,7 +25,7 @@ describe('ConfirmationEvents', () => {
     }, ['escalated']);
     events.on((event) => void all.push(event));
     expect(events.hears('delivered')).toBe(true);
-    await events.emit({ type: 'escalated', confirmation, at: 1, users: ['bob'], groups: [] });
+    await events.emit({ type: 'escalated', confirmation, at: 1, step: 0, users: ['bob'], groups: [], instanceId: 'i1' });
     expect(all.map((e) => e.type)).toEqual(['escalated']);
   });
 });

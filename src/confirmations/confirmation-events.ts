@@ -24,10 +24,10 @@ export type ConfirmationEvent =
       option?: string | null;
       data?: Record<string, unknown> | null;
     }
-  /** The `n`th reminder of a still pending confirmation fell due. */
-  | { type: 'reminder'; confirmation: Confirmation; at: number; n: number }
-  /** The confirmation was escalated to more users or groups. */
-  | { type: 'escalated'; confirmation: Confirmation; at: number; users: string[]; groups: string[] };
+  /** The prompt went out again (reminder n, from 1), from the instance that claimed the run. */
+  | { type: 'reminder'; confirmation: Confirmation; at: number; reminder: number; instanceId: string; connections: number }
+  /** Approvers were added after `afterSeconds` without a decision (escalation step `step`, from 0). */
+  | { type: 'escalated'; confirmation: Confirmation; at: number; step: number; users: string[]; groups: string[]; instanceId: string };
 
 export type ConfirmationEventType = ConfirmationEvent['type'];
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
-import { MAX_TIMER_MS } from '../common/timers.js';
+import { LongTimer, MAX_TIMER_MS, timerAt } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
 import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
@@ -18,6 +18,8 @@ import type { ReplicationFence } from '../redis/replication-fence.js';
 import { buildStepResultFrame, Confirmation, decidedByOf, NewConfirmation, Vote, voteViews, withWebhookFields } from './confirmation.js';
 import { currentPromptJson, promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
+import { SchedulerService } from '../schedule/scheduler.service.js';
+import type { ClaimedRun } from '../schedule/schedule.store.js';
 import { Ballot, ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation, Voter } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
@@ -62,8 +64,10 @@ const WAITER_RECHECK_MS = 5000;
 @Injectable()
 export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConfirmationService.name);
-  /** Expiry timers of the confirmations created here. */
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  /** Expiry timers of the confirmations created here (a LongTimer past MAX_TIMER_MS). */
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout | LongTimer>();
+  /** Confirmations created here with scheduled jobs: settling one here ends them at once. */
+  private readonly scheduledHere = new Set<string>();
   /** Callers waiting here, by callback_id. */
   private readonly waiters = new Map<string, Set<(confirmation: Confirmation | undefined) => void>>();
   /**
@@ -94,6 +98,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: MetricsService,
     private readonly backend: StateBackend,
     private readonly events: ConfirmationEvents,
+    private readonly scheduler: SchedulerService,
   ) {
     this.fence = backend.replicationFence;
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
@@ -106,6 +111,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.instanceId = identity.id;
     this.delivery.onResolution((event) => this.wakeWaiters(event));
     this.delivery.onReconnect(() => void this.recheckWaiters());
+    this.scheduler.handle(REMINDER, (run) => this.remind(run));
+    this.scheduler.handle(ESCALATION, (run) => this.escalate(run));
   }
 
   onModuleInit(): void {
@@ -121,8 +128,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.closing = true;
     for (const timer of this.backgroundTimers) clearInterval(timer);
-    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    for (const timer of this.expiryTimers.values()) clearExpiryTimer(timer);
     this.expiryTimers.clear();
+    this.scheduledHere.clear();
     for (const [callbackId, waiting] of this.waiters) {
       this.waiters.delete(callbackId);
       for (const wake of waiting) wake(undefined);
@@ -188,11 +196,78 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
       return { confirmation, created: true };
     }
-    const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
+    const expire = () => void this.expire(confirmation.userId, callbackId);
+    // Up to 30 days: longer than one setTimeout holds.
+    const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs) : timerAt(expiresAt, expire, true);
     this.expiryTimers.set(callbackId, timer);
+    if (input.reminders || input.escalation?.length) await this.scheduleFollowUps(confirmation, input);
     if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
+  }
+
+  /**
+   * Stores the confirmation's timed jobs (reminders), so whichever instance is alive runs
+   * each once. Only runs that fall before the expiry are scheduled.
+   */
+  private async scheduleFollowUps(confirmation: Confirmation, input: NewConfirmation): Promise<void> {
+    const { callbackId, createdAt, expiresAt } = confirmation;
+    this.scheduledHere.add(callbackId);
+    const reminders = input.reminders;
+    if (reminders) {
+      const everyMs = Math.round(reminders.everySeconds * 1000);
+      const times = Math.min(reminders.max, Math.ceil((expiresAt - createdAt) / everyMs) - 1);
+      if (times > 0) await this.scheduler.schedule({ callbackId, name: REMINDER, kind: REMINDER, times, everyMs }, createdAt + everyMs);
+    }
+    const steps = input.escalation ?? [];
+    await Promise.all(
+      steps.map((step, index) => {
+        const dueAt = createdAt + Math.round(step.afterSeconds * 1000);
+        if (dueAt >= expiresAt) return null;
+        const data = { step: index, users: step.users, groups: step.groups };
+        return this.scheduler.schedule({ callbackId, name: `${ESCALATION}:${index}`, kind: ESCALATION, times: 1, everyMs: 0, data }, dueAt);
+      }),
+    );
+  }
+
+  /** Runs an escalation step: its users and groups become approvers, and are told. */
+  private async escalate(run: ClaimedRun): Promise<void> {
+    const { callbackId } = run.job;
+    const { step, users, groups } = run.job.data as { step: number; users: string[]; groups: string[] };
+    const confirmation = await this.store.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending') {
+      await this.scheduler.cancel(callbackId);
+      return;
+    }
+    let escalated: Awaited<ReturnType<ConfirmationService['addApprovers']>>;
+    try {
+      escalated = await this.addApprovers(callbackId, { users, groups });
+    } catch (err) {
+      // Settled (or gone) between the read and the addition: nothing is left to escalate.
+      if (err instanceof GatewayError && (err.code === ErrorCode.AlreadyResolved || err.code === ErrorCode.CallbackNotFound)) return void (await this.scheduler.cancel(callbackId));
+      throw err;
+    }
+    const added = { users: escalated.users, groups: escalated.groups };
+    if (infoLogged()) this.logger.log({ callbackId }, `Confirmation ${callbackId} escalated (step ${step}): added users ${added.users.join(', ') || '-'}, groups ${added.groups.join(', ') || '-'}`);
+    if (this.events.hears('escalated')) await this.events.emit({ type: 'escalated', confirmation: escalated.confirmation, at: Date.now(), step, ...added, instanceId: this.instanceId });
+  }
+
+  /** Runs a reminder: the prompt again, with `reminder: n`, to whoever should see it. */
+  private async remind(run: ClaimedRun): Promise<void> {
+    const { callbackId } = run.job;
+    const confirmation = await this.store.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending') {
+      // Settled on an instance that did not know of its jobs: they end here.
+      await this.scheduler.cancel(callbackId);
+      return;
+    }
+    // The prompt as it stands (with approvals: current approvers and votes), to everyone who may answer.
+    const json = currentPromptJson(confirmation);
+    if (json === null) return;
+    const frame = { ...(JSON.parse(json) as object), reminder: run.run };
+    const connections = await this.delivery.deliver(audienceOf(confirmation), frame);
+    if (infoLogged()) this.logger.log({ callbackId, userId: confirmation.userId }, `Reminder ${run.run} of ${callbackId} sent to ${connections} connection(s)`);
+    if (this.events.hears('reminder')) await this.events.emit({ type: 'reminder', confirmation, at: Date.now(), reminder: run.run, instanceId: this.instanceId, connections });
   }
 
   private async deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<void> {
@@ -407,6 +482,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** True once the app shuts down: a wait that ended without a decision ended for that. */
+  get isShuttingDown(): boolean {
+    return this.closing;
+  }
+
   /** Confirmations created here and still pending. */
   get pendingCount(): number {
     return this.expiryTimers.size;
@@ -423,6 +503,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private async expire(userId: string, callbackId: string): Promise<void> {
     this.expiryTimers.delete(callbackId);
+    // Settled elsewhere or not, its jobs have no run left at its expiry (none is scheduled past it).
+    this.scheduledHere.delete(callbackId);
     const proceed = this.timeoutDecision === 'proceed';
     try {
       const outcome = await this.store.settle(userId, callbackId, { state: 'timed_out', proceed, feedback: null, settledAt: Date.now() });
@@ -458,8 +540,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const timer = this.expiryTimers.get(confirmation.callbackId);
     if (timer) {
-      clearTimeout(timer);
+      clearExpiryTimer(timer);
       this.expiryTimers.delete(confirmation.callbackId);
+    }
+    if (this.scheduledHere.delete(confirmation.callbackId)) {
+      // Elsewhere its jobs end when they next come due and find it settled.
+      await this.scheduler.cancel(confirmation.callbackId).catch(() => undefined);
     }
     const state = confirmation.state as SettledState;
     this.counters[COUNTER_OF[state]]++;
@@ -483,7 +569,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.delivery.deliver(audience, frame),
       this.delivery.announceResolution(confirmation, waitingInstances),
-      this.events.hears('settled') ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
+      this.events.hears('settled') ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId, option: confirmation.option, data: confirmation.data }) : null,
     ]);
   }
 
@@ -556,6 +642,16 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       finish();
     }
   }
+}
+
+/** The job kind (and name) of a confirmation's reminders. */
+const REMINDER = 'reminder';
+/** The job kind of an escalation step (named `escalation:<index>`). */
+const ESCALATION = 'escalation';
+
+function clearExpiryTimer(timer: NodeJS.Timeout | LongTimer): void {
+  if ('cancel' in timer) timer.cancel();
+  else clearTimeout(timer);
 }
 
 /** The user's connections and every approver's: the listed users' and the listed groups' members. */

@@ -21,6 +21,10 @@ export interface NewConfirmation {
   callbackUrl?: string;
   /** The caller's JSON object, echoed in the webhooks and the REST view. */
   metadata?: Record<string, unknown>;
+  /** The prompt again every `everySeconds`, at most `max` times, while pending. */
+  reminders?: { everySeconds: number; max: number };
+  /** Approvers added `afterSeconds` after creation while it is pending. */
+  escalation?: Array<{ afterSeconds: number; users: string[]; groups: string[] }>;
   /** Options, a form, several approvers: absent for a plain yes/no prompt of its user. */
   approval?: Approval;
 }

@@ -17,6 +17,8 @@ import { GrantStore, MemoryGrantStore } from '../tasks/grant.store.js';
 import { HeartbeatStore, MemoryHeartbeatStore } from '../tasks/heartbeat.store.js';
 import { MemoryWebhookStore } from '../webhooks/memory-webhook.store.js';
 import type { WebhookStore, WebhookStoreSettings } from '../webhooks/webhook.store.js';
+import { MemoryScheduleStore } from '../schedule/memory-schedule.store.js';
+import type { ScheduleStore } from '../schedule/schedule.store.js';
 import { StateBackend } from './state-backend.js';
 
 /** Everything in this process: one instance, lost on restart. The default. */
@@ -63,6 +65,10 @@ export class MemoryBackend extends StateBackend {
 
   webhookStore(settings: WebhookStoreSettings): WebhookStore {
     return new MemoryWebhookStore(settings);
+  }
+
+  scheduleStore(): ScheduleStore {
+    return new MemoryScheduleStore();
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

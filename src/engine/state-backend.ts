@@ -11,6 +11,7 @@ import type { Presence } from '../presence/presence.js';
 import type { InstanceRegistry } from '../redis/instance-registry.service.js';
 import type { GrantStore } from '../tasks/grant.store.js';
 import type { HeartbeatStore } from '../tasks/heartbeat.store.js';
+import type { ScheduleStore } from '../schedule/schedule.store.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
 import type { WebhookStore, WebhookStoreSettings } from '../webhooks/webhook.store.js';
 
@@ -65,6 +66,7 @@ export abstract class StateBackend {
   abstract grantStore(): GrantStore;
   abstract auditStore(retention: AuditRetention): AuditStore;
   abstract webhookStore(settings: WebhookStoreSettings): WebhookStore;
+  abstract scheduleStore(): ScheduleStore;
   abstract delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService;
 
   /** The deployment's figures for /status; undefined when this instance is the deployment. */

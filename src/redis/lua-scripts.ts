@@ -27,6 +27,9 @@ export interface ScriptReplies {
   webhookEnqueue: 'stored' | 'exists' | 'full';
   webhookClaim: string[];
   webhookFinish: number;
+  scheduleAdd: number;
+  scheduleClaim: Array<[json: string, run: number, dueAt: string, nextDueAt: string]>;
+  scheduleCancel: number;
 }
 
 export type ScriptName = keyof ScriptReplies;
@@ -56,6 +59,9 @@ const SCRIPTS: Record<ScriptName, { file: string; keys: number }> = {
   webhookEnqueue: { file: 'webhook-enqueue.lua', keys: 2 },
   webhookClaim: { file: 'webhook-claim.lua', keys: 3 },
   webhookFinish: { file: 'webhook-finish.lua', keys: 4 },
+  scheduleAdd: { file: 'schedule-add.lua', keys: 3 },
+  scheduleClaim: { file: 'schedule-claim.lua', keys: 3 },
+  scheduleCancel: { file: 'schedule-cancel.lua', keys: 3 },
 };
 
 /** Beside this module: src/redis/lua under ts-jest, dist/redis/lua once built (the build copies them). */

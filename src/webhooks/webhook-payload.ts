@@ -22,9 +22,9 @@ export function webhookFor(event: ConfirmationEvent): WebhookMessage | null {
     case 'settled':
       return message('decision', c, event.at, '', decisionData(c));
     case 'reminder':
-      return message('reminder_due', c, event.at, String(event.n), { ...pendingData(c), reminder: event.n });
+      return message('reminder_due', c, event.at, String(event.reminder), { ...pendingData(c), reminder: event.reminder });
     case 'escalated':
-      return message('escalated', c, event.at, '', { ...pendingData(c), users: event.users, groups: event.groups });
+      return message('escalated', c, event.at, String(event.step), { ...pendingData(c), step: event.step, users: event.users, groups: event.groups });
     default:
       return null;
   }
