@@ -13,6 +13,18 @@ export interface NewConfirmation {
   acceptedAt?: number;
   /** The HTTP request that asked (its X-Request-Id), for the log line. */
   requestId?: string;
+  /** Action links were asked for (`links` on POST /notify): until when they work, at most the expiry. */
+  linksExpireAt?: number;
+}
+
+/**
+ * What makes a confirmation's action links (src/links/): until when they work and the
+ * nonce every link of this confirmation names, so a link of an earlier confirmation that
+ * had the same callback_id decides nothing. Only on confirmations that asked for links.
+ */
+export interface LinkGrant {
+  readonly expiresAt: number;
+  readonly nonce: string;
 }
 
 export interface Confirmation {
@@ -24,6 +36,8 @@ export interface Confirmation {
   readonly expiresAt: number;
   readonly stepName: string;
   readonly message: string;
+  /** Present only when the prompt asked for action links. */
+  readonly links?: LinkGrant;
   /**
    * Built once: the same frame goes to every connection and every reconnect. Dropped when
    * the confirmation settles, so retained decisions do not keep the step's result.

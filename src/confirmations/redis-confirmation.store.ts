@@ -1,7 +1,7 @@
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { Confirmation } from './confirmation.js';
+import type { Confirmation, LinkGrant } from './confirmation.js';
 import { promptJson, withStoredPrompt } from './prompt-json.js';
 import {
   ConfirmationStore,
@@ -91,6 +91,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           this.settings.retentionMs,
           reservation === 'full' ? '1' : '0',
           Date.now(),
+          draft.links ? linkGrantField(draft.links) : '',
         ],
       );
       if (kind === 'user_cap' || kind === 'total_cap') {
@@ -329,5 +330,16 @@ function fromRecord(r: Record<string, string>): Confirmation {
     feedback: r.fb ?? null,
     settledAt: r.sa === undefined ? null : Number(r.sa),
   };
+  if (r.l !== undefined) (record as { links?: LinkGrant }).links = parseLinkGrant(r.l);
   return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
+}
+
+/** A link grant as the record's 'l' field: `<expiresAt ms>:<nonce>` (the nonce is base64url). */
+function linkGrantField(grant: LinkGrant): string {
+  return `${grant.expiresAt}:${grant.nonce}`;
+}
+
+function parseLinkGrant(field: string): LinkGrant {
+  const cut = field.indexOf(':');
+  return { expiresAt: Number(field.slice(0, cut)), nonce: field.slice(cut + 1) };
 }

@@ -2,6 +2,7 @@
 -- step. The total cap was decided just before by a reservation in the expiry schedule
 -- (RESERVE): ARGV[14] is '1' when there was no room, which only a cancelled task ignores.
 -- KEYS: record, user's pending set, cancellation, involvement, waiters.
+-- ARGV[16]: the action-link grant ('l', '<expires ms>:<nonce>'), or '' when none was asked for.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if ARGV[11] ~= '' and redis.call('HGET', KEYS[1], 'st') == 'pending' then
     redis.call('SADD', KEYS[5], ARGV[11])
@@ -16,6 +17,7 @@ if not cancelled then
 end
 local function store(...)
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
+  if ARGV[16] ~= nil and ARGV[16] ~= '' then redis.call('HSET', KEYS[1], 'l', ARGV[16]) end
 end
 local kept = tonumber(ARGV[12])
 if cancelled then
