@@ -12,7 +12,8 @@ import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
-import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
+import { buildStepResultFrame, Confirmation, LinkGrant, NewConfirmation } from './confirmation.js';
+import { newLinkNonce } from '../links/action-link-token.js';
 import { promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
@@ -139,6 +140,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       feedback: null,
       settledAt: null,
     };
+    if (input.links) (draft as { links?: LinkGrant }).links = linkGrant(input.links, now, expiresAt);
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
     if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
     switch (outcome.kind) {
@@ -422,6 +424,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       finish();
     }
   }
+}
+
+/** Until when a confirmation's action links work (never past its expiry), and their nonce. */
+function linkGrant(asked: NonNullable<NewConfirmation['links']>, now: number, expiresAt: number): LinkGrant {
+  const until = asked.expiresInSeconds === undefined ? expiresAt : Math.min(expiresAt, now + asked.expiresInSeconds * 1000);
+  return { expiresAt: until, nonce: newLinkNonce() };
 }
 
 function shuttingDown(): GatewayError {

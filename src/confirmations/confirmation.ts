@@ -13,8 +13,8 @@ export interface NewConfirmation {
   acceptedAt?: number;
   /** The HTTP request that asked (its X-Request-Id), for the log line. */
   requestId?: string;
-  /** Action links were asked for (`links` on POST /notify): until when they work, at most the expiry. */
-  linksExpireAt?: number;
+  /** Action links were asked for (`links` on POST /notify), working this long (at most until the expiry). */
+  links?: { expiresInSeconds?: number };
 }
 
 /**

@@ -9,12 +9,16 @@ import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
+import { LinkIssuer } from '../links/link-issuer.js';
 
 @ApiTags('task services')
 @ApiSharedState()
 @Controller('confirmations')
 export class ConfirmationsController {
-  constructor(private readonly confirmations: ConfirmationService) {}
+  constructor(
+    private readonly confirmations: ConfirmationService,
+    private readonly links: LinkIssuer,
+  ) {}
 
   @Get(':callback_id')
   @ApiOkResponse({ schema: ConfirmationViewSchema, description: 'The confirmation, after waiting up to wait_seconds for a pending one to settle' })
@@ -27,6 +31,6 @@ export class ConfirmationsController {
     const waitMs = (query.wait_seconds ?? 0) * 1000;
     const confirmation = await this.confirmations.waitForSettlement(callbackId, waitMs, stopWhenCallerLeaves(reply));
     if (!confirmation) throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
-    return toView(confirmation);
+    return confirmation.links ? { ...toView(confirmation), links: this.links.linksOf(confirmation, reply.request) } : toView(confirmation);
   }
 }

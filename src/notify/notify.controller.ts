@@ -17,6 +17,7 @@ import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
+import { LinkIssuer } from '../links/link-issuer.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -27,6 +28,7 @@ export class NotifyController {
     private readonly confirmations: ConfirmationService,
     private readonly delivery: DeliveryService,
     private readonly acks: AckService,
+    private readonly links: LinkIssuer,
   ) {}
 
   /** notify_user: pushes a step result to the user and (by default) waits for the decision. */
@@ -41,6 +43,7 @@ export class NotifyController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const waits = query.wait !== 'false';
+    const links = this.links.requested(body.links, body.user_id, body.callback_id);
     const { confirmation } = await this.confirmations.create({
       userId: body.user_id,
       taskId: body.task_id,
@@ -50,15 +53,17 @@ export class NotifyController {
       callbackId: body.callback_id,
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
+      links,
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
-      return { callback_id: confirmation.callbackId, state: 'pending', status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
+      const pending = { callback_id: confirmation.callbackId, state: 'pending', status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
+      return confirmation.links ? { ...pending, links: this.links.linksOf(confirmation, reply.request) } : pending;
     }
     // No limit of its own: the confirmation's expiry (or shutdown) ends the wait.
     const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, stopWhenCallerLeaves(reply), confirmation);
     if (!settled || settled.state === 'pending') return answerStillPending(reply, confirmation.callbackId);
-    return toDecision(settled);
+    return settled.links ? { ...toDecision(settled), links: this.links.linksOf(settled, reply.request) } : toDecision(settled);
   }
 
   @Post('broadcast')

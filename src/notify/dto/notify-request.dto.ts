@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
 import { OptionalField } from '../../protocol/validation.js';
+import { type ActionLinksRequest, IsActionLinksRequest } from '../../protocol/action-links-request.js';
 
 export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
@@ -78,4 +79,12 @@ export class NotifyRequestDto {
   @IsId()
   @Matches(CALLBACK_ID_PATTERN, { message: 'callback_id may contain only letters, digits and . _ : -' })
   callback_id?: string;
+
+  /**
+   * One-click action links: `true`, or `{ expires_in_seconds }` for links that stop working
+   * sooner than the confirmation. The answer then carries a link per approver and choice.
+   */
+  @IsOptional()
+  @IsActionLinksRequest()
+  links?: ActionLinksRequest;
 }
