@@ -14,6 +14,8 @@ import { ActionLinksService } from './action-links.service.js';
  */
 const SECURITY_HEADERS = { ...pageSecurityHeaders(INBOX_CSP), 'cache-control': 'no-store' };
 
+const HTML = { 'text/html': { schema: { type: 'string' } } };
+
 const STYLESHEET = readFileSync(new URL('../../src/links/public/links.css', import.meta.url));
 
 /**
@@ -61,8 +63,6 @@ export class ActionLinksController {
     }
   }
 }
-
-const HTML = { 'text/html': { schema: { type: 'string' } } };
 
 /** Every page a link route answers with, by status (each an HTML page, never JSON). */
 function LinkPageResponses(ok: string) {
