@@ -18,7 +18,8 @@ export function escapeHtml(text: string): string {
  * The whole document. No script and no inline style (the CSP allows neither): the
  * stylesheet is this route's own file, linked relative to the link's URL. The form has no
  * `action` (it posts to the URL it came from, the link itself) and no fields: the token in
- * the URL is the capability, so there is nothing a cross-site form could add.
+ * the URL is the capability, so there is nothing a cross-site form could add. The empty
+ * icon keeps the browser from asking for /favicon.ico (an API route, which wants a key).
  */
 function page(title: string, body: string, className = ''): string {
   return `<!doctype html>
@@ -28,6 +29,7 @@ function page(title: string, body: string, className = ''): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <title>${escapeHtml(title)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/links.css">
 </head>
 <body>
