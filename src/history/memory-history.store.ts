@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Appended, HistoryEntry, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
+import { Appended, HistoryEntry, KeptStreamRef, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
 
 const SWEEP_INTERVAL_MS = 30_000;
 
@@ -113,7 +113,7 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
   }
 
   /** Appends the frame (JSON of an object) to the stream, synchronously (the MemoryBroker's step). */
-  append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Appended {
+  append(stream: KeptStreamRef, json: string, skipUsers?: readonly string[]): Appended {
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;

@@ -1,6 +1,7 @@
 import { getMetadataStorage, IS_OPTIONAL } from 'class-validator';
 import { ACTION_LINKS_REQUEST_SCHEMA, IS_ACTION_LINKS_REQUEST } from './action-links-request.js';
 import { HAS_NO_CONTROL_CHARACTERS, ID_CHARACTERS_PATTERN } from './id.js';
+import { MATCHES_JSON_SCHEMA } from './json-schema-rule.js';
 
 /**
  * JSON Schema derived from the class-validator decorators of a DTO: the one description
@@ -66,6 +67,8 @@ const RULES: Record<string, Convert> = {
   isObject: () => ({ type: 'object' }),
   [HAS_NO_CONTROL_CHARACTERS]: () => ({ type: 'string', pattern: ID_CHARACTERS_PATTERN }),
   [IS_ACTION_LINKS_REQUEST]: () => structuredClone(ACTION_LINKS_REQUEST_SCHEMA),
+  // The rule is the schema (json-schema-rule.ts): class-validator runs it compiled by ajv.
+  [MATCHES_JSON_SCHEMA]: ([schema]) => (typeof schema === 'object' && schema !== null ? { ...(schema as JsonSchema) } : null),
 };
 
 const derived = new Map<Function, PropertyPlan[] | null>();

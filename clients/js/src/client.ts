@@ -294,6 +294,8 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
       this.settle(ClientAction.Confirm, frame);
     },
     confirmation_resolved: (frame) => this.prompts.onResolved(frame),
+    // Shown by the SDK's approvals support (another change); until then a vote needs nothing here.
+    confirmation_vote: () => undefined,
     task_cancelled: (frame) => {
       this.settle(ClientAction.Cancel, frame);
       this.emit('taskCancelled', frame);

@@ -3,6 +3,7 @@
 -- (RESERVE): ARGV[14] is '1' when there was no room, which only a cancelled task ignores.
 -- KEYS: record, user's pending set, cancellation, involvement, waiters.
 -- ARGV[16]: the action-link grant ('l', '<expires ms>:<nonce>'), or '' when none was asked for.
+-- ARGV[17..22], only with approvals: approval JSON, policy, quorum, forbidden voter, approver users and groups (JSON).
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if ARGV[11] ~= '' and redis.call('HGET', KEYS[1], 'st') == 'pending' then
     redis.call('SADD', KEYS[5], ARGV[11])
@@ -18,6 +19,18 @@ end
 local function store(...)
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'u', ARGV[2], 't', ARGV[3], 's', ARGV[4], 'ca', ARGV[5], 'ea', ARGV[6], 'sn', ARGV[7], 'm', ARGV[8], ...)
   if ARGV[16] ~= nil and ARGV[16] ~= '' then redis.call('HSET', KEYS[1], 'l', ARGV[16]) end
+end
+-- Approvals (ARGV[17..]; absent for a plain confirmation): the approval ('ap', JSON), its
+-- policy, quorum and forbidden voter, and the approvers ('au'/'ag', absent: only the user).
+if ARGV[17] then
+  local plain = store
+  store = function(...)
+    plain(...)
+    redis.call('HSET', KEYS[1], 'ap', ARGV[17], 'po', ARGV[18])
+    if ARGV[19] ~= '' then redis.call('HSET', KEYS[1], 'qk', ARGV[19]) end
+    if ARGV[20] ~= '' then redis.call('HSET', KEYS[1], 'fv', ARGV[20]) end
+    if ARGV[21] ~= '' then redis.call('HSET', KEYS[1], 'au', ARGV[21], 'ag', ARGV[22]) end
+  end
 end
 local kept = tonumber(ARGV[12])
 if cancelled then
