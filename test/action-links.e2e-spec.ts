@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { ConfirmationService } from '../src/confirmations/confirmation.service.js';
 import { LinkSigner } from '../src/links/action-link-token.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { waitFor } from './support/processes.js';
@@ -196,6 +197,43 @@ describe('action links, in memory mode', () => {
     } finally {
       await short.close();
     }
+  });
+
+  it('with several approvers and options: a link per approver and option; each approver votes once; after the decision every link is spent', async () => {
+    // POST /notify does not take approvals yet on this branch: the prompt is made through the app's own ConfirmationService.
+    const { confirmation } = await t.app.get(ConfirmationService).create({
+      userId: 'owner', taskId: 'task-approvals', step: 1, callbackId: 'links-approvals-1',
+      stepResult: { step: 'release', message: 'Release v3?', status: 'ok' },
+      approval: {
+        options: [{ id: 'ship', label: 'Ship it', proceed: true }, { id: 'hold', label: 'Hold', proceed: false }],
+        approvers: { users: ['ann', 'ben'], groups: [] },
+        policy: 'all',
+      },
+      links: {},
+    });
+    const links: Link[] = (await t.http('GET', `/confirmations/${confirmation.callbackId}`, undefined, AUTH)).body.links;
+    expect(links.map((l) => [l.approver, l.choice, l.proceed])).toEqual([['ann', 'ship', true], ['ann', 'hold', false], ['ben', 'ship', true], ['ben', 'hold', false]]);
+    const of = (approver: string, choice: string) => pathOf(links.find((l) => l.approver === approver && l.choice === choice)!);
+
+    const shown = await page(t.baseUrl, 'GET', of('ann', 'ship'));
+    expect(shown.html).toContain('class="choice proceed">Ship it</button>');
+    const first = await page(t.baseUrl, 'POST', of('ann', 'ship'));
+    expect([first.status, /Answer recorded/.test(first.html)]).toEqual([200, true]);
+    expect((await page(t.baseUrl, 'POST', of('ann', 'ship'))).status).toBe(409);
+    expect((await page(t.baseUrl, 'POST', of('ann', 'hold'))).html).toContain('You already answered');
+    expect((await t.http('GET', `/confirmations/${confirmation.callbackId}`, undefined, AUTH)).body.state).toBe('pending');
+
+    const last = await page(t.baseUrl, 'POST', of('ben', 'ship'));
+    expect([last.status, /<h1>Ship it<\/h1>/.test(last.html)]).toEqual([200, true]);
+    const view = (await t.http('GET', `/confirmations/${confirmation.callbackId}`, undefined, AUTH)).body;
+    expect(view).toMatchObject({ state: 'confirmed', proceed: true, option: 'ship', decided_by: 'ben' });
+    expect(view.votes.map((v: { user_id: string }) => v.user_id)).toEqual(['ann', 'ben']);
+    // Another approver's link, and the other option, after the decision: nothing changes.
+    for (const [approver, choice] of [['ann', 'hold'], ['ben', 'hold']]) {
+      const after = await page(t.baseUrl, 'POST', of(approver, choice));
+      expect([approver, choice, after.status]).toEqual([approver, choice, 409]);
+    }
+    expect((await t.http('GET', `/confirmations/${confirmation.callbackId}`, undefined, AUTH)).body).toMatchObject({ state: 'confirmed', option: 'ship' });
   });
 
   it('refuses a bad links field, and links on a gateway where they are disabled', async () => {

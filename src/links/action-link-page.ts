@@ -46,10 +46,9 @@ function prompt(confirmation: Confirmation): string {
 <p class="message">${escapeHtml(confirmation.message)}</p>`;
 }
 
-function choiceLabel(choice: { id: string; proceed: boolean }): string {
-  if (choice.id === 'proceed') return 'Approve';
-  if (choice.id === 'reject') return 'Reject';
-  return choice.id;
+function choiceLabel(choice: { id: string; proceed: boolean; label?: string; option?: boolean }): string {
+  if (choice.option) return choice.label ?? choice.id;
+  return choice.proceed ? 'Approve' : 'Reject';
 }
 
 const SETTLED_TEXT: Record<string, string> = {
@@ -73,12 +72,21 @@ ${prompt(state.confirmation)}
         ),
       };
     }
-    case 'decided': {
-      const proceed = state.choice.proceed;
-      const title = proceed ? 'Approved' : 'Rejected';
+    case 'recorded':
       return {
         status: 200,
-        html: page(title, `<h1>${title}</h1>\n${prompt(state.confirmation)}\n<p class="note">Your answer was recorded. You can close this page.</p>`, `outcome ${proceed ? 'proceed' : 'reject'}`),
+        html: page('Answer recorded', `<h1>Answer recorded</h1>\n${prompt(state.confirmation)}\n<p class="note">You chose ${escapeHtml(choiceLabel(state.choice))}. The request is decided once enough approvers have answered.</p>`),
+      };
+    case 'voted':
+      return { status: 409, html: page('Already answered', `<h1>You already answered</h1>\n${prompt(state.confirmation)}\n<p class="note">This link changes nothing now.</p>`) };
+    case 'refused':
+      return { status: 403, html: page('Not possible here', `<h1>Not possible here</h1>\n${prompt(state.confirmation)}\n<p class="note">${escapeHtml(state.reason)}</p>`) };
+    case 'decided': {
+      const proceed = state.choice.proceed;
+      const title = state.choice.option ? choiceLabel(state.choice) : proceed ? 'Approved' : 'Rejected';
+      return {
+        status: 200,
+        html: page(title, `<h1>${escapeHtml(title)}</h1>\n${prompt(state.confirmation)}\n<p class="note">Your answer was recorded. You can close this page.</p>`, `outcome ${proceed ? 'proceed' : 'reject'}`),
       };
     }
     case 'settled': {

@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Confirmation } from '../confirmations/confirmation.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { infoLogged } from '../logging/info-logged.js';
-import { GatewayError } from '../protocol/error-code.enum.js';
+import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
+import type { AnswerDetails } from '../confirmations/confirmation.service.js';
 import type { LinkClaims } from './action-link-token.js';
 import { approversOf, choicesOf, LinkIssuer, type LinkChoice } from './link-issuer.js';
 
@@ -16,12 +17,20 @@ export type LinkState =
   | { kind: 'gone' }
   /** Decided already (by this link, another, or the WebSocket), timed out or cancelled. */
   | { kind: 'settled'; confirmation: Confirmation }
+  /** This approver already voted (several approvers): their links are used up. */
+  | { kind: 'voted'; confirmation: Confirmation }
+  /** The answer was refused as it stands: the approver asked for it (forbid_self), or the form needs values only a client can give. */
+  | { kind: 'refused'; confirmation: Confirmation; reason: string }
   /** Too many link look-ups at this moment: try again. */
   | { kind: 'busy' }
   | { kind: 'open'; confirmation: Confirmation; claims: LinkClaims; choice: LinkChoice };
 
 /** The outcome of following a link with POST. */
-export type LinkDecision = Exclude<LinkState, { kind: 'open' }> | { kind: 'decided'; confirmation: Confirmation; choice: LinkChoice };
+export type LinkDecision =
+  | Exclude<LinkState, { kind: 'open' }>
+  | { kind: 'decided'; confirmation: Confirmation; choice: LinkChoice }
+  /** A vote that did not settle it yet (several approvers): `confirmation` carries the votes so far. */
+  | { kind: 'recorded'; confirmation: Confirmation; choice: LinkChoice };
 
 /**
  * Link look-ups (a store read, and a settle for a POST) in progress on this instance at
@@ -63,11 +72,14 @@ export class ActionLinksService {
       if (state.kind !== 'open') return state;
       const { confirmation, claims, choice } = state;
       try {
-        const settled = await this.confirmations.answer(confirmation.callbackId, claims.approver, choice.proceed, null);
+        const after = await this.confirmations.answer(confirmation.callbackId, claims.approver, choice.proceed, null, undefined, detailsOf(confirmation, choice));
         if (infoLogged()) this.logger.log(`Confirmation ${confirmation.callbackId} answered by ${claims.approver} through an action link (${choice.id})`);
-        return { kind: 'decided', confirmation: settled, choice };
+        return { kind: after.state === 'pending' ? 'recorded' : 'decided', confirmation: after, choice };
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;
+        if (err.code === ErrorCode.AlreadyVoted) return { kind: 'voted', confirmation };
+        if (err.code === ErrorCode.SelfApprovalForbidden) return { kind: 'refused', confirmation, reason: 'You asked for this approval, so you may not approve it.' };
+        if (err.code === ErrorCode.InvalidAnswer) return { kind: 'refused', confirmation, reason: 'This choice needs values the proposed ones do not give: answer it in the inbox.' };
         // Another answer came first (a second click, another approver, the WebSocket, the expiry).
         const now = await this.confirmations.get(confirmation.callbackId);
         if (now && now.state !== 'pending') return { kind: 'settled', confirmation: now };
@@ -88,6 +100,7 @@ export class ActionLinksService {
     const choice = choicesOf(confirmation).find((c) => c.id === claims.choice);
     if (!choice || !approversOf(confirmation).includes(claims.approver)) return { kind: 'invalid' };
     if (confirmation.state !== 'pending') return { kind: 'settled', confirmation };
+    if (confirmation.votes?.some((v) => v.userId === claims.approver)) return { kind: 'voted', confirmation };
     return { kind: 'open', confirmation, claims, choice };
   }
 
@@ -100,4 +113,15 @@ export class ActionLinksService {
       this.inFlight--;
     }
   }
+}
+
+/**
+ * The answer a link gives: its option (a prompt with options) and, when it proceeds on a
+ * prompt with a form, the form's proposed values (its defaults: "approve as proposed").
+ */
+function detailsOf(confirmation: Confirmation, choice: LinkChoice): AnswerDetails {
+  const details: AnswerDetails = {};
+  if (choice.option) details.option = choice.id;
+  if (choice.proceed && confirmation.approval?.form) details.data = {};
+  return details;
 }

@@ -23,24 +23,32 @@ export interface ActionLink {
 export interface LinkChoice {
   id: string;
   proceed: boolean;
+  /** The option's label (a prompt with options). */
+  label?: string;
+  /** Set when the choice is one of the prompt's options (not plain proceed/reject). */
+  option?: boolean;
 }
 
-/**
- * Without options a prompt has two choices. (With the options of issue 21 they become the
- * option ids, each with its own `proceed`; `choicesOf` is the one place that changes.)
- */
+/** Without options a prompt has two choices. */
 const PROCEED_OR_REJECT: readonly LinkChoice[] = [
   { id: 'proceed', proceed: true },
   { id: 'reject', proceed: false },
 ];
 
-/** Who may answer through a link: today the confirmation's own user (issue 21's approvers join here). */
+/**
+ * Who gets links: the listed approver users when the prompt names approvers (issue 21: that
+ * list is exactly who may answer), else the confirmation's own user. Members of listed
+ * groups get no links (a group cannot be enumerated); they answer in a client.
+ */
 export function approversOf(confirmation: Confirmation): string[] {
-  return [confirmation.userId];
+  return confirmation.approval?.approvers ? [...new Set(confirmation.approval.approvers.users)] : [confirmation.userId];
 }
 
-export function choicesOf(_confirmation: Confirmation): readonly LinkChoice[] {
-  return PROCEED_OR_REJECT;
+/** The prompt's options when it has some (each with its own `proceed`), else proceed and reject. */
+export function choicesOf(confirmation: Confirmation): readonly LinkChoice[] {
+  const options = confirmation.approval?.options;
+  if (!options) return PROCEED_OR_REJECT;
+  return options.map((o) => ({ id: o.id, proceed: o.proceed, label: o.label, option: true }));
 }
 
 /**
@@ -71,13 +79,13 @@ export class LinkIssuer {
   }
 
   /** The `links` field of POST /notify as ConfirmationService.create takes it; refused when links are off or would not fit. */
-  requested(links: ActionLinksRequest | null | undefined, userId: string, callbackId: string | undefined): NewConfirmation['links'] {
+  requested(links: ActionLinksRequest | null | undefined, approverIds: readonly string[], callbackId: string | undefined): NewConfirmation['links'] {
     if (links === undefined || links === null || links === false) return undefined;
     if (!this.signer) throw new GatewayError(ErrorCode.InvalidMessage, 'links: action links are disabled on this gateway (ACTION_LINKS_ENABLED)');
-    // The longest token this prompt's links would have (a generated callback_id is a UUID).
-    const longest = this.signer.sign({ callbackId: callbackId ?? '00000000-0000-0000-0000-000000000000', approver: userId, choice: 'proceed', expiresAt: 4_102_444_800.123, nonce: 'x'.repeat(22) });
+    // The longest token this prompt's links would have (a generated callback_id is a UUID; an option id is at most 64 characters).
+    const longest = this.signer.sign({ callbackId: callbackId ?? '00000000-0000-0000-0000-000000000000', approver: approverIds.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), ''), choice: 'x'.repeat(64), expiresAt: 4_102_444_800.123, nonce: 'x'.repeat(22) });
     if (longest.length > MAX_TOKEN_LENGTH) {
-      throw new GatewayError(ErrorCode.InvalidMessage, `links: user_id and callback_id are too long for a link (its token would be ${longest.length} characters, at most ${MAX_TOKEN_LENGTH})`);
+      throw new GatewayError(ErrorCode.InvalidMessage, `links: an approver's id and callback_id are too long for a link (its token would be ${longest.length} characters, at most ${MAX_TOKEN_LENGTH})`);
     }
     return links === true ? {} : { expiresInSeconds: links.expires_in_seconds };
   }

@@ -43,7 +43,7 @@ export class NotifyController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const waits = query.wait !== 'false';
-    const links = this.links.requested(body.links, body.user_id, body.callback_id);
+    const links = body.links ? this.links.requested(body.links, [body.user_id, ...(body.approvers?.users ?? [])], body.callback_id) : undefined;
     const { confirmation } = await this.confirmations.create({
       userId: body.user_id,
       taskId: body.task_id,
