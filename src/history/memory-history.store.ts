@@ -113,11 +113,12 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
   }
 
   /** Appends the frame (JSON of an object) to the stream, synchronously (the MemoryBroker's step). */
-  append(stream: KeptStreamRef, json: string, skipUsers?: readonly string[]): Appended {
+  append(stream: StreamRef, json: string, skipUsers?: readonly string[]): Appended {
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;
-    const full = offsetPrefix(json, stream) + offset + '}';
+    // Group streams are never kept (the broker publishes them without history).
+    const full = offsetPrefix(json, stream as KeptStreamRef) + offset + '}';
     const entry: KeptEntry = { offset, at: now, json: full, bytes: Buffer.byteLength(full), stream: kept, gone: false };
     if (skipUsers !== undefined) entry.skipUsers = skipUsers;
     kept.push(entry);

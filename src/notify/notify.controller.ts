@@ -18,6 +18,7 @@ import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
 import { LinkIssuer } from '../links/link-issuer.js';
+import { approvalOf } from '../approvals/approval-request.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -36,7 +37,7 @@ export class NotifyController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: DecisionSchema, description: 'The decision (the call waits for it unless wait=false)' })
   @ApiAcceptedResponse({ schema: PendingConfirmationSchema, description: 'wait=false: delivered, not decided yet' })
-  @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.Unavailable)
+  @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.ValidationFailed, ErrorCode.Unavailable)
   async notify(
     @Body() body: NotifyRequestDto,
     @Query() query: NotifyQueryDto,
@@ -54,6 +55,9 @@ export class NotifyController {
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
       links,
+      // Options, a form, approvers: checked here (400 validation_failed); absent for a plain prompt.
+      approval: approvalOf(body),
+      ...(body.requested_by != null && { requestedBy: body.requested_by }),
     }, waits);
     if (!waits && confirmation.state === 'pending') {
       void reply.status(HttpStatus.ACCEPTED);
