@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { ConfirmationService } from '../src/confirmations/confirmation.service.js';
 import { LinkSigner } from '../src/links/action-link-token.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { waitFor } from './support/processes.js';
@@ -200,17 +199,16 @@ describe('action links, in memory mode', () => {
   });
 
   it('with several approvers and options: a link per approver and option; each approver votes once; after the decision every link is spent', async () => {
-    // POST /notify does not take approvals yet on this branch: the prompt is made through the app's own ConfirmationService.
-    const { confirmation } = await t.app.get(ConfirmationService).create({
-      userId: 'owner', taskId: 'task-approvals', step: 1, callbackId: 'links-approvals-1',
-      stepResult: { step: 'release', message: 'Release v3?', status: 'ok' },
-      approval: {
-        options: [{ id: 'ship', label: 'Ship it', proceed: true }, { id: 'hold', label: 'Hold', proceed: false }],
-        approvers: { users: ['ann', 'ben'], groups: [] },
-        policy: 'all',
-      },
-      links: {},
-    });
+    const asked = await t.http('POST', '/notify?wait=false', notifyBody('owner', 'task-approvals', {
+      callback_id: 'links-approvals-1',
+      step_result: { step: 'release', message: 'Release v3?', status: 'ok' },
+      options: [{ id: 'ship', label: 'Ship it', proceed: true }, { id: 'hold', label: 'Hold', proceed: false }],
+      approvers: { users: ['ann', 'ben'] },
+      policy: 'all',
+      links: true,
+    }), AUTH);
+    expect(asked.status).toBe(202);
+    const confirmation = { callbackId: asked.body.callback_id as string };
     const links: Link[] = (await t.http('GET', `/confirmations/${confirmation.callbackId}`, undefined, AUTH)).body.links;
     expect(links.map((l) => [l.approver, l.choice, l.proceed])).toEqual([['ann', 'ship', true], ['ann', 'hold', false], ['ben', 'ship', true], ['ben', 'hold', false]]);
     const of = (approver: string, choice: string) => pathOf(links.find((l) => l.approver === approver && l.choice === choice)!);
@@ -314,6 +312,31 @@ describe('action links, in cluster mode (three instances, one Redis)', () => {
         expect(instance.output).not.toContain(token.split('.')[1]);
       }
     }
+  });
+
+  it('several approvers on several instances: one votes through a link on one, the other decides on a third, the caller waiting on the first hears who', async () => {
+    const [a, b, c] = cluster.instances;
+    const callbackId = 'cluster-links-votes';
+    const waiting = request(a.baseUrl, 'POST', '/notify', notifyBody('owner', 'task-v', {
+      callback_id: callbackId,
+      options: [{ id: 'ship', label: 'Ship it', proceed: true }, { id: 'hold', label: 'Hold', proceed: false }],
+      approvers: { users: ['ann', 'ben'] },
+      policy: 'all',
+      links: true,
+    }), AUTH);
+    let links: Link[] = [];
+    await waitFor(async () => {
+      links = (await b.http('GET', `/confirmations/${callbackId}`, undefined, AUTH)).body?.links ?? [];
+      return links.length === 4;
+    }, 10_000, 'the links');
+    const of = (approver: string, choice: string) => `/a/${tokenOf(links.find((l) => l.approver === approver && l.choice === choice)!)}`;
+    expect((await page(b.baseUrl, 'POST', of('ann', 'ship'))).status).toBe(200);
+    expect((await page(c.baseUrl, 'POST', of('ann', 'hold'))).status).toBe(409);
+    const last = await page(c.baseUrl, 'POST', of('ben', 'ship'));
+    expect([last.status, /<h1>Ship it<\/h1>/.test(last.html)]).toEqual([200, true]);
+    const decision = await waiting;
+    expect(decision.body).toMatchObject({ callback_id: callbackId, state: 'confirmed', proceed: true, option: 'ship', decided_by: 'ben' });
+    expect((await page(a.baseUrl, 'POST', of('ben', 'hold'))).status).toBe(409);
   });
 });
 
