@@ -22,6 +22,8 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 # The inbox page (served only with INBOX_PAGE_ENABLED=true in production) and its SDK.
 COPY --from=build --chown=node:node /app/src/inbox/public ./src/inbox/public
+# The action link pages' stylesheet.
+COPY --from=build --chown=node:node /app/src/links/public ./src/links/public
 COPY --from=build --chown=node:node /app/clients/js/dist ./clients/js/dist
 # The API docs page's own files (served only with DOCS_ENABLED=true in production).
 COPY --from=build --chown=node:node /app/src/docs/public ./src/docs/public

@@ -10,6 +10,7 @@ import { BackendModule } from './engine/backend.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InboxModule } from './inbox/inbox.module.js';
+import { LinksModule } from './links/links.module.js';
 import { LoggingModule, LoggingOptions } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotifyModule } from './notify/notify.module.js';
@@ -61,6 +62,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         InboxModule,
+        LinksModule,
       ],
     };
   }

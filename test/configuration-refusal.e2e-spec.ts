@@ -71,4 +71,17 @@ describe('a production start that refuses its configuration', () => {
     expect(Object.keys(entry.invalid)).toEqual(['WEBHOOK_SECRETS']);
     expect(entry.msg).toContain('production signs every webhook');
   });
+
+  it('with ACTION_LINKS_ENABLED=true, names LINK_SIGNING_SECRET and PUBLIC_BASE_URL', async () => {
+    const { code, stdout } = await refusedStart({
+      NODE_ENV: 'production',
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: 'a-jwt-secret-of-at-least-32-characters!!',
+      API_KEYS: 'a-key',
+      ACTION_LINKS_ENABLED: 'true',
+    });
+    expect(code).toBe(1);
+    const entry = JSON.parse(stdout.split('\n').filter((line) => line !== '')[0]);
+    expect(Object.keys(entry.invalid).sort()).toEqual(['LINK_SIGNING_SECRET', 'PUBLIC_BASE_URL']);
+  });
 });

@@ -73,6 +73,14 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       expect((await redis.smembers('waiters')).sort()).toEqual(['inst-a', 'inst-b']);
     });
 
+    it('create keeps an action-link grant as the record\'s l field only when one is given', async () => {
+      expect(await scripts.run('confirmationCreate', KEYS, [...args(), '61000:n0nce'])).toEqual(['created', 'pending']);
+      expect(await redis.hget('rec', 'l')).toBe('61000:n0nce');
+      await redis.del('rec');
+      expect(await scripts.run('confirmationCreate', KEYS, [...args(), ''])).toEqual(['created', 'pending']);
+      expect(await redis.hexists('rec', 'l')).toBe(0);
+    });
+
     it('create refuses at the per-user cap, then at a full schedule, but not for a cancelled task', async () => {
       await redis.zadd('pending', 1, 'other');
       expect(await scripts.run('confirmationCreate', KEYS, args({ maxPerUser: 1 }))).toEqual(['user_cap']);

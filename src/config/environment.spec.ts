@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseSentinels, validateEnvironment, webhooksEnabled } from './environment.js';
+import { actionLinksEnabled, parseSentinels, validateEnvironment, webhooksEnabled } from './environment.js';
 
 describe('validateEnvironment', () => {
   it('applies every default when nothing is set', () => {
@@ -90,6 +90,25 @@ describe('validateEnvironment', () => {
     expect(() => validateEnvironment({ REDIS_WAIT_REPLICAS: '1' })).toThrow(/REDIS_WAIT_REPLICAS: needs cluster mode/);
     expect(() => validateEnvironment({ REDIS_URL: 'redis://h:1/0', REDIS_CLUSTER: 'true', REDIS_WAIT_REPLICAS: '1' })).toThrow(/not a Redis Cluster/);
     expect(() => validateEnvironment({ REDIS_URL: 'redis://h:1/0', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '2000' })).toThrow(/REDIS_WAIT_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_SECONDS/);
+  });
+
+  it('action links: on outside production; production with ACTION_LINKS_ENABLED needs LINK_SIGNING_SECRET and PUBLIC_BASE_URL', () => {
+    const secret = 'a-link-signing-secret-of-32-characters!!';
+    const production = { NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: secret, API_KEYS: 'k' };
+    expect(actionLinksEnabled(validateEnvironment({}))).toBe(true);
+    expect(actionLinksEnabled(validateEnvironment(production))).toBe(false);
+    expect(actionLinksEnabled(validateEnvironment({ ACTION_LINKS_ENABLED: 'false' }))).toBe(false);
+    const refusal = refusalOf({ ...production, ACTION_LINKS_ENABLED: 'true' });
+    expect(refusal).toMatch(/LINK_SIGNING_SECRET: production signs action links/);
+    expect(refusal).toMatch(/PUBLIC_BASE_URL: production needs/);
+    const on = validateEnvironment({ ...production, ACTION_LINKS_ENABLED: 'true', LINK_SIGNING_SECRET: `${secret}, ${secret}-old`, PUBLIC_BASE_URL: 'https://approvals.example.com' });
+    expect(actionLinksEnabled(on)).toBe(true);
+    // Each secret at least 32 characters, at most eight; the value is never shown.
+    const short = refusalOf({ LINK_SIGNING_SECRET: `${secret},leaked-short` });
+    expect(short).toMatch(/LINK_SIGNING_SECRET=\(hidden\): must be 1 to 8 comma-separated secrets/);
+    expect(short).not.toContain('leaked');
+    expect(() => validateEnvironment({ LINK_SIGNING_SECRET: Array(9).fill(secret).join(',') })).toThrow(/LINK_SIGNING_SECRET/);
+    expect(() => validateEnvironment({ PUBLIC_BASE_URL: 'approvals.example.com' })).toThrow(/PUBLIC_BASE_URL/);
   });
 });
 

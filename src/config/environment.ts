@@ -261,6 +261,38 @@ export class Environment {
   @BooleanSetting()
   INBOX_PAGE_ENABLED?: boolean;
 
+  /**
+   * One-click action links (`links` on POST /notify, served at /a/<token>). Unset: on,
+   * except with NODE_ENV=production, where they need LINK_SIGNING_SECRET and PUBLIC_BASE_URL.
+   */
+  @IsOptional()
+  @BooleanSetting()
+  ACTION_LINKS_ENABLED?: boolean;
+
+  /**
+   * Comma-separated secrets (each at least 32 characters) that sign action links: the first
+   * signs, every one verifies (rotation). Unset outside production: a random secret of this
+   * process (links die with it and do not work on other instances).
+   */
+  @IsOptional()
+  @IsString()
+  @ValidateBy({
+    name: 'isSigningSecretList',
+    validator: {
+      validate: (value) => typeof value === 'string' && splitList(value).length >= 1 && splitList(value).length <= 8 && splitList(value).every((secret) => secret.length >= 32),
+      defaultMessage: () => 'must be 1 to 8 comma-separated secrets of at least 32 characters each',
+    },
+  })
+  LINK_SIGNING_SECRET?: string;
+
+  /**
+   * The gateway's address as people reach it (e.g. https://approvals.example.com), the
+   * start of every action link. Unset outside production: the address the request came to.
+   */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  PUBLIC_BASE_URL?: string;
+
   /** Serve the API documents at /docs (UI) and /docs/json, without a key. Default: on except in production. */
   @IsOptional()
   @BooleanSetting()
@@ -426,7 +458,7 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   return env;
 }
 
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'WEBHOOK_SECRETS', 'WEBHOOK_DEFAULT_URL']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'LINK_SIGNING_SECRET', 'API_KEYS', 'JWT_PUBLIC_KEY', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'WEBHOOK_SECRETS', 'WEBHOOK_DEFAULT_URL']);
 
 function shown(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value);
@@ -449,6 +481,10 @@ function securityProblems(env: Environment): Array<[string, string]> {
     problems.push(['API_KEYS', 'production needs at least one key for the REST API']);
   }
   problems.push(...webhookProblems(env));
+  if (production && actionLinksEnabled(env)) {
+    if (!env.LINK_SIGNING_SECRET) problems.push(['LINK_SIGNING_SECRET', 'production signs action links with a secret of its own (ACTION_LINKS_ENABLED=true needs it; every instance the same)']);
+    if (!env.PUBLIC_BASE_URL) problems.push(['PUBLIC_BASE_URL', 'production needs the address people reach the gateway at for action links (ACTION_LINKS_ENABLED=true)']);
+  }
   if (env.HTTP_HEADERS_TIMEOUT_SECONDS > env.HTTP_REQUEST_TIMEOUT_SECONDS) {
     problems.push(['HTTP_HEADERS_TIMEOUT_SECONDS', 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)']);
   }
@@ -527,4 +563,9 @@ export function parseSentinels(value: string): Array<{ host: string; port: numbe
 /** Whether /docs is served: DOCS_ENABLED when set, else everywhere but production. */
 export function docsEnabled(env: Pick<Environment, 'DOCS_ENABLED' | 'NODE_ENV'>): boolean {
   return env.DOCS_ENABLED ?? env.NODE_ENV !== 'production';
+}
+
+/** Whether action links are served: ACTION_LINKS_ENABLED when set, else everywhere but production. */
+export function actionLinksEnabled(env: Pick<Environment, 'ACTION_LINKS_ENABLED' | 'NODE_ENV'>): boolean {
+  return env.ACTION_LINKS_ENABLED ?? env.NODE_ENV !== 'production';
 }

@@ -15,7 +15,8 @@ import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
-import { buildStepResultFrame, Confirmation, decidedByOf, NewConfirmation, Vote, voteViews, withWebhookFields } from './confirmation.js';
+import { buildStepResultFrame, Confirmation, decidedByOf, LinkGrant, NewConfirmation, Vote, voteViews, withWebhookFields } from './confirmation.js';
+import { newLinkNonce } from '../links/action-link-token.js';
 import { currentPromptJson, promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
 import { SchedulerService } from '../schedule/scheduler.service.js';
@@ -174,6 +175,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     };
     if (traceContext !== undefined) draft.traceContext = traceContext;
     if (input.callbackUrl !== undefined || input.metadata !== undefined) draft = withWebhookFields(draft, input);
+    if (input.links) (draft as { links?: LinkGrant }).links = linkGrant(input.links, now, expiresAt);
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
     if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
     switch (outcome.kind) {
@@ -652,6 +654,12 @@ const ESCALATION = 'escalation';
 function clearExpiryTimer(timer: NodeJS.Timeout | LongTimer): void {
   if ('cancel' in timer) timer.cancel();
   else clearTimeout(timer);
+}
+
+/** Until when a confirmation's action links work (never past its expiry), and their nonce. */
+function linkGrant(asked: NonNullable<NewConfirmation['links']>, now: number, expiresAt: number): LinkGrant {
+  const until = asked.expiresInSeconds === undefined ? expiresAt : Math.min(expiresAt, now + asked.expiresInSeconds * 1000);
+  return { expiresAt: until, nonce: newLinkNonce() };
 }
 
 /** The user's connections and every approver's: the listed users' and the listed groups' members. */

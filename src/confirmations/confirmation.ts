@@ -25,8 +25,20 @@ export interface NewConfirmation {
   reminders?: { everySeconds: number; max: number };
   /** Approvers added `afterSeconds` after creation while it is pending. */
   escalation?: Array<{ afterSeconds: number; users: string[]; groups: string[] }>;
+  /** Action links were asked for (`links` on POST /notify), working this long (at most until the expiry). */
+  links?: { expiresInSeconds?: number };
   /** Options, a form, several approvers: absent for a plain yes/no prompt of its user. */
   approval?: Approval;
+}
+
+/**
+ * What makes a confirmation's action links (src/links/): until when they work and the
+ * nonce every link of this confirmation names, so a link of an earlier confirmation that
+ * had the same callback_id decides nothing. Only on confirmations that asked for links.
+ */
+export interface LinkGrant {
+  readonly expiresAt: number;
+  readonly nonce: string;
 }
 
 /**
@@ -63,6 +75,8 @@ export interface Confirmation {
   readonly expiresAt: number;
   readonly stepName: string;
   readonly message: string;
+  /** Present only when the prompt asked for action links. */
+  readonly links?: LinkGrant;
   /**
    * Built once: the same frame goes to every connection and every reconnect. Dropped when
    * the confirmation settles, so retained decisions do not keep the step's result.

@@ -10,6 +10,7 @@ import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
 import { Settings } from '../config/settings.js';
+import { LinkIssuer } from '../links/link-issuer.js';
 
 @ApiTags('task services')
 @ApiSharedState()
@@ -19,6 +20,7 @@ export class ConfirmationsController {
 
   constructor(
     private readonly confirmations: ConfirmationService,
+    private readonly links: LinkIssuer,
     settings: Settings,
   ) {
     this.maxWaitMs = settings.holding.maxWaitMs;
@@ -36,6 +38,6 @@ export class ConfirmationsController {
     const waitMs = Math.min((query.wait_seconds ?? 0) * 1000, this.maxWaitMs);
     const confirmation = await this.confirmations.waitForSettlement(callbackId, waitMs, stopWhenCallerLeaves(reply));
     if (!confirmation) throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
-    return toView(confirmation);
+    return confirmation.links ? { ...toView(confirmation), links: this.links.linksOf(confirmation, reply.request) } : toView(confirmation);
   }
 }

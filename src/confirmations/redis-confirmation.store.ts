@@ -2,7 +2,7 @@ import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MAX_APPROVERS_TOTAL, MAX_VOTES } from '../approvals/approval-limits.js';
-import type { Approval, Confirmation, Vote } from './confirmation.js';
+import type { Approval, Confirmation, LinkGrant, Vote } from './confirmation.js';
 import { promptJson, withStoredPrompt } from './prompt-json.js';
 import {
   AddApproversOutcome,
@@ -432,8 +432,9 @@ function bornCancelled(draft: Confirmation): Confirmation {
 
 /** The optional fields as hash field/value pairs: none for a plain confirmation. */
 function optionalFields(draft: Confirmation): string[] {
-  if (draft.approval === undefined && draft.callbackUrl === undefined && draft.metadata === undefined && draft.traceContext === undefined) return NO_FIELDS;
+  if (draft.approval === undefined && draft.callbackUrl === undefined && draft.metadata === undefined && draft.traceContext === undefined && draft.links === undefined) return NO_FIELDS;
   const fields: string[] = [];
+  if (draft.links !== undefined) fields.push('l', linkGrantField(draft.links));
   if (draft.approval !== undefined) pushApprovalFields(fields, draft.approval);
   if (draft.traceContext !== undefined) fields.push('tc', draft.traceContext);
   if (draft.callbackUrl !== undefined) fields.push('cu', draft.callbackUrl);
@@ -500,6 +501,17 @@ function fromRecord(r: Record<string, string>): Confirmation {
   };
   if (r.tc !== undefined) record.traceContext = r.tc;
   if (r.cu !== undefined || r.md !== undefined) withStoredWebhookFields(record, r);
+  if (r.l !== undefined) (record as { links?: LinkGrant }).links = parseLinkGrant(r.l);
   if (r.ap !== undefined) withApproval(record, r);
   return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
+}
+
+/** A link grant as the record's 'l' field: `<expiresAt ms>:<nonce>` (the nonce is base64url). */
+function linkGrantField(grant: LinkGrant): string {
+  return `${grant.expiresAt}:${grant.nonce}`;
+}
+
+function parseLinkGrant(field: string): LinkGrant {
+  const cut = field.indexOf(':');
+  return { expiresAt: Number(field.slice(0, cut)), nonce: field.slice(cut + 1) };
 }

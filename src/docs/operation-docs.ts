@@ -256,6 +256,9 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
   'GET /inbox': { summary: 'The inbox page, where users answer their prompts' },
   'GET /inbox/assets/{file}': { summary: "One of the inbox page's files" },
   'GET /inbox/sdk/{file}': { summary: "One of the JavaScript SDK's modules, for the inbox page" },
+  'GET /a/{token}': { summary: "An action link's page: the prompt and one button (decides nothing)" },
+  'POST /a/{token}': { summary: "Follows an action link: answers the prompt as the link's approver, once" },
+  'GET /a/assets/links.css': { summary: "The action link pages' stylesheet" },
 };
 
 /** Adds the summaries and examples to the document's operations. */

@@ -21,6 +21,19 @@ const object = (properties: Record<string, SchemaObject>, description?: string):
 
 export const CONFIRMATION_STATES = ['pending', 'confirmed', 'rejected', 'timed_out', 'cancelled'];
 
+/** `links` (only when the prompt asked for action links): one per approver and choice. */
+const ActionLinksSchema: SchemaObject = {
+  type: 'array',
+  description: 'Only when the prompt asked for `links`: for each approver and each choice, a one-click link to send them (docs/PROTOCOL.md, action links)',
+  items: object({
+    approver: id,
+    choice: { type: 'string', description: '`proceed` or `reject` (a prompt without options), else an option id' },
+    proceed: { type: 'boolean', description: 'Whether following it lets the task proceed' },
+    url: { type: 'string', description: '<PUBLIC_BASE_URL>/a/<token>: a capability, keep it as private as the approver\'s mail' },
+    expires_at: epoch,
+  }),
+};
+
 /** The approval fields of a decision and a view (issue 21): only on a confirmation with approvals. */
 const approvalOutcome: Record<string, SchemaObject> = {
   option: nullable({ type: 'string', description: 'The option chosen (a prompt with options)' }),
@@ -44,6 +57,7 @@ export const DecisionSchema = object(
   },
   'The decision, once the user answered, the confirmation timed out or its task was cancelled.',
 );
+DecisionSchema.properties!.links = ActionLinksSchema;
 
 export const PendingConfirmationSchema = object(
   {
@@ -54,6 +68,7 @@ export const PendingConfirmationSchema = object(
   },
   '`wait=false`: the confirmation was delivered; poll GET /confirmations/{callback_id} for the decision.',
 );
+PendingConfirmationSchema.properties!.links = ActionLinksSchema;
 
 export const ConfirmationViewSchema = object({
   callback_id: id,
@@ -96,6 +111,8 @@ export const WebhookDeliveriesSchema = object(
   },
   "The confirmation's webhook attempts, oldest first (the latest 50)",
 );
+
+ConfirmationViewSchema.properties!.links = ActionLinksSchema;
 
 /** Optional fields: present on a confirmation with approvals (issue 21), absent on a plain one. */
 for (const schema of [DecisionSchema, ConfirmationViewSchema]) Object.assign(schema.properties as object, approvalOutcome);

@@ -1,7 +1,8 @@
 /**
- * The policy of the service's own pages (the inbox, the API docs): this origin's files and
- * socket only, no inline script or style, no plugins, no framing. `data:` images are icons in
- * the stylesheets.
+ * The policy of the service's own pages (the inbox, the API docs, the action link pages):
+ * this origin's files and socket only, no inline script or style, no plugins, no framing.
+ * `data:` images are icons in the stylesheets. Forms may post to this origin only: an action
+ * link's page is one button, a form that posts to the link itself.
  */
 const SAME_ORIGIN_PAGE_POLICY = [
   "default-src 'none'",
@@ -10,7 +11,7 @@ const SAME_ORIGIN_PAGE_POLICY = [
   "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
-  "form-action 'none'",
+  "form-action 'self'",
   "frame-ancestors 'none'",
 ];
 

@@ -10,6 +10,10 @@ describe('redactUrl', () => {
     ['/x?access_token=a&api_key=b', '/x?access_token=[Redacted]&api_key=[Redacted]'],
     ['/tasks/token=abc', '/tasks/token=abc'],
     ['/status?notoken=abc', '/status?notoken=abc'],
+    ['/a/eyJwYXlsb2Fk.bWFj', '/a/[Redacted]'],
+    ['/a/eyJwYXlsb2Fk.bWFj?token=x#f', '/a/[Redacted]?token=[Redacted]#f'],
+    ['/a/assets/links.css', '/a/assets/links.css'],
+    ['/ab/c', '/ab/c'],
   ])('%s -> %s', (url, shown) => {
     expect(redactUrl(url)).toBe(shown);
   });

@@ -17,7 +17,13 @@ export const REDACTED_PATHS = [
 /** Query parameters that carry credentials (`?token=` on upgrades; none elsewhere, but a caller may try). */
 const SECRET_PARAMETERS = /([?&](?:token|access_token|api_key|apikey|key)=)[^&#]*/gi;
 
-/** The URL with the values of credential parameters replaced, e.g. `/ws?token=[Redacted]`. */
+/** An action link's path: its token is a capability (src/links/), its assets are not. */
+const ACTION_LINK_PATH = /^\/a\/(?!assets\/)[^?#]*/;
+
+/**
+ * The URL with the values of credential parameters and an action link's token replaced,
+ * e.g. `/ws?token=[Redacted]`, `/a/[Redacted]`.
+ */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(SECRET_PARAMETERS, `$1${REDACTED}`);
+  return url?.replace(ACTION_LINK_PATH, `/a/${REDACTED}`).replace(SECRET_PARAMETERS, `$1${REDACTED}`);
 }

@@ -20,6 +20,7 @@ import { IdParam } from '../http/id-param.pipe.js';
 import { CallbackRequestRules } from '../webhooks/callback-request.service.js';
 import { Settings } from '../config/settings.js';
 import type { Confirmation } from '../confirmations/confirmation.js';
+import { LinkIssuer } from '../links/link-issuer.js';
 import { approvalOf } from '../approvals/approval-request.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
@@ -32,6 +33,7 @@ export class NotifyController {
     private readonly delivery: DeliveryService,
     private readonly acks: AckService,
     private readonly callbackRules: CallbackRequestRules,
+    private readonly links: LinkIssuer,
     settings: Settings,
   ) {
     this.maxWaitMs = settings.holding.maxWaitMs;
@@ -58,6 +60,7 @@ export class NotifyController {
     const callbackUrl = body.callback_url ?? undefined;
     const metadata = body.metadata ?? undefined;
     if (callbackUrl !== undefined || metadata !== undefined) this.callbackRules.check(callbackUrl, metadata);
+    const links = body.links ? this.links.requested(body.links, [body.user_id, ...(body.approvers?.users ?? [])], body.callback_id) : undefined;
     const { confirmation } = await this.confirmations.create({
       userId: body.user_id,
       taskId: body.task_id,
@@ -72,17 +75,18 @@ export class NotifyController {
       metadata,
       reminders: body.reminders && { everySeconds: body.reminders.every_seconds, max: body.reminders.max },
       escalation: body.escalation?.map((step) => ({ afterSeconds: step.after_seconds, users: step.users ?? [], groups: step.groups ?? [] })),
+      links,
       // Options, a form, approvers: checked here (400 validation_failed); absent for a plain prompt.
       approval: approvalOf(body),
       ...(body.requested_by != null && { requestedBy: body.requested_by }),
     }, waits);
-    if (!waits && confirmation.state === 'pending') return accepted(reply, confirmation);
+    if (!waits && confirmation.state === 'pending') return this.withLinks(accepted(reply, confirmation), confirmation, reply);
     // Held at most NOTIFY_MAX_WAIT_SECONDS: a decision may take days, one HTTP call does not.
     const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, this.maxWaitMs, stopWhenCallerLeaves(reply), confirmation);
     // The server is stopping: 503, retry with the same callback_id (here or elsewhere).
     if (!settled || (settled.state === 'pending' && this.confirmations.isShuttingDown)) return answerStillPending(reply, confirmation.callbackId);
-    if (settled.state === 'pending') return accepted(reply, settled);
-    return toDecision(settled);
+    if (settled.state === 'pending') return this.withLinks(accepted(reply, settled), settled, reply);
+    return this.withLinks(toDecision(settled), settled, reply);
   }
 
   @Post('broadcast')
@@ -108,6 +112,11 @@ export class NotifyController {
     const sent = await this.acks.send({ userId }, { ...ack.frame, target_user_id: userId }, ack.timeoutSeconds, accepted);
     const settled = await this.acks.waitForAck(sent.message, (query.wait_ack_seconds ?? 0) * 1000, stopWhenCallerLeaves(reply));
     return { delivered: sent.delivered, ...toAckView(settled) };
+  }
+
+  /** The confirmation's action links beside the body, when the prompt asked for them. */
+  private withLinks<T extends object>(body: T, confirmation: Confirmation, reply: FastifyReply): T {
+    return confirmation.links ? { ...body, links: this.links.linksOf(confirmation, reply.request) } : body;
   }
 }
 

@@ -69,6 +69,17 @@ describe('validateCompiled', () => {
     expect(answer).toEqual(Object.assign(new ConfirmFrame(), { callback_id: 'callback_123', proceed: true, feedback: '同意继续执行，谢谢！' }));
   });
 
+  it('takes `links` on the compiled path (true, false, { expires_in_seconds }) and leaves anything else to class-validator', () => {
+    const body = { user_id: 'u', task_id: 't', step: 1, step_result: { step: 's', message: 'm', status: 's' } };
+    expect((schemaOf(NotifyRequestDto, { ref }) as any).properties.links.anyOf[0].anyOf[0]).toEqual({ type: 'boolean' });
+    for (const links of [true, false, {}, { expires_in_seconds: 60 }]) {
+      expect(JSON.parse(JSON.stringify(validateCompiled(NotifyRequestDto, { ...body, links })))).toEqual({ ...body, links });
+    }
+    for (const links of ['yes', [], { expires_in_seconds: 0 }, { expires_in_seconds: 60, x: 1 }]) {
+      expect(validateCompiled(NotifyRequestDto, { ...body, links })).toBe(NOT_SURE);
+    }
+  });
+
   it('leaves anything doubtful to class-validator', () => {
     expect(validateCompiled(WithEmail, { email: 'a@b.example' })).toBe(NOT_SURE);
     expect(validateCompiled(ConfirmFrame, { callback_id: 7 })).toBe(NOT_SURE);

@@ -1,4 +1,5 @@
 import { getMetadataStorage, IS_OPTIONAL } from 'class-validator';
+import { ACTION_LINKS_REQUEST_SCHEMA, IS_ACTION_LINKS_REQUEST } from './action-links-request.js';
 import { HAS_NO_CONTROL_CHARACTERS, ID_CHARACTERS_PATTERN } from './id.js';
 import { MATCHES_JSON_SCHEMA } from './json-schema-rule.js';
 
@@ -65,6 +66,7 @@ const RULES: Record<string, Convert> = {
     pattern instanceof RegExp && pattern.flags === '' && modifiers === undefined ? { type: 'string', pattern: pattern.source } : null,
   isObject: () => ({ type: 'object' }),
   [HAS_NO_CONTROL_CHARACTERS]: () => ({ type: 'string', pattern: ID_CHARACTERS_PATTERN }),
+  [IS_ACTION_LINKS_REQUEST]: () => structuredClone(ACTION_LINKS_REQUEST_SCHEMA),
   // The rule is the schema (json-schema-rule.ts): class-validator runs it compiled by ajv.
   [MATCHES_JSON_SCHEMA]: ([schema]) => (typeof schema === 'object' && schema !== null ? { ...(schema as JsonSchema) } : null),
 };

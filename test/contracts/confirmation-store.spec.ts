@@ -129,6 +129,23 @@ describe.each(backends)('ConfirmationStore contract on %s', (_kind, backend) => 
     expect(plainSettled.kind === 'settled' && plainSettled.confirmation).not.toHaveProperty('traceContext');
   });
 
+  it('keeps a confirmation\'s action-link grant (expiry and nonce) from creation through its decision, on every instance', async () => {
+    const [one, two, three] = await backend.stores(LONG);
+    const links = { expiresAt: Date.now() + 30_000, nonce: 'n0nce-AZ_09' };
+    const asked = draft({ links });
+    expect(await one.create(asked, ROOMY, null)).toEqual({ kind: 'created', confirmation: asked });
+    expect((await two.get(asked.callbackId))?.links).toEqual(links);
+    expect((await three.create(draft({ callbackId: asked.callbackId }), ROOMY, null))).toMatchObject({ kind: 'existing', confirmation: { links } });
+    expect((await two.pendingForUser('alice'))[0].links).toEqual(links);
+    const settled = await three.settle('alice', asked.callbackId, answer(true));
+    expect(settled).toMatchObject({ kind: 'settled', confirmation: { links, state: 'confirmed' } });
+    expect((await one.get(asked.callbackId))?.links).toEqual(links);
+    // A confirmation created without links has none.
+    const plain = draft();
+    await one.create(plain, ROOMY, null);
+    expect((await two.get(plain.callbackId))?.links).toBeUndefined();
+  });
+
   it('settles one confirmation exactly once when three instances answer at the same moment', async () => {
     const stores = await backend.stores(LONG);
     const asked = draft();

@@ -20,6 +20,7 @@ import { ID_CHARACTERS_PATTERN, IsId, MAX_ID_LENGTH } from '../../protocol/id.js
 import { MatchesJsonSchema } from '../../protocol/json-schema-rule.js';
 import type { ApprovalOption, ApprovalPolicy, Approvers, FormSchema } from '../../protocol/server-frames.js';
 import { OptionalField } from '../../protocol/validation.js';
+import { type ActionLinksRequest, IsActionLinksRequest } from '../../protocol/action-links-request.js';
 import { MAX_CALLBACK_URL_LENGTH } from '../../webhooks/address-rules.js';
 import { MAX_CALLBACK_TIMEOUT_SECONDS } from '../../config/environment.js';
 
@@ -198,4 +199,12 @@ export class NotifyRequestDto {
   @IsOptional()
   @IsId()
   requested_by?: string;
+
+  /**
+   * One-click action links: `true`, or `{ expires_in_seconds }` for links that stop working
+   * sooner than the confirmation. The answer then carries a link per approver and choice.
+   */
+  @IsOptional()
+  @IsActionLinksRequest()
+  links?: ActionLinksRequest;
 }
