@@ -6,6 +6,7 @@ answered over HTTP by the gateway, with retries that never ask the user twice.
 """
 
 from ._flows import RetryPolicy
+from .approvals import Approvers, Escalation, Option, Reminders, Vote
 from .async_client import AsyncGatewayClient, AsyncHeartbeat
 from .client import GatewayClient, Heartbeat
 from .errors import (
@@ -23,11 +24,30 @@ from .errors import (
     TaskCancelledError,
     UnauthorizedError,
 )
+from .decorator import (
+    ConfirmationCancelled,
+    ConfirmationError,
+    ConfirmationRejected,
+    ConfirmationTimedOut,
+    SignatureForm,
+    requires_confirmation,
+)
 from .models import Confirmation, HeartbeatInfo, TaskStepResult, UserConfirmation
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Approvers",
+    "ConfirmationCancelled",
+    "ConfirmationError",
+    "ConfirmationRejected",
+    "ConfirmationTimedOut",
+    "Escalation",
+    "Option",
+    "Reminders",
+    "SignatureForm",
+    "Vote",
+    "requires_confirmation",
     "AsyncGatewayClient",
     "AsyncHeartbeat",
     "CallbackConflictError",

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .approvals import ApprovalRequest
 from .errors import ConfigurationError, GatewayError, GatewayUnavailableError, NotFoundError, error_class_for
 from .models import Confirmation, HeartbeatInfo, JsonObject, UserConfirmation, step_result_to_json
 
@@ -34,6 +35,8 @@ RETRYABLE_STATUS = frozenset({502, 503, 504})
 MIN_TIMEOUT_SECONDS = 0.05
 # The gateway settles a confirmation at most this long after it expires.
 SERVER_SETTLE_SLACK_SECONDS = 1.0
+# GET /confirmations/{id}?wait_seconds= holds a call at most this long.
+MAX_LONG_POLL_SECONDS = 50.0
 
 T = TypeVar("T")
 
@@ -272,6 +275,7 @@ def _notify_request_maker(
     callback_id: str,
     *,
     wait: bool,
+    approval: Optional[ApprovalRequest] = None,
 ) -> Tuple[Callable[[], Request], float]:
     """The request for each attempt, and when the confirmation expires (monotonic clock).
     Each attempt asks for the time that is left, so a confirmation re-created after a
@@ -283,6 +287,8 @@ def _notify_request_maker(
         "step_result": step_result_to_json(step_result),
         "callback_id": callback_id,
     }
+    if approval is not None:
+        body.update(approval.to_json())
     seconds = settings.default_timeout if timeout is None else timeout
     if seconds < MIN_TIMEOUT_SECONDS:
         raise ValueError(f"timeout must be at least {MIN_TIMEOUT_SECONDS} seconds, got {seconds}")
@@ -310,14 +316,33 @@ def notify_user(
     step: int,
     timeout: Optional[float],
     callback_id: Optional[str],
+    approval: Optional[ApprovalRequest] = None,
 ) -> Flow[UserConfirmation]:
     callback_id = callback_id or new_callback_id()
     make_request, expires = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=True
+        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=True, approval=approval
     )
     until = expires + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
-    return UserConfirmation.from_decision(_json_or_raise(response))
+    body = _json_or_raise(response)
+    if response.status_code == 202 and isinstance(body, dict) and body.get("state") == "pending":
+        # The gateway holds a call at most NOTIFY_MAX_WAIT_SECONDS: keep waiting on the view.
+        return (yield from _wait_for_decision(settings, callback_id, until))
+    return UserConfirmation.from_decision(body)
+
+
+def _wait_for_decision(settings: Settings, callback_id: str, until: float) -> Flow[UserConfirmation]:
+    """Long-polls GET /confirmations/{id} until the confirmation is settled."""
+    while True:
+        wait_seconds = max(0.0, min(MAX_LONG_POLL_SECONDS, until - time.monotonic()))
+        view = yield from get_confirmation(settings, callback_id, round(wait_seconds, 3))
+        decision = view.to_user_confirmation()
+        if decision is not None:
+            return decision
+        if time.monotonic() >= until:
+            raise GatewayUnavailableError(
+                "The confirmation was still pending past its deadline", callback_id=callback_id, last_error="pending"
+            )
 
 
 def ask(
@@ -328,10 +353,11 @@ def ask(
     step: int,
     timeout: Optional[float],
     callback_id: Optional[str],
+    approval: Optional[ApprovalRequest] = None,
 ) -> Flow[str]:
     callback_id = callback_id or new_callback_id()
     make_request, _ = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=False
+        settings, step_result, user_id, task_id, step, timeout, callback_id, wait=False, approval=approval
     )
     until = time.monotonic() + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)

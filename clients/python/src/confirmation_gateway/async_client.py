@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Optional, Type
 
 import httpx
 
 from . import _flows
+from .approvals import ApprovalRequest, ApproversLike, EscalationLike, OptionLike, RemindersLike
 from ._flows import Flow, Outcome, Request, RetryPolicy, Sleep, T
 from .models import Confirmation, HeartbeatInfo, JsonObject, UserConfirmation
 
@@ -85,6 +86,15 @@ class AsyncGatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        options: Optional[Sequence[OptionLike]] = None,
+        form: Optional[Mapping[str, Any]] = None,
+        approvers: Optional[ApproversLike] = None,
+        policy: Optional[str] = None,
+        quorum: Optional[int] = None,
+        forbid_self: Optional[bool] = None,
+        requested_by: Optional[str] = None,
+        reminders: Optional[RemindersLike] = None,
+        escalation: Optional[Sequence[EscalationLike]] = None,
     ) -> UserConfirmation:
         """Shows the step result to the user and waits for the decision.
 
@@ -92,8 +102,25 @@ class AsyncGatewayClient:
         gateway's configured decision) or the task is cancelled (`cancelled=True`). Restarts of
         the gateway while waiting are retried with the same `callback_id`. Raises
         `GatewayUnavailableError` if the gateway stays unreachable past the deadline.
+
+        Approvals (all optional; see the README): `options` (buttons, each with its own
+        `proceed`), `form` (a flat JSON Schema whose defaults the user may edit; the decision's
+        `data` holds the approved values), `approvers` (who may answer), `policy` ('any',
+        'all' or 'quorum' with `quorum`), `forbid_self` with `requested_by`, `reminders` and
+        `escalation`.
         """
-        return await self._run(_flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id))
+        return await self._run(
+            _flows.notify_user(
+                self._settings,
+                step_result,
+                user_id,
+                task_id,
+                step,
+                timeout,
+                callback_id,
+                ApprovalRequest(options, form, approvers, policy, quorum, forbid_self, requested_by, reminders, escalation),
+            )
+        )
 
     async def ask(
         self,
@@ -104,10 +131,30 @@ class AsyncGatewayClient:
         *,
         timeout: Optional[float] = None,
         callback_id: Optional[str] = None,
+        options: Optional[Sequence[OptionLike]] = None,
+        form: Optional[Mapping[str, Any]] = None,
+        approvers: Optional[ApproversLike] = None,
+        policy: Optional[str] = None,
+        quorum: Optional[int] = None,
+        forbid_self: Optional[bool] = None,
+        requested_by: Optional[str] = None,
+        reminders: Optional[RemindersLike] = None,
+        escalation: Optional[Sequence[EscalationLike]] = None,
     ) -> str:
         """Like notify_user but returns the `callback_id` at once; read the decision later
         with `get_confirmation` (or `notify_user` with the same `callback_id`)."""
-        return await self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id))
+        return await self._run(
+            _flows.ask(
+                self._settings,
+                step_result,
+                user_id,
+                task_id,
+                step,
+                timeout,
+                callback_id,
+                ApprovalRequest(options, form, approvers, policy, quorum, forbid_self, requested_by, reminders, escalation),
+            )
+        )
 
     async def get_confirmation(self, callback_id: str, *, wait_seconds: float = 0) -> Confirmation:
         """The confirmation's state; waits up to `wait_seconds` (at most 300) while it is pending."""
