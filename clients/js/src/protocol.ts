@@ -25,7 +25,14 @@ export enum ErrorCode {
     InternalError = "internal_error",
     MessageNotFound = "message_not_found",
     MessageExpired = "message_expired",
-    ResumeInProgress = "resume_in_progress"
+    ResumeInProgress = "resume_in_progress",
+    /** A request field is wrong in a way the DTO cannot say (e.g. a `form` outside the supported subset). */
+    ValidationFailed = "validation_failed",
+    /** An answer's `option` or `data` does not fit the prompt; the error's `field` names what. */
+    InvalidAnswer = "invalid_answer",
+    NotAnApprover = "not_an_approver",
+    SelfApprovalForbidden = "self_approval_forbidden",
+    AlreadyVoted = "already_voted"
 }
 
 // --- from src/protocol/close-code.enum.ts ---
@@ -82,11 +89,20 @@ export const MAX_FEEDBACK_LENGTH = 4096;
 
 export const MAX_EPOCH_LENGTH = 64;
 
+/** An option id of a prompt with options (POST /notify `options[].id`). */
+export const MAX_OPTION_ID_LENGTH = 64;
+
+export const OPTION_ID_PATTERN_SOURCE = "^[A-Za-z0-9._:-]+$";
+
 export interface ConfirmFrame {
     callback_id: string;
     /** Missing means "do not proceed", as in the original. */
     proceed?: boolean;
     feedback?: string;
+    /** One of the prompt's option ids; its `proceed` is the answer's (a contradicting `proceed` is refused). */
+    option?: string;
+    /** The filled form, when the prompt has one and the answer proceeds (checked against the form). */
+    data?: Record<string, unknown>;
 }
 
 export interface CancelFrame {
@@ -196,6 +212,47 @@ export interface ResumedFrame {
     timestamp: number;
 }
 
+/** One choice of a prompt with `options` (POST /notify): its `proceed` is the answer's. */
+export interface ApprovalOption {
+    id: string;
+    label: string;
+    description?: string;
+    proceed: boolean;
+}
+
+/**
+ * How several approvers decide: `any` (the first answer settles), `all` (every listed user
+ * approves; one rejection rejects) or `quorum` (`quorum` approvals confirm).
+ */
+export type ApprovalPolicy = 'any' | 'all' | 'quorum';
+
+/** Who may answer a prompt besides (or instead of) its user: listed users and members of listed groups. */
+export interface Approvers {
+    users?: string[];
+    groups?: string[];
+}
+
+/**
+ * A flat form (MCP elicitation's requestedSchema): an object schema of primitive fields
+ * (string, number, integer, boolean, single- and multi-select enums). Its `default`s are the
+ * proposed values. See docs/PROTOCOL.md, "Approvals".
+ */
+export interface FormSchema {
+    type: 'object';
+    title?: string;
+    description?: string;
+    properties: Record<string, Record<string, unknown>>;
+    required?: string[];
+}
+
+/** One approver's vote so far. */
+export interface VoteView {
+    user_id: string;
+    proceed: boolean;
+    option: string | null;
+    at: number;
+}
+
 export interface TaskStepResultFrame extends StreamOffsets {
     type: 'task_step_result';
     callback_id: string;
@@ -211,6 +268,18 @@ export interface TaskStepResultFrame extends StreamOffsets {
     task_id: string;
     timestamp: number;
     expires_at: number;
+    /** The choices to offer, when the task service gave some (answer with `option`). */
+    options?: ApprovalOption[];
+    /** The form to fill, when the task service gave one (answer with `data`); its defaults are proposed values. */
+    form?: FormSchema;
+    /** Who may answer, when not only `user_id`. */
+    approvers?: Approvers;
+    policy?: ApprovalPolicy;
+    quorum?: number;
+    /** The votes so far (several approvers). */
+    votes?: VoteView[];
+    /** n >= 1 on a reminder's re-notification of the same prompt. */
+    reminder?: number;
 }
 
 export interface ConfirmationAcceptedFrame {
@@ -227,6 +296,23 @@ export interface ConfirmationResolvedFrame extends StreamOffsets {
     task_id: string;
     state: ConfirmationState;
     proceed: boolean;
+    timestamp: number;
+    /** The option chosen, when the prompt had options (null when it settled without one). */
+    option?: string | null;
+    /** The user whose answer or vote settled it (null for a timeout or a cancellation). */
+    decided_by?: string | null;
+}
+
+/** A vote that did not settle the confirmation, to every approver's connections. */
+export interface ConfirmationVoteFrame {
+    type: 'confirmation_vote';
+    callback_id: string;
+    task_id: string;
+    votes: VoteView[];
+    policy: ApprovalPolicy;
+    quorum?: number;
+    /** Approvals still needed to confirm. */
+    needed: number;
     timestamp: number;
 }
 
@@ -285,6 +371,8 @@ export interface ErrorFrame {
     code: ErrorCode;
     message: string;
     action?: string;
+    /** With `invalid_answer`: the form field (or `option`, `data`, `proceed`) that is wrong. */
+    field?: string;
     timestamp: number;
 }
 
@@ -294,6 +382,7 @@ export interface ServerFrames {
     task_step_result: TaskStepResultFrame;
     confirmation_accepted: ConfirmationAcceptedFrame;
     confirmation_resolved: ConfirmationResolvedFrame;
+    confirmation_vote: ConfirmationVoteFrame;
     task_cancelled: TaskCancelledFrame;
     pong: PongFrame;
     subscription_confirmed: SubscriptionConfirmedFrame;
