@@ -337,8 +337,16 @@ maybe('Documented examples run as written (e2e)', () => {
       CONFIRMATION_GATEWAY_URL: `http://${DOCUMENTED_HOST}`.replace(DOCUMENTED_HOST, host),
     });
 
-    it('has the asyncio example and the Celery one', () => {
-      expect(pythonBlocks.map(firstLine)).toEqual(['import asyncio', 'from confirmation_gateway import GatewayClient']);
+    // The approvals examples (a quorum with a form; requires_confirmation) need approvers who
+    // pick an option and fill a form, not alice's Proceed: clients/python/tests/test_approvals.py
+    // makes the same calls against the real service, answered by real WebSocket users.
+    it('has the asyncio example, the Celery one, and the two approvals examples', () => {
+      expect(pythonBlocks.map(firstLine)).toEqual([
+        'import asyncio',
+        'from confirmation_gateway import GatewayClient',
+        'from confirmation_gateway import GatewayClient, Option, Reminders, TaskStepResult',
+        'import enum',
+      ]);
     });
 
     (interpreter ? it : it.skip)('runs the asyncio example as written: alice is asked and her answer printed', async () => {
