@@ -37,7 +37,8 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     const names: ScriptName[] = [
       'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
       'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
-      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin',
+      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin', 'scheduleAdd', 'scheduleClaim',
+      'scheduleCancel',
     ];
     expect(files).toHaveLength(names.length);
     for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);
@@ -276,6 +277,25 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       expect(await join('i1 c', 4, 1)).toEqual(['i2 b']);
       expect(await redis.zrange('conns', 0, -1)).toEqual(['i1 c']);
       expect(await redis.pttl('conns')).toBeGreaterThan(59_000);
+    });
+  });
+
+  describe('schedule', () => {
+    const KEYS = ['due', 'index', 'jobs'];
+
+    it('add, claim in order with the run counted, the last run and cancel remove the job everywhere', async () => {
+      expect(await scripts.run('scheduleAdd', KEYS, ['cb1\nreminder', 1000, 2, 500, '{"j":1}'])).toBe(1);
+      expect(await scripts.run('scheduleAdd', KEYS, ['cb2\nescalation:0', 1200, 1, 0, '{"j":2}'])).toBe(1);
+      expect(await scripts.run('scheduleClaim', KEYS, [999, 10])).toEqual([]);
+      expect(await scripts.run('scheduleClaim', KEYS, [1300, 10])).toEqual([['{"j":1}', 1, '1000', '1500'], ['{"j":2}', 1, '1200', '']]);
+      expect(await redis.hgetall('jobs')).toEqual({ 'cb1\nreminder': '1:2:500:{"j":1}' });
+      expect(await scripts.run('scheduleClaim', KEYS, [1500, 10])).toEqual([['{"j":1}', 2, '1500', '']]);
+      expect([await redis.zcard('due'), await redis.zcard('index'), await redis.hlen('jobs')]).toEqual([0, 0, 0]);
+      await scripts.run('scheduleAdd', KEYS, ['cb1\nreminder', 1000, 3, 500, '{"j":1}']);
+      await scripts.run('scheduleAdd', KEYS, ['cb10\nreminder', 1000, 3, 500, '{"j":3}']);
+      expect(await scripts.run('scheduleCancel', KEYS, ['[cb1\n', '(cb1\v'])).toBe(1);
+      expect(await redis.zrange('index', 0, -1)).toEqual(['cb10\nreminder']);
+      expect(await redis.hkeys('jobs')).toEqual(['cb10\nreminder']);
     });
   });
 });

@@ -40,8 +40,16 @@ describe('validateEnvironment', () => {
   });
 
   it('refuses durations a timer cannot hold', () => {
-    expect(() => validateEnvironment({ WEBSOCKET_MAX_CALLBACK_TIMEOUT: String(30 * 86400) })).toThrow(/WEBSOCKET_MAX_CALLBACK_TIMEOUT/);
+    expect(() => validateEnvironment({ WEBSOCKET_MAX_CALLBACK_TIMEOUT: String(30 * 86400 + 1) })).toThrow(/WEBSOCKET_MAX_CALLBACK_TIMEOUT/);
     expect(() => validateEnvironment({ SHUTDOWN_GRACE_SECONDS: '3000000' })).toThrow(/SHUTDOWN_GRACE_SECONDS/);
+  });
+
+  it('allows a decision 30 days long, longer than one timer, and holds one HTTP call at most NOTIFY_MAX_WAIT_SECONDS', () => {
+    expect(validateEnvironment({ WEBSOCKET_MAX_CALLBACK_TIMEOUT: String(30 * 86400) }).WEBSOCKET_MAX_CALLBACK_TIMEOUT).toBe(30 * 86400);
+    expect(validateEnvironment({}).NOTIFY_MAX_WAIT_SECONDS).toBe(50);
+    expect(validateEnvironment({ NOTIFY_MAX_WAIT_SECONDS: '1' }).NOTIFY_MAX_WAIT_SECONDS).toBe(1);
+    expect(() => validateEnvironment({ NOTIFY_MAX_WAIT_SECONDS: '0' })).toThrow(/NOTIFY_MAX_WAIT_SECONDS/);
+    expect(() => validateEnvironment({ NOTIFY_MAX_WAIT_SECONDS: '301' })).toThrow(/NOTIFY_MAX_WAIT_SECONDS/);
   });
 
   it('refuses a port out of range', () => {

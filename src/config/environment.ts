@@ -7,6 +7,12 @@ import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches,
 export const TIMEOUT_DECISIONS = ['proceed', 'reject'] as const;
 export type TimeoutDecision = (typeof TIMEOUT_DECISIONS)[number];
 
+/** WEBSOCKET_MAX_CALLBACK_TIMEOUT's largest value: 30 days (longer than one timer holds). */
+export const MAX_CALLBACK_TIMEOUT_SECONDS = 30 * 86400;
+
+/** The longest one HTTP call may be held waiting for a decision (GET /confirmations' wait_seconds limit). */
+export const MAX_LONG_POLL_SECONDS = 300;
+
 export const AUTH_MODES = ['none', 'jwt'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 
@@ -107,9 +113,19 @@ export class Environment {
   @NumberSetting(0.05, MAX_TIMER_SECONDS)
   WEBSOCKET_CALLBACK_TIMEOUT = 300;
 
-  /** Longest `timeout_seconds` a caller may ask for. */
-  @NumberSetting(1, MAX_TIMER_SECONDS)
+  /**
+   * Longest `timeout_seconds` a caller may ask for: up to 30 days. A decision's lifetime is
+   * not one HTTP call's: POST /notify holds a caller at most NOTIFY_MAX_WAIT_SECONDS.
+   */
+  @NumberSetting(1, MAX_CALLBACK_TIMEOUT_SECONDS)
   WEBSOCKET_MAX_CALLBACK_TIMEOUT = 86400;
+
+  /**
+   * Seconds POST /notify (and a GET /confirmations/:id long poll) holds its caller; a
+   * confirmation still pending by then is answered 202 with where to poll for it.
+   */
+  @NumberSetting(1, MAX_LONG_POLL_SECONDS)
+  NOTIFY_MAX_WAIT_SECONDS = 50;
 
   /** What a confirmation that nobody answered decides. */
   @IsIn(TIMEOUT_DECISIONS)

@@ -21,6 +21,11 @@ export interface ConfirmationRetentionSection {
   maxRetained: number;
 }
 
+export interface HoldingSection {
+  /** Longest one HTTP call (POST /notify, a GET /confirmations long poll) is held for a decision. */
+  maxWaitMs: number;
+}
+
 /**
  * The validated settings in typed sections, durations already in milliseconds, so a module
  * reads what it needs without knowing variable names or units. The variables stay those of
@@ -66,6 +71,10 @@ export class Settings {
       retentionMs: this.get('CONFIRMATION_RETENTION_SECONDS') * 1000,
       maxRetained: this.get('CONFIRMATION_MAX_RETAINED'),
     };
+  }
+
+  get holding(): HoldingSection {
+    return { maxWaitMs: this.get('NOTIFY_MAX_WAIT_SECONDS') * 1000 };
   }
 
   private get<K extends keyof Environment>(key: K): Environment[K] {

@@ -9,7 +9,11 @@ import type { Confirmation } from './confirmation.js';
 export type ConfirmationEvent =
   | { type: 'created'; confirmation: Confirmation; at: number; requestId?: string; apiKeyId?: string; requestedBy?: string }
   | { type: 'delivered'; confirmation: Confirmation; at: number; instanceId: string; connections: number }
-  | { type: 'settled'; confirmation: Confirmation; at: number; userId?: string; connectionId?: string };
+  | { type: 'settled'; confirmation: Confirmation; at: number; userId?: string; connectionId?: string }
+  /** The prompt went out again (reminder n, from 1), from the instance that claimed the run. */
+  | { type: 'reminder'; confirmation: Confirmation; at: number; reminder: number; instanceId: string; connections: number }
+  /** Approvers were added after `afterSeconds` without a decision (escalation step `step`, from 0). */
+  | { type: 'escalated'; confirmation: Confirmation; at: number; step: number; users: string[]; groups: string[]; instanceId: string };
 
 export type ConfirmationEventType = ConfirmationEvent['type'];
 

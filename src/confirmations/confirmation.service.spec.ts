@@ -10,6 +10,8 @@ import type { Confirmation, NewConfirmation } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationEvents } from './confirmation-events.js';
 import { MemoryConfirmationStore } from './memory-confirmation.store.js';
+import { MemoryScheduleStore } from '../schedule/memory-schedule.store.js';
+import { SchedulerService } from '../schedule/scheduler.service.js';
 
 /** Records what would go to sockets; resolution events loop back as in one instance. */
 class RecordingDelivery extends DeliveryService {
@@ -51,8 +53,11 @@ function serviceWith(env: Record<string, unknown> = {}) {
     retentionMs: settings.CONFIRMATION_RETENTION_SECONDS * 1000,
     maxRetained: settings.CONFIRMATION_MAX_RETAINED,
   });
-  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService(), { hasPeers: false } as never, new ConfirmationEvents());
-  return { service, delivery, store };
+  const backend = { hasPeers: false } as never;
+  const scheduler = new SchedulerService(new MemoryScheduleStore(), backend);
+  const events = new ConfirmationEvents();
+  const service = new ConfirmationService(config as never, store, delivery, new InstanceIdentity(), new MetricsService(), backend, events, scheduler);
+  return { service, delivery, store, events, scheduler };
 }
 
 const ask = (extra: Partial<NewConfirmation> = {}): NewConfirmation => ({
@@ -121,6 +126,52 @@ describe('ConfirmationService (memory store)', () => {
     const other = (await service.create(ask())).confirmation;
     expect(await codeOf(() => service.answer(other.callbackId, 'mallory', true, null))).toBe(ErrorCode.Forbidden);
     expect((await service.get(other.callbackId))?.state).toBe('pending');
+  });
+
+  it('reminds with n = 1..max every every_seconds, then stops; an answer stops them earlier', async () => {
+    const { service: reminding, delivery: sent, events, scheduler } = serviceWith();
+    const told: Array<[string, number]> = [];
+    events.on((e) => void (e.type === 'reminder' && told.push([e.confirmation.callbackId, e.reminder])));
+    const three = (await reminding.create(ask({ reminders: { everySeconds: 2, max: 3 } }))).confirmation;
+    const answered = (await reminding.create(ask({ reminders: { everySeconds: 2, max: 3 } }))).confirmation;
+    const reminders = () => sent.framesOfType('task_step_result').filter((s) => s.frame.reminder !== undefined);
+    await jest.advanceTimersByTimeAsync(1999);
+    expect(reminders()).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(reminders().map((s) => [s.frame.callback_id, s.frame.reminder])).toEqual([[three.callbackId, 1], [answered.callbackId, 1]]);
+    expect(reminders()[0].frame).toMatchObject({ ...three.frame, reminder: 1 });
+    expect(reminders()[0].audience.userIds).toEqual(['alice']);
+    await reminding.answer(answered.callbackId, 'alice', true, null);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(reminders().map((s) => [s.frame.callback_id, s.frame.reminder])).toEqual([
+      [three.callbackId, 1],
+      [answered.callbackId, 1],
+      [three.callbackId, 2],
+      [three.callbackId, 3],
+    ]);
+    expect(told).toEqual([[three.callbackId, 1], [answered.callbackId, 1], [three.callbackId, 2], [three.callbackId, 3]]);
+    reminding.onModuleDestroy();
+    scheduler.onModuleDestroy();
+  });
+
+  it('schedules no reminder that would come after the expiry', async () => {
+    const { service: reminding, delivery: sent, scheduler } = serviceWith();
+    await reminding.create(ask({ timeoutSeconds: 5, reminders: { everySeconds: 2, max: 10 } }));
+    await jest.advanceTimersByTimeAsync(20_000);
+    expect(sent.framesOfType('task_step_result').map((s) => s.frame.reminder)).toEqual([undefined, 1, 2]);
+    reminding.onModuleDestroy();
+    scheduler.onModuleDestroy();
+  });
+
+  it('expires a confirmation longer than one timer holds (30 days) when its time comes', async () => {
+    const { service: long } = serviceWith({ WEBSOCKET_MAX_CALLBACK_TIMEOUT: String(30 * 86400) });
+    const { confirmation } = await long.create(ask({ timeoutSeconds: 30 * 86400 }));
+    expect(confirmation.expiresAt - confirmation.createdAt).toBe(30 * 86400 * 1000);
+    await jest.advanceTimersByTimeAsync(30 * 86400 * 1000 - 1);
+    expect((await long.get(confirmation.callbackId))?.state).toBe('pending');
+    await jest.advanceTimersByTimeAsync(1);
+    expect((await long.get(confirmation.callbackId))?.state).toBe('timed_out');
+    long.onModuleDestroy();
   });
 
   it('times out with the configured decision and closes the prompt', async () => {

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
-import { MAX_TIMER_MS } from '../common/timers.js';
+import { LongTimer, MAX_TIMER_MS, timerAt } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
 import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
@@ -15,6 +15,8 @@ import type { ReplicationFence } from '../redis/replication-fence.js';
 import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
 import { promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
+import { SchedulerService } from '../schedule/scheduler.service.js';
+import type { ClaimedRun } from '../schedule/schedule.store.js';
 import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
@@ -45,8 +47,10 @@ const WAITER_RECHECK_MS = 5000;
 @Injectable()
 export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConfirmationService.name);
-  /** Expiry timers of the confirmations created here. */
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  /** Expiry timers of the confirmations created here (a LongTimer past MAX_TIMER_MS). */
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout | LongTimer>();
+  /** Confirmations created here with scheduled jobs: settling one here ends them at once. */
+  private readonly scheduledHere = new Set<string>();
   /** Callers waiting here, by callback_id. */
   private readonly waiters = new Map<string, Set<(confirmation: Confirmation | undefined) => void>>();
   /**
@@ -77,6 +81,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: MetricsService,
     private readonly backend: StateBackend,
     private readonly events: ConfirmationEvents,
+    private readonly scheduler: SchedulerService,
   ) {
     this.fence = backend.replicationFence;
     this.defaultTimeoutMs = config.get('WEBSOCKET_CALLBACK_TIMEOUT', { infer: true }) * 1000;
@@ -89,6 +94,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.instanceId = identity.id;
     this.delivery.onResolution((event) => this.wakeWaiters(event));
     this.delivery.onReconnect(() => void this.recheckWaiters());
+    this.scheduler.handle(REMINDER, (run) => this.remind(run));
   }
 
   onModuleInit(): void {
@@ -104,8 +110,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.closing = true;
     for (const timer of this.backgroundTimers) clearInterval(timer);
-    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    for (const timer of this.expiryTimers.values()) clearExpiryTimer(timer);
     this.expiryTimers.clear();
+    this.scheduledHere.clear();
     for (const [callbackId, waiting] of this.waiters) {
       this.waiters.delete(callbackId);
       for (const wake of waiting) wake(undefined);
@@ -161,11 +168,46 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
       return { confirmation, created: true };
     }
-    const timer = setTimeout(() => void this.expire(confirmation.userId, callbackId), timeoutMs);
+    const expire = () => void this.expire(confirmation.userId, callbackId);
+    // Up to 30 days: longer than one setTimeout holds.
+    const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs) : timerAt(expiresAt, expire, true);
     this.expiryTimers.set(callbackId, timer);
+    if (input.reminders) await this.scheduleFollowUps(confirmation, input);
     if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
+  }
+
+  /**
+   * Stores the confirmation's timed jobs (reminders), so whichever instance is alive runs
+   * each once. Only runs that fall before the expiry are scheduled.
+   */
+  private async scheduleFollowUps(confirmation: Confirmation, input: NewConfirmation): Promise<void> {
+    const { callbackId, createdAt, expiresAt } = confirmation;
+    this.scheduledHere.add(callbackId);
+    const reminders = input.reminders;
+    if (reminders) {
+      const everyMs = Math.round(reminders.everySeconds * 1000);
+      const times = Math.min(reminders.max, Math.ceil((expiresAt - createdAt) / everyMs) - 1);
+      if (times > 0) await this.scheduler.schedule({ callbackId, name: REMINDER, kind: REMINDER, times, everyMs }, createdAt + everyMs);
+    }
+  }
+
+  /** Runs a reminder: the prompt again, with `reminder: n`, to whoever should see it. */
+  private async remind(run: ClaimedRun): Promise<void> {
+    const { callbackId } = run.job;
+    const confirmation = await this.store.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending') {
+      // Settled on an instance that did not know of its jobs: they end here.
+      await this.scheduler.cancel(callbackId);
+      return;
+    }
+    const prompt = promptFrame(confirmation);
+    if (!prompt) return;
+    const frame = { ...prompt, reminder: run.run };
+    const connections = await this.delivery.deliver({ userIds: [confirmation.userId] }, frame);
+    if (infoLogged()) this.logger.log({ callbackId, userId: confirmation.userId }, `Reminder ${run.run} of ${callbackId} sent to ${connections} connection(s)`);
+    if (this.events.heard) await this.events.emit({ type: 'reminder', confirmation, at: Date.now(), reminder: run.run, instanceId: this.instanceId, connections });
   }
 
   private async deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<void> {
@@ -330,8 +372,12 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const timer = this.expiryTimers.get(confirmation.callbackId);
     if (timer) {
-      clearTimeout(timer);
+      clearExpiryTimer(timer);
       this.expiryTimers.delete(confirmation.callbackId);
+    }
+    if (this.scheduledHere.delete(confirmation.callbackId)) {
+      // Elsewhere its jobs end when they next come due and find it settled.
+      await this.scheduler.cancel(confirmation.callbackId).catch(() => undefined);
     }
     const state = confirmation.state as SettledState;
     this.counters[COUNTER_OF[state]]++;
@@ -422,6 +468,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       finish();
     }
   }
+}
+
+/** The job kind (and name) of a confirmation's reminders. */
+const REMINDER = 'reminder';
+
+function clearExpiryTimer(timer: NodeJS.Timeout | LongTimer): void {
+  if ('cancel' in timer) timer.cancel();
+  else clearTimeout(timer);
 }
 
 function shuttingDown(): GatewayError {

@@ -13,6 +13,8 @@ export interface NewConfirmation {
   acceptedAt?: number;
   /** The HTTP request that asked (its X-Request-Id), for the log line. */
   requestId?: string;
+  /** The prompt again every `everySeconds`, at most `max` times, while pending. */
+  reminders?: { everySeconds: number; max: number };
 }
 
 export interface Confirmation {

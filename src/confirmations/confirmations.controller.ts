@@ -9,22 +9,31 @@ import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
+import { Settings } from '../config/settings.js';
 
 @ApiTags('task services')
 @ApiSharedState()
 @Controller('confirmations')
 export class ConfirmationsController {
-  constructor(private readonly confirmations: ConfirmationService) {}
+  private readonly maxWaitMs: number;
+
+  constructor(
+    private readonly confirmations: ConfirmationService,
+    settings: Settings,
+  ) {
+    this.maxWaitMs = settings.holding.maxWaitMs;
+  }
 
   @Get(':callback_id')
-  @ApiOkResponse({ schema: ConfirmationViewSchema, description: 'The confirmation, after waiting up to wait_seconds for a pending one to settle' })
+  @ApiOkResponse({ schema: ConfirmationViewSchema, description: 'The confirmation, after waiting up to wait_seconds (at most NOTIFY_MAX_WAIT_SECONDS) for a pending one to settle' })
   @ApiErrors(ErrorCode.CallbackNotFound)
   async get(
     @IdParam('callback_id') callbackId: string,
     @Query() query: ConfirmationQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const waitMs = (query.wait_seconds ?? 0) * 1000;
+    // One HTTP call is held at most NOTIFY_MAX_WAIT_SECONDS; a pending answer says to ask again.
+    const waitMs = Math.min((query.wait_seconds ?? 0) * 1000, this.maxWaitMs);
     const confirmation = await this.confirmations.waitForSettlement(callbackId, waitMs, stopWhenCallerLeaves(reply));
     if (!confirmation) throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
     return toView(confirmation);

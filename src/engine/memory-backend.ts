@@ -13,6 +13,8 @@ import { MemoryPresence } from '../presence/memory-presence.js';
 import { SingleInstanceRegistry } from '../redis/instance-registry.service.js';
 import { GrantStore, MemoryGrantStore } from '../tasks/grant.store.js';
 import { HeartbeatStore, MemoryHeartbeatStore } from '../tasks/heartbeat.store.js';
+import { MemoryScheduleStore } from '../schedule/memory-schedule.store.js';
+import type { ScheduleStore } from '../schedule/schedule.store.js';
 import { StateBackend } from './state-backend.js';
 
 /** Everything in this process: one instance, lost on restart. The default. */
@@ -51,6 +53,10 @@ export class MemoryBackend extends StateBackend {
 
   grantStore(): GrantStore {
     return new MemoryGrantStore();
+  }
+
+  scheduleStore(): ScheduleStore {
+    return new MemoryScheduleStore();
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

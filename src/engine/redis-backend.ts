@@ -16,6 +16,8 @@ import { RedisService } from '../redis/redis.service.js';
 import { GrantStore, RedisGrantStore } from '../tasks/grant.store.js';
 import type { HeartbeatStore } from '../tasks/heartbeat.store.js';
 import { RedisHeartbeatStore } from '../tasks/redis-heartbeat.store.js';
+import { RedisScheduleStore } from '../schedule/redis-schedule.store.js';
+import type { ScheduleStore } from '../schedule/schedule.store.js';
 import { DeploymentStatus, SharedStateProbe, StateBackend } from './state-backend.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
 
@@ -72,6 +74,10 @@ export class RedisBackend extends StateBackend implements OnModuleInit, OnApplic
 
   grantStore(): GrantStore {
     return new RedisGrantStore(this.redis);
+  }
+
+  scheduleStore(): ScheduleStore {
+    return new RedisScheduleStore(this.redis);
   }
 
   delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService {

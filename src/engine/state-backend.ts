@@ -10,6 +10,7 @@ import type { Presence } from '../presence/presence.js';
 import type { InstanceRegistry } from '../redis/instance-registry.service.js';
 import type { GrantStore } from '../tasks/grant.store.js';
 import type { HeartbeatStore } from '../tasks/heartbeat.store.js';
+import type { ScheduleStore } from '../schedule/schedule.store.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
 
 /** The shared state's connection, as readiness checks it. */
@@ -61,6 +62,7 @@ export abstract class StateBackend {
   abstract ackStore(): AckStore;
   abstract heartbeatStore(): HeartbeatStore;
   abstract grantStore(): GrantStore;
+  abstract scheduleStore(): ScheduleStore;
   abstract delivery(connections: ConnectionService, metrics: MetricsService): DeliveryService;
 
   /** The deployment's figures for /status; undefined when this instance is the deployment. */

@@ -17,6 +17,8 @@ import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
+import { Settings } from '../config/settings.js';
+import type { Confirmation } from '../confirmations/confirmation.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -27,13 +29,22 @@ export class NotifyController {
     private readonly confirmations: ConfirmationService,
     private readonly delivery: DeliveryService,
     private readonly acks: AckService,
-  ) {}
+    settings: Settings,
+  ) {
+    this.maxWaitMs = settings.holding.maxWaitMs;
+  }
+
+  private readonly maxWaitMs: number;
 
   /** notify_user: pushes a step result to the user and (by default) waits for the decision. */
   @Post('notify')
   @HttpCode(HttpStatus.OK)
-  @ApiOkResponse({ schema: DecisionSchema, description: 'The decision (the call waits for it unless wait=false)' })
-  @ApiAcceptedResponse({ schema: PendingConfirmationSchema, description: 'wait=false: delivered, not decided yet' })
+  @ApiOkResponse({ schema: DecisionSchema, description: 'The decision (the call waits for it, at most NOTIFY_MAX_WAIT_SECONDS, unless wait=false)' })
+  @ApiAcceptedResponse({
+    schema: PendingConfirmationSchema,
+    description: 'Delivered, not decided yet: wait=false, or still pending after NOTIFY_MAX_WAIT_SECONDS. The Location header names GET /confirmations/{callback_id}, which long-polls for the decision.',
+    headers: { Location: { description: '/confirmations/{callback_id}', schema: { type: 'string' } } },
+  })
   @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.Unavailable)
   async notify(
     @Body() body: NotifyRequestDto,
@@ -50,14 +61,14 @@ export class NotifyController {
       callbackId: body.callback_id,
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
+      reminders: body.reminders && { everySeconds: body.reminders.every_seconds, max: body.reminders.max },
     }, waits);
-    if (!waits && confirmation.state === 'pending') {
-      void reply.status(HttpStatus.ACCEPTED);
-      return { callback_id: confirmation.callbackId, state: 'pending', status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
-    }
-    // No limit of its own: the confirmation's expiry (or shutdown) ends the wait.
-    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, Infinity, stopWhenCallerLeaves(reply), confirmation);
-    if (!settled || settled.state === 'pending') return answerStillPending(reply, confirmation.callbackId);
+    if (!waits && confirmation.state === 'pending') return accepted(reply, confirmation);
+    // Held at most NOTIFY_MAX_WAIT_SECONDS: a decision may take days, one HTTP call does not.
+    const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, this.maxWaitMs, stopWhenCallerLeaves(reply), confirmation);
+    // Undefined: the server is stopping (503, retry with the same callback_id).
+    if (!settled) return answerStillPending(reply, confirmation.callbackId);
+    if (settled.state === 'pending') return accepted(reply, settled);
     return toDecision(settled);
   }
 
@@ -85,4 +96,10 @@ export class NotifyController {
     const settled = await this.acks.waitForAck(sent.message, (query.wait_ack_seconds ?? 0) * 1000, stopWhenCallerLeaves(reply));
     return { delivered: sent.delivered, ...toAckView(settled) };
   }
+}
+
+/** 202: delivered and still pending; the decision is at Location (GET long-polls). */
+function accepted(reply: FastifyReply, confirmation: Confirmation) {
+  void reply.status(HttpStatus.ACCEPTED).header('location', `/confirmations/${encodeURIComponent(confirmation.callbackId)}`);
+  return { callback_id: confirmation.callbackId, state: 'pending', status: 'pending', expires_at: epochSeconds(confirmation.expiresAt) };
 }

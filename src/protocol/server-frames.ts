@@ -90,6 +90,8 @@ export interface TaskStepResultFrame extends StreamOffsets {
   task_id: string;
   timestamp: number;
   expires_at: number;
+  /** n >= 1 on a reminder's re-notification of the same prompt. */
+  reminder?: number;
 }
 
 export interface ConfirmationAcceptedFrame {

@@ -21,6 +21,9 @@ export interface ScriptReplies {
   brokerPublish: [offset: number, reached: number];
   historyRead: [top: string, epoch: string, entries: Array<[id: string, fields: string[]]>];
   presenceJoin: string[];
+  scheduleAdd: number;
+  scheduleClaim: Array<[json: string, run: number, dueAt: string, nextDueAt: string]>;
+  scheduleCancel: number;
 }
 
 export type ScriptName = keyof ScriptReplies;
@@ -43,6 +46,9 @@ const SCRIPTS: Record<ScriptName, { file: string; keys: number }> = {
   brokerPublish: { file: 'broker-publish.lua', keys: 2 },
   historyRead: { file: 'history-read.lua', keys: 2 },
   presenceJoin: { file: 'presence-join.lua', keys: 1 },
+  scheduleAdd: { file: 'schedule-add.lua', keys: 3 },
+  scheduleClaim: { file: 'schedule-claim.lua', keys: 3 },
+  scheduleCancel: { file: 'schedule-cancel.lua', keys: 3 },
 };
 
 /** Beside this module: src/redis/lua under ts-jest, dist/redis/lua once built (the build copies them). */

@@ -1,10 +1,12 @@
 import { Type } from 'class-transformer';
 import { IsNumber, IsOptional, Max, Min } from 'class-validator';
 
-export const MAX_LONG_POLL_SECONDS = 300;
+import { MAX_LONG_POLL_SECONDS } from '../../config/environment.js';
+
+export { MAX_LONG_POLL_SECONDS };
 
 export class ConfirmationQueryDto {
-  /** Long-poll: wait up to this many seconds for a pending confirmation to settle. */
+  /** Long-poll: wait up to this many seconds (at most NOTIFY_MAX_WAIT_SECONDS) for a pending confirmation to settle. */
   @IsOptional()
   @Type(() => Number)
   @IsNumber()

@@ -9,12 +9,17 @@ import {
   IsString,
   Length,
   Matches,
+  Max,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
 import { OptionalField } from '../../protocol/validation.js';
+import { MAX_CALLBACK_TIMEOUT_SECONDS } from '../../config/environment.js';
+
+/** Most reminders one confirmation may ask for. */
+export const MAX_REMINDERS = 100;
 
 export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
@@ -50,6 +55,21 @@ export class StepResultDto {
   error_message?: string | null;
 }
 
+/** Re-send a pending prompt every `every_seconds`, at most `max` times (PROTOCOL "Reminders"). */
+export class RemindersDto {
+  /** Seconds between two reminders, the first this long after the prompt. */
+  @IsNumber()
+  @Min(1)
+  @Max(MAX_CALLBACK_TIMEOUT_SECONDS)
+  every_seconds: number;
+
+  /** Reminders at most (fewer when the confirmation expires or settles first). */
+  @IsInt()
+  @Min(1)
+  @Max(MAX_REMINDERS)
+  max: number;
+}
+
 export class NotifyRequestDto {
   @IsId()
   user_id: string;
@@ -78,4 +98,11 @@ export class NotifyRequestDto {
   @IsId()
   @Matches(CALLBACK_ID_PATTERN, { message: 'callback_id may contain only letters, digits and . _ : -' })
   callback_id?: string;
+
+  /** Reminders: the prompt again (with `reminder: n`) while nobody has answered. */
+  @OptionalField()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RemindersDto)
+  reminders?: RemindersDto;
 }

@@ -1,0 +1,117 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { MemoryScheduleStore } from '../../src/schedule/memory-schedule.store.js';
+import { RedisScheduleStore } from '../../src/schedule/redis-schedule.store.js';
+import { ClaimedRun, ScheduledJob, ScheduleStore } from '../../src/schedule/schedule.store.js';
+import { backendsFor, startedForThisFile } from './backends.js';
+
+/**
+ * The ScheduleStore contract: a due run is handed to exactly one claimer, in order, each
+ * run once, however many instances claim at once; a repeating job's later runs stay stored
+ * whoever claimed the earlier ones; cancel ends a confirmation's jobs. The same in memory,
+ * on one Redis and on a three-master Redis Cluster.
+ */
+const backends = backendsFor<ScheduleStore, void>({
+  memory: () => new MemoryScheduleStore(),
+  redis: (shared) => new RedisScheduleStore(shared),
+});
+
+function job(overrides: Partial<ScheduledJob> = {}): ScheduledJob {
+  return { callbackId: randomUUID(), name: 'reminder', kind: 'reminder', times: 1, everyMs: 1000, ...overrides };
+}
+
+const runsOf = (claimed: ClaimedRun[]) => claimed.map((c) => `${c.job.callbackId}/${c.job.name}#${c.run}`);
+
+describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
+  startedForThisFile(backend);
+
+  it('hands out nothing before it is due, then the run with its job as scheduled', async () => {
+    const [one, two] = await backend.stores();
+    const t0 = 1_000_000;
+    const reminder = job({ data: { users: ['bob'], note: 'ünïcode' } });
+    await one.schedule(reminder, t0 + 500);
+    expect(await two.claimDue(t0, 10)).toEqual([]);
+    expect(await two.claimDue(t0 + 500, 10)).toEqual([{ job: reminder, run: 1, dueAt: t0 + 500, nextDueAt: null }]);
+    expect(await one.claimDue(t0 + 10_000, 10)).toEqual([]);
+  });
+
+  it('runs a repeating job `times` times, every `everyMs`, whichever instance claims each run', async () => {
+    const stores = await backend.stores();
+    const t0 = 2_000_000;
+    const repeating = job({ times: 3, everyMs: 1000 });
+    await stores[0].schedule(repeating, t0 + 1000);
+    const claimed: ClaimedRun[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect(await stores[i].claimDue(t0 + 999 + i * 1000, 10)).toEqual([]);
+      claimed.push(...(await stores[(i + 1) % 3].claimDue(t0 + 1000 + i * 1000, 10)));
+    }
+    expect(claimed.map((c) => [c.run, c.dueAt, c.nextDueAt])).toEqual([
+      [1, t0 + 1000, t0 + 2000],
+      [2, t0 + 2000, t0 + 3000],
+      [3, t0 + 3000, null],
+    ]);
+    expect(await stores[2].claimDue(t0 + 100_000, 10)).toEqual([]);
+  });
+
+  it('hands each due run to exactly one of three instances claiming at once', async () => {
+    const stores = await backend.stores();
+    const t0 = 3_000_000;
+    const jobs = Array.from({ length: 30 }, (_, i) => job({ name: `j${i}`, times: 2, everyMs: 10 }));
+    await Promise.all(jobs.map((j, i) => stores[i % 3].schedule(j, t0 + (i % 5))));
+    const all: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const claims = await Promise.all(stores.flatMap((s) => [s.claimDue(t0 + 100, 7), s.claimDue(t0 + 100, 7)]));
+      all.push(...claims.flatMap(runsOf));
+    }
+    const expected = jobs.flatMap((j) => [1, 2].map((run) => `${j.callbackId}/${j.name}#${run}`));
+    expect([...all].sort()).toEqual([...expected].sort());
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('claims at most `limit` runs at once, earliest first', async () => {
+    const [one] = await backend.stores();
+    const t0 = 4_000_000;
+    const late = job({ name: 'late' });
+    const early = job({ name: 'early' });
+    await one.schedule(late, t0 + 20);
+    await one.schedule(early, t0 + 10);
+    expect((await one.claimDue(t0 + 30, 1)).map((c) => c.job.name)).toEqual(['early']);
+    expect((await one.claimDue(t0 + 30, 1)).map((c) => c.job.name)).toEqual(['late']);
+  });
+
+  it('cancels every job of a confirmation, and only its', async () => {
+    const [one, two, three] = await backend.stores();
+    const t0 = 5_000_000;
+    const callbackId = randomUUID();
+    const other = job({ callbackId: `${callbackId}x` });
+    await one.schedule(job({ callbackId, name: 'reminder', times: 5 }), t0);
+    await one.schedule(job({ callbackId, name: 'escalation:0', kind: 'escalation' }), t0 + 5);
+    await one.schedule(other, t0);
+    expect(await two.cancel(callbackId)).toBe(2);
+    expect(await three.cancel(callbackId)).toBe(0);
+    expect(runsOf(await three.claimDue(t0 + 1000, 10))).toEqual([`${other.callbackId}/reminder#1`]);
+  });
+
+  it('replaces a job scheduled again under the same name', async () => {
+    const [one, two] = await backend.stores();
+    const t0 = 6_000_000;
+    const first = job({ times: 5 });
+    await one.schedule(first, t0);
+    await two.schedule({ ...first, times: 1, data: { again: true } }, t0 + 50);
+    expect(await one.claimDue(t0 + 49, 10)).toEqual([]);
+    expect(await one.claimDue(t0 + 50, 10)).toEqual([{ job: { ...first, times: 1, data: { again: true } }, run: 1, dueAt: t0 + 50, nextDueAt: null }]);
+  });
+
+  it('hands out values: changing a claimed job changes nothing stored', async () => {
+    const [one] = await backend.stores();
+    const t0 = 7_000_000;
+    const repeating = job({ times: 2, data: { users: ['a'] } });
+    await one.schedule(repeating, t0);
+    (repeating.data as { users: string[] }).users.push('mutated');
+    const [first] = await one.claimDue(t0, 10);
+    expect(first.job.data).toEqual({ users: ['a'] });
+    (first.job.data as { users: string[] }).users.push('again');
+    const [second] = await one.claimDue(t0 + 1000, 10);
+    expect(second.job.data).toEqual({ users: ['a'] });
+  });
+});
