@@ -4,9 +4,12 @@ import { createRemoteJWKSet, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose
 import { createPublicKey, KeyObject } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
 import { idProblem } from '../protocol/id.js';
+import { groupsOf } from '../approvals/groups.js';
 
 export interface VerifiedToken {
   userId: string;
+  /** The groups claim (AUTH_GROUPS_CLAIM): its string entries that are valid ids, at most MAX_CONNECTION_GROUPS. */
+  groups: string[];
   /** Epoch milliseconds of `exp`, or null when the token does not expire. */
   expiresAt: number | null;
 }
@@ -20,6 +23,7 @@ export class TokenVerifier {
   private readonly algorithms: string[];
   private readonly audience?: string;
   private readonly issuer?: string;
+  private readonly groupsClaim: string;
 
   constructor(config: ConfigService<Environment, true>) {
     const secret = config.get('JWT_SECRET', { infer: true });
@@ -27,6 +31,7 @@ export class TokenVerifier {
     const jwksUrl = config.get('JWT_JWKS_URL', { infer: true });
     this.audience = config.get('JWT_AUDIENCE', { infer: true }) || undefined;
     this.issuer = config.get('JWT_ISSUER', { infer: true }) || undefined;
+    this.groupsClaim = config.get('AUTH_GROUPS_CLAIM', { infer: true }) ?? 'groups';
     if (secret) {
       this.key = new TextEncoder().encode(secret);
       this.algorithms = ['HS256'];
@@ -54,6 +59,7 @@ export class TokenVerifier {
     // The sub becomes the connection's user id, so it keeps the rule every user id keeps.
     const problem = idProblem(payload.sub);
     if (problem) throw new InvalidToken(`Token sub ${problem}`);
-    return { userId: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+    const claim = payload[this.groupsClaim];
+    return { userId: payload.sub, groups: groupsOf(Array.isArray(claim) ? claim : []), expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
   }
 }

@@ -211,6 +211,11 @@ export class Environment {
   @IsString()
   JWT_ISSUER?: string;
 
+  /** The token claim (an array of strings) holding the user's groups, for approvers named by group. */
+  @IsString()
+  @MinLength(1)
+  AUTH_GROUPS_CLAIM = 'groups';
+
   /** Comma-separated keys task services present as `Authorization: Bearer <key>`. */
   @IsString()
   API_KEYS = '';

@@ -1,4 +1,4 @@
-import type { ConfirmationState, StepResult, TaskStepResultFrame } from '../protocol/server-frames.js';
+import type { ApprovalOption, ApprovalPolicy, ConfirmationState, FormSchema, StepResult, TaskStepResultFrame, VoteView } from '../protocol/server-frames.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 
 export interface NewConfirmation {
@@ -15,6 +15,33 @@ export interface NewConfirmation {
   requestId?: string;
   /** The prompt again every `everySeconds`, at most `max` times, while pending. */
   reminders?: { everySeconds: number; max: number };
+  /** Options, a form, several approvers: absent for a plain yes/no prompt of its user. */
+  approval?: Approval;
+}
+
+/**
+ * What a prompt asks beyond yes/no (issue 21): choices, a form, who may answer and how
+ * several answers decide. A plain confirmation has none, and takes the original path.
+ */
+export interface Approval {
+  options?: ApprovalOption[];
+  form?: FormSchema;
+  /** Exactly who may answer; absent: only the confirmation's user. */
+  approvers?: { users: string[]; groups: string[] };
+  policy: ApprovalPolicy;
+  /** With policy `quorum`: approvals that confirm. */
+  quorum?: number;
+  /** The user who asked, who may not vote (forbid_self). */
+  forbiddenVoter?: string;
+}
+
+/** One approver's vote, as stored. */
+export interface Vote {
+  userId: string;
+  proceed: boolean;
+  option: string | null;
+  /** Epoch ms. */
+  at: number;
 }
 
 export interface Confirmation {
@@ -35,6 +62,14 @@ export interface Confirmation {
   proceed: boolean | null;
   feedback: string | null;
   settledAt: number | null;
+  /** Present only on a confirmation with approvals (see Approval). */
+  approval?: Approval;
+  /** The votes so far (approvals only). */
+  votes?: Vote[];
+  /** The chosen option, the form's data and who settled it (approvals only; set when it settles). */
+  option?: string | null;
+  data?: Record<string, unknown> | null;
+  decidedBy?: string | null;
 }
 
 /** The decision as a waiting task service receives it. */
@@ -45,6 +80,33 @@ export interface Decision {
   feedback: string | null;
   timed_out: boolean;
   cancelled: boolean;
+  /**
+   * On a confirmation with approvals (options, form, approvers, policy) only, so a plain
+   * decision stays exactly as it was: the option chosen, else null.
+   */
+  option?: string | null;
+  /** The form's data of the settling answer (a prompt with a form that proceeded), else null. */
+  data?: Record<string, unknown> | null;
+  /** The user whose answer or vote settled it; null for a timeout or a cancellation. */
+  decided_by?: string | null;
+  /** The votes (several approvers); [] when none. */
+  votes?: VoteView[];
+}
+
+/** The approval fields of a decision or view: only for a confirmation with approvals. */
+function approvalOutcome(c: Confirmation): Pick<Decision, 'option' | 'data' | 'decided_by' | 'votes'> | undefined {
+  if (!c.approval) return undefined;
+  return { option: c.option ?? null, data: c.data ?? null, decided_by: decidedByOf(c), votes: voteViews(c.votes) };
+}
+
+/** Who settled it: recorded for approvals; for a plain answer, its one user. */
+export function decidedByOf(c: Confirmation): string | null {
+  if (c.decidedBy !== undefined) return c.decidedBy;
+  return c.state === 'confirmed' || c.state === 'rejected' ? c.userId : null;
+}
+
+export function voteViews(votes: readonly Vote[] | undefined): VoteView[] {
+  return (votes ?? []).map((v) => ({ user_id: v.userId, proceed: v.proceed, option: v.option, at: epochSeconds(v.at) }));
 }
 
 export function toDecision(c: Confirmation): Decision {
@@ -55,6 +117,7 @@ export function toDecision(c: Confirmation): Decision {
     feedback: c.feedback,
     timed_out: c.state === 'timed_out',
     cancelled: c.state === 'cancelled',
+    ...approvalOutcome(c),
   };
 }
 
@@ -75,6 +138,7 @@ export function toView(c: Confirmation) {
     created_at: epochSeconds(c.createdAt),
     expires_at: epochSeconds(c.expiresAt),
     settled_at: c.settledAt === null ? null : epochSeconds(c.settledAt),
+    ...approvalOutcome(c),
   };
 }
 
@@ -100,5 +164,17 @@ export function buildStepResultFrame(
     task_id: input.taskId,
     timestamp: epochSeconds(now),
     expires_at: epochSeconds(expiresAt),
+    ...(input.approval && approvalFields(input.approval)),
   };
+}
+
+/** The prompt's approval fields, only those set. */
+function approvalFields(a: Approval): Partial<TaskStepResultFrame> {
+  const fields: Partial<TaskStepResultFrame> = {};
+  if (a.options) fields.options = a.options;
+  if (a.form) fields.form = a.form;
+  if (a.approvers) fields.approvers = a.approvers;
+  if (a.approvers || a.policy !== 'any') fields.policy = a.policy;
+  if (a.quorum !== undefined) fields.quorum = a.quorum;
+  return fields;
 }

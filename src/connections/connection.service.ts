@@ -33,6 +33,8 @@ export interface ConnectionStats {
 /** Who the socket belongs to, settled at upgrade time. */
 export interface ConnectionIdentity {
   userId: string | null;
+  /** The user's groups (token claim AUTH_GROUPS_CLAIM, or ?groups= with AUTH_MODE=none); approvers may be named by group. */
+  groups?: readonly string[];
   /** Epoch ms when the connection's token expires, if it does. */
   expiresAt: number | null;
 }

@@ -21,6 +21,18 @@ const object = (properties: Record<string, SchemaObject>, description?: string):
 
 export const CONFIRMATION_STATES = ['pending', 'confirmed', 'rejected', 'timed_out', 'cancelled'];
 
+/** The approval fields of a decision and a view (issue 21): only on a confirmation with approvals. */
+const approvalOutcome: Record<string, SchemaObject> = {
+  option: nullable({ type: 'string', description: 'The option chosen (a prompt with options)' }),
+  data: nullable({ type: 'object', additionalProperties: true, description: 'The form data of the settling answer (a prompt with a form)' }),
+  decided_by: nullable({ ...id, description: 'The user whose answer or vote settled it; null for a timeout or a cancellation' }),
+  votes: {
+    type: 'array',
+    description: 'The votes (several approvers); [] when none',
+    items: object({ user_id: id, proceed: { type: 'boolean' }, option: nullable({ type: 'string' }), at: epoch }),
+  },
+};
+
 export const DecisionSchema = object(
   {
     callback_id: id,
@@ -59,6 +71,9 @@ export const ConfirmationViewSchema = object({
   expires_at: epoch,
   settled_at: nullable(epoch),
 });
+
+/** Optional fields: present on a confirmation with approvals (issue 21), absent on a plain one. */
+for (const schema of [DecisionSchema, ConfirmationViewSchema]) Object.assign(schema.properties as object, approvalOutcome);
 
 export const HeartbeatViewSchema = object({
   heartbeat_id: { type: 'string' },

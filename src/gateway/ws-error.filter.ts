@@ -23,7 +23,7 @@ export class WsErrorFilter implements ExceptionFilter {
     const connection = this.connections.connectionOf(client);
     const frame =
       exception instanceof GatewayError
-        ? errorFrame(exception.code, exception.message, action)
+        ? errorFrame(exception.code, exception.message, action, exception.field)
         : this.internalError(exception, action, connection);
     if (connection) this.connections.sendFrame(connection, frame);
   }

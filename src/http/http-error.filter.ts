@@ -6,11 +6,15 @@ export interface HttpErrorBody {
   statusCode: number;
   code: string;
   message: string;
+  /** The field that is wrong, when the error names one (invalid_answer). */
+  field?: string;
 }
 
 /** The body of a REST failure the service itself refuses. */
 export function gatewayErrorBody(error: GatewayError): HttpErrorBody {
-  return { statusCode: httpStatusOf(error.code), code: error.code, message: error.message };
+  const body: HttpErrorBody = { statusCode: httpStatusOf(error.code), code: error.code, message: error.message };
+  if (error.field !== undefined) body.field = error.field;
+  return body;
 }
 
 /** Refuses a request from a Fastify hook, before Nest (and this filter) see it. */

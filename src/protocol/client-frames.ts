@@ -1,4 +1,4 @@
-import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
 import { IsId, MAX_ID_LENGTH } from './id.js';
 
 export { MAX_ID_LENGTH };
@@ -16,6 +16,9 @@ export enum ClientAction {
 
 export const MAX_FEEDBACK_LENGTH = 4096;
 export const MAX_EPOCH_LENGTH = 64;
+/** An option id of a prompt with options (POST /notify `options[].id`). */
+export const MAX_OPTION_ID_LENGTH = 64;
+export const OPTION_ID_PATTERN_SOURCE = '^[A-Za-z0-9._:-]+$';
 
 export class ConfirmFrame {
   @IsId()
@@ -30,6 +33,18 @@ export class ConfirmFrame {
   @IsString()
   @MaxLength(MAX_FEEDBACK_LENGTH)
   feedback?: string;
+
+  /** One of the prompt's option ids; its `proceed` is the answer's (a contradicting `proceed` is refused). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_OPTION_ID_LENGTH)
+  @Matches(/^[A-Za-z0-9._:-]+$/)
+  option?: string;
+
+  /** The filled form, when the prompt has one and the answer proceeds (checked against the form). */
+  @IsOptional()
+  @IsObject()
+  data?: Record<string, unknown>;
 }
 
 export class CancelFrame {

@@ -1,5 +1,6 @@
 import { getMetadataStorage, IS_OPTIONAL } from 'class-validator';
 import { HAS_NO_CONTROL_CHARACTERS, ID_CHARACTERS_PATTERN } from './id.js';
+import { MATCHES_JSON_SCHEMA } from './json-schema-rule.js';
 
 /**
  * JSON Schema derived from the class-validator decorators of a DTO: the one description
@@ -64,6 +65,8 @@ const RULES: Record<string, Convert> = {
     pattern instanceof RegExp && pattern.flags === '' && modifiers === undefined ? { type: 'string', pattern: pattern.source } : null,
   isObject: () => ({ type: 'object' }),
   [HAS_NO_CONTROL_CHARACTERS]: () => ({ type: 'string', pattern: ID_CHARACTERS_PATTERN }),
+  // The rule is the schema (json-schema-rule.ts): class-validator runs it compiled by ajv.
+  [MATCHES_JSON_SCHEMA]: ([schema]) => (typeof schema === 'object' && schema !== null ? { ...(schema as JsonSchema) } : null),
 };
 
 const derived = new Map<Function, PropertyPlan[] | null>();

@@ -21,6 +21,13 @@ export enum ErrorCode {
   MessageNotFound = 'message_not_found',
   MessageExpired = 'message_expired',
   ResumeInProgress = 'resume_in_progress',
+  /** A request field is wrong in a way the DTO cannot say (e.g. a `form` outside the supported subset). */
+  ValidationFailed = 'validation_failed',
+  /** An answer's `option` or `data` does not fit the prompt; the error's `field` names what. */
+  InvalidAnswer = 'invalid_answer',
+  NotAnApprover = 'not_an_approver',
+  SelfApprovalForbidden = 'self_approval_forbidden',
+  AlreadyVoted = 'already_voted',
 }
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -45,6 +52,11 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.MessageNotFound]: 404,
   [ErrorCode.MessageExpired]: 410,
   [ErrorCode.ResumeInProgress]: 409,
+  [ErrorCode.ValidationFailed]: 400,
+  [ErrorCode.InvalidAnswer]: 400,
+  [ErrorCode.NotAnApprover]: 403,
+  [ErrorCode.SelfApprovalForbidden]: 403,
+  [ErrorCode.AlreadyVoted]: 409,
 };
 
 export function httpStatusOf(code: ErrorCode): number {
@@ -77,6 +89,8 @@ export class GatewayError extends Error {
     message: string,
     /** For 429s: when the caller may try again. */
     readonly retryAfterSeconds?: number,
+    /** With `invalid_answer`: the field that is wrong (the error frame's `field`). */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'GatewayError';

@@ -75,6 +75,47 @@ export interface ResumedFrame {
   timestamp: number;
 }
 
+/** One choice of a prompt with `options` (POST /notify): its `proceed` is the answer's. */
+export interface ApprovalOption {
+  id: string;
+  label: string;
+  description?: string;
+  proceed: boolean;
+}
+
+/**
+ * How several approvers decide: `any` (the first answer settles), `all` (every listed user
+ * approves; one rejection rejects) or `quorum` (`quorum` approvals confirm).
+ */
+export type ApprovalPolicy = 'any' | 'all' | 'quorum';
+
+/** Who may answer a prompt besides (or instead of) its user: listed users and members of listed groups. */
+export interface Approvers {
+  users?: string[];
+  groups?: string[];
+}
+
+/**
+ * A flat form (MCP elicitation's requestedSchema): an object schema of primitive fields
+ * (string, number, integer, boolean, single- and multi-select enums). Its `default`s are the
+ * proposed values. See docs/PROTOCOL.md, "Approvals".
+ */
+export interface FormSchema {
+  type: 'object';
+  title?: string;
+  description?: string;
+  properties: Record<string, Record<string, unknown>>;
+  required?: string[];
+}
+
+/** One approver's vote so far. */
+export interface VoteView {
+  user_id: string;
+  proceed: boolean;
+  option: string | null;
+  at: number;
+}
+
 export interface TaskStepResultFrame extends StreamOffsets {
   type: 'task_step_result';
   callback_id: string;
@@ -90,6 +131,16 @@ export interface TaskStepResultFrame extends StreamOffsets {
   task_id: string;
   timestamp: number;
   expires_at: number;
+  /** The choices to offer, when the task service gave some (answer with `option`). */
+  options?: ApprovalOption[];
+  /** The form to fill, when the task service gave one (answer with `data`); its defaults are proposed values. */
+  form?: FormSchema;
+  /** Who may answer, when not only `user_id`. */
+  approvers?: Approvers;
+  policy?: ApprovalPolicy;
+  quorum?: number;
+  /** The votes so far (several approvers). */
+  votes?: VoteView[];
   /** n >= 1 on a reminder's re-notification of the same prompt. */
   reminder?: number;
 }
@@ -108,6 +159,23 @@ export interface ConfirmationResolvedFrame extends StreamOffsets {
   task_id: string;
   state: ConfirmationState;
   proceed: boolean;
+  timestamp: number;
+  /** The option chosen, when the prompt had options (null when it settled without one). */
+  option?: string | null;
+  /** The user whose answer or vote settled it (null for a timeout or a cancellation). */
+  decided_by?: string | null;
+}
+
+/** A vote that did not settle the confirmation, to every approver's connections. */
+export interface ConfirmationVoteFrame {
+  type: 'confirmation_vote';
+  callback_id: string;
+  task_id: string;
+  votes: VoteView[];
+  policy: ApprovalPolicy;
+  quorum?: number;
+  /** Approvals still needed to confirm. */
+  needed: number;
   timestamp: number;
 }
 
@@ -166,6 +234,8 @@ export interface ErrorFrame {
   code: ErrorCode;
   message: string;
   action?: string;
+  /** With `invalid_answer`: the form field (or `option`, `data`, `proceed`) that is wrong. */
+  field?: string;
   timestamp: number;
 }
 
@@ -175,6 +245,7 @@ export interface ServerFrames {
   task_step_result: TaskStepResultFrame;
   confirmation_accepted: ConfirmationAcceptedFrame;
   confirmation_resolved: ConfirmationResolvedFrame;
+  confirmation_vote: ConfirmationVoteFrame;
   task_cancelled: TaskCancelledFrame;
   pong: PongFrame;
   subscription_confirmed: SubscriptionConfirmedFrame;
@@ -232,8 +303,9 @@ export interface ConventionalFrames {
   personal_notification: PersonalNotificationFrame;
 }
 
-export function errorFrame(code: ErrorCode, message: string, action?: string): ErrorFrame {
+export function errorFrame(code: ErrorCode, message: string, action?: string, field?: string): ErrorFrame {
   const frame: ErrorFrame = { type: 'error', code, message, timestamp: epochSeconds() };
   if (action !== undefined) frame.action = action;
+  if (field !== undefined) frame.field = field;
   return frame;
 }

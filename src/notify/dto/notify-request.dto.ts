@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   IsBoolean,
   IsDefined,
+  IsIn,
   IsInt,
   IsNumber,
   IsObject,
@@ -14,7 +15,10 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { APPROVERS_SCHEMA, MAX_QUORUM, OPTIONS_SCHEMA } from '../../approvals/approval-limits.js';
 import { IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
+import { MatchesJsonSchema } from '../../protocol/json-schema-rule.js';
+import type { ApprovalOption, ApprovalPolicy, Approvers, FormSchema } from '../../protocol/server-frames.js';
 import { OptionalField } from '../../protocol/validation.js';
 import { MAX_CALLBACK_TIMEOUT_SECONDS } from '../../config/environment.js';
 
@@ -105,4 +109,44 @@ export class NotifyRequestDto {
   @ValidateNested()
   @Type(() => RemindersDto)
   reminders?: RemindersDto;
+
+  /** Choices to offer instead of yes/no; each option's `proceed` is the decision's. */
+  @IsOptional()
+  @MatchesJsonSchema(OPTIONS_SCHEMA)
+  options?: ApprovalOption[];
+
+  /**
+   * A flat form (MCP elicitation's requestedSchema) the answer fills in; its defaults are the
+   * proposed values. Outside the supported subset: 400 validation_failed naming the keyword.
+   */
+  @IsOptional()
+  @IsObject()
+  form?: FormSchema;
+
+  /** Who may answer (exactly this set); absent: only user_id. */
+  @IsOptional()
+  @MatchesJsonSchema(APPROVERS_SCHEMA)
+  approvers?: Approvers;
+
+  /** any (default): the first answer settles; all: every listed user approves; quorum: `quorum` approvals. */
+  @IsOptional()
+  @IsIn(['any', 'all', 'quorum'])
+  policy?: ApprovalPolicy;
+
+  /** With policy quorum (and only then): approvals needed. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_QUORUM)
+  quorum?: number;
+
+  /** The user named by requested_by may not answer. */
+  @IsOptional()
+  @IsBoolean()
+  forbid_self?: boolean;
+
+  /** Who asked (for forbid_self). */
+  @IsOptional()
+  @IsId()
+  requested_by?: string;
 }
