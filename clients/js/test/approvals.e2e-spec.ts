@@ -58,7 +58,10 @@ describe('SDK approvals against the real service', () => {
     const plain = t.http('POST', '/notify', notifyBody('ada', 'task-a', { callback_id: 'sdk-plain' }));
     const third = (await events.waitFor('prompt', (p) => p.callback_id === 'sdk-plain')) as Prompt;
     await third.answer(true, 'as before');
-    expect((await plain).body).toMatchObject({ proceed: true, feedback: 'as before', option: null, data: null });
+    const plainDecision = (await plain).body;
+    expect(plainDecision).toMatchObject({ proceed: true, feedback: 'as before' });
+    // A plain confirmation's decision is what it was before approvals: no new fields.
+    for (const field of ['option', 'data', 'decided_by', 'votes']) expect(plainDecision).not.toHaveProperty(field);
   });
 
   it('surfaces a refused form answer as an InvalidAnswerError naming the field, and the prompt stays pending', async () => {
