@@ -110,6 +110,23 @@ describe('SDK approvals against the real service', () => {
     expect(await dan.events.waitFor('promptResolved')).toMatchObject({ state: 'confirmed', decided_by: 'dan' });
   });
 
+  it('reports a reminder as a reminder event on the prompt it reminds of, not as a new prompt', async () => {
+    const { client: ida, events } = client(t.wsUrl, 'ida');
+    await events.connected();
+    const decision = t.http('POST', '/notify', notifyBody('ida', 'task-r', { callback_id: 'sdk-reminder', reminders: { every_seconds: 1, max: 2 }, timeout_seconds: 30 }));
+    const prompt = (await events.waitFor('prompt')) as Prompt;
+    expect(prompt.reminder).toBeUndefined();
+    const first = await events.waitFor('reminder', () => true, 5000);
+    expect(first).toMatchObject({ reminder: 1 });
+    expect(first.prompt).toBe(prompt);
+    expect(prompt.reminder).toBe(1);
+    await events.waitFor('reminder', (r) => r.reminder === 2, 5000);
+    expect(events.all('prompt')).toHaveLength(1);
+    expect(ida.pendingPrompts()).toHaveLength(1);
+    await prompt.answer(false);
+    expect((await decision).body).toMatchObject({ state: 'rejected' });
+  });
+
   it('refuses the requester under forbid_self with a typed error', async () => {
     const gus = client(t.wsUrl, 'gus');
     await gus.events.connected();
