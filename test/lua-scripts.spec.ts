@@ -38,7 +38,7 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
       'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
       'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin', 'scheduleAdd', 'scheduleClaim',
-      'scheduleCancel',
+      'scheduleCancel', 'confirmationVote', 'confirmationAddApprovers',
     ];
     expect(files).toHaveLength(names.length);
     for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);

@@ -1,4 +1,4 @@
-import { connectionStreamKey } from '../history/history.store.js';
+import { connectionStreamKey, isKept } from '../history/history.store.js';
 import type { MemoryHistoryStore } from '../history/memory-history.store.js';
 import { Arrival, Broker, Publication, StreamFrame } from './broker.js';
 
@@ -21,7 +21,7 @@ export class MemoryBroker extends Broker {
 
   publishNow({ stream, json, skipUsers, exceptConnectionId, acceptedAt }: Publication): number {
     let frame: StreamFrame | string = json;
-    if (this.history) {
+    if (this.history && isKept(stream)) {
       const kept = this.history.append(stream, json, skipUsers);
       frame = new StreamFrame(kept.json, connectionStreamKey(stream), kept.offset);
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Confirmation } from '../confirmations/confirmation.js';
 import type { ConnectionFilter } from '../connections/connection-view.js';
-import { connectionStreamKey, HistoryLimits, offsetPrefix, StreamRef } from '../history/history.store.js';
+import { connectionStreamKey, HistoryLimits, isKept, offsetPrefix, StreamRef } from '../history/history.store.js';
 import { historyKeys } from '../history/redis-history.store.js';
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisService } from '../redis/redis.service.js';
@@ -61,7 +61,7 @@ export class RedisBroker extends Broker {
   private readonly ownChannel: string;
   private everReady = false;
   /** Messages this instance received per kind of channel: shows that targeted frames skip other instances. */
-  readonly received = { user: 0, task: 0, everyone: 0, instance: 0 };
+  readonly received = { user: 0, task: 0, group: 0, everyone: 0, instance: 0 };
 
   /** `history` null: no history kept, frames are only published. */
   constructor(
@@ -88,7 +88,7 @@ export class RedisBroker extends Broker {
   async publish({ stream, json, skipUsers, exceptConnectionId, acceptedAt }: Publication): Promise<number> {
     const channel = this.channelOf(stream);
     const envelope: Envelope = { x: exceptConnectionId, s: skipUsers && skipUsers.length > 0 ? skipUsers : undefined, t: acceptedAt };
-    if (!this.history) return this.send(channel, envelope, json);
+    if (!this.history || !isKept(stream)) return this.send(channel, envelope, json);
     const [key, meta] = historyKeys(this.redis, stream);
     const { size, ttlMs, metaTtlMs, maxBytesPerStream } = this.history;
     const header = JSON.stringify(envelope);

@@ -5,21 +5,37 @@ import { LongTimer, MAX_TIMER_MS, timerAt } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
 import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import type { ConfirmationResolvedFrame } from '../protocol/server-frames.js';
+import type { ConfirmationResolvedFrame, ConfirmationVoteFrame } from '../protocol/server-frames.js';
+import type { Audience } from '../delivery/delivery.service.js';
+import { checkFormData } from '../approvals/form-schema.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { StateBackend } from '../engine/state-backend.js';
 import { infoLogged } from '../logging/info-logged.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import type { ReplicationFence } from '../redis/replication-fence.js';
-import { buildStepResultFrame, Confirmation, NewConfirmation } from './confirmation.js';
-import { promptFrame } from './prompt-json.js';
+import { buildStepResultFrame, Confirmation, decidedByOf, NewConfirmation, Vote, voteViews } from './confirmation.js';
+import { currentPromptJson, promptFrame } from './prompt-json.js';
 import { ConfirmationEvents } from './confirmation-events.js';
 import { SchedulerService } from '../schedule/scheduler.service.js';
 import type { ClaimedRun } from '../schedule/schedule.store.js';
-import { ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation } from './confirmation.store.js';
+import { Ballot, ConfirmationStore, CreateLimits, SettledState, Settlement, TaskCancellation, Voter } from './confirmation.store.js';
 
 export type { TaskCancellation } from './confirmation.store.js';
+
+/** What an answer says beyond proceed and feedback (approvals, issue 21). */
+export interface AnswerDetails {
+  /** One of the prompt's option ids. */
+  option?: string;
+  /** The filled form. */
+  data?: Record<string, unknown>;
+  /** The answering connection's groups (approvers named by group). */
+  groups?: readonly string[];
+  /** True when the answer stated `proceed` itself (an option's proceed must then agree). */
+  proceedGiven?: boolean;
+}
+
+const NO_GROUPS: readonly string[] = [];
 
 export interface ConfirmationStats {
   pending: number;
@@ -145,6 +161,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       proceed: null,
       feedback: null,
       settledAt: null,
+      ...(input.approval && { approval: input.approval, votes: [], option: null, data: null, decidedBy: null }),
     };
     const outcome = await this.store.create(draft, this.limits, willWait ? this.instanceId : null);
     if (outcome.kind === 'created' || outcome.kind === 'existing') await this.fence?.pass();
@@ -162,7 +179,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     }
     const confirmation = outcome.confirmation;
     this.counters.created++;
-    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId });
+    if (this.events.heard) await this.events.emit({ type: 'created', confirmation, at: now, requestId: input.requestId, requestedBy: input.requestedBy });
     if (confirmation.state === 'cancelled') {
       this.counters.cancelled++;
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
@@ -211,7 +228,9 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async deliverPrompt(confirmation: Confirmation, acceptedAt: NewConfirmation['acceptedAt']): Promise<void> {
-    const connections = await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
+    const connections = confirmation.approval
+      ? await this.delivery.deliver({ ...audienceOf(confirmation), acceptedAt }, currentPromptJson(confirmation) as string)
+      : await this.delivery.deliver({ userIds: [confirmation.userId], acceptedAt }, promptFrame(confirmation) as object);
     if (this.events.heard) await this.events.emit({ type: 'delivered', confirmation, at: Date.now(), instanceId: this.instanceId, connections });
   }
 
@@ -227,6 +246,28 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return this.store.pendingForTask(taskId);
   }
 
+  /** Pending confirmations the user may answer as a listed approver or a member of a listed group. */
+  pendingForApprover(userId: string, groups: readonly string[]): Promise<Confirmation[]> {
+    return this.store.pendingForApprover(userId, groups);
+  }
+
+  /**
+   * Adds approvers to a pending confirmation (escalation) and sends them its prompt. Answers
+   * the confirmation and the users and groups that were new.
+   */
+  async addApprovers(callbackId: string, approvers: { users?: readonly string[]; groups?: readonly string[] }): Promise<{ confirmation: Confirmation; users: string[]; groups: string[] }> {
+    const outcome = await this.store.addApprovers(callbackId, approvers.users ?? [], approvers.groups ?? []);
+    if (outcome.kind === 'not_found') throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
+    if (outcome.kind === 'already') throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${outcome.confirmation.state}`);
+    const { confirmation, users, groups } = outcome;
+    if (users.length > 0 || groups.length > 0) {
+      const prompt = currentPromptJson(confirmation);
+      // Listed users who are also the task's user or group members may see it twice; clients keep prompts by callback_id.
+      if (prompt !== null) await this.delivery.deliver({ userIds: users, groupIds: groups }, prompt);
+    }
+    return outcome;
+  }
+
   involves(userId: string, taskId: string): Promise<boolean> {
     return this.store.involves(userId, taskId);
   }
@@ -239,28 +280,95 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     return this.store.latestCancellationOf(taskId);
   }
 
-  /** The user's answer. First answer wins; only the confirmation's own user may give it. */
+  /**
+   * The user's answer. A plain confirmation: the first answer wins and only its own user may
+   * give it (one store step, as it always was). One with approvals: a vote, checked against
+   * the prompt's options and form, counted under its policy. Answers the confirmation as it
+   * stands after the answer (pending when the vote did not decide it).
+   */
   async answer(
     callbackId: string,
     userId: string,
     proceed: boolean,
     feedback: string | null,
     answeredOnConnectionId?: string,
+    details: AnswerDetails = {},
   ): Promise<Confirmation> {
+    const voter: Voter = { userId, groups: details.groups ?? NO_GROUPS };
+    if (details.option !== undefined || details.data !== undefined) {
+      const confirmation = await this.store.get(callbackId);
+      if (!confirmation) throw notFound(callbackId);
+      return this.vote(confirmation, voter, proceed, feedback, details, answeredOnConnectionId);
+    }
     const settlement: Settlement = { state: proceed ? 'confirmed' : 'rejected', proceed, feedback, settledAt: Date.now() };
     const outcome = await this.store.settle(userId, callbackId, settlement);
+    if (outcome.kind === 'needs_vote') return this.vote(outcome.confirmation, voter, proceed, feedback, details, answeredOnConnectionId);
     if (outcome.kind === 'not_found') {
       const elsewhere = await this.store.get(callbackId);
+      if (elsewhere?.approval) return this.vote(elsewhere, voter, proceed, feedback, details, answeredOnConnectionId);
       if (elsewhere) throw new GatewayError(ErrorCode.Forbidden, `Confirmation ${callbackId} belongs to another user`);
-      throw new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
+      throw notFound(callbackId);
     }
-    if (outcome.kind === 'already') {
-      // "Already confirmed" tells the decision too: not before replicas hold it.
-      await this.fence?.pass();
-      throw new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${callbackId} is already ${outcome.confirmation.state}`);
-    }
+    if (outcome.kind === 'already') throw await this.alreadyResolved(outcome.confirmation);
     await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId, userId);
     return outcome.confirmation;
+  }
+
+  private async alreadyResolved(confirmation: Confirmation): Promise<GatewayError> {
+    // "Already confirmed" tells the decision too: not before replicas hold it.
+    await this.fence?.pass();
+    return new GatewayError(ErrorCode.AlreadyResolved, `Confirmation ${confirmation.callbackId} is already ${confirmation.state}`);
+  }
+
+  private async vote(
+    confirmation: Confirmation,
+    voter: Voter,
+    proceed: boolean,
+    feedback: string | null,
+    details: AnswerDetails,
+    answeredOnConnectionId: string | undefined,
+  ): Promise<Confirmation> {
+    const { callbackId } = confirmation;
+    if (confirmation.state !== 'pending') throw await this.alreadyResolved(confirmation);
+    const ballot = ballotOf(confirmation, proceed, feedback, details);
+    const outcome = await this.store.vote(callbackId, voter, ballot, Date.now());
+    switch (outcome.kind) {
+      case 'not_found':
+        throw notFound(callbackId);
+      case 'already':
+        throw await this.alreadyResolved(outcome.confirmation);
+      case 'not_an_approver':
+        if (!confirmation.approval) throw new GatewayError(ErrorCode.Forbidden, `Confirmation ${callbackId} belongs to another user`);
+        throw new GatewayError(ErrorCode.NotAnApprover, `User ${voter.userId} is not an approver of ${callbackId}`);
+      case 'self_forbidden':
+        throw new GatewayError(ErrorCode.SelfApprovalForbidden, `User ${voter.userId} asked for ${callbackId} and may not approve it`);
+      case 'already_voted':
+        throw new GatewayError(ErrorCode.AlreadyVoted, `User ${voter.userId} already voted on ${callbackId}`);
+      case 'recorded': {
+        await this.fence?.pass();
+        const counted: Confirmation = { ...confirmation, votes: outcome.votes };
+        await this.announceVote(counted, outcome.votes, outcome.needed);
+        return counted;
+      }
+    }
+    await this.announceSettled(outcome.confirmation, outcome.waitingInstances, answeredOnConnectionId, voter.userId);
+    return outcome.confirmation;
+  }
+
+  /** A vote that did not decide: every approver's connections see the count. */
+  private async announceVote(confirmation: Confirmation, votes: Vote[], needed: number): Promise<void> {
+    const approval = confirmation.approval;
+    const frame: ConfirmationVoteFrame = {
+      type: 'confirmation_vote',
+      callback_id: confirmation.callbackId,
+      task_id: confirmation.taskId,
+      votes: voteViews(votes),
+      policy: approval?.policy ?? 'any',
+      ...(approval?.quorum !== undefined && { quorum: approval.quorum }),
+      needed,
+      timestamp: epochSeconds(),
+    };
+    await this.delivery.deliver(audienceOf(confirmation), frame);
   }
 
   /** Answers every pending confirmation of the user's task with "do not proceed". */
@@ -392,8 +500,14 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       proceed: confirmation.proceed ?? false,
       timestamp: epochSeconds(confirmation.settledAt ?? Date.now()),
     };
+    // Every approver's card closes; a plain confirmation's frame and audience stay as they were.
+    if (confirmation.approval) {
+      frame.option = confirmation.option ?? null;
+      frame.decided_by = decidedByOf(confirmation);
+    }
+    const audience: Audience = confirmation.approval ? { ...audienceOf(confirmation), exceptConnectionId } : { userIds: [confirmation.userId], exceptConnectionId };
     await Promise.all([
-      this.delivery.deliver({ userIds: [confirmation.userId], exceptConnectionId }, frame),
+      this.delivery.deliver(audience, frame),
       this.delivery.announceResolution(confirmation, waitingInstances),
       this.events.heard ? this.events.emit({ type: 'settled', confirmation, at: Date.now(), userId: byUserId, connectionId: exceptConnectionId }) : null,
     ]);
@@ -476,6 +590,46 @@ const REMINDER = 'reminder';
 function clearExpiryTimer(timer: NodeJS.Timeout | LongTimer): void {
   if ('cancel' in timer) timer.cancel();
   else clearTimeout(timer);
+}
+
+/** The user's connections and every approver's: the listed users' and the listed groups' members. */
+function audienceOf(confirmation: Confirmation): Audience {
+  const approvers = confirmation.approval?.approvers;
+  if (!approvers) return { userIds: [confirmation.userId] };
+  const userIds = approvers.users.includes(confirmation.userId) ? approvers.users : [confirmation.userId, ...approvers.users];
+  return approvers.groups.length > 0 ? { userIds, groupIds: approvers.groups } : { userIds };
+}
+
+function invalidAnswer(field: string, message: string): GatewayError {
+  return new GatewayError(ErrorCode.InvalidAnswer, message, undefined, field);
+}
+
+/** The answer as a vote: its option decides `proceed`, its data fits the form (with the form's defaults for what it leaves out). */
+function ballotOf(confirmation: Confirmation, proceed: boolean, feedback: string | null, details: AnswerDetails): Ballot {
+  const approval = confirmation.approval;
+  let option: string | null = null;
+  if (details.option !== undefined) {
+    const options = approval?.options;
+    if (!options) throw invalidAnswer('option', `Confirmation ${confirmation.callbackId} has no options`);
+    const chosen = options.find((o) => o.id === details.option);
+    if (!chosen) throw invalidAnswer('option', `option ${details.option} is not one of: ${options.map((o) => o.id).join(', ')}`);
+    if (details.proceedGiven && proceed !== chosen.proceed) throw invalidAnswer('proceed', `proceed ${proceed} contradicts option ${chosen.id} (proceed ${chosen.proceed})`);
+    option = chosen.id;
+    proceed = chosen.proceed;
+  }
+  let data: Record<string, unknown> | null = null;
+  // Data on a declining answer is ignored; without a form there is nothing to fill.
+  if (proceed && approval?.form) {
+    if (details.data === undefined) throw invalidAnswer('data', 'data is required: this prompt has a form (its defaults are the proposed values)');
+    const checked = checkFormData(approval.form, details.data);
+    if ('problem' in checked) throw invalidAnswer(checked.problem.field, checked.problem.message);
+    data = checked.data;
+  }
+  return { proceed, option, data, feedback };
+}
+
+function notFound(callbackId: string): GatewayError {
+  return new GatewayError(ErrorCode.CallbackNotFound, `No confirmation with callback_id ${callbackId}`);
 }
 
 function shuttingDown(): GatewayError {

@@ -1,5 +1,5 @@
 import type { ConfirmationState } from '../protocol/server-frames.js';
-import type { Confirmation } from './confirmation.js';
+import type { Confirmation, Vote } from './confirmation.js';
 
 export interface TaskCancellation {
   taskId: string;
@@ -36,6 +36,40 @@ export type SettleOutcome =
   | { kind: 'settled'; confirmation: Confirmation; waitingInstances: string[] }
   | { kind: 'already'; confirmation: Confirmation }
   /** Not among this user's confirmations (unknown, or another user's). */
+  | { kind: 'not_found' }
+  /** An answer (confirmed/rejected) to a confirmation with approvals: it goes through vote(). */
+  | { kind: 'needs_vote'; confirmation: Confirmation };
+
+/** Who votes: the connection's user and the groups it carries. */
+export interface Voter {
+  userId: string;
+  groups: readonly string[];
+}
+
+/** What a vote says, already checked against the prompt's options and form. */
+export interface Ballot {
+  proceed: boolean;
+  option: string | null;
+  /** Only on a proceeding answer to a prompt with a form. */
+  data: Record<string, unknown> | null;
+  feedback: string | null;
+}
+
+export type VoteOutcome =
+  /** Counted; the policy is not decided yet: `needed` more approvals confirm it. */
+  | { kind: 'recorded'; votes: Vote[]; needed: number }
+  /** This vote decided it. */
+  | { kind: 'settled'; confirmation: Confirmation; waitingInstances: string[] }
+  | { kind: 'already'; confirmation: Confirmation }
+  | { kind: 'not_found' }
+  | { kind: 'not_an_approver' }
+  | { kind: 'self_forbidden' }
+  | { kind: 'already_voted' };
+
+export type AddApproversOutcome =
+  /** `users` and `groups` are the ones that were not approvers before. */
+  | { kind: 'added'; confirmation: Confirmation; users: string[]; groups: string[] }
+  | { kind: 'already'; confirmation: Confirmation }
   | { kind: 'not_found' };
 
 /**
@@ -56,8 +90,29 @@ export abstract class ConfirmationStore {
 
   abstract get(callbackId: string): Promise<Confirmation | undefined>;
 
-  /** Compare-and-set from `pending` among the given user's confirmations. */
+  /**
+   * Compare-and-set from `pending` among the given user's confirmations. An answer
+   * (`confirmed`/`rejected`) to a confirmation with approvals is not taken: `needs_vote`.
+   */
   abstract settle(userId: string, callbackId: string, settlement: Settlement): Promise<SettleOutcome>;
+
+  /**
+   * One approver's vote, counted and decided in one atomic step: who may vote (the listed
+   * users and groups, else only the confirmation's user), forbid_self, one vote per user,
+   * then the policy (any: this vote settles; all: every listed user approves, a rejection
+   * rejects; quorum: k approvals confirm, rejections settle once k is out of reach among the
+   * listed users when no group is listed). A plain confirmation takes it as a first answer.
+   */
+  abstract vote(callbackId: string, voter: Voter, ballot: Ballot, at: number): Promise<VoteOutcome>;
+
+  /** Pending confirmations with approvers that list the user or one of the groups (the user's own prompts are pendingForUser's). */
+  abstract pendingForApprover(userId: string, groups: readonly string[]): Promise<Confirmation[]>;
+
+  /**
+   * Adds approvers to a pending confirmation (escalation). Without approvers before, its user
+   * is kept among them, since it was the one who could answer.
+   */
+  abstract addApprovers(callbackId: string, users: readonly string[], groups: readonly string[]): Promise<AddApproversOutcome>;
 
   /** Registers an instance as waiting for the decision; answers the confirmation as it stands. */
   abstract watch(confirmation: Confirmation, instance: string): Promise<Confirmation | undefined>;

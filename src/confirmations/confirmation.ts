@@ -17,6 +17,8 @@ export interface NewConfirmation {
   reminders?: { everySeconds: number; max: number };
   /** Options, a form, several approvers: absent for a plain yes/no prompt of its user. */
   approval?: Approval;
+  /** Who asked (POST /notify requested_by), for the created event. */
+  requestedBy?: string;
 }
 
 /**

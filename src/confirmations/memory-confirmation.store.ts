@@ -3,15 +3,21 @@ import { compositeKey } from '../common/composite-key.js';
 import { FifoQueue } from '../common/fifo-queue.js';
 import { SetIndex } from '../common/set-index.js';
 import { StringInterner } from '../common/string-interner.js';
-import type { Confirmation } from './confirmation.js';
+import { tally, voterProblem } from '../approvals/policy.js';
+import type { Confirmation, Vote } from './confirmation.js';
 import {
+  AddApproversOutcome,
+  Ballot,
   ConfirmationStore,
   CreateLimits,
   CreateOutcome,
   Settlement,
   SettleOutcome,
   TaskCancellation,
+  Voter,
+  VoteOutcome,
 } from './confirmation.store.js';
+import { MAX_APPROVERS_TOTAL } from '../approvals/approval-limits.js';
 
 export interface RetentionSettings {
   retentionMs: number;
@@ -34,6 +40,9 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
   private readonly byId = new Map<string, Confirmation>();
   private readonly pendingByUser = new SetIndex<Confirmation>();
   private readonly pendingByTask = new SetIndex<Confirmation>();
+  /** Pending confirmations with approvers, by approver user and by approver group (callback ids). */
+  private readonly pendingByApprover = new SetIndex<string>();
+  private readonly pendingByGroup = new SetIndex<string>();
   /** How many pending and retained confirmations each (user, task) has: "is this user in it". */
   private readonly involvement = new Map<string, number>();
   /** Settled confirmations in the order they settled, so expiry and the cap drop from the front. */
@@ -88,6 +97,7 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
       this.pendingByUser.add(confirmation.userId, confirmation);
       this.pendingByTask.add(confirmation.taskId, confirmation);
       this.pending++;
+      if (confirmation.approval?.approvers) this.indexApprovers(confirmation.callbackId, confirmation.approval.approvers.users, confirmation.approval.approvers.groups);
     }
     return { kind: 'created', confirmation: { ...confirmation } };
   }
@@ -103,11 +113,91 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
     const confirmation = this.byId.get(callbackId);
     if (!confirmation || confirmation.userId !== userId) return { kind: 'not_found' };
     if (confirmation.state !== 'pending') return { kind: 'already', confirmation: { ...confirmation } };
+    if (confirmation.approval && (settlement.state === 'confirmed' || settlement.state === 'rejected')) return { kind: 'needs_vote', confirmation: { ...confirmation } };
+    const decision = confirmation.approval ? { option: null, data: null, decidedBy: null } : undefined;
+    return { kind: 'settled', confirmation: { ...this.leavePending(confirmation, { ...settlement, ...decision }) }, waitingInstances: [] };
+  }
+
+  async vote(callbackId: string, voter: Voter, ballot: Ballot, at: number): Promise<VoteOutcome> {
+    this.dropExpiredRecords(Date.now());
+    const confirmation = this.byId.get(callbackId);
+    if (!confirmation) return { kind: 'not_found' };
+    if (confirmation.state !== 'pending') return { kind: 'already', confirmation: { ...confirmation } };
+    const problem = voterProblem(confirmation.approval, confirmation.userId, voter);
+    if (problem === 'not_an_approver') return { kind: 'not_an_approver' };
+    if (problem === 'self_forbidden') return { kind: 'self_forbidden' };
+    const previous = confirmation.votes ?? [];
+    if (previous.some((v) => v.userId === voter.userId)) return { kind: 'already_voted' };
+    const votes: Vote[] = [...previous, { userId: voter.userId, proceed: ballot.proceed, option: ballot.option, at }];
+    const { decided, needed } = tally(confirmation.approval, votes);
+    if (decided === null) {
+      const counted: Confirmation = { ...confirmation, votes };
+      this.replacePending(confirmation, counted);
+      return { kind: 'recorded', votes: votes.map((v) => ({ ...v })), needed };
+    }
+    const settlement = { state: decided, proceed: decided === 'confirmed', feedback: ballot.feedback, settledAt: at };
+    // A plain confirmation answered through vote() stays plain.
+    const decision = confirmation.approval ? { votes, option: ballot.option, data: decided === 'confirmed' ? ballot.data : null, decidedBy: voter.userId } : {};
+    return { kind: 'settled', confirmation: { ...this.leavePending(confirmation, { ...settlement, ...decision }) }, waitingInstances: [] };
+  }
+
+  async pendingForApprover(userId: string, groups: readonly string[]): Promise<Confirmation[]> {
+    const found = new Set<string>(this.pendingByApprover.get(userId));
+    for (const group of groups) for (const id of this.pendingByGroup.get(group)) found.add(id);
+    const pending: Confirmation[] = [];
+    for (const id of found) {
+      const confirmation = this.byId.get(id);
+      if (confirmation?.state === 'pending') pending.push({ ...confirmation });
+    }
+    return pending;
+  }
+
+  async addApprovers(callbackId: string, users: readonly string[], groups: readonly string[]): Promise<AddApproversOutcome> {
+    this.dropExpiredRecords(Date.now());
+    const confirmation = this.byId.get(callbackId);
+    if (!confirmation) return { kind: 'not_found' };
+    if (confirmation.state !== 'pending') return { kind: 'already', confirmation: { ...confirmation } };
+    const before = confirmation.approval?.approvers ?? { users: [confirmation.userId], groups: [] };
+    const newUsers = [...new Set(users)].filter((u) => !before.users.includes(u)).slice(0, Math.max(MAX_APPROVERS_TOTAL - before.users.length, 0));
+    const newGroups = [...new Set(groups)].filter((g) => !before.groups.includes(g)).slice(0, Math.max(MAX_APPROVERS_TOTAL - before.groups.length, 0));
+    const approvers = { users: [...before.users, ...newUsers], groups: [...before.groups, ...newGroups] };
+    const updated: Confirmation = {
+      ...confirmation,
+      approval: { ...(confirmation.approval ?? { policy: 'any' }), approvers },
+      votes: confirmation.votes ?? [],
+      option: confirmation.option ?? null,
+      data: confirmation.data ?? null,
+      decidedBy: confirmation.decidedBy ?? null,
+    };
+    this.replacePending(confirmation, updated);
+    this.indexApprovers(callbackId, confirmation.approval?.approvers ? newUsers : approvers.users, newGroups);
+    return { kind: 'added', confirmation: { ...updated }, users: newUsers, groups: newGroups };
+  }
+
+  /** A pending record replaced by its next value (records handed out stay as they were). */
+  private replacePending(previous: Confirmation, next: Confirmation): void {
+    this.byId.set(next.callbackId, next);
+    this.pendingByUser.delete(previous.userId, previous);
+    this.pendingByTask.delete(previous.taskId, previous);
+    this.pendingByUser.add(next.userId, next);
+    this.pendingByTask.add(next.taskId, next);
+  }
+
+  private leavePending(confirmation: Confirmation, settlement: Settlement & Partial<Confirmation>): Confirmation {
     this.pendingByUser.delete(confirmation.userId, confirmation);
     this.pendingByTask.delete(confirmation.taskId, confirmation);
     this.pending--;
-    const settled = this.markSettled(confirmation, settlement);
-    return { kind: 'settled', confirmation: { ...settled }, waitingInstances: [] };
+    const approvers = confirmation.approval?.approvers;
+    if (approvers) {
+      for (const user of approvers.users) this.pendingByApprover.delete(user, confirmation.callbackId);
+      for (const group of approvers.groups) this.pendingByGroup.delete(group, confirmation.callbackId);
+    }
+    return this.markSettled(confirmation, settlement);
+  }
+
+  private indexApprovers(callbackId: string, users: readonly string[], groups: readonly string[]): void {
+    for (const user of users) this.pendingByApprover.add(user, callbackId);
+    for (const group of groups) this.pendingByGroup.add(group, callbackId);
   }
 
   async watch(confirmation: Confirmation): Promise<Confirmation | undefined> {
@@ -161,7 +251,7 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
   }
 
   /** The settled record replaces the pending one: records handed out before stay as they were. */
-  private markSettled(confirmation: Confirmation, settlement: Settlement): Confirmation {
+  private markSettled(confirmation: Confirmation, settlement: Settlement & Partial<Confirmation>): Confirmation {
     // Retained decisions do not keep the step's result.
     const settled: Confirmation = { ...confirmation, ...settlement, frame: null };
     this.byId.set(settled.callbackId, settled);

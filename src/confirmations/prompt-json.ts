@@ -1,6 +1,6 @@
 import { forgetJson, keepJson, keptJsonOf } from '../protocol/frame-json.js';
 import type { TaskStepResultFrame } from '../protocol/server-frames.js';
-import type { Confirmation } from './confirmation.js';
+import { type Confirmation, voteViews } from './confirmation.js';
 
 /**
  * The prompt as it goes on the wire, serialized once from creation to every resend: the
@@ -42,4 +42,19 @@ export function withStoredPrompt<T extends Confirmation>(record: T, json: string
     },
   });
   return record;
+}
+
+/**
+ * The prompt as it stands now: a plain one is its kept JSON; one with approvals is its frame
+ * with the current approvers (escalation adds some) and the votes so far. Null once settled.
+ */
+export function currentPromptJson(confirmation: Confirmation): string | null {
+  if (!confirmation.approval) return promptJson(confirmation);
+  const frame = confirmation.frame;
+  if (frame === null || confirmation.state !== 'pending') return null;
+  const votes = confirmation.votes ?? [];
+  const current: TaskStepResultFrame = { ...frame };
+  if (confirmation.approval.approvers) current.approvers = confirmation.approval.approvers;
+  if (votes.length > 0) current.votes = voteViews(votes);
+  return JSON.stringify(current);
 }

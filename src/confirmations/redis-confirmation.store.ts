@@ -1,15 +1,20 @@
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { Confirmation } from './confirmation.js';
+import { MAX_APPROVERS_TOTAL } from '../approvals/approval-limits.js';
+import type { Approval, Confirmation, Vote } from './confirmation.js';
 import { promptJson, withStoredPrompt } from './prompt-json.js';
 import {
+  AddApproversOutcome,
+  Ballot,
   ConfirmationStore,
   CreateLimits,
   CreateOutcome,
   Settlement,
   SettleOutcome,
   TaskCancellation,
+  Voter,
+  VoteOutcome,
 } from './confirmation.store.js';
 import type { RetentionSettings } from './memory-confirmation.store.js';
 
@@ -57,6 +62,8 @@ export class RedisConfirmationStore extends ConfirmationStore {
         this.redis.set(indexKey, owner, 'PX', ttlMs, 'NX', 'GET'),
         this.scripts.run('confirmationReserve', [this.expiriesKey], [member, draft.expiresAt, limits.maxPendingTotal]),
         this.indexTaskUser(draft, ttlMs),
+        // Approvers' indexes in the same round trip: an entry of a create that then fails is filtered by its reader.
+        draft.approval?.approvers ? this.indexApprovers(draft, draft.approval.approvers.users, draft.approval.approvers.groups) : null,
       ]);
       // A place this call reserved and did not use goes back. Not when the member may be
       // another pending confirmation's (this user's, of another task): a place wrongly kept
@@ -91,6 +98,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           this.settings.retentionMs,
           reservation === 'full' ? '1' : '0',
           Date.now(),
+          ...(draft.approval ? approvalArgs(draft.approval) : []),
         ],
       );
       if (kind === 'user_cap' || kind === 'total_cap') {
@@ -149,7 +157,93 @@ export class RedisConfirmationStore extends ConfirmationStore {
       if (kind === 'not_found') return { kind };
       const confirmation = fromHash(fields as string[]);
       if (kind === 'already') return { kind, confirmation };
+      if (kind === 'needs_vote') {
+        // Still pending: what ran beside the script for a settled one is undone.
+        await this.keepPending(confirmation);
+        return { kind, confirmation };
+      }
       return { kind: 'settled', confirmation, waitingInstances: waiting ?? [] };
+    });
+  }
+
+  vote(callbackId: string, voter: Voter, ballot: Ballot, at: number): Promise<VoteOutcome> {
+    return this.shared.run(async () => {
+      const owner = await this.redis.get(this.shared.idKey('cb', callbackId));
+      if (owner === null) return { kind: 'not_found' };
+      const userId = userOf(owner);
+      const vote = JSON.stringify({ u: voter.userId, p: ballot.proceed, o: ballot.option, a: at });
+      const [kind, fieldsOrVotes, extra] = await this.scripts.run(
+        'confirmationVote',
+        [this.recordKey(userId, callbackId), this.shared.userKey(userId, 'pending'), this.waitersKey(userId, callbackId)],
+        [
+          callbackId,
+          voter.userId,
+          JSON.stringify(voter.groups),
+          ballot.proceed ? '1' : '0',
+          ballot.option ?? '',
+          ballot.option === null ? '0' : '1',
+          ballot.data === null ? '' : JSON.stringify(ballot.data),
+          ballot.feedback ?? '',
+          ballot.feedback === null ? '0' : '1',
+          at,
+          this.settings.retentionMs,
+          vote,
+        ],
+      );
+      switch (kind) {
+        case 'not_found':
+        case 'not_an_approver':
+        case 'self_forbidden':
+        case 'already_voted':
+          return { kind };
+        case 'already':
+          return { kind, confirmation: fromHash(fieldsOrVotes as string[]) };
+        case 'recorded':
+          return { kind, votes: parseVotes(fieldsOrVotes as string), needed: Number(extra) };
+      }
+      const confirmation = fromHash(fieldsOrVotes as string[]);
+      const [dropped] = await Promise.all([
+        this.scripts.run('confirmationRetain', [this.expiriesKey, this.retainedKey], [
+          expiryMember(userId, callbackId), at, this.settings.maxRetained, Date.now() - this.settings.retentionMs, '0', this.settings.retentionMs,
+        ]),
+        this.scripts.run('confirmationExpireIndex', [this.shared.idKey('cb', callbackId)], [userId, this.settings.retentionMs]),
+      ]);
+      await this.forget(dropped);
+      return { kind: 'settled', confirmation, waitingInstances: (extra as string[] | undefined) ?? [] };
+    });
+  }
+
+  pendingForApprover(userId: string, groups: readonly string[]): Promise<Confirmation[]> {
+    return this.shared.run(async () => {
+      const now = Date.now();
+      const keys = [this.approverKey(userId), ...groups.map((group) => this.groupKey(group))];
+      const lists = await Promise.all(keys.map((key) => this.redis.zrangebyscore(key, now, '+inf')));
+      const members = [...new Set(lists.flat())].map(parseExpiryMember);
+      if (members.length === 0) return [];
+      // Records of several users' slots: concurrent reads (a pipeline is one slot's in a cluster).
+      const records = await Promise.all(members.map(({ userId: owner, callbackId }) => this.redis.hgetall(this.recordKey(owner, callbackId))));
+      return records.filter((r) => r.st === 'pending').map(fromRecord);
+    });
+  }
+
+  addApprovers(callbackId: string, users: readonly string[], groups: readonly string[]): Promise<AddApproversOutcome> {
+    return this.shared.run(async () => {
+      const owner = await this.redis.get(this.shared.idKey('cb', callbackId));
+      if (owner === null) return { kind: 'not_found' };
+      const userId = userOf(owner);
+      const [kind, fields, addedUsers, addedGroups, had] = await this.scripts.run(
+        'confirmationAddApprovers',
+        [this.recordKey(userId, callbackId)],
+        [JSON.stringify([...users]), JSON.stringify([...groups]), MAX_APPROVERS_TOTAL],
+      );
+      if (kind === 'not_found') return { kind };
+      const confirmation = fromHash(fields as string[]);
+      if (kind === 'already') return { kind, confirmation };
+      const newUsers = JSON.parse(addedUsers as string) as string[];
+      const newGroups = JSON.parse(addedGroups as string) as string[];
+      // Without approvers before, its user is one now too (and was never indexed as one).
+      await this.indexApprovers(confirmation, had === '1' ? newUsers : (confirmation.approval?.approvers?.users ?? []), newGroups);
+      return { kind: 'added', confirmation, users: newUsers, groups: newGroups };
     });
   }
 
@@ -241,6 +335,35 @@ export class RedisConfirmationStore extends ConfirmationStore {
     });
   }
 
+  /**
+   * The approvers' indexes (outside the user's slot): each approver user's and group's
+   * sorted set of its confirmations by expiry; a settled one is filtered by its reader.
+   */
+  private async indexApprovers(confirmation: Confirmation, users: readonly string[], groups: readonly string[]): Promise<void> {
+    const member = expiryMember(confirmation.userId, confirmation.callbackId);
+    const ttlMs = this.pendingTtlMs(confirmation);
+    const keys = [...users.map((user) => this.approverKey(user)), ...groups.map((group) => this.groupKey(group))];
+    await Promise.all(keys.map((key) => this.scripts.run('confirmationIndexApprover', [key], [confirmation.expiresAt, member, ttlMs])));
+  }
+
+  /** Undoes what settle() ran beside its script, for a confirmation that stays pending (needs_vote). */
+  private async keepPending(confirmation: Confirmation): Promise<void> {
+    const member = expiryMember(confirmation.userId, confirmation.callbackId);
+    await Promise.all([
+      this.redis.zadd(this.expiriesKey, confirmation.expiresAt, member),
+      this.redis.zrem(this.retainedKey, member),
+      this.redis.pexpire(this.shared.idKey('cb', confirmation.callbackId), this.pendingTtlMs(confirmation)),
+    ]);
+  }
+
+  private approverKey(userId: string): string {
+    return this.shared.userKey(userId, 'approving');
+  }
+
+  private groupKey(group: string): string {
+    return this.shared.idKey('g', group);
+  }
+
   /** The task's users, outside the user's slot. */
   private async indexTaskUser(confirmation: Confirmation, ttlMs: number): Promise<void> {
     await this.scripts.run('confirmationIndexTaskUser', [this.shared.taskKey(confirmation.taskId, 'users')], [confirmation.createdAt, confirmation.userId, ttlMs]);
@@ -311,6 +434,35 @@ function fromHash(flat: string[]): Confirmation {
   return fromRecord(record);
 }
 
+/** The create script's approval arguments (ARGV[16..21]). */
+function approvalArgs(approval: Approval): string[] {
+  const { approvers, ...rest } = approval;
+  return [
+    JSON.stringify(rest),
+    approval.policy,
+    approval.quorum === undefined ? '' : String(approval.quorum),
+    approval.forbiddenVoter ?? '',
+    approvers ? JSON.stringify(approvers.users) : '',
+    approvers ? JSON.stringify(approvers.groups) : '',
+  ];
+}
+
+function parseVotes(json: string): Vote[] {
+  return (JSON.parse(json) as Array<{ u: string; p: boolean; o: string | null; a: number }>).map((v) => ({ userId: v.u, proceed: v.p, option: v.o, at: v.a }));
+}
+
+/** A record's approval fields ('ap' and the rest, see confirmation-vote.lua), when it has them. */
+function withApproval(record: Confirmation, r: Record<string, string>): Confirmation {
+  const approval = JSON.parse(r.ap) as Approval;
+  if (r.au !== undefined) approval.approvers = { users: JSON.parse(r.au) as string[], groups: JSON.parse(r.ag ?? '[]') as string[] };
+  record.approval = approval;
+  record.votes = r.v ? parseVotes(r.v) : [];
+  record.option = r.o ?? null;
+  record.data = r.d ? (JSON.parse(r.d) as Record<string, unknown>) : null;
+  record.decidedBy = r.by ?? null;
+  return record;
+}
+
 /** The prompt stays the JSON stored ('f'), not parsed on the way to a socket. */
 function fromRecord(r: Record<string, string>): Confirmation {
   const state = r.st as Confirmation['state'];
@@ -329,5 +481,6 @@ function fromRecord(r: Record<string, string>): Confirmation {
     feedback: r.fb ?? null,
     settledAt: r.sa === undefined ? null : Number(r.sa),
   };
+  if (r.ap !== undefined) withApproval(record, r);
   return r.f === undefined || r.f === '' ? record : withStoredPrompt(record, r.f);
 }

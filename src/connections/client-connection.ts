@@ -14,6 +14,8 @@ export interface ClientConnection {
   readonly tokenExpiresAtMonotonic: number | null;
   /** Null until the connection identifies itself; broadcasts still reach it. */
   userId: string | null;
+  /** The user's groups, from its token (or ?groups= with AUTH_MODE=none): approvers may be named by group. NO_GROUPS when none. */
+  readonly groups: readonly string[];
   /** NO_TASKS until the first subscribe (ConnectionService.subscribeTask), so idle connections share one. */
   tasks: ReadonlySet<string>;
   /** Set when a keepalive ping is out, cleared by the pong. */
@@ -64,6 +66,9 @@ export const NO_TASKS: ReadonlySet<string> = new (class NoTasks extends Set<stri
     throw new Error('NO_TASKS is shared by every connection and stays empty');
   }
 })();
+
+/** The groups of every connection that has none. */
+export const NO_GROUPS: readonly string[] = Object.freeze([]);
 
 /** The handlers of a connection that has none bound (yet). */
 export const NO_HANDLERS: readonly never[] = Object.freeze([]);

@@ -8,7 +8,7 @@ import type { Environment } from '../config/environment.js';
 import { CloseCode } from '../protocol/close-code.enum.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
 import { errorFrame, ErrorFrame } from '../protocol/server-frames.js';
-import { type ClientConnection, NO_HANDLERS, NO_TASKS, socketLogFields } from './client-connection.js';
+import { type ClientConnection, NO_GROUPS, NO_HANDLERS, NO_TASKS, socketLogFields } from './client-connection.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { connectionStreamKey, taskStream } from '../history/history.store.js';
@@ -51,7 +51,7 @@ const TOKEN_EXPIRY_TICK_MS = 1000;
  */
 /** A user's (or task's) first connection here arrived, or its last one left. */
 export interface MembershipChange {
-  kind: 'user' | 'task';
+  kind: 'user' | 'task' | 'group';
   id: string;
   present: boolean;
 }
@@ -103,6 +103,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
   private readonly bySocket = new WeakMap<WebSocket, ClientConnection>();
   private readonly byUser = new SetIndex<ClientConnection>();
   private readonly byTask = new SetIndex<ClientConnection>();
+  private readonly byGroup = new SetIndex<ClientConnection>();
   private readonly membershipListeners: Array<(change: MembershipChange) => void> = [];
   private readonly departureListeners: Array<(departed: DepartedConnection) => void> = [];
   private readonly counters = {
@@ -170,6 +171,8 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
       connectedAt: now,
       tokenExpiresAtMonotonic: identity.expiresAt === null ? null : monotonicNow + (identity.expiresAt - now),
       userId: null,
+      // Groups belong to a user: an anonymous connection has none.
+      groups: identity.userId !== null && identity.groups && identity.groups.length > 0 ? identity.groups : NO_GROUPS,
       tasks: NO_TASKS,
       pingSentAt: null,
       frameTokens: this.frameBurst,
@@ -192,6 +195,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     this.bySocket.set(socket, connection);
     this.counters.total++;
     if (identity.userId !== null) this.identify(connection, identity.userId);
+    for (const group of connection.groups) if (this.byGroup.add(group, connection)) this.announce('group', group, true);
     if (connection.tokenExpiresAtMonotonic !== null) this.tokenExpiries.add(connection, connection.tokenExpiresAtMonotonic);
     socket.on('pong', this.pongListener);
     socket.on('close', this.closeListener);
@@ -262,6 +266,10 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
 
   subscribersOfTask(taskId: string): ReadonlySet<ClientConnection> {
     return this.byTask.get(taskId);
+  }
+
+  connectionsOfGroup(group: string): ReadonlySet<ClientConnection> {
+    return this.byGroup.get(group);
   }
 
   all(): IterableIterator<ClientConnection> {
@@ -408,6 +416,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     for (const taskId of connection.tasks) {
       if (this.byTask.delete(taskId, connection)) this.announce('task', taskId, false);
     }
+    for (const group of connection.groups) if (this.byGroup.delete(group, connection)) this.announce('group', group, false);
   }
 
   /** Called for every connection that stops counting for its user. */

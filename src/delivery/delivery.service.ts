@@ -6,6 +6,8 @@ import type { ConnectionFilter, ConnectionListing } from '../connections/connect
 export interface Audience {
   userIds?: readonly string[];
   taskIds?: readonly string[];
+  /** Connections whose user belongs to one of these groups (approvers named by group); live only, no history. */
+  groupIds?: readonly string[];
   everyone?: boolean;
   /** Leave out this connection (the one that caused the frame). */
   exceptConnectionId?: string;

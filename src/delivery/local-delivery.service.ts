@@ -5,7 +5,7 @@ import type { Confirmation } from '../confirmations/confirmation.js';
 import { ConnectionService, MembershipChange } from '../connections/connection.service.js';
 import { type ConnectionFilter, type ConnectionListing, type ConnectionView, connectionView } from '../connections/connection-view.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
-import { BROADCAST_STREAM, StreamRef, taskStream, userStream } from '../history/history.store.js';
+import { BROADCAST_STREAM, groupStream, StreamRef, taskStream, userStream } from '../history/history.store.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Presence, PresentConnection } from '../presence/presence.js';
 import { jsonOf } from '../protocol/frame-json.js';
@@ -21,6 +21,7 @@ function prepare(frame: object | string | StreamFrame): PreparedFrame {
 function audienceOf(arrival: Arrival): Audience {
   const { stream, exceptConnectionId } = arrival;
   if (stream.kind === 'broadcast') return { everyone: true, exceptConnectionId };
+  if (stream.kind === 'group') return { groupIds: [stream.id], exceptConnectionId };
   return stream.kind === 'user' ? { userIds: [stream.id], exceptConnectionId } : { taskIds: [stream.id], exceptConnectionId };
 }
 
@@ -64,6 +65,8 @@ export class LocalDeliveryService extends DeliveryService {
     // A subscriber who is also one of the users gets the frame on the user's stream only.
     const skipUsers = userIds.length > 0 ? userIds : undefined;
     for (const taskId of audience.taskIds ?? []) published.push(this.broker.publish({ stream: taskStream(taskId), json, skipUsers, exceptConnectionId, acceptedAt }));
+    // Likewise a group member who is one of the users gets it once, on the user's stream.
+    for (const group of audience.groupIds ?? []) published.push(this.broker.publish({ stream: groupStream(group), json, skipUsers, exceptConnectionId, acceptedAt }));
     // Most frames have one stream: no Promise.all on the hot path.
     if (published.length === 1) return published[0];
     let reached = 0;
@@ -178,7 +181,7 @@ export class LocalDeliveryService extends DeliveryService {
 
   /** Frames of a user's or task's stream reach this instance while it holds a member of it. */
   private follow(change: MembershipChange): void {
-    const stream: StreamRef = change.kind === 'user' ? userStream(change.id) : taskStream(change.id);
+    const stream: StreamRef = change.kind === 'user' ? userStream(change.id) : change.kind === 'group' ? groupStream(change.id) : taskStream(change.id);
     if (change.present) void this.broker.subscribe(stream);
     else this.broker.unsubscribe(stream);
   }
@@ -189,6 +192,7 @@ export class LocalDeliveryService extends DeliveryService {
     const groups: Iterable<ClientConnection>[] = [];
     for (const id of audience.userIds ?? []) groups.push(this.connections.connectionsOfUser(id));
     for (const id of audience.taskIds ?? []) groups.push(this.connections.subscribersOfTask(id));
+    for (const id of audience.groupIds ?? []) groups.push(this.connections.connectionsOfGroup(id));
     return groups;
   }
 }

@@ -4,7 +4,7 @@ import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, We
 import type { WebSocket } from 'ws';
 import type { Environment } from '../config/environment.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
-import { promptJson } from '../confirmations/prompt-json.js';
+import { currentPromptJson, promptJson } from '../confirmations/prompt-json.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { closeSocket, ConnectionService } from '../connections/connection.service.js';
 import { PreparedFrame } from '../connections/prepared-frame.js';
@@ -119,6 +119,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       this.connections.release(connection, NOTHING_CAUGHT_UP);
     }
     if (!recovered) void this.deliverPendingConfirmations(connection);
+    // Prompts for its groups have no history to recover from: a member gets them again.
+    else if (connection.groups.length > 0) void this.deliverPendingConfirmations(connection, true);
     void this.acks.resendToUser(connection);
   }
 
@@ -145,9 +147,22 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     @MessageBody() frame: ConfirmFrame,
   ): Promise<ConfirmationAcceptedFrame> {
     const connection = this.connectionOf(socket);
-    const proceed = frame.proceed ?? false;
     const feedback = frame.feedback ?? null;
-    await this.confirmations.answer(frame.callback_id, requireUser(connection), proceed, feedback, connection.id);
+    const userId = requireUser(connection);
+    if (frame.option == null && frame.data == null && connection.groups.length === 0) {
+      const proceed = frame.proceed ?? false;
+      await this.confirmations.answer(frame.callback_id, userId, proceed, feedback, connection.id);
+      return { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
+    }
+    // An option decides proceed; the reply says what was taken.
+    const answered = await this.confirmations.answer(frame.callback_id, userId, frame.proceed ?? false, feedback, connection.id, {
+      ...(frame.option != null && { option: frame.option }),
+      ...(frame.data != null && { data: frame.data }),
+      groups: connection.groups,
+      proceedGiven: frame.proceed != null,
+    });
+    const chosen = frame.option == null ? undefined : answered.approval?.options?.find((o) => o.id === frame.option);
+    const proceed = chosen ? chosen.proceed : (frame.proceed ?? false);
     return { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
   }
 
@@ -273,13 +288,21 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
    * instance first, then the store is read, so a prompt made meanwhile may come twice
    * (clients keep prompts by callback_id) but is never missed.
    */
-  private async deliverPendingConfirmations(connection: ClientConnection): Promise<void> {
+  private async deliverPendingConfirmations(connection: ClientConnection, onlyGroups = false): Promise<void> {
     const userId = connection.userId;
     if (userId === null) return;
     try {
       await this.delivery.userReachable(userId);
-      for (const confirmation of await this.confirmations.pendingForUser(userId)) {
-        const prompt = promptJson(confirmation);
+      // Both reads at once: an approver's listing costs a connect no extra wait.
+      const [own, approving] = await Promise.all([
+        onlyGroups ? [] : this.confirmations.pendingForUser(userId),
+        this.confirmations.pendingForApprover(userId, onlyGroups ? connection.groups : connection.groups),
+      ]);
+      const sent = new Set<string>();
+      for (const confirmation of [...own, ...approving]) {
+        if (sent.has(confirmation.callbackId)) continue;
+        sent.add(confirmation.callbackId);
+        const prompt = confirmation.approval ? currentPromptJson(confirmation) : promptJson(confirmation);
         if (prompt !== null && connection.socket.readyState === connection.socket.OPEN) {
           this.connections.send(connection, new PreparedFrame(prompt));
         }

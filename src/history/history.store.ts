@@ -3,11 +3,22 @@
  * messages, heartbeats, cancellations, personal messages), one task's stream (what its
  * subscribers get), or the single broadcast stream. A broadcast is kept once, never per user.
  */
-export type StreamRef = { kind: 'user'; id: string } | { kind: 'task'; id: string } | { kind: 'broadcast' };
+export type StreamRef = { kind: 'user'; id: string } | { kind: 'task'; id: string } | { kind: 'broadcast' } | GroupStreamRef;
+
+/**
+ * The members of a group (approvers named by group): live frames only, never kept (a group
+ * has no history; a reconnecting member gets its pending approvals from the store instead).
+ */
+export type GroupStreamRef = { kind: 'group'; id: string };
+
+/** Streams whose frames are kept when history is on: every kind but groups. */
+export type KeptStreamRef = Exclude<StreamRef, GroupStreamRef>;
 
 export const BROADCAST_STREAM: StreamRef = { kind: 'broadcast' };
 export const userStream = (id: string): StreamRef => ({ kind: 'user', id });
 export const taskStream = (id: string): StreamRef => ({ kind: 'task', id });
+export const groupStream = (id: string): StreamRef => ({ kind: 'group', id });
+export const isKept = (stream: StreamRef): stream is KeptStreamRef => stream.kind !== 'group';
 
 /**
  * The field that carries a frame's position, one name per kind of stream, so a client
@@ -20,7 +31,7 @@ export const OFFSET_FIELD = { user: 'offset', task: 'task_offset', broadcast: 'b
  * enough for its user stream. Held frames are matched against recovered positions by it.
  */
 export function connectionStreamKey(stream: StreamRef): string {
-  return stream.kind === 'user' ? 'u' : stream.kind === 'broadcast' ? 'b' : `t:${stream.id}`;
+  return stream.kind === 'user' ? 'u' : stream.kind === 'broadcast' ? 'b' : stream.kind === 'group' ? `g:${stream.id}` : `t:${stream.id}`;
 }
 
 /** Where a stream is: its epoch (new whenever its history was lost) and its last offset. */
@@ -97,7 +108,7 @@ export abstract class HistoryStore {
 }
 
 /** `{"a":1}` -> `{"a":1,"offset":` ; the offset and the closing brace are added on append. */
-export function offsetPrefix(json: string, stream: StreamRef): string {
+export function offsetPrefix(json: string, stream: KeptStreamRef): string {
   const field = `"${OFFSET_FIELD[stream.kind]}":`;
   return json === '{}' ? `{${field}` : `${json.slice(0, -1)},${field}`;
 }

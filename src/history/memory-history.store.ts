@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Appended, HistoryEntry, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
+import { Appended, HistoryEntry, KeptStreamRef, HistoryLimits, HistoryPage, HistoryStore, offsetPrefix, PageLimits, StreamPosition, StreamRef, takePage } from './history.store.js';
 
 const SWEEP_INTERVAL_MS = 30_000;
 
@@ -117,7 +117,8 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;
-    const full = offsetPrefix(json, stream) + offset + '}';
+    // Group streams are never kept (the broker publishes them without history).
+    const full = offsetPrefix(json, stream as KeptStreamRef) + offset + '}';
     const entry: KeptEntry = { offset, at: now, json: full, bytes: Buffer.byteLength(full), stream: kept, gone: false };
     if (skipUsers !== undefined) entry.skipUsers = skipUsers;
     kept.push(entry);

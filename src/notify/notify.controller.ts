@@ -19,6 +19,7 @@ import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 import { IdParam } from '../http/id-param.pipe.js';
 import { Settings } from '../config/settings.js';
 import type { Confirmation } from '../confirmations/confirmation.js';
+import { approvalOf } from '../approvals/approval-request.js';
 
 /** The task services' side: ask a user, tell a user, tell everyone. */
 @ApiTags('task services')
@@ -45,7 +46,7 @@ export class NotifyController {
     description: 'Delivered, not decided yet: wait=false, or still pending after NOTIFY_MAX_WAIT_SECONDS. The Location header names GET /confirmations/{callback_id}, which long-polls for the decision.',
     headers: { Location: { description: '/confirmations/{callback_id}', schema: { type: 'string' } } },
   })
-  @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.Unavailable)
+  @ApiErrors(ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.ValidationFailed, ErrorCode.Unavailable)
   async notify(
     @Body() body: NotifyRequestDto,
     @Query() query: NotifyQueryDto,
@@ -62,6 +63,9 @@ export class NotifyController {
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
       reminders: body.reminders && { everySeconds: body.reminders.every_seconds, max: body.reminders.max },
+      // Options, a form, approvers: checked here (400 validation_failed); absent for a plain prompt.
+      approval: approvalOf(body),
+      ...(body.requested_by != null && { requestedBy: body.requested_by }),
     }, waits);
     if (!waits && confirmation.state === 'pending') return accepted(reply, confirmation);
     // Held at most NOTIFY_MAX_WAIT_SECONDS: a decision may take days, one HTTP call does not.

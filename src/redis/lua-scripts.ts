@@ -13,6 +13,9 @@ export interface ScriptReplies {
   confirmationSettle: [kind: string, fields?: string[], waiting?: string[]];
   confirmationWatch: string[];
   confirmationIndexTaskUser: null;
+  confirmationIndexApprover: null;
+  confirmationVote: [kind: string, fieldsOrVotes?: string[] | string, neededOrWaiting?: number | string[]];
+  confirmationAddApprovers: [kind: string, fields?: string[], users?: string, groups?: string, had?: string];
   ack: [outcome: string, record: string];
   heartbeatStart: string[];
   heartbeatBeat: string[];
@@ -38,6 +41,10 @@ const SCRIPTS: Record<ScriptName, { file: string; keys: number }> = {
   confirmationSettle: { file: 'confirmation-settle.lua', keys: 3 },
   confirmationWatch: { file: 'confirmation-watch.lua', keys: 2 },
   confirmationIndexTaskUser: { file: 'confirmation-index-task-user.lua', keys: 1 },
+  // The same "add to a sorted index, keep it as long as its longest-lived entry" step.
+  confirmationIndexApprover: { file: 'confirmation-index-task-user.lua', keys: 1 },
+  confirmationVote: { file: 'confirmation-vote.lua', keys: 3 },
+  confirmationAddApprovers: { file: 'confirmation-add-approvers.lua', keys: 1 },
   ack: { file: 'ack.lua', keys: 1 },
   heartbeatStart: { file: 'heartbeat-start.lua', keys: 1 },
   heartbeatBeat: { file: 'heartbeat-beat.lua', keys: 1 },

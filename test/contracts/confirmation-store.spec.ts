@@ -268,6 +268,8 @@ describe.each(backends)('ConfirmationStore contract on %s', (_kind, backend) => 
     settled.state = 'pending';
     expect((await store.get(asked.callbackId))?.state).toBe('confirmed');
   });
+
+  approvalContract(backend);
 });
 
 /** A draft with approvals, as ConfirmationService makes it: votes [] and no decision yet. */
@@ -281,157 +283,161 @@ const no = (feedback: string | null = null): Ballot => ({ proceed: false, option
 const voter = (userId: string, groups: string[] = []) => ({ userId, groups });
 const ids = (list: Confirmation[]) => list.map((c) => c.callbackId).sort();
 
-describe.each(backends)('ConfirmationStore approvals contract on %s', (_kind, backend) => {
-  startedForThisFile(backend);
-
-  it('keeps a plain confirmation plain: no approval fields, and settle answers it as before', async () => {
-    const [store] = await backend.stores(LONG);
-    const asked = draft();
-    await store.create(asked, ROOMY, null);
-    const read = (await store.get(asked.callbackId)) as Confirmation;
-    expect(read).toEqual(asked);
-    for (const field of ['approval', 'votes', 'option', 'data', 'decidedBy']) expect(read).not.toHaveProperty(field);
-    // vote on a plain one: its own user, first answer wins.
-    expect((await store.vote(asked.callbackId, voter('bob'), yes(), Date.now())).kind).toBe('not_an_approver');
-    const settled = await store.vote(asked.callbackId, voter('alice'), no('nope'), Date.now());
-    expect(settled).toMatchObject({ kind: 'settled', confirmation: { state: 'rejected', proceed: false, feedback: 'nope' } });
-  });
-
-  it('stores an approval and hands it back; settle of an answer says it needs a vote, a timeout settles it', async () => {
-    const [one, two] = await backend.stores(LONG);
-    const approval: Approval = {
-      policy: 'quorum', quorum: 2, approvers: { users: ['alice', 'bob', 'carol'], groups: [] },
-      options: [{ id: 'go', label: 'Go', proceed: true }, { id: 'stop', label: 'Stop', proceed: false }],
-      form: { type: 'object', properties: { n: { type: 'integer', default: 3 } } }, forbiddenVoter: 'dave',
-    };
-    const asked = approvalDraft(approval);
-    expect(await one.create(asked, ROOMY, null)).toEqual({ kind: 'created', confirmation: asked });
-    expect(await two.get(asked.callbackId)).toEqual(asked);
-    const needsVote = await two.settle('alice', asked.callbackId, answer(true));
-    expect(needsVote).toEqual({ kind: 'needs_vote', confirmation: asked });
-    const timedOut = await two.settle('alice', asked.callbackId, { state: 'timed_out', proceed: false, feedback: null, settledAt: Date.now() });
-    expect(timedOut).toMatchObject({ kind: 'settled', confirmation: { state: 'timed_out', decidedBy: null, option: null, data: null, votes: [] } });
-  });
-
-  it('policy any: the first approver settles with its option, data and feedback; later voters find it settled', async () => {
-    const [one, two, three] = await backend.stores(LONG);
-    const asked = approvalDraft({ policy: 'any', approvers: { users: ['bob', 'carol'], groups: [] } });
-    await one.create(asked, ROOMY, null);
-    expect((await two.vote(asked.callbackId, voter('alice'), yes(), Date.now())).kind).toBe('not_an_approver');
-    const at = Date.now();
-    const outcome = await two.vote(asked.callbackId, voter('carol'), yes('go', { n: 4, note: 'ünïcode', big: 12345678901234567 }, 'fine'), at);
-    expect(outcome).toMatchObject({
-      kind: 'settled',
-      confirmation: { state: 'confirmed', proceed: true, feedback: 'fine', option: 'go', data: { n: 4, note: 'ünïcode', big: 12345678901234567 }, decidedBy: 'carol', votes: [{ userId: 'carol', proceed: true, option: 'go', at }] },
+/** Inside the backend's describe above: a backend starts once per file. */
+function approvalContract(backend: (typeof backends)[number][1]): void {
+  describe('approvals', () => {
+    it('keeps a plain confirmation plain: no approval fields, and settle answers it as before', async () => {
+      const [store] = await backend.stores(LONG);
+      const asked = draft();
+      await store.create(asked, ROOMY, null);
+      const read = (await store.get(asked.callbackId)) as Confirmation;
+      expect(read).toEqual(asked);
+      for (const field of ['approval', 'votes', 'option', 'data', 'decidedBy']) expect(read).not.toHaveProperty(field);
+      // vote on a plain one: its own user, first answer wins.
+      expect((await store.vote(asked.callbackId, voter('bob'), yes(), Date.now())).kind).toBe('not_an_approver');
+      const settled = await store.vote(asked.callbackId, voter('alice'), no('nope'), Date.now());
+      expect(settled).toMatchObject({ kind: 'settled', confirmation: { state: 'rejected', proceed: false, feedback: 'nope' } });
     });
-    expect(await three.get(asked.callbackId)).toEqual((outcome as { confirmation: Confirmation }).confirmation);
-    expect((await three.vote(asked.callbackId, voter('bob'), no(), Date.now())).kind).toBe('already');
-    expect((await three.vote('unknown-id', voter('bob'), no(), Date.now())).kind).toBe('not_found');
+
+    it('stores an approval and hands it back; settle of an answer says it needs a vote, a timeout settles it', async () => {
+      const [one, two] = await backend.stores(LONG);
+      const approval: Approval = {
+        policy: 'quorum', quorum: 2, approvers: { users: ['alice', 'bob', 'carol'], groups: [] },
+        options: [{ id: 'go', label: 'Go', proceed: true }, { id: 'stop', label: 'Stop', proceed: false }],
+        form: { type: 'object', properties: { n: { type: 'integer', default: 3 } } }, forbiddenVoter: 'dave',
+      };
+      const asked = approvalDraft(approval);
+      expect(await one.create(asked, ROOMY, null)).toEqual({ kind: 'created', confirmation: asked });
+      expect(await two.get(asked.callbackId)).toEqual(asked);
+      const needsVote = await two.settle('alice', asked.callbackId, answer(true));
+      expect(needsVote).toEqual({ kind: 'needs_vote', confirmation: asked });
+      // Still pending and still counted: the answer took nothing away.
+      expect(await one.pendingTotal()).toBe(1);
+      expect(await one.get(asked.callbackId)).toEqual(asked);
+      const timedOut = await two.settle('alice', asked.callbackId, { state: 'timed_out', proceed: false, feedback: null, settledAt: Date.now() });
+      expect(timedOut).toMatchObject({ kind: 'settled', confirmation: { state: 'timed_out', decidedBy: null, option: null, data: null, votes: [] } });
+    });
+
+    it('policy any: the first approver settles with its option, data and feedback; later voters find it settled', async () => {
+      const [one, two, three] = await backend.stores(LONG);
+      const asked = approvalDraft({ policy: 'any', approvers: { users: ['bob', 'carol'], groups: [] } });
+      await one.create(asked, ROOMY, null);
+      expect((await two.vote(asked.callbackId, voter('alice'), yes(), Date.now())).kind).toBe('not_an_approver');
+      const at = Date.now();
+      const outcome = await two.vote(asked.callbackId, voter('carol'), yes('go', { n: 4, note: 'ünïcode', big: 12345678901234567 }, 'fine'), at);
+      expect(outcome).toMatchObject({
+        kind: 'settled',
+        confirmation: { state: 'confirmed', proceed: true, feedback: 'fine', option: 'go', data: { n: 4, note: 'ünïcode', big: 12345678901234567 }, decidedBy: 'carol', votes: [{ userId: 'carol', proceed: true, option: 'go', at }] },
+      });
+      expect(await three.get(asked.callbackId)).toEqual((outcome as { confirmation: Confirmation }).confirmation);
+      expect((await three.vote(asked.callbackId, voter('bob'), no(), Date.now())).kind).toBe('already');
+      expect((await three.vote('unknown-id', voter('bob'), no(), Date.now())).kind).toBe('not_found');
+    });
+
+    it('policy all: every listed user must approve; one rejection rejects; a second vote is refused', async () => {
+      const [one, two, three] = await backend.stores(LONG);
+      const approval: Approval = { policy: 'all', approvers: { users: ['bob', 'carol', 'erin'], groups: [] } };
+      const first = approvalDraft(approval);
+      await one.create(first, ROOMY, null);
+      expect(await two.vote(first.callbackId, voter('bob'), yes(), Date.now())).toMatchObject({ kind: 'recorded', needed: 2, votes: [{ userId: 'bob', proceed: true }] });
+      expect((await three.vote(first.callbackId, voter('bob'), yes(), Date.now())).kind).toBe('already_voted');
+      expect(await three.vote(first.callbackId, voter('carol'), yes(), Date.now())).toMatchObject({ kind: 'recorded', needed: 1 });
+      expect(await one.vote(first.callbackId, voter('erin'), yes(), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'confirmed', decidedBy: 'erin' } });
+
+      const second = approvalDraft(approval);
+      await one.create(second, ROOMY, null);
+      await two.vote(second.callbackId, voter('bob'), yes(), Date.now());
+      const rejected = await three.vote(second.callbackId, voter('carol'), no('too risky'), Date.now());
+      expect(rejected).toMatchObject({ kind: 'settled', confirmation: { state: 'rejected', proceed: false, feedback: 'too risky', decidedBy: 'carol' } });
+      expect((rejected as { confirmation: Confirmation }).confirmation.votes?.map((v) => [v.userId, v.proceed])).toEqual([['bob', true], ['carol', false]]);
+    });
+
+    it('policy quorum: k approvals confirm; rejections settle once k cannot be reached; with groups only approvals settle', async () => {
+      const [one, two] = await backend.stores(LONG);
+      const closed = approvalDraft({ policy: 'quorum', quorum: 2, approvers: { users: ['bob', 'carol', 'erin'], groups: [] } });
+      await one.create(closed, ROOMY, null);
+      expect(await two.vote(closed.callbackId, voter('bob'), no(), Date.now())).toMatchObject({ kind: 'recorded', needed: 2 });
+      expect(await two.vote(closed.callbackId, voter('carol'), no(), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'rejected', decidedBy: 'carol' } });
+
+      const reached = approvalDraft({ policy: 'quorum', quorum: 2, approvers: { users: ['bob', 'carol', 'erin'], groups: [] } });
+      await one.create(reached, ROOMY, null);
+      await two.vote(reached.callbackId, voter('bob'), yes(), Date.now());
+      await two.vote(reached.callbackId, voter('carol'), no(), Date.now());
+      expect(await one.vote(reached.callbackId, voter('erin'), yes('go', { n: 1 }), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'confirmed', option: 'go', data: { n: 1 }, decidedBy: 'erin' } });
+
+      const open = approvalDraft({ policy: 'quorum', quorum: 1, approvers: { users: ['bob'], groups: ['ops'] } });
+      await one.create(open, ROOMY, null);
+      expect((await two.vote(open.callbackId, voter('zed', ['sales']), yes(), Date.now())).kind).toBe('not_an_approver');
+      expect(await two.vote(open.callbackId, voter('bob'), no(), Date.now())).toMatchObject({ kind: 'recorded', needed: 1 });
+      expect(await two.vote(open.callbackId, voter('zed', ['sales', 'ops']), yes(), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'confirmed', decidedBy: 'zed' } });
+    });
+
+    it('forbid_self: the requesting user cannot vote even when listed', async () => {
+      const [one, two] = await backend.stores(LONG);
+      const asked = approvalDraft({ policy: 'any', approvers: { users: ['alice', 'bob'], groups: [] }, forbiddenVoter: 'alice' });
+      await one.create(asked, ROOMY, null);
+      expect((await two.vote(asked.callbackId, voter('alice'), yes(), Date.now())).kind).toBe('self_forbidden');
+      expect((await two.get(asked.callbackId))?.state).toBe('pending');
+      expect((await two.vote(asked.callbackId, voter('bob'), yes(), Date.now())).kind).toBe('settled');
+    });
+
+    it('pendingForApprover lists what a user may answer, as a listed user or a group member, until it settles', async () => {
+      const [one, two, three] = await backend.stores(LONG);
+      const byUser = approvalDraft({ policy: 'any', approvers: { users: ['bob'], groups: [] } });
+      const byGroup = approvalDraft({ policy: 'any', approvers: { users: [], groups: ['ops'] } }, { userId: 'zoe' });
+      const plain = draft({ userId: 'bob' });
+      await Promise.all([one.create(byUser, ROOMY, null), two.create(byGroup, ROOMY, null), one.create(plain, ROOMY, null)]);
+      expect(ids(await three.pendingForApprover('bob', []))).toEqual([byUser.callbackId]);
+      expect(ids(await three.pendingForApprover('bob', ['ops']))).toEqual(ids([byUser, byGroup]));
+      expect(ids(await three.pendingForApprover('carol', ['ops', 'x']))).toEqual([byGroup.callbackId]);
+      expect(await three.pendingForApprover('carol', [])).toEqual([]);
+      await two.vote(byGroup.callbackId, voter('carol', ['ops']), yes(), Date.now());
+      expect(ids(await three.pendingForApprover('bob', ['ops']))).toEqual([byUser.callbackId]);
+    });
+
+    it('addApprovers adds users and groups to a pending one (new ones only), lists it for them, and refuses a settled one', async () => {
+      const [one, two, three] = await backend.stores(LONG);
+      const asked = approvalDraft({ policy: 'any', approvers: { users: ['bob'], groups: [] } });
+      await one.create(asked, ROOMY, null);
+      const added = await two.addApprovers(asked.callbackId, ['bob', 'carol'], ['ops']);
+      expect(added).toMatchObject({ kind: 'added', users: ['carol'], groups: ['ops'], confirmation: { approval: { approvers: { users: ['bob', 'carol'], groups: ['ops'] } } } });
+      expect((await three.get(asked.callbackId))?.approval?.approvers).toEqual({ users: ['bob', 'carol'], groups: ['ops'] });
+      expect(ids(await three.pendingForApprover('carol', []))).toEqual([asked.callbackId]);
+      expect(ids(await three.pendingForApprover('x', ['ops']))).toEqual([asked.callbackId]);
+      // Without approvers only the user answered: adding some keeps the user among them.
+      const plainish = approvalDraft({ policy: 'any', options: [{ id: 'a', label: 'A', proceed: true }] });
+      await one.create(plainish, ROOMY, null);
+      expect(await two.addApprovers(plainish.callbackId, ['dave'], [])).toMatchObject({ kind: 'added', users: ['dave'], confirmation: { approval: { approvers: { users: ['alice', 'dave'], groups: [] } } } });
+      expect((await three.vote(asked.callbackId, voter('y', ['ops']), no(), Date.now())).kind).toBe('settled');
+      expect((await two.addApprovers(asked.callbackId, ['erin'], [])).kind).toBe('already');
+      expect((await two.addApprovers('unknown-id', ['erin'], [])).kind).toBe('not_found');
+    });
+
+    it('many concurrent votes from three instances: one decision, no vote lost', async () => {
+      const stores = await backend.stores(LONG);
+      const users = Array.from({ length: 12 }, (_, i) => `v${i}`);
+      for (let round = 0; round < 5; round++) {
+        // all: every vote counts and exactly the last one settles.
+        const all = approvalDraft({ policy: 'all', approvers: { users, groups: [] } });
+        await stores[0].create(all, ROOMY, null);
+        const outcomes: VoteOutcome[] = await Promise.all(users.map((u, i) => stores[i % 3].vote(all.callbackId, voter(u), yes(), Date.now())));
+        expect(outcomes.filter((o) => o.kind === 'settled')).toHaveLength(1);
+        expect(outcomes.filter((o) => o.kind === 'recorded')).toHaveLength(users.length - 1);
+        const settled = (await stores[1].get(all.callbackId)) as Confirmation;
+        expect(settled.state).toBe('confirmed');
+        expect(settled.votes?.map((v) => v.userId).sort()).toEqual([...users].sort());
+        // any: exactly one settles, everyone else is told it is settled.
+        const any = approvalDraft({ policy: 'any', approvers: { users, groups: [] } });
+        await stores[0].create(any, ROOMY, null);
+        const raced: VoteOutcome[] = await Promise.all(users.map((u, i) => stores[i % 3].vote(any.callbackId, voter(u), i % 2 === 0 ? yes() : no(), Date.now())));
+        expect(raced.filter((o) => o.kind === 'settled')).toHaveLength(1);
+        expect(raced.filter((o) => o.kind === 'already')).toHaveLength(users.length - 1);
+        // The same voter from three instances at once: one vote.
+        const twice = approvalDraft({ policy: 'quorum', quorum: 2, approvers: { users: ['bob', 'carol'], groups: [] } });
+        await stores[0].create(twice, ROOMY, null);
+        const same = await Promise.all(stores.map((s) => s.vote(twice.callbackId, voter('bob'), yes(), Date.now())));
+        expect(same.map((o) => o.kind).sort()).toEqual(['already_voted', 'already_voted', 'recorded']);
+      }
+    });
   });
-
-  it('policy all: every listed user must approve; one rejection rejects; a second vote is refused', async () => {
-    const [one, two, three] = await backend.stores(LONG);
-    const approval: Approval = { policy: 'all', approvers: { users: ['bob', 'carol', 'erin'], groups: [] } };
-    const first = approvalDraft(approval);
-    await one.create(first, ROOMY, null);
-    expect(await two.vote(first.callbackId, voter('bob'), yes(), Date.now())).toMatchObject({ kind: 'recorded', needed: 2, votes: [{ userId: 'bob', proceed: true }] });
-    expect((await three.vote(first.callbackId, voter('bob'), yes(), Date.now())).kind).toBe('already_voted');
-    expect(await three.vote(first.callbackId, voter('carol'), yes(), Date.now())).toMatchObject({ kind: 'recorded', needed: 1 });
-    expect(await one.vote(first.callbackId, voter('erin'), yes(), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'confirmed', decidedBy: 'erin' } });
-
-    const second = approvalDraft(approval);
-    await one.create(second, ROOMY, null);
-    await two.vote(second.callbackId, voter('bob'), yes(), Date.now());
-    const rejected = await three.vote(second.callbackId, voter('carol'), no('too risky'), Date.now());
-    expect(rejected).toMatchObject({ kind: 'settled', confirmation: { state: 'rejected', proceed: false, feedback: 'too risky', decidedBy: 'carol' } });
-    expect((rejected as { confirmation: Confirmation }).confirmation.votes?.map((v) => [v.userId, v.proceed])).toEqual([['bob', true], ['carol', false]]);
-  });
-
-  it('policy quorum: k approvals confirm; rejections settle once k cannot be reached; with groups only approvals settle', async () => {
-    const [one, two] = await backend.stores(LONG);
-    const closed = approvalDraft({ policy: 'quorum', quorum: 2, approvers: { users: ['bob', 'carol', 'erin'], groups: [] } });
-    await one.create(closed, ROOMY, null);
-    expect(await two.vote(closed.callbackId, voter('bob'), no(), Date.now())).toMatchObject({ kind: 'recorded', needed: 2 });
-    expect(await two.vote(closed.callbackId, voter('carol'), no(), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'rejected', decidedBy: 'carol' } });
-
-    const reached = approvalDraft({ policy: 'quorum', quorum: 2, approvers: { users: ['bob', 'carol', 'erin'], groups: [] } });
-    await one.create(reached, ROOMY, null);
-    await two.vote(reached.callbackId, voter('bob'), yes(), Date.now());
-    await two.vote(reached.callbackId, voter('carol'), no(), Date.now());
-    expect(await one.vote(reached.callbackId, voter('erin'), yes('go', { n: 1 }), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'confirmed', option: 'go', data: { n: 1 }, decidedBy: 'erin' } });
-
-    const open = approvalDraft({ policy: 'quorum', quorum: 1, approvers: { users: ['bob'], groups: ['ops'] } });
-    await one.create(open, ROOMY, null);
-    expect((await two.vote(open.callbackId, voter('zed', ['sales']), yes(), Date.now())).kind).toBe('not_an_approver');
-    expect(await two.vote(open.callbackId, voter('bob'), no(), Date.now())).toMatchObject({ kind: 'recorded', needed: 1 });
-    expect(await two.vote(open.callbackId, voter('zed', ['sales', 'ops']), yes(), Date.now())).toMatchObject({ kind: 'settled', confirmation: { state: 'confirmed', decidedBy: 'zed' } });
-  });
-
-  it('forbid_self: the requesting user cannot vote even when listed', async () => {
-    const [one, two] = await backend.stores(LONG);
-    const asked = approvalDraft({ policy: 'any', approvers: { users: ['alice', 'bob'], groups: [] }, forbiddenVoter: 'alice' });
-    await one.create(asked, ROOMY, null);
-    expect((await two.vote(asked.callbackId, voter('alice'), yes(), Date.now())).kind).toBe('self_forbidden');
-    expect((await two.get(asked.callbackId))?.state).toBe('pending');
-    expect((await two.vote(asked.callbackId, voter('bob'), yes(), Date.now())).kind).toBe('settled');
-  });
-
-  it('pendingForApprover lists what a user may answer, as a listed user or a group member, until it settles', async () => {
-    const [one, two, three] = await backend.stores(LONG);
-    const byUser = approvalDraft({ policy: 'any', approvers: { users: ['bob'], groups: [] } });
-    const byGroup = approvalDraft({ policy: 'any', approvers: { users: [], groups: ['ops'] } }, { userId: 'zoe' });
-    const plain = draft({ userId: 'bob' });
-    await Promise.all([one.create(byUser, ROOMY, null), two.create(byGroup, ROOMY, null), one.create(plain, ROOMY, null)]);
-    expect(ids(await three.pendingForApprover('bob', []))).toEqual([byUser.callbackId]);
-    expect(ids(await three.pendingForApprover('bob', ['ops']))).toEqual(ids([byUser, byGroup]));
-    expect(ids(await three.pendingForApprover('carol', ['ops', 'x']))).toEqual([byGroup.callbackId]);
-    expect(await three.pendingForApprover('carol', [])).toEqual([]);
-    await two.vote(byGroup.callbackId, voter('carol', ['ops']), yes(), Date.now());
-    expect(ids(await three.pendingForApprover('bob', ['ops']))).toEqual([byUser.callbackId]);
-  });
-
-  it('addApprovers adds users and groups to a pending one (new ones only), lists it for them, and refuses a settled one', async () => {
-    const [one, two, three] = await backend.stores(LONG);
-    const asked = approvalDraft({ policy: 'any', approvers: { users: ['bob'], groups: [] } });
-    await one.create(asked, ROOMY, null);
-    const added = await two.addApprovers(asked.callbackId, ['bob', 'carol'], ['ops']);
-    expect(added).toMatchObject({ kind: 'added', users: ['carol'], groups: ['ops'], confirmation: { approval: { approvers: { users: ['bob', 'carol'], groups: ['ops'] } } } });
-    expect((await three.get(asked.callbackId))?.approval?.approvers).toEqual({ users: ['bob', 'carol'], groups: ['ops'] });
-    expect(ids(await three.pendingForApprover('carol', []))).toEqual([asked.callbackId]);
-    expect(ids(await three.pendingForApprover('x', ['ops']))).toEqual([asked.callbackId]);
-    // Without approvers only the user answered: adding some keeps the user among them.
-    const plainish = approvalDraft({ policy: 'any', options: [{ id: 'a', label: 'A', proceed: true }] });
-    await one.create(plainish, ROOMY, null);
-    expect(await two.addApprovers(plainish.callbackId, ['dave'], [])).toMatchObject({ kind: 'added', users: ['dave'], confirmation: { approval: { approvers: { users: ['alice', 'dave'], groups: [] } } } });
-    expect((await three.vote(asked.callbackId, voter('y', ['ops']), no(), Date.now())).kind).toBe('settled');
-    expect((await two.addApprovers(asked.callbackId, ['erin'], [])).kind).toBe('already');
-    expect((await two.addApprovers('unknown-id', ['erin'], [])).kind).toBe('not_found');
-  });
-
-  it('many concurrent votes from three instances: one decision, no vote lost', async () => {
-    const stores = await backend.stores(LONG);
-    const users = Array.from({ length: 12 }, (_, i) => `v${i}`);
-    for (let round = 0; round < 5; round++) {
-      // all: every vote counts and exactly the last one settles.
-      const all = approvalDraft({ policy: 'all', approvers: { users, groups: [] } });
-      await stores[0].create(all, ROOMY, null);
-      const outcomes: VoteOutcome[] = await Promise.all(users.map((u, i) => stores[i % 3].vote(all.callbackId, voter(u), yes(), Date.now())));
-      expect(outcomes.filter((o) => o.kind === 'settled')).toHaveLength(1);
-      expect(outcomes.filter((o) => o.kind === 'recorded')).toHaveLength(users.length - 1);
-      const settled = (await stores[1].get(all.callbackId)) as Confirmation;
-      expect(settled.state).toBe('confirmed');
-      expect(settled.votes?.map((v) => v.userId).sort()).toEqual([...users].sort());
-      // any: exactly one settles, everyone else is told it is settled.
-      const any = approvalDraft({ policy: 'any', approvers: { users, groups: [] } });
-      await stores[0].create(any, ROOMY, null);
-      const raced: VoteOutcome[] = await Promise.all(users.map((u, i) => stores[i % 3].vote(any.callbackId, voter(u), i % 2 === 0 ? yes() : no(), Date.now())));
-      expect(raced.filter((o) => o.kind === 'settled')).toHaveLength(1);
-      expect(raced.filter((o) => o.kind === 'already')).toHaveLength(users.length - 1);
-      // The same voter from three instances at once: one vote.
-      const twice = approvalDraft({ policy: 'quorum', quorum: 2, approvers: { users: ['bob', 'carol'], groups: [] } });
-      await stores[0].create(twice, ROOMY, null);
-      const same = await Promise.all(stores.map((s) => s.vote(twice.callbackId, voter('bob'), yes(), Date.now())));
-      expect(same.map((o) => o.kind).sort()).toEqual(['already_voted', 'already_voted', 'recorded']);
-    }
-  });
-});
+}
