@@ -84,6 +84,8 @@ export interface PromptBookEvents {
 /** What changes on a prompt after it arrived. */
 interface LiveState {
   votes: readonly VoteView[];
+  /** Set while this client's accepted vote waits for a sign that the prompt is still pending. */
+  graceTimer?: ReturnType<typeof setTimeout>;
   needed: number | undefined;
   reminder: number | undefined;
   voted: boolean;
@@ -91,9 +93,35 @@ interface LiveState {
 
 type Answerer = (callbackId: string, input: AnswerInput) => Promise<ConfirmationAcceptedFrame>;
 
-/** With several approvers an accepted answer is a vote: the prompt waits for `confirmation_resolved`. */
+/** With several approvers an accepted answer is a vote, which may or may not settle the prompt. */
 function isVoting(frame: TaskStepResultFrame): boolean {
   return frame.policy === 'all' || frame.policy === 'quorum';
+}
+
+/**
+ * How long after its vote was accepted a client waits for a sign that the prompt is still
+ * pending (a `confirmation_vote` listing that vote) before it takes the vote as the one
+ * that settled it. The server tells every approver of a vote that does not settle, the
+ * voter included, and sends no `confirmation_resolved` to the connection whose vote settled it.
+ */
+export const VOTE_SETTLE_GRACE_MS = 2000;
+
+/** What the votes decide under the prompt's policy, or null while they decide nothing yet. */
+export function outcomeOf(prompt: Pick<TaskStepResultFrame, 'policy' | 'quorum' | 'approvers'>, votes: readonly VoteView[]): 'confirmed' | 'rejected' | null {
+  const approvals = votes.filter((vote) => vote.proceed).length;
+  const rejections = votes.length - approvals;
+  const listed = prompt.approvers?.users?.length ?? 0;
+  const open = (prompt.approvers?.groups?.length ?? 0) > 0;
+  if (prompt.policy === 'all') {
+    if (rejections > 0) return 'rejected';
+    return listed > 0 && approvals >= listed ? 'confirmed' : null;
+  }
+  if (prompt.policy === 'quorum') {
+    const quorum = prompt.quorum ?? 1;
+    if (approvals >= quorum) return 'confirmed';
+    return !open && rejections > listed - quorum ? 'rejected' : null;
+  }
+  return votes.length > 0 ? (votes[votes.length - 1].proceed ? 'confirmed' : 'rejected') : null;
 }
 
 /**
@@ -182,6 +210,10 @@ export class PromptBook {
     if (!prompt || !state) return;
     state.votes = Object.freeze([...frame.votes]);
     state.needed = frame.needed;
+    if (state.graceTimer !== undefined && this.ownVoteIn(state.votes)) {
+      clearTimeout(state.graceTimer);
+      state.graceTimer = undefined;
+    }
     this.events.vote({ prompt, votes: state.votes, needed: frame.needed, frame });
   }
 
@@ -205,9 +237,22 @@ export class PromptBook {
   onAccepted(frame: ConfirmationAcceptedFrame, sent?: AnswerInput): void {
     const prompt = this.prompts.get(frame.callback_id);
     if (!prompt) return;
+    const live = this.live.get(frame.callback_id)!;
     if (isVoting(prompt as unknown as TaskStepResultFrame)) {
       // A vote: the confirmation may still wait for other approvers' votes.
-      this.live.get(frame.callback_id)!.voted = true;
+      live.voted = true;
+      if (this.ownVoteIn(live.votes)) return; // told already: still pending
+      const me = this.userId?.() ?? '';
+      const counted = [...live.votes, { user_id: me, proceed: frame.proceed, option: sent?.option ?? null, at: frame.timestamp }];
+      const outcome = outcomeOf(prompt as unknown as TaskStepResultFrame, counted);
+      const settleHere = () =>
+        this.remove(frame.callback_id, { prompt, by: 'here', state: outcome ?? (frame.proceed ? 'confirmed' : 'rejected'), proceed: outcome === null ? frame.proceed : outcome === 'confirmed', feedback: frame.feedback, option: sent?.option ?? null, decided_by: me || null });
+      if (outcome !== null) return settleHere();
+      live.graceTimer = setTimeout(() => {
+        live.graceTimer = undefined;
+        if (this.live.get(frame.callback_id) === live && !this.ownVoteIn(live.votes)) settleHere();
+      }, VOTE_SETTLE_GRACE_MS);
+      (live.graceTimer as { unref?: () => void }).unref?.();
       return;
     }
     const state = frame.proceed ? 'confirmed' : 'rejected';
@@ -220,7 +265,14 @@ export class PromptBook {
     if (prompt) this.remove(callbackId, { prompt, by: 'elsewhere', state: null, proceed: null });
   }
 
+  private ownVoteIn(votes: readonly VoteView[]): boolean {
+    const me = this.userId?.();
+    return me != null && votes.some((vote) => vote.user_id === me);
+  }
+
   private remove(callbackId: string, resolution: PromptResolution): void {
+    const timer = this.live.get(callbackId)?.graceTimer;
+    if (timer !== undefined) clearTimeout(timer);
     this.prompts.delete(callbackId);
     this.live.delete(callbackId);
     this.events.resolved(resolution);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApprovalRefusedError, GatewayRequestError, InvalidAnswerError, type TaskStepResultFrame } from '../dist/index.js';
 import { requestErrorOf } from '../dist/errors.js';
-import { PromptBook, type AnswerInput, type PromptReminder, type PromptResolution, type PromptVote } from '../dist/prompts.js';
+import { outcomeOf, PromptBook, VOTE_SETTLE_GRACE_MS, type AnswerInput, type PromptReminder, type PromptResolution, type PromptVote } from '../dist/prompts.js';
 
 function frame(callbackId: string, extra: Partial<TaskStepResultFrame> = {}): TaskStepResultFrame {
   return {
@@ -41,24 +41,61 @@ describe('the SDK prompt book with approvals (no server)', () => {
     expect(seen.sent).toEqual([['a', { proceed: true, feedback: 'go' }], ['a', { option: 'ship', data: { replicas: 5 } }]]);
   });
 
-  it('keeps the votes live on the frozen prompt, and a vote leaves it pending until resolved', () => {
+  const QUORUM = { policy: 'quorum' as const, quorum: 2, approvers: { users: ['ann', 'bob', 'cy'] } };
+  const accepted = (proceed = true) => ({ type: 'confirmation_accepted' as const, callback_id: 'q', proceed, feedback: null, timestamp: 4 });
+  const voteFrame = (votes: Array<{ user_id: string; proceed: boolean }>, needed: number) => ({
+    type: 'confirmation_vote' as const, callback_id: 'q', task_id: 'task-1', votes: votes.map((v) => ({ ...v, option: null, at: 3 })), policy: 'quorum' as const, quorum: 2, needed, timestamp: 3,
+  });
+
+  it('keeps the votes live on the frozen prompt; a vote that does not settle leaves it pending until resolved', () => {
     const { prompts, seen } = book();
-    prompts.onStepResult(frame('q', { policy: 'quorum', quorum: 2, approvers: { users: ['ann', 'bob', 'cy'] } }));
+    prompts.onStepResult(frame('q', QUORUM));
     const prompt = prompts.get('q')!;
     expect(Object.isFrozen(prompt)).toBe(true);
     expect([prompt.votes, prompt.needed, prompt.voted]).toEqual([[], undefined, false]);
 
-    const votes = [{ user_id: 'bob', proceed: true, option: null, at: 3 }];
-    prompts.onVote({ type: 'confirmation_vote', callback_id: 'q', task_id: 'task-1', votes, policy: 'quorum', quorum: 2, needed: 1, timestamp: 3 });
-    expect([prompt.votes, prompt.needed]).toEqual([votes, 1]);
-    expect(seen.votes).toMatchObject([{ needed: 1, votes }]);
-
-    prompts.onAccepted({ type: 'confirmation_accepted', callback_id: 'q', proceed: true, feedback: null, timestamp: 4 });
+    // The server tells the voter too, before its confirmation_accepted.
+    prompts.onVote(voteFrame([{ user_id: 'ann', proceed: true }], 1));
+    expect([prompt.votes.map((v) => v.user_id), prompt.needed]).toEqual([['ann'], 1]);
+    expect(seen.votes).toMatchObject([{ needed: 1 }]);
+    prompts.onAccepted(accepted());
     expect(prompt.voted).toBe(true);
     expect(prompts.list()).toHaveLength(1);
-    prompts.onResolved({ type: 'confirmation_resolved', callback_id: 'q', task_id: 'task-1', state: 'confirmed', proceed: true, timestamp: 5, option: null, decided_by: 'ann' });
+
+    prompts.onResolved({ type: 'confirmation_resolved', callback_id: 'q', task_id: 'task-1', state: 'confirmed', proceed: true, timestamp: 5, option: null, decided_by: 'bob' });
     expect(prompts.list()).toEqual([]);
-    expect(seen.resolved).toMatchObject([{ by: 'here', state: 'confirmed', decided_by: 'ann' }]);
+    expect(seen.resolved).toMatchObject([{ by: 'elsewhere', state: 'confirmed', decided_by: 'bob' }]);
+  });
+
+  it('takes a vote that reaches the quorum as settled here (the server sends that connection no confirmation_resolved)', () => {
+    const { prompts, seen } = book();
+    prompts.onStepResult(frame('q', QUORUM));
+    prompts.onVote(voteFrame([{ user_id: 'bob', proceed: true }], 1));
+    prompts.onAccepted(accepted());
+    expect(prompts.list()).toEqual([]);
+    expect(seen.resolved).toMatchObject([{ by: 'here', state: 'confirmed', proceed: true, decided_by: 'ann' }]);
+  });
+
+  it('waits a moment for word of its vote, then takes it as the one that settled the prompt', async () => {
+    const { prompts, seen } = book();
+    prompts.onStepResult(frame('q', QUORUM));
+    prompts.onAccepted(accepted(false)); // bob's vote, unknown here, may have come first
+    expect(prompts.list()).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, VOTE_SETTLE_GRACE_MS + 200));
+    expect(prompts.list()).toEqual([]);
+    expect(seen.resolved).toMatchObject([{ by: 'here', state: 'rejected', proceed: false }]);
+  });
+
+  it('decides like the server: all needs every listed user, one rejection rejects; quorum rejects when k is out of reach', () => {
+    const all = { policy: 'all' as const, approvers: { users: ['a', 'b'] } };
+    const yes = (user_id: string) => ({ user_id, proceed: true, option: null, at: 1 });
+    const no = (user_id: string) => ({ user_id, proceed: false, option: null, at: 1 });
+    expect(outcomeOf(all, [yes('a')])).toBeNull();
+    expect(outcomeOf(all, [yes('a'), yes('b')])).toBe('confirmed');
+    expect(outcomeOf(all, [no('a')])).toBe('rejected');
+    expect(outcomeOf(QUORUM, [no('a')])).toBeNull();
+    expect(outcomeOf(QUORUM, [no('a'), no('b')])).toBe('rejected');
+    expect(outcomeOf({ ...QUORUM, approvers: { users: ['a', 'b', 'c'], groups: ['ops'] } }, [no('a'), no('b')])).toBeNull();
   });
 
   it('reports a reminder of a known prompt once as a reminder, not as a new prompt', () => {
