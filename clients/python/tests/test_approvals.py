@@ -60,7 +60,8 @@ def test_a_form_answer_out_of_bounds_is_refused_naming_its_field_and_settles_not
     assert not waiting.done()
 
     pat.send({"action": "confirm", "callback_id": callback_id, "proceed": True, "data": {"replicas": 10}})
-    assert waiting.result(15).data == {"replicas": 10}
+    # A field the answer leaves out takes the form's default (the proposed value).
+    assert waiting.result(15).data == {"replicas": 10, "region": "eu"}
 
 
 def test_a_quorum_of_two_settles_on_the_second_approval_and_shows_the_votes(caller: Caller, users: Any) -> None:
