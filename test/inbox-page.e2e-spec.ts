@@ -666,7 +666,8 @@ browserDescribe('the inbox page in Chromium', () => {
     const prompt = card(page, 'page-form-1');
     await prompt.waitFor();
     expect(await prompt.getByRole('group', { name: 'Deployment' }).count()).toBe(1);
-    expect(await prompt.getByRole('button').allTextContents()).toEqual(['Hold', 'Ship it']);
+    // In the task service's order.
+    expect(await prompt.getByRole('button').allTextContents()).toEqual(['Ship it', 'Hold']);
     expect(await prompt.getByRole('button', { name: 'Hold' }).getAttribute('aria-describedby')).toBeTruthy();
     expect(await prompt.getByText('Try again on Monday').isVisible()).toBe(true);
 
