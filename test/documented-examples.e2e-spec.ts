@@ -380,6 +380,31 @@ maybe('Documented examples run as written (e2e)', () => {
     }, 60_000);
   });
 
+  describe('the Python client README, approvals', () => {
+    const interpreter = python();
+    const [, , quorum, decorator] = codeBlocks('clients/python/README.md').filter((block) => block.lang === 'python');
+    const env = () => ({ ...process.env, PYTHONPATH: resolve('clients/python/src'), PYTHONDONTWRITEBYTECODE: '1' });
+
+    // Run in full, the quorum example would wait for approvers who fill the form
+    // (clients/python/tests/test_approvals.py does that); here it must at least compile.
+    (interpreter ? it : it.skip)('compiles the quorum example, and the decorator example decorates its function as written', async () => {
+      const compiled = await run(interpreter!, ['-c', 'import sys; compile(sys.stdin.read(), "quorum", "exec")'], quorum.text, env());
+      expect(compiled).toMatchObject({ code: 0, stderr: '' });
+      const check = '\nimport json\nprint(json.dumps(scale.confirmation_form.schema({"service": "api", "replicas": 4, "region": Region.US})))\n';
+      const result = await run(interpreter!, ['-'], `${decorator.text}${check}`, env());
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        type: 'object',
+        properties: {
+          service: { title: 'Service', type: 'string', default: 'api' },
+          replicas: { title: 'Replicas', type: 'integer', minimum: 1, maximum: 20, default: 4 },
+          region: { title: 'Region', type: 'string', enum: ['eu', 'us'], default: 'us' },
+        },
+        required: ['service', 'replicas', 'region'],
+      });
+    }, 60_000);
+  });
+
   it("runs examples/answer-client.mjs as the README starts it, answering alice's prompt from its standard input", async () => {
     const command = /`(node examples\/answer-client\.mjs [^`]+)`/.exec(readFileSync('README.md', 'utf8'))![1];
     // The script's usage line names its default URL: only its host and port change.
