@@ -296,7 +296,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       // Both reads at once: an approver's listing costs a connect no extra wait.
       const [own, approving] = await Promise.all([
         onlyGroups ? [] : this.confirmations.pendingForUser(userId),
-        this.confirmations.pendingForApprover(userId, onlyGroups ? connection.groups : connection.groups),
+        this.confirmations.pendingForApprover(userId, connection.groups),
       ]);
       const sent = new Set<string>();
       for (const confirmation of [...own, ...approving]) {
