@@ -37,8 +37,8 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
     const names: ScriptName[] = [
       'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
       'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
-      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin', 'scheduleAdd', 'scheduleClaim',
-      'scheduleCancel', 'confirmationVote', 'confirmationAddApprovers',
+      'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin', 'confirmationVote', 'confirmationAddApprovers',
+      'scheduleAdd', 'scheduleClaim', 'scheduleCancel',
     ];
     expect(files).toHaveLength(names.length);
     for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);

@@ -111,6 +111,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     this.delivery.onResolution((event) => this.wakeWaiters(event));
     this.delivery.onReconnect(() => void this.recheckWaiters());
     this.scheduler.handle(REMINDER, (run) => this.remind(run));
+    this.scheduler.handle(ESCALATION, (run) => this.escalate(run));
   }
 
   onModuleInit(): void {
@@ -189,7 +190,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     // Up to 30 days: longer than one setTimeout holds.
     const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs) : timerAt(expiresAt, expire, true);
     this.expiryTimers.set(callbackId, timer);
-    if (input.reminders) await this.scheduleFollowUps(confirmation, input);
+    if (input.reminders || input.escalation?.length) await this.scheduleFollowUps(confirmation, input);
     if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.deliverPrompt(confirmation, input.acceptedAt);
     return { confirmation, created: true };
@@ -208,6 +209,37 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       const times = Math.min(reminders.max, Math.ceil((expiresAt - createdAt) / everyMs) - 1);
       if (times > 0) await this.scheduler.schedule({ callbackId, name: REMINDER, kind: REMINDER, times, everyMs }, createdAt + everyMs);
     }
+    const steps = input.escalation ?? [];
+    await Promise.all(
+      steps.map((step, index) => {
+        const dueAt = createdAt + Math.round(step.afterSeconds * 1000);
+        if (dueAt >= expiresAt) return null;
+        const data = { step: index, users: step.users, groups: step.groups };
+        return this.scheduler.schedule({ callbackId, name: `${ESCALATION}:${index}`, kind: ESCALATION, times: 1, everyMs: 0, data }, dueAt);
+      }),
+    );
+  }
+
+  /** Runs an escalation step: its users and groups become approvers, and are told. */
+  private async escalate(run: ClaimedRun): Promise<void> {
+    const { callbackId } = run.job;
+    const { step, users, groups } = run.job.data as { step: number; users: string[]; groups: string[] };
+    const confirmation = await this.store.get(callbackId);
+    if (!confirmation || confirmation.state !== 'pending') {
+      await this.scheduler.cancel(callbackId);
+      return;
+    }
+    let escalated: Awaited<ReturnType<ConfirmationService['addApprovers']>>;
+    try {
+      escalated = await this.addApprovers(callbackId, { users, groups });
+    } catch (err) {
+      // Settled (or gone) between the read and the addition: nothing is left to escalate.
+      if (err instanceof GatewayError && (err.code === ErrorCode.AlreadyResolved || err.code === ErrorCode.CallbackNotFound)) return void (await this.scheduler.cancel(callbackId));
+      throw err;
+    }
+    const added = { users: escalated.users, groups: escalated.groups };
+    if (infoLogged()) this.logger.log({ callbackId }, `Confirmation ${callbackId} escalated (step ${step}): added users ${added.users.join(', ') || '-'}, groups ${added.groups.join(', ') || '-'}`);
+    if (this.events.heard) await this.events.emit({ type: 'escalated', confirmation: escalated.confirmation, at: Date.now(), step, ...added, instanceId: this.instanceId });
   }
 
   /** Runs a reminder: the prompt again, with `reminder: n`, to whoever should see it. */
@@ -219,10 +251,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       await this.scheduler.cancel(callbackId);
       return;
     }
-    const prompt = promptFrame(confirmation);
-    if (!prompt) return;
-    const frame = { ...prompt, reminder: run.run };
-    const connections = await this.delivery.deliver({ userIds: [confirmation.userId] }, frame);
+    // The prompt as it stands (with approvals: current approvers and votes), to everyone who may answer.
+    const json = currentPromptJson(confirmation);
+    if (json === null) return;
+    const frame = { ...(JSON.parse(json) as object), reminder: run.run };
+    const connections = await this.delivery.deliver(audienceOf(confirmation), frame);
     if (infoLogged()) this.logger.log({ callbackId, userId: confirmation.userId }, `Reminder ${run.run} of ${callbackId} sent to ${connections} connection(s)`);
     if (this.events.heard) await this.events.emit({ type: 'reminder', confirmation, at: Date.now(), reminder: run.run, instanceId: this.instanceId, connections });
   }
@@ -435,6 +468,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** True once the app shuts down: a wait that ended without a decision ended for that. */
+  get isShuttingDown(): boolean {
+    return this.closing;
+  }
+
   /** Confirmations created here and still pending. */
   get pendingCount(): number {
     return this.expiryTimers.size;
@@ -451,6 +489,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private async expire(userId: string, callbackId: string): Promise<void> {
     this.expiryTimers.delete(callbackId);
+    // Settled elsewhere or not, its jobs have no run left at its expiry (none is scheduled past it).
+    this.scheduledHere.delete(callbackId);
     const proceed = this.timeoutDecision === 'proceed';
     try {
       const outcome = await this.store.settle(userId, callbackId, { state: 'timed_out', proceed, feedback: null, settledAt: Date.now() });
@@ -586,6 +626,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
 /** The job kind (and name) of a confirmation's reminders. */
 const REMINDER = 'reminder';
+/** The job kind of an escalation step (named `escalation:<index>`). */
+const ESCALATION = 'escalation';
 
 function clearExpiryTimer(timer: NodeJS.Timeout | LongTimer): void {
   if ('cancel' in timer) timer.cancel();

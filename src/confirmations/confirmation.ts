@@ -15,6 +15,8 @@ export interface NewConfirmation {
   requestId?: string;
   /** The prompt again every `everySeconds`, at most `max` times, while pending. */
   reminders?: { everySeconds: number; max: number };
+  /** Approvers added `afterSeconds` after creation while it is pending. */
+  escalation?: Array<{ afterSeconds: number; users: string[]; groups: string[] }>;
   /** Options, a form, several approvers: absent for a plain yes/no prompt of its user. */
   approval?: Approval;
   /** Who asked (POST /notify requested_by), for the created event. */

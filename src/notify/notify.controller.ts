@@ -63,6 +63,7 @@ export class NotifyController {
       acceptedAt: acceptedAt(reply),
       requestId: reply.request.id,
       reminders: body.reminders && { everySeconds: body.reminders.every_seconds, max: body.reminders.max },
+      escalation: body.escalation?.map((step) => ({ afterSeconds: step.after_seconds, users: step.users ?? [], groups: step.groups ?? [] })),
       // Options, a form, approvers: checked here (400 validation_failed); absent for a plain prompt.
       approval: approvalOf(body),
       ...(body.requested_by != null && { requestedBy: body.requested_by }),
@@ -70,8 +71,8 @@ export class NotifyController {
     if (!waits && confirmation.state === 'pending') return accepted(reply, confirmation);
     // Held at most NOTIFY_MAX_WAIT_SECONDS: a decision may take days, one HTTP call does not.
     const settled = await this.confirmations.waitForSettlement(confirmation.callbackId, this.maxWaitMs, stopWhenCallerLeaves(reply), confirmation);
-    // Undefined: the server is stopping (503, retry with the same callback_id).
-    if (!settled) return answerStillPending(reply, confirmation.callbackId);
+    // The server is stopping: 503, retry with the same callback_id (here or elsewhere).
+    if (!settled || (settled.state === 'pending' && this.confirmations.isShuttingDown)) return answerStillPending(reply, confirmation.callbackId);
     if (settled.state === 'pending') return accepted(reply, settled);
     return toDecision(settled);
   }

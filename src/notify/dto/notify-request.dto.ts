@@ -15,8 +15,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { APPROVERS_SCHEMA, MAX_QUORUM, OPTIONS_SCHEMA } from '../../approvals/approval-limits.js';
-import { IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
+import { APPROVERS_SCHEMA, MAX_APPROVERS_PER_LIST, MAX_QUORUM, OPTIONS_SCHEMA } from '../../approvals/approval-limits.js';
+import { ID_CHARACTERS_PATTERN, IsId, MAX_ID_LENGTH } from '../../protocol/id.js';
 import { MatchesJsonSchema } from '../../protocol/json-schema-rule.js';
 import type { ApprovalOption, ApprovalPolicy, Approvers, FormSchema } from '../../protocol/server-frames.js';
 import { OptionalField } from '../../protocol/validation.js';
@@ -24,6 +24,34 @@ import { MAX_CALLBACK_TIMEOUT_SECONDS } from '../../config/environment.js';
 
 /** Most reminders one confirmation may ask for. */
 export const MAX_REMINDERS = 100;
+
+/** Most escalation steps one confirmation may ask for. */
+export const MAX_ESCALATION_STEPS = 10;
+
+/** One escalation step: who is added as approver, how long after the prompt. */
+export interface EscalationStep {
+  after_seconds: number;
+  users?: string[];
+  groups?: string[];
+}
+
+const ESCALATION_IDS = { type: 'array', maxItems: MAX_APPROVERS_PER_LIST, items: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH, pattern: ID_CHARACTERS_PATTERN } };
+
+/** POST /notify `escalation`: up to 10 of { after_seconds > 0, users?, groups? }. */
+export const ESCALATION_SCHEMA = {
+  type: 'array',
+  maxItems: MAX_ESCALATION_STEPS,
+  items: {
+    type: 'object',
+    required: ['after_seconds'],
+    additionalProperties: false,
+    properties: {
+      after_seconds: { type: 'number', exclusiveMinimum: 0, maximum: MAX_CALLBACK_TIMEOUT_SECONDS },
+      users: ESCALATION_IDS,
+      groups: ESCALATION_IDS,
+    },
+  },
+};
 
 export const CALLBACK_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
@@ -109,6 +137,11 @@ export class NotifyRequestDto {
   @ValidateNested()
   @Type(() => RemindersDto)
   reminders?: RemindersDto;
+
+  /** Approvers added after `after_seconds` while nobody has decided (at most 10 steps). */
+  @IsOptional()
+  @MatchesJsonSchema(ESCALATION_SCHEMA)
+  escalation?: EscalationStep[];
 
   /** Choices to offer instead of yes/no; each option's `proceed` is the decision's. */
   @IsOptional()

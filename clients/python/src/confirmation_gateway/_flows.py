@@ -35,8 +35,9 @@ RETRYABLE_STATUS = frozenset({502, 503, 504})
 MIN_TIMEOUT_SECONDS = 0.05
 # The gateway settles a confirmation at most this long after it expires.
 SERVER_SETTLE_SLACK_SECONDS = 1.0
-# GET /confirmations/{id}?wait_seconds= holds a call at most this long.
-MAX_LONG_POLL_SECONDS = 50.0
+# What one long poll of GET /confirmations/{id} asks for; the gateway holds it at most its
+# NOTIFY_MAX_WAIT_SECONDS (default 50) and then answers the confirmation as it stands.
+LONG_POLL_SECONDS = 50.0
 
 T = TypeVar("T")
 
@@ -324,24 +325,32 @@ def notify_user(
     )
     until = expires + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
-    body = _json_or_raise(response)
-    if response.status_code == 202 and isinstance(body, dict) and body.get("state") == "pending":
-        # The gateway holds a call at most NOTIFY_MAX_WAIT_SECONDS: keep waiting on the view.
-        return (yield from _wait_for_decision(settings, callback_id, until))
-    return UserConfirmation.from_decision(body)
+    if response.status_code == 202:
+        # Still pending when the gateway stopped holding the call (NOTIFY_MAX_WAIT_SECONDS):
+        # the decision is waited for by long polls, as transparently as by the first call.
+        _json_or_raise(response)
+        view = yield from _await_decision(settings, callback_id, expires, until)
+        return UserConfirmation.from_decision(view)
+    return UserConfirmation.from_decision(_json_or_raise(response))
 
 
-def _wait_for_decision(settings: Settings, callback_id: str, until: float) -> Flow[UserConfirmation]:
-    """Long-polls GET /confirmations/{id} until the confirmation is settled."""
+def _await_decision(settings: Settings, callback_id: str, expires: float, until: float) -> Flow[JsonObject]:
+    """Long-polls GET /confirmations/{callback_id} until the confirmation is no longer
+    pending (a decision, its timeout or its cancellation), or until `until`."""
+    path = f"/confirmations/{_quoted(callback_id)}"
     while True:
-        wait_seconds = max(0.0, min(MAX_LONG_POLL_SECONDS, until - time.monotonic()))
-        view = yield from get_confirmation(settings, callback_id, round(wait_seconds, 3))
-        decision = view.to_user_confirmation()
-        if decision is not None:
-            return decision
+        # Never less than a second: the gateway settles an expired confirmation within one.
+        wait = min(LONG_POLL_SECONDS, max(expires - time.monotonic() + SERVER_SETTLE_SLACK_SECONDS, 1.0))
+        request = Request("GET", path, params={"wait_seconds": f"{wait:.3f}"}, read_timeout=wait + settings.request_timeout)
+        response = yield from _send(lambda: request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
+        view = _json_or_raise(response)
+        if isinstance(view, dict) and view.get("state") != "pending":
+            return view
         if time.monotonic() >= until:
             raise GatewayUnavailableError(
-                "The confirmation was still pending past its deadline", callback_id=callback_id, last_error="pending"
+                "The confirmation was still pending at the call's deadline",
+                callback_id=callback_id,
+                last_error="pending",
             )
 
 
