@@ -162,25 +162,3 @@ def test_the_design_documents_task_step_result_keeps_its_field_names() -> None:
     result = TaskStepResult(step="s", message="m", status="completed")
     assert (result.result, result.completed, result.error_code, result.error_message) == (None, False, None, None)
 
-
-def test_a_wait_longer_than_the_gateways_hold_goes_on_through_long_polls(client_kind: str, users: Any) -> None:
-    from conftest import GatewayProcess, free_port
-
-    # The gateway holds a call at most 1 s, then answers 202: the call keeps waiting on
-    # GET /confirmations/{id} polls, and the user is asked once.
-    holding = GatewayProcess(free_port(), {"NOTIFY_MAX_WAIT_SECONDS": "1"}).start()
-    caller = Caller(client_kind, holding.url, api_key=API_KEY)
-    try:
-        user_id = unique("hugo")
-        hugo = users(user_id, holding)
-        waiting = caller.start("notify_user", step_result(), user_id, unique("task"), 1, timeout=60)
-        prompt = hugo.receive("task_step_result")
-        time.sleep(2.5)  # past the 202 and more than one poll
-        assert not waiting.done()
-        hugo.confirm(prompt["callback_id"], False, "after a while")
-        decision = waiting.result(15)
-        assert (decision.proceed, decision.feedback, decision.callback_id) == (False, "after a while", prompt["callback_id"])
-        assert len(hugo.prompts()) == 1
-    finally:
-        caller.close()
-        holding.close()
