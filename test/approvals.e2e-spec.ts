@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { ConfirmationService } from '../src/confirmations/confirmation.service.js';
 import { Cluster, startCluster, startOnRedisCluster } from './support/cluster.js';
 import { requireProgram } from './support/system-dependency.js';
@@ -286,6 +287,29 @@ describe('approvals: ConfirmationService.addApprovers (escalation)', () => {
     await tab.request({ action: 'confirm', callback_id: 'esc-1', proceed: true }, 'confirmation_accepted');
     expect((await waiting).body).toMatchObject({ state: 'confirmed', decided_by: 'erin' });
     await expect(service.addApprovers('esc-1', { users: ['x'] })).rejects.toMatchObject({ code: 'already_resolved' });
+  });
+});
+
+describe('approvals: groups from the token claim AUTH_GROUPS_CLAIM (AUTH_MODE=jwt)', () => {
+  const SECRET = 'approvals-test-secret-of-at-least-32-chars';
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ AUTH_MODE: 'jwt', JWT_SECRET: SECRET, AUTH_GROUPS_CLAIM: 'roles' });
+  });
+  afterAll(() => app?.close());
+
+  const token = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+
+  it('a member by the claim gets the prompt and may vote; ?groups= is ignored in jwt mode', async () => {
+    const member = await app.connect(undefined, `/?token=${await token({ sub: 'rita', roles: ['ops', 42, ''] })}`);
+    const pretender = await app.connect(undefined, `/?token=${await token({ sub: 'paul', groups: ['ops'] })}&groups=ops`);
+    const waiting = app.http('POST', '/notify', notifyBody('owner', 'deploy', { callback_id: 'jwt-groups-1', approvers: { groups: ['ops'] } }));
+    expect(await member.next('task_step_result')).toMatchObject({ callback_id: 'jwt-groups-1' });
+    pretender.send({ action: 'confirm', callback_id: 'jwt-groups-1', proceed: true });
+    expect(await pretender.next('error')).toMatchObject({ code: 'not_an_approver' });
+    expect(pretender.ofType('task_step_result')).toEqual([]);
+    await member.request({ action: 'confirm', callback_id: 'jwt-groups-1', proceed: true }, 'confirmation_accepted');
+    expect((await waiting).body).toMatchObject({ state: 'confirmed', decided_by: 'rita' });
   });
 });
 

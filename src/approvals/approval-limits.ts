@@ -10,6 +10,11 @@ export const MAX_APPROVERS_PER_LIST = 100;
 /** Per list once escalation steps have added theirs (10 steps of 100 on top of the request's). */
 export const MAX_APPROVERS_TOTAL = 1100;
 export const MAX_QUORUM = MAX_APPROVERS_PER_LIST;
+/**
+ * Votes one confirmation keeps: with groups the electorate is open (any member may vote), so
+ * the count is bounded here rather than by the lists.
+ */
+export const MAX_VOTES = MAX_APPROVERS_TOTAL;
 /** Groups a connection may carry (token claim or ?groups=). */
 export const MAX_CONNECTION_GROUPS = 100;
 

@@ -377,6 +377,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
         throw new GatewayError(ErrorCode.SelfApprovalForbidden, `User ${voter.userId} asked for ${callbackId} and may not approve it`);
       case 'already_voted':
         throw new GatewayError(ErrorCode.AlreadyVoted, `User ${voter.userId} already voted on ${callbackId}`);
+      case 'votes_full':
+        throw new GatewayError(ErrorCode.CapacityExceeded, `Confirmation ${callbackId} holds the most votes it keeps; it ends at its expiry`);
       case 'recorded': {
         await this.fence?.pass();
         const counted: Confirmation = { ...confirmation, votes: outcome.votes };

@@ -64,7 +64,9 @@ export type VoteOutcome =
   | { kind: 'not_found' }
   | { kind: 'not_an_approver' }
   | { kind: 'self_forbidden' }
-  | { kind: 'already_voted' };
+  | { kind: 'already_voted' }
+  /** MAX_VOTES votes are in and none decided it: only the expiry (or a cancel) ends it now. */
+  | { kind: 'votes_full' };
 
 export type AddApproversOutcome =
   /** `users` and `groups` are the ones that were not approvers before. */

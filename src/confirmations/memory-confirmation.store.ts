@@ -17,7 +17,7 @@ import {
   Voter,
   VoteOutcome,
 } from './confirmation.store.js';
-import { MAX_APPROVERS_TOTAL } from '../approvals/approval-limits.js';
+import { MAX_APPROVERS_TOTAL, MAX_VOTES } from '../approvals/approval-limits.js';
 
 export interface RetentionSettings {
   retentionMs: number;
@@ -128,6 +128,7 @@ export class MemoryConfirmationStore extends ConfirmationStore implements OnModu
     if (problem === 'self_forbidden') return { kind: 'self_forbidden' };
     const previous = confirmation.votes ?? [];
     if (previous.some((v) => v.userId === voter.userId)) return { kind: 'already_voted' };
+    if (previous.length >= MAX_VOTES) return { kind: 'votes_full' };
     const votes: Vote[] = [...previous, { userId: voter.userId, proceed: ballot.proceed, option: ballot.option, at }];
     const { decided, needed } = tally(confirmation.approval, votes);
     if (decided === null) {

@@ -1,7 +1,7 @@
 import { LuaScripts } from '../redis/lua-scripts.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { RedisService } from '../redis/redis.service.js';
-import { MAX_APPROVERS_TOTAL } from '../approvals/approval-limits.js';
+import { MAX_APPROVERS_TOTAL, MAX_VOTES } from '../approvals/approval-limits.js';
 import type { Approval, Confirmation, Vote } from './confirmation.js';
 import { promptJson, withStoredPrompt } from './prompt-json.js';
 import {
@@ -188,6 +188,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
           at,
           this.settings.retentionMs,
           vote,
+          MAX_VOTES,
         ],
       );
       switch (kind) {
@@ -195,6 +196,7 @@ export class RedisConfirmationStore extends ConfirmationStore {
         case 'not_an_approver':
         case 'self_forbidden':
         case 'already_voted':
+        case 'votes_full':
           return { kind };
         case 'already':
           return { kind, confirmation: fromHash(fieldsOrVotes as string[]) };

@@ -4,6 +4,7 @@ import type { Approval, Confirmation } from '../../src/confirmations/confirmatio
 import { Ballot, ConfirmationStore, CreateLimits, CreateOutcome, Settlement, VoteOutcome } from '../../src/confirmations/confirmation.store.js';
 import { MemoryConfirmationStore, RetentionSettings } from '../../src/confirmations/memory-confirmation.store.js';
 import { RedisConfirmationStore } from '../../src/confirmations/redis-confirmation.store.js';
+import { MAX_VOTES } from '../../src/approvals/approval-limits.js';
 import { backendsFor, sleep, startedForThisFile } from './backends.js';
 
 /**
@@ -412,6 +413,22 @@ function approvalContract(backend: (typeof backends)[number][1]): void {
       expect((await two.addApprovers(asked.callbackId, ['erin'], [])).kind).toBe('already');
       expect((await two.addApprovers('unknown-id', ['erin'], [])).kind).toBe('not_found');
     });
+
+    it('keeps at most MAX_VOTES votes: an open electorate (groups) cannot grow a record without bound', async () => {
+      const stores = await backend.stores(LONG);
+      // Quorum out of reach and a group: rejections only pile up.
+      const open = approvalDraft({ policy: 'quorum', quorum: 1, approvers: { users: [], groups: ['crowd'] } });
+      await stores[0].create(open, ROOMY, null);
+      // In batches of 100 concurrent votes: a whole burst at once only measures the machine.
+      const outcomes: VoteOutcome[] = [];
+      for (let from = 0; from < MAX_VOTES + 5; from += 100) {
+        const batch = Array.from({ length: Math.min(100, MAX_VOTES + 5 - from) }, (_, k) => from + k);
+        outcomes.push(...(await Promise.all(batch.map((i) => stores[i % 3].vote(open.callbackId, voter(`m${i}`, ['crowd']), no(), Date.now())))));
+      }
+      expect(outcomes.filter((o) => o.kind === 'recorded')).toHaveLength(MAX_VOTES);
+      expect(outcomes.filter((o) => o.kind === 'votes_full')).toHaveLength(5);
+      expect((await stores[1].get(open.callbackId))?.votes).toHaveLength(MAX_VOTES);
+    }, 60_000);
 
     it('many concurrent votes from three instances: one decision, no vote lost', async () => {
       const stores = await backend.stores(LONG);

@@ -3,7 +3,7 @@
 -- src/approvals/policy.ts is the same rule for the memory store.
 -- KEYS: record, user's pending set, waiters. ARGV: callback id, voter, voter's groups (JSON
 -- array), proceed ('1'/'0'), option, has option, data JSON ('' none), feedback, has feedback,
--- at (ms), retention ms, the vote as JSON.
+-- at (ms), retention ms, the vote as JSON, the most votes kept.
 -- Record fields: 'au'/'ag' the approver users/groups (JSON arrays; absent: only 'u' votes),
 -- 'po' policy, 'qk' quorum, 'fv' the user who may not vote, 'v' the votes (a JSON array),
 -- 'ny'/'nn' approvals/rejections, 'vu:<user>' that user voted; on settling 'o', 'd', 'by'.
@@ -38,6 +38,7 @@ if redis.call('HEXISTS', KEYS[1], 'vu:' .. voter) == 1 then return {'already_vot
 local proceed = ARGV[4] == '1'
 local yes = tonumber(redis.call('HGET', KEYS[1], 'ny') or '0')
 local no = tonumber(redis.call('HGET', KEYS[1], 'nn') or '0')
+if yes + no >= tonumber(ARGV[13]) then return {'votes_full'} end
 if proceed then yes = yes + 1 else no = no + 1 end
 local votes = redis.call('HGET', KEYS[1], 'v')
 if not votes or votes == '' then votes = '[' .. ARGV[12] .. ']' else votes = string.sub(votes, 1, -2) .. ',' .. ARGV[12] .. ']' end
