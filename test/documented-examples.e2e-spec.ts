@@ -337,8 +337,16 @@ maybe('Documented examples run as written (e2e)', () => {
       CONFIRMATION_GATEWAY_URL: `http://${DOCUMENTED_HOST}`.replace(DOCUMENTED_HOST, host),
     });
 
-    it('has the asyncio example and the Celery one', () => {
-      expect(pythonBlocks.map(firstLine)).toEqual(['import asyncio', 'from confirmation_gateway import GatewayClient']);
+    // The approvals examples (a quorum with a form; requires_confirmation) need approvers who
+    // pick an option and fill a form, not alice's Proceed: clients/python/tests/test_approvals.py
+    // makes the same calls against the real service, answered by real WebSocket users.
+    it('has the asyncio example, the Celery one, and the two approvals examples', () => {
+      expect(pythonBlocks.map(firstLine)).toEqual([
+        'import asyncio',
+        'from confirmation_gateway import GatewayClient',
+        'from confirmation_gateway import GatewayClient, Option, Reminders, TaskStepResult',
+        'import enum',
+      ]);
     });
 
     (interpreter ? it : it.skip)('runs the asyncio example as written: alice is asked and her answer printed', async () => {
@@ -369,6 +377,31 @@ maybe('Documented examples run as written (e2e)', () => {
       const result = await run(interpreter!, ['-'], `${standIns}\n${pythonBlocks[1].text}${call}`, env());
       expect(result.stderr).toBe('');
       expect(result).toMatchObject({ code: 0, stdout: "None ['next']\n" });
+    }, 60_000);
+  });
+
+  describe('the Python client README, approvals', () => {
+    const interpreter = python();
+    const [, , quorum, decorator] = codeBlocks('clients/python/README.md').filter((block) => block.lang === 'python');
+    const env = () => ({ ...process.env, PYTHONPATH: resolve('clients/python/src'), PYTHONDONTWRITEBYTECODE: '1' });
+
+    // Run in full, the quorum example would wait for approvers who fill the form
+    // (clients/python/tests/test_approvals.py does that); here it must at least compile.
+    (interpreter ? it : it.skip)('compiles the quorum example, and the decorator example decorates its function as written', async () => {
+      const compiled = await run(interpreter!, ['-c', 'import sys; compile(sys.stdin.read(), "quorum", "exec")'], quorum.text, env());
+      expect(compiled).toMatchObject({ code: 0, stderr: '' });
+      const check = '\nimport json\nprint(json.dumps(scale.confirmation_form.schema({"service": "api", "replicas": 4, "region": Region.US})))\n';
+      const result = await run(interpreter!, ['-'], `${decorator.text}${check}`, env());
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        type: 'object',
+        properties: {
+          service: { title: 'Service', type: 'string', default: 'api' },
+          replicas: { title: 'Replicas', type: 'integer', minimum: 1, maximum: 20, default: 4 },
+          region: { title: 'Region', type: 'string', enum: ['eu', 'us'], default: 'us' },
+        },
+        required: ['service', 'replicas', 'region'],
+      });
     }, 60_000);
   });
 

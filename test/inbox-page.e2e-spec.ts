@@ -640,4 +640,125 @@ browserDescribe('the inbox page in Chromium', () => {
     expect(png.readUInt32BE(16)).toBe(1280); // IHDR width: the whole viewport
     expect(png.readUInt32BE(20)).toBeGreaterThanOrEqual(860);
   });
+  // --- approvals (issue 21): options, forms, votes, reminders -----------------------------
+
+  const DEPLOY_FORM = {
+    type: 'object',
+    title: 'Deployment',
+    properties: {
+      service: { type: 'string', title: 'Service', default: 'api', maxLength: 40 },
+      replicas: { type: 'integer', title: 'Replicas', description: 'Between 1 and 10', minimum: 1, maximum: 10, default: 3 },
+      region: { type: 'string', title: 'Region', enum: ['eu', 'us'], enumNames: ['Europe', 'United States'], default: 'eu' },
+      canary: { type: 'boolean', title: 'Canary first', default: false },
+      checks: { type: 'array', title: 'Checks', items: { type: 'string', enum: ['smoke', 'load', 'security'] }, default: ['smoke'] },
+      note: { type: 'string', title: 'Note' },
+    },
+    required: ['service', 'replicas', 'region'],
+  };
+  const DEPLOY_OPTIONS = [
+    { id: 'ship', label: 'Ship it', proceed: true },
+    { id: 'hold', label: 'Hold', description: 'Try again on Monday', proceed: false },
+  ];
+
+  it('shows options as buttons and the form as labelled controls with its defaults; the edited values are approved', async () => {
+    const page = await openInbox('?user_id=fiona');
+    const decision = t.http('POST', '/notify', notifyBody('fiona', 'deploy-1', { callback_id: 'page-form-1', options: DEPLOY_OPTIONS, form: DEPLOY_FORM }));
+    const prompt = card(page, 'page-form-1');
+    await prompt.waitFor();
+    expect(await prompt.getByRole('group', { name: 'Deployment' }).count()).toBe(1);
+    // In the task service's order.
+    expect(await prompt.getByRole('button').allTextContents()).toEqual(['Ship it', 'Hold']);
+    expect(await prompt.getByRole('button', { name: 'Hold' }).getAttribute('aria-describedby')).toBeTruthy();
+    expect(await prompt.getByText('Try again on Monday').isVisible()).toBe(true);
+
+    const service = prompt.getByLabel('Service');
+    const replicas = prompt.getByLabel('Replicas');
+    const region = prompt.getByLabel('Region');
+    const canary = prompt.getByLabel('Canary first');
+    const checks = prompt.getByLabel('Checks');
+    expect([await service.inputValue(), await replicas.inputValue(), await region.inputValue()]).toEqual(['api', '3', 'eu']);
+    expect(await canary.isChecked()).toBe(false);
+    expect(await checks.evaluate((node) => [...(node as any).selectedOptions].map((o: any) => o.value))).toEqual(['smoke']);
+    expect(await region.locator('option').allTextContents()).toEqual(['Europe', 'United States']);
+    // Required fields are marked for people and for assistive technology; bounds are on the control.
+    for (const required of [service, replicas, region]) expect(await required.evaluate((node) => (node as any).required)).toBe(true);
+    expect(await prompt.getByLabel('Note').evaluate((node) => (node as any).required)).toBe(false);
+    expect(await prompt.locator('label', { hasText: 'Replicas' }).locator('.required').textContent()).toBe(' *');
+    expect([await replicas.getAttribute('type'), await replicas.getAttribute('min'), await replicas.getAttribute('max')]).toEqual(['number', '1', '10']);
+    expect(await replicas.getAttribute('aria-describedby')).toBe(await prompt.getByText('Between 1 and 10').getAttribute('id'));
+
+    await replicas.fill('6');
+    await region.selectOption('us');
+    await canary.check();
+    await checks.selectOption(['smoke', 'security']);
+    await prompt.getByRole('button', { name: 'Ship it' }).click();
+    expect((await decision).body).toMatchObject({
+      state: 'confirmed',
+      proceed: true,
+      option: 'ship',
+      decided_by: 'fiona',
+      data: { service: 'api', replicas: 6, region: 'us', canary: true, checks: ['smoke', 'security'] },
+    });
+    await prompt.waitFor({ state: 'detached' });
+  });
+
+  it("shows the server's refusal of a form value next to its field, then accepts the corrected answer", async () => {
+    const page = await openInbox('?user_id=gwen');
+    const decision = t.http('POST', '/notify', notifyBody('gwen', 'deploy-2', { callback_id: 'page-form-2', form: DEPLOY_FORM }));
+    const prompt = card(page, 'page-form-2');
+    await prompt.waitFor();
+    const replicas = prompt.getByLabel('Replicas');
+    await replicas.fill('11');
+    await prompt.getByRole('button', { name: 'Proceed' }).click();
+
+    const error = prompt.locator('.field[data-field="replicas"] .field-error');
+    await error.waitFor({ state: 'visible' });
+    expect(await error.textContent()).toMatch(/10/);
+    expect(await replicas.getAttribute('aria-invalid')).toBe('true');
+    expect((await replicas.getAttribute('aria-describedby'))!.split(' ')).toContain(await error.getAttribute('id'));
+    expect(await prompt.locator('.card-error').isVisible()).toBe(false);
+    expect(await prompt.getByRole('button', { name: 'Proceed' }).isEnabled()).toBe(true);
+
+    await replicas.fill('10');
+    await prompt.getByRole('button', { name: 'Proceed' }).click();
+    expect((await decision).body).toMatchObject({ state: 'confirmed', data: { replicas: 10, region: 'eu' } });
+    await prompt.waitFor({ state: 'detached' });
+  });
+
+  it('a quorum of two in two browsers: the first vote shows in the other, the second settles', async () => {
+    const [hana, ivan] = [await openInbox('?user_id=hana'), await openInbox('?user_id=ivan')];
+    const body = notifyBody('ops-bot', 'deploy-3', { callback_id: 'page-quorum', approvers: { users: ['hana', 'ivan', 'jack'] }, policy: 'quorum', quorum: 2 });
+    const decision = t.http('POST', '/notify', body);
+    const atHana = card(hana, 'page-quorum');
+    const atIvan = card(ivan, 'page-quorum');
+    await atHana.waitFor();
+    await atIvan.waitFor();
+    expect(await atIvan.locator('.votes-summary').textContent()).toBe('Needs 2 approvals of 3 · no votes yet');
+
+    await atHana.getByRole('button', { name: 'Proceed' }).click();
+    await atHana.getByText('Your vote is in').waitFor();
+    expect(await atHana.getByRole('button', { name: 'Proceed' }).isDisabled()).toBe(true);
+    await atIvan.locator('.vote[data-user-id="hana"]').waitFor();
+    expect(await atIvan.locator('.vote').allTextContents()).toEqual(['hana approved']);
+    expect(await atIvan.locator('.votes-summary').textContent()).toBe('Needs 2 approvals of 3 · 1 more approval needed');
+
+    await atIvan.getByRole('button', { name: 'Proceed' }).click();
+    expect((await decision).body).toMatchObject({ state: 'confirmed', decided_by: 'ivan', votes: [{ user_id: 'hana', proceed: true }, { user_id: 'ivan', proceed: true }] });
+    await atHana.waitFor({ state: 'detached' });
+    await atIvan.waitFor({ state: 'detached' });
+  });
+
+  it('marks a prompt shown again by a reminder', async () => {
+    const page = await openInbox('?user_id=kira');
+    const decision = t.http('POST', '/notify', notifyBody('kira', 'deploy-4', { callback_id: 'page-reminder', reminders: { every_seconds: 1, max: 2 } }));
+    const prompt = card(page, 'page-reminder');
+    await prompt.waitFor();
+    const badge = prompt.locator('.reminder-badge');
+    await badge.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await badge.textContent()).toMatch(/^Reminder( \d)?$/);
+    expect(await prompt.getAttribute('data-reminder')).toMatch(/^[12]$/);
+    expect(await page.locator('article[data-callback-id="page-reminder"]').count()).toBe(1);
+    await prompt.getByRole('button', { name: 'Cancel' }).click();
+    expect((await decision).body).toMatchObject({ state: 'rejected' });
+  });
 });

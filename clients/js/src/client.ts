@@ -1,7 +1,7 @@
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { GatewayRequestError } from './errors.js';
-import { PromptBook, type Prompt, type PromptResolution } from './prompts.js';
+import { GatewayRequestError, requestErrorOf } from './errors.js';
+import { PromptBook, type AnswerInput, type Prompt, type PromptReminder, type PromptResolution, type PromptVote } from './prompts.js';
 import {
   ClientAction,
   CloseCode,
@@ -90,6 +90,10 @@ export interface GatewayClientEvents {
   prompt: Prompt;
   /** A prompt is no longer pending: answered here or elsewhere, timed out, cancelled. */
   promptResolved: PromptResolution;
+  /** An approver voted on a pending prompt without settling it (`confirmation_vote`); `prompt.votes` is updated. */
+  vote: PromptVote;
+  /** A prompt was shown again by a reminder (also when it first arrives as one); `prompt.reminder` is its number. */
+  reminder: PromptReminder;
   taskProgress: TaskProgressFrame;
   heartbeat: HeartbeatFrame;
   taskCancelled: TaskCancelledFrame;
@@ -210,9 +214,15 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     super();
     this.options = { pingIntervalMs: 25_000, requestTimeoutMs: 10_000, resume: true, ...options };
     this.prompts = new PromptBook(
-      { added: (prompt) => this.emit('prompt', prompt), resolved: (resolution) => this.emit('promptResolved', resolution) },
-      (callbackId, proceed, feedback) => this.answer(callbackId, proceed, feedback),
+      {
+        added: (prompt) => this.emit('prompt', prompt),
+        resolved: (resolution) => this.emit('promptResolved', resolution),
+        vote: (vote) => this.emit('vote', vote),
+        reminder: (reminder) => this.emit('reminder', reminder),
+      },
+      (callbackId, input) => this.answer(callbackId, input),
     );
+    this.prompts.userId = () => this.userId;
   }
 
   get state(): ConnectionState {
@@ -253,10 +263,23 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     return this.prompts.list();
   }
 
-  /** Answers a prompt. Rejects with a GatewayRequestError whose `code` says why (`already_resolved`, `forbidden`...). */
-  answer(callbackId: string, proceed: boolean, feedback?: string): Promise<ConfirmationAcceptedFrame> {
-    const frame: PendingRequest['frame'] = { action: ClientAction.Confirm, callback_id: callbackId, proceed };
-    if (feedback !== undefined && feedback !== '') frame.feedback = feedback;
+  /**
+   * Answers a prompt: `answer(id, true, 'note')`, or `answer(id, { option, data, feedback })`
+   * for a prompt with options or a form (an option's `proceed` is filled in from the prompt).
+   * Rejects with a GatewayRequestError whose `code` says why (`already_resolved`,
+   * `forbidden`...): an InvalidAnswerError (`field`) when the server refused the option or
+   * the data, an ApprovalRefusedError when this user may not vote.
+   */
+  answer(callbackId: string, proceed: boolean, feedback?: string): Promise<ConfirmationAcceptedFrame>;
+  answer(callbackId: string, input: AnswerInput): Promise<ConfirmationAcceptedFrame>;
+  answer(callbackId: string, first: boolean | AnswerInput, feedback?: string): Promise<ConfirmationAcceptedFrame> {
+    const input: AnswerInput = typeof first === 'boolean' ? { proceed: first, feedback } : first;
+    const frame: PendingRequest['frame'] = { action: ClientAction.Confirm, callback_id: callbackId };
+    const proceed = input.proceed ?? (input.option !== undefined ? this.prompts.get(callbackId)?.option(input.option)?.proceed : undefined);
+    if (proceed !== undefined) frame.proceed = proceed;
+    if (input.option !== undefined) frame.option = input.option;
+    if (input.data !== undefined) frame.data = input.data;
+    if (input.feedback !== undefined && input.feedback !== '') frame.feedback = input.feedback;
     return this.request(frame, (reply) => reply.type === 'confirmation_accepted' && reply.callback_id === callbackId) as Promise<ConfirmationAcceptedFrame>;
   }
 
@@ -290,12 +313,12 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     connected: (frame) => this.onConnected(frame),
     task_step_result: (frame) => this.prompts.onStepResult(frame),
     confirmation_accepted: (frame) => {
-      this.prompts.onAccepted(frame);
+      const sent = this.lanes.get(ClientAction.Confirm)?.[0]?.frame as ConfirmFrame | undefined;
+      this.prompts.onAccepted(frame, sent?.callback_id === frame.callback_id ? sent : undefined);
       this.settle(ClientAction.Confirm, frame);
     },
     confirmation_resolved: (frame) => this.prompts.onResolved(frame),
-    // Shown by the SDK's approvals support (another change); until then a vote needs nothing here.
-    confirmation_vote: () => undefined,
+    confirmation_vote: (frame) => this.prompts.onVote(frame),
     task_cancelled: (frame) => {
       this.settle(ClientAction.Cancel, frame);
       this.emit('taskCancelled', frame);
@@ -442,7 +465,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     if (action === ClientAction.Confirm && (frame.code === ErrorCode.AlreadyResolved || frame.code === ErrorCode.CallbackNotFound)) {
       this.prompts.onSettledElsewhere((head.frame as ConfirmFrame).callback_id);
     }
-    this.finishHead(action, (request) => request.reject(new GatewayRequestError(frame.code, frame.message, action)));
+    this.finishHead(action, (request) => request.reject(requestErrorOf(frame.code, frame.message, action, frame.field)));
   }
 
   // --- requests ----------------------------------------------------------------------------

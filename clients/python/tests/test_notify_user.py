@@ -161,3 +161,4 @@ def test_a_callers_own_models_and_mappings_are_accepted(caller: Caller, users: A
 def test_the_design_documents_task_step_result_keeps_its_field_names() -> None:
     result = TaskStepResult(step="s", message="m", status="completed")
     assert (result.result, result.completed, result.error_code, result.error_message) == (None, False, None, None)
+

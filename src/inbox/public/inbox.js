@@ -93,6 +93,8 @@ function open(identity) {
     if (state === 'cancelled') entry.cancelled = true;
     showTaskState(entry);
   });
+  client.on('vote', ({ prompt, votes, needed }) => cards.get(prompt.callback_id)?.view.setVotes(votes, needed));
+  client.on('reminder', ({ prompt, reminder }) => cards.get(prompt.callback_id)?.view.setReminder(reminder));
   client.on('taskProgress', (frame) => {
     const entry = task(frame.task_id);
     entry.view.setProgress(frame.progress, frame.message);
@@ -174,10 +176,16 @@ function showConnection({ state, rtt, retryInMs, reason, stopped }) {
 
 function addPrompt(prompt) {
   if (cards.has(prompt.callback_id)) return;
-  const { card, countdown } = renderPromptCard(prompt, {
-    onAnswer: (proceed, feedback) => prompt.answer(proceed, feedback || undefined),
+  const view = renderPromptCard(prompt, {
+    onAnswer: async (input) => {
+      await prompt.answer(input);
+      // With several approvers an accepted answer is a vote: the card stays until it settles.
+      if (prompt.voted) view.setVoted();
+    },
   });
-  cards.set(prompt.callback_id, { card, countdown, expiresAt: prompt.expires_at * 1000 });
+  const { card, countdown } = view;
+  if (prompt.voted) view.setVoted();
+  cards.set(prompt.callback_id, { card, countdown, view, expiresAt: prompt.expires_at * 1000 });
   $('prompt-list').append(card);
   const entry = task(prompt.task_id);
   entry.openPrompts++;

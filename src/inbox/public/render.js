@@ -1,5 +1,6 @@
 // DOM builders for the inbox page. Every text goes in through textContent: nothing the
 // server or a task service sends is ever parsed as HTML.
+import { renderForm, renderReminder, renderVotes } from './approval.js';
 
 /** el('div', { class: 'x', dataset: { id: '1' } }, child, 'text') */
 export function el(tag, attributes = {}, ...children) {
@@ -63,17 +64,33 @@ function isFailed(prompt) {
   return prompt.status === 'failed' || prompt.status === 'error' || Boolean(prompt.error_code);
 }
 
-/** One prompt: what happened, the result, and the Proceed / Cancel decision. */
+/**
+ * One prompt: what happened, the result, and the decision: Proceed / Cancel, or the task
+ * service's options as buttons; a form to fill when it sent one; the votes so far when
+ * several people decide; a mark when a reminder showed it again. `onAnswer({ proceed,
+ * option, data, feedback })` sends the answer; the form's data goes only with a proceeding one.
+ */
 export function renderPromptCard(prompt, { onAnswer }) {
   const failed = isFailed(prompt);
   const statusClass = failed ? 'bad' : prompt.completed || prompt.status === 'completed' ? 'ok' : 'neutral';
   const feedbackId = `feedback-${cssSafe(prompt.callback_id)}`;
   const titleId = `title-${cssSafe(prompt.callback_id)}`;
   const feedback = el('textarea', { id: feedbackId, rows: 1, maxlength: 4096, placeholder: 'Optional note for the task' });
-  const proceed = el('button', { type: 'button', class: 'button primary', text: 'Proceed' });
-  const cancel = el('button', { type: 'button', class: 'button', text: 'Cancel' });
+  const choices = Array.isArray(prompt.options) && prompt.options.length > 0
+    ? prompt.options.map((option) => ({ option, proceed: option.proceed === true, label: String(option.label), description: option.description }))
+    : [{ proceed: false, label: 'Cancel' }, { proceed: true, label: 'Proceed' }];
+  const buttons = choices.map((choice) => {
+    const describedBy = choice.description ? `${titleId}-${cssSafe(choice.option.id)}` : undefined;
+    const button = el('button', { type: 'button', class: `button${choice.proceed ? ' primary' : ''}`, text: choice.label, 'aria-describedby': describedBy, dataset: choice.option ? { option: choice.option.id } : {} });
+    return { choice, button, help: describedBy ? el('span', { class: 'option-help', id: describedBy, text: String(choice.description) }) : null };
+  });
+  const form = renderForm(prompt.form);
+  const votes = prompt.policy || prompt.approvers || (prompt.votes && prompt.votes.length > 0) ? renderVotes(prompt) : null;
+  const reminder = renderReminder();
+  reminder.update(prompt.reminder);
   const countdown = el('span', { class: 'countdown' });
   const problem = el('p', { class: 'card-error', role: 'alert', hidden: true });
+  const waiting = el('p', { class: 'voted-note muted', role: 'status', hidden: true, text: 'Your vote is in. Waiting for the other approvers.' });
   const card = el(
     'article',
     { class: `card${failed ? ' failed' : ''}`, 'aria-labelledby': titleId, dataset: { callbackId: prompt.callback_id, taskId: prompt.task_id } },
@@ -84,31 +101,61 @@ export function renderPromptCard(prompt, { onAnswer }) {
       el('h3', { class: 'step-name', id: titleId, text: prompt.step_name }),
       el('span', { class: 'chip', title: 'Task', text: prompt.task_id }),
       el('span', { class: `status ${statusClass}`, text: prompt.status }),
+      reminder.element,
     ),
     el('p', { class: 'message', text: prompt.message }),
     prompt.error_code || prompt.error_message
       ? el('div', { class: 'error-box', role: 'note' }, prompt.error_code ? el('code', { text: prompt.error_code }) : null, el('span', { text: prompt.error_message ?? '' }))
       : null,
     renderResult(prompt.result),
+    form?.element ?? null,
+    votes?.element ?? null,
     el('div', { class: 'feedback' }, el('label', { for: feedbackId, text: 'Feedback' }), feedback),
-    el('div', { class: 'card-foot' }, countdown, el('div', { class: 'actions' }, cancel, proceed)),
+    ...buttons.filter((b) => b.help).map((b) => el('p', { class: 'option-help-row' }, el('strong', { text: `${b.choice.label}: ` }), b.help)),
+    el('div', { class: 'card-foot' }, countdown, el('div', { class: 'actions' }, ...buttons.map((b) => b.button))),
     problem,
+    waiting,
   );
 
-  const answer = async (decision) => {
-    proceed.disabled = cancel.disabled = feedback.disabled = true;
+  const setDisabled = (disabled) => {
+    for (const { button } of buttons) button.disabled = disabled;
+    feedback.disabled = disabled;
+    form?.setDisabled(disabled);
+  };
+  const answer = async (choice) => {
+    setDisabled(true);
     problem.hidden = true;
+    form?.clearErrors();
+    const input = { proceed: choice.proceed, feedback: feedback.value.trim() || undefined };
+    if (choice.option) input.option = choice.option.id;
+    if (form && choice.proceed) input.data = form.data();
     try {
-      await onAnswer(decision, feedback.value.trim());
+      await onAnswer(input);
     } catch (err) {
+      setDisabled(false);
+      if (err?.code === 'invalid_answer' && err.field && form?.showError(err.field, err.message)) return;
       problem.textContent = describeAnswerError(err);
       problem.hidden = false;
-      proceed.disabled = cancel.disabled = feedback.disabled = false;
     }
   };
-  proceed.addEventListener('click', () => void answer(true));
-  cancel.addEventListener('click', () => void answer(false));
-  return { card, countdown };
+  for (const { choice, button } of buttons) button.addEventListener('click', () => void answer(choice));
+  if (prompt.reminder) card.dataset.reminder = String(prompt.reminder);
+  return {
+    card,
+    countdown,
+    /** A vote arrived (`confirmation_vote`), or this user's own was accepted. */
+    setVotes(list, needed) {
+      votes?.update(list, needed);
+    },
+    setVoted() {
+      setDisabled(true);
+      waiting.hidden = false;
+    },
+    setReminder(n) {
+      reminder.update(n);
+      card.dataset.reminder = String(n);
+    },
+  };
 }
 
 function describeAnswerError(err) {
@@ -122,6 +169,14 @@ function describeAnswerError(err) {
       return 'Not sent: the connection is down. Try again once it is back.';
     case 'forbidden':
       return 'This step belongs to another user.';
+    case 'not_an_approver':
+      return 'You are not one of the approvers of this step.';
+    case 'self_approval_forbidden':
+      return 'You requested this step, so someone else has to approve it.';
+    case 'already_voted':
+      return 'Your vote on this step is already in.';
+    case 'invalid_answer':
+      return `Not accepted: ${err.message}`;
     default:
       return `Not sent: ${err?.message ?? 'unknown error'}`;
   }

@@ -8,7 +8,7 @@ export class Recorder {
 
   constructor(readonly client: GatewayClient) {
     const names: Array<keyof GatewayClientEvents> = [
-      'state', 'prompt', 'promptResolved', 'taskProgress', 'heartbeat', 'taskCancelled', 'notice', 'shutdown', 'error', 'rtt', 'message', 'resumed',
+      'state', 'prompt', 'promptResolved', 'vote', 'reminder', 'taskProgress', 'heartbeat', 'taskCancelled', 'notice', 'shutdown', 'error', 'rtt', 'message', 'resumed',
     ];
     for (const event of names) {
       client.on(event, (payload: unknown) => {

@@ -6,6 +6,7 @@ answered over HTTP by the gateway, with retries that never ask the user twice.
 """
 
 from ._flows import RetryPolicy
+from .approvals import Approvers, Escalation, Option, Reminders, Vote
 from .async_client import AsyncGatewayClient, AsyncHeartbeat
 from .client import GatewayClient, Heartbeat
 from .errors import (
@@ -23,6 +24,14 @@ from .errors import (
     TaskCancelledError,
     UnauthorizedError,
 )
+from .decorator import (
+    ConfirmationCancelled,
+    ConfirmationError,
+    ConfirmationRejected,
+    ConfirmationTimedOut,
+    SignatureForm,
+    requires_confirmation,
+)
 from .models import Confirmation, HeartbeatInfo, TaskStepResult, UserConfirmation
 from .webhooks import WebhookVerificationError, sign_webhook, verify_webhook
 
@@ -32,6 +41,17 @@ __all__ = [
     "WebhookVerificationError",
     "sign_webhook",
     "verify_webhook",
+    "Approvers",
+    "ConfirmationCancelled",
+    "ConfirmationError",
+    "ConfirmationRejected",
+    "ConfirmationTimedOut",
+    "Escalation",
+    "Option",
+    "Reminders",
+    "SignatureForm",
+    "Vote",
+    "requires_confirmation",
     "AsyncGatewayClient",
     "AsyncHeartbeat",
     "CallbackConflictError",

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .approvals import ApprovalRequest
 from .errors import ConfigurationError, GatewayError, GatewayUnavailableError, NotFoundError, error_class_for
 from .models import Confirmation, HeartbeatInfo, JsonObject, UserConfirmation, step_result_to_json
 
@@ -279,6 +280,7 @@ def _notify_request_maker(
     *,
     wait: bool,
     headers: Optional[Dict[str, str]] = None,
+    approval: Optional[ApprovalRequest] = None,
 ) -> Tuple[Callable[[], Request], float]:
     """The request for each attempt, and when the confirmation expires (monotonic clock).
     Each attempt asks for the time that is left, so a confirmation re-created after a
@@ -291,6 +293,8 @@ def _notify_request_maker(
         "callback_id": callback_id,
         **(webhook or {}),
     }
+    if approval is not None:
+        body.update(approval.to_json())
     seconds = settings.default_timeout if timeout is None else timeout
     if seconds < MIN_TIMEOUT_SECONDS:
         raise ValueError(f"timeout must be at least {MIN_TIMEOUT_SECONDS} seconds, got {seconds}")
@@ -321,10 +325,11 @@ def notify_user(
     callback_id: Optional[str],
     webhook: Optional[Dict[str, Any]] = None,
     trace_headers: Optional[Dict[str, str]] = None,
+    approval: Optional[ApprovalRequest] = None,
 ) -> Flow[UserConfirmation]:
     callback_id = callback_id or new_callback_id()
     make_request, expires = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, wait=True, headers=trace_headers
+        settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, wait=True, headers=trace_headers, approval=approval
     )
     until = expires + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)
@@ -367,10 +372,11 @@ def ask(
     callback_id: Optional[str],
     webhook: Optional[Dict[str, Any]] = None,
     trace_headers: Optional[Dict[str, str]] = None,
+    approval: Optional[ApprovalRequest] = None,
 ) -> Flow[str]:
     callback_id = callback_id or new_callback_id()
     make_request, _ = _notify_request_maker(
-        settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, wait=False, headers=trace_headers
+        settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, wait=False, headers=trace_headers, approval=approval
     )
     until = time.monotonic() + settings.retry.budget
     response = yield from _send(make_request, retry=settings.retry, until=until, idempotent=True, callback_id=callback_id)

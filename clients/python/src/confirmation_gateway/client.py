@@ -4,13 +4,14 @@ AsyncGatewayClient, method for method."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Mapping, Optional, Type
 
 import httpx
 
 from . import _flows
+from .approvals import ApprovalRequest, ApproversLike, EscalationLike, OptionLike, RemindersLike
 from ._flows import Flow, Outcome, Request, RetryPolicy, Sleep, T
 from ._tracing import current_trace_headers, explicit_trace_headers
 from .models import Confirmation, HeartbeatInfo, JsonObject, UserConfirmation
@@ -91,6 +92,15 @@ class GatewayClient:
         tracestate: Optional[str] = None,
         callback_url: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
+        options: Optional[Sequence[OptionLike]] = None,
+        form: Optional[Mapping[str, Any]] = None,
+        approvers: Optional[ApproversLike] = None,
+        policy: Optional[str] = None,
+        quorum: Optional[int] = None,
+        forbid_self: Optional[bool] = None,
+        requested_by: Optional[str] = None,
+        reminders: Optional[RemindersLike] = None,
+        escalation: Optional[Sequence[EscalationLike]] = None,
     ) -> UserConfirmation:
         """Shows the step result to the user and waits for the decision.
 
@@ -104,11 +114,18 @@ class GatewayClient:
 
         With `callback_url` (and `metadata`, a JSON object echoed back) the decision is also
         sent there as a signed webhook (docs/WEBHOOKS.md; check it with `verify_webhook`).
+
+        Approvals (all optional; see the README): `options` (buttons, each with its own
+        `proceed`), `form` (a flat JSON Schema whose defaults the user may edit; the decision's
+        `data` holds the approved values), `approvers` (who may answer), `policy` ('any',
+        'all' or 'quorum' with `quorum`), `forbid_self` with `requested_by`, `reminders` and
+        `escalation`.
         """
         webhook = _flows.webhook_fields(callback_url, metadata)
         trace = explicit_trace_headers(traceparent, tracestate)
+        approval = ApprovalRequest(options, form, approvers, policy, quorum, forbid_self, requested_by, reminders, escalation)
         return self._run(
-            _flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, trace)
+            _flows.notify_user(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, trace, approval)
         )
 
     def ask(
@@ -124,12 +141,22 @@ class GatewayClient:
         metadata: Optional[Mapping[str, Any]] = None,
         traceparent: Optional[str] = None,
         tracestate: Optional[str] = None,
+        options: Optional[Sequence[OptionLike]] = None,
+        form: Optional[Mapping[str, Any]] = None,
+        approvers: Optional[ApproversLike] = None,
+        policy: Optional[str] = None,
+        quorum: Optional[int] = None,
+        forbid_self: Optional[bool] = None,
+        requested_by: Optional[str] = None,
+        reminders: Optional[RemindersLike] = None,
+        escalation: Optional[Sequence[EscalationLike]] = None,
     ) -> str:
         """Like notify_user but returns the `callback_id` at once; read the decision later
         with `get_confirmation` (or `notify_user` with the same `callback_id`)."""
         webhook = _flows.webhook_fields(callback_url, metadata)
         trace = explicit_trace_headers(traceparent, tracestate)
-        return self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, trace))
+        approval = ApprovalRequest(options, form, approvers, policy, quorum, forbid_self, requested_by, reminders, escalation)
+        return self._run(_flows.ask(self._settings, step_result, user_id, task_id, step, timeout, callback_id, webhook, trace, approval))
 
     def get_confirmation(self, callback_id: str, *, wait_seconds: float = 0) -> Confirmation:
         """The confirmation's state; waits up to `wait_seconds` (at most 300) while it is pending."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
+
+from .approvals import Vote, votes_from
 
 JsonObject = Dict[str, Any]
 
@@ -33,22 +35,36 @@ class TaskStepResult:
 
 @dataclass(frozen=True)
 class UserConfirmation:
-    """The decision. `proceed` and `feedback` as in the original; the rest says how it came about."""
+    """The decision. `proceed` and `feedback` as in the original; the rest says how it came about.
+
+    With approvals (issue 21): `option` is the id of the option picked (None without options),
+    `data` the form's values as approved (possibly edited; None without a form or when
+    declined), `decided_by` the user whose answer or vote settled it (None on a timeout or a
+    cancellation), `votes` every approver's answer in order."""
 
     proceed: bool
     feedback: Optional[str] = None
     timed_out: bool = False
     cancelled: bool = False
     callback_id: Optional[str] = None
+    option: Optional[str] = None
+    data: Optional[JsonObject] = None
+    decided_by: Optional[str] = None
+    votes: Tuple[Vote, ...] = ()
 
     @classmethod
     def from_decision(cls, body: JsonObject) -> UserConfirmation:
+        data = body.get("data")
         return cls(
             proceed=bool(body["proceed"]),
             feedback=body.get("feedback"),
             timed_out=bool(body.get("timed_out", False)),
             cancelled=bool(body.get("cancelled", False)),
             callback_id=body.get("callback_id"),
+            option=body.get("option"),
+            data=data if isinstance(data, dict) else None,
+            decided_by=body.get("decided_by"),
+            votes=votes_from(body.get("votes")),
         )
 
 
@@ -70,6 +86,10 @@ class Confirmation:
     created_at: float
     expires_at: float
     settled_at: Optional[float]
+    option: Optional[str] = None
+    data: Optional[JsonObject] = None
+    decided_by: Optional[str] = None
+    votes: Tuple[Vote, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -79,12 +99,22 @@ class Confirmation:
         """The decision, or None while the confirmation is still pending."""
         if self.pending or self.proceed is None:
             return None
-        return UserConfirmation(self.proceed, self.feedback, self.timed_out, self.cancelled, self.callback_id)
+        return UserConfirmation(
+            self.proceed,
+            self.feedback,
+            self.timed_out,
+            self.cancelled,
+            self.callback_id,
+            self.option,
+            self.data,
+            self.decided_by,
+            self.votes,
+        )
 
     @classmethod
     def from_view(cls, body: JsonObject) -> Confirmation:
-        names = [field.name for field in dataclasses.fields(cls)]
-        return cls(**{name: body.get(name) for name in names})
+        names = [field.name for field in dataclasses.fields(cls) if field.name != "votes"]
+        return cls(**{name: body.get(name) for name in names}, votes=votes_from(body.get("votes")))
 
 
 @dataclass(frozen=True)
