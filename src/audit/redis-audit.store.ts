@@ -55,6 +55,8 @@ export class RedisAuditStore extends AuditStore {
       writes.push(redis.xadd(stream, 'MAXLEN', MAX_EVENTS_PER_CONFIRMATION, '*', 'e', json));
     }
     for (const stream of streams) writes.push(redis.pexpire(stream, retentionMs));
+    // Trimmed on every write; when writes stop, the whole stream goes once its newest event is past retention.
+    writes.push(redis.pexpire(global, retentionMs));
     await Promise.all(writes);
   }
 
