@@ -55,20 +55,8 @@ class RedisBackend<S, O> implements Backend<S, O> {
     private readonly factories: StoreFactories<S, O>,
   ) {}
 
-  /** The servers, starting since the file was loaded (see backendsFor). */
-  private starting?: Promise<{ url: string; close(): Promise<void> }>;
-  private closed = false;
-
-  /** Starts the servers now, without waiting: a cluster takes seconds, spent while earlier blocks run. */
-  prepare(): void {
-    this.starting ??= this.kind === 'cluster' ? RedisClusterServers.start() : RedisServer.start();
-    // Awaited by start(); a failure is reported there, not as an unhandled rejection.
-    this.starting.catch(() => undefined);
-  }
-
   async start(): Promise<void> {
-    this.prepare();
-    this.servers = await this.starting!;
+    this.servers = this.kind === 'cluster' ? await RedisClusterServers.start() : await RedisServer.start();
     for (let i = 0; i < INSTANCES; i++) {
       const settings: RedisSettings = { url: this.servers.url, cluster: this.kind === 'cluster', keyPrefix: '', commandTimeoutMs: 5000 };
       this.settings.push(settings);
@@ -78,17 +66,8 @@ class RedisBackend<S, O> implements Backend<S, O> {
   }
 
   async stop(): Promise<void> {
-    this.closed = true;
     await Promise.all(this.services.map((s) => s.onApplicationShutdown()));
     await this.servers?.close();
-  }
-
-  /** Stops servers prepared for a block that never ran (filtered out with -t, or the file failed first). */
-  async stopIfUnused(): Promise<void> {
-    if (this.closed || !this.starting) return;
-    this.closed = true;
-    const servers = await this.starting.catch(() => undefined);
-    await servers?.close();
   }
 
   async stores(options: O): Promise<[S, S, S]> {
@@ -109,13 +88,7 @@ const haveRedis = requireProgram('redis-server', 'redis-server') && requireProgr
 export function backendsFor<S, O>(factories: StoreFactories<S, O>): Array<[BackendKind, Backend<S, O>]> {
   const backends: Array<[BackendKind, Backend<S, O>]> = [['memory', new MemoryBackend(factories)]];
   if (haveRedis) {
-    const servers = [new RedisBackend('redis', factories), new RedisBackend('cluster', factories)];
-    // Both start at once, while the memory cases run: a Redis Cluster's nodes accept writes
-    // only two seconds after they start (and redis-cli --cluster create waits in whole
-    // seconds), which each file otherwise spent before its cluster cases.
-    for (const backend of servers) backend.prepare();
-    afterAll(() => Promise.all(servers.map((backend) => backend.stopIfUnused())));
-    backends.push(['redis', servers[0]], ['cluster', servers[1]]);
+    backends.push(['redis', new RedisBackend('redis', factories)], ['cluster', new RedisBackend('cluster', factories)]);
   }
   return backends;
 }
