@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { AckViewSchema } from '../docs/response-schemas.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';

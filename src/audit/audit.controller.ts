@@ -1,5 +1,5 @@
 import { Controller, Get, Headers, HttpStatus, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProduces, ApiTags } from '../docs/api-decorators.js';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';

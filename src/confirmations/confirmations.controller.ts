@@ -1,4 +1,4 @@
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { ConfirmationViewSchema } from '../docs/response-schemas.js';
 import { Controller, Get, Query, Res } from '@nestjs/common';

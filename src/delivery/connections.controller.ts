@@ -1,5 +1,5 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ConnectionListingSchema } from '../docs/response-schemas.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { DeliveryService } from './delivery.service.js';

@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { refuseFromHook } from '../http/http-error.filter.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import { buildOpenApiDocument } from './openapi.js';
 import { pageCsp, pageSecurityHeaders } from '../http/page-security.js';
 
 export const DOCS_PATH = 'docs';
@@ -57,11 +56,13 @@ export function serveApiDocs(app: NestFastifyApplication): void {
     if (route.url === `/${DOCS_PATH}` || route.url.startsWith(`/${DOCS_PATH}/`)) route.config = { ...route.config, publicRoute: true };
   });
   let files: Map<string, DocsFile> | undefined;
-  let document: OpenAPIObject | undefined;
+  // Built, and @nestjs/swagger loaded, on the first request (see api-decorators.ts).
+  let document: Promise<OpenAPIObject> | undefined;
   const fileNamed = (name: string) => (files ??= readDocsFiles()).get(name);
   fastify.get(`/${DOCS_PATH}`, (_request, reply) => sendFile(reply, fileNamed(PAGE)));
-  fastify.get(`/${DOCS_PATH}/json`, (_request, reply) => {
-    void reply.headers(SECURITY_HEADERS).send((document ??= buildOpenApiDocument(app)));
+  fastify.get(`/${DOCS_PATH}/json`, async (_request, reply) => {
+    document ??= import('./openapi.js').then(({ buildOpenApiDocument }) => buildOpenApiDocument(app));
+    return reply.headers(SECURITY_HEADERS).send(await document);
   });
   fastify.get<{ Params: { file: string } }>(`/${DOCS_PATH}/:file`, (request, reply) => {
     sendFile(reply, request.params.file === PAGE ? undefined : fileNamed(request.params.file));

@@ -3,6 +3,7 @@ import { METHOD_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.j
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants.js';
+import * as swagger from '@nestjs/swagger';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { OperationObject, ParameterObject, ResponsesObject, SchemaObject } from '@nestjs/swagger';
 import { JsonObjectPipe } from '../http/json-object.pipe.js';
@@ -10,6 +11,7 @@ import { dtosReachableFrom, isDescribedDto, schemaOf } from '../protocol/dto-sch
 import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
 import { ID_PARAM_PIPE } from '../http/id-param.pipe.js';
 import { ID_CHARACTERS_PATTERN, MAX_ID_LENGTH } from '../protocol/id.js';
+import { applyRecordedDecorators } from './api-decorators.js';
 import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
 import { applyOperationDocs } from './operation-docs.js';
 import { AnyJsonObjectSchema } from './response-schemas.js';
@@ -23,8 +25,11 @@ const SCHEMAS = '#/components/schemas/';
  * query parameters come from the same JSON Schemas the validator compiles (derived from
  * the DTOs' class-validator decorators, see dto-schema.ts), so documentation and
  * validation cannot disagree. Errors are listed per route with their `code` values.
+ * This module is loaded on the first request for the document (api-docs.ts), and only then
+ * are @nestjs/swagger and the controllers' swagger decorators applied (api-decorators.ts).
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  applyRecordedDecorators(swagger);
   const config = new DocumentBuilder()
     .setOpenAPIVersion('3.1.0')
     .setTitle('Confirmation gateway')

@@ -1,7 +1,7 @@
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags, HealthCheck } from '../docs/api-decorators.js';
 import { StatusSchema } from '../docs/response-schemas.js';
 import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { HealthCheckService } from '@nestjs/terminus';
 import { PublicRoute } from '../auth/api-key.hook.js';
 import { RedisHealthIndicator } from './redis.health-indicator.js';
 import { StatusService } from './status.service.js';

@@ -1,5 +1,5 @@
 import { applyDecorators, Controller, Get, HttpCode, HttpStatus, Logger, Param, Post, Res } from '@nestjs/common';
-import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiResponse, ApiTags } from '../docs/api-decorators.js';
 import type { FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { PublicRoute } from '../auth/api-key.hook.js';

@@ -1,4 +1,4 @@
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProduces, ApiTags } from '../docs/api-decorators.js';
 import { Controller, Get, Header } from '@nestjs/common';
 import { MetricsService } from './metrics.service.js';
 

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import type { FastifyReply } from 'fastify';
 import { toDecision } from '../confirmations/confirmation.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';

@@ -1,4 +1,4 @@
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { GrantSchema, MessageDeliveredSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { WebhookDeliveriesSchema } from '../docs/response-schemas.js';

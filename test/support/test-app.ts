@@ -41,7 +41,7 @@ export async function startTestApp(env: Record<string, unknown> = {}): Promise<T
   const baseUrl = `http://127.0.0.1:${port}`;
   const wsUrl = `ws://127.0.0.1:${port}`;
   const clients: TestClient[] = [];
-  const documented = new DocumentedTraffic(app);
+  const documented = await DocumentedTraffic.of(app);
   return {
     app,
     baseUrl,
