@@ -73,11 +73,11 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       expect((await redis.smembers('waiters')).sort()).toEqual(['inst-a', 'inst-b']);
     });
 
-    it('create keeps an action-link grant as the record\'s l field only when one is given', async () => {
-      expect(await scripts.run('confirmationCreate', KEYS, [...args(), '61000:n0nce'])).toEqual(['created', 'pending']);
+    it('create keeps the optional fields it is given as pairs (here an action-link grant, l), and none otherwise', async () => {
+      expect(await scripts.run('confirmationCreate', KEYS, [...args(), 'l', '61000:n0nce'])).toEqual(['created', 'pending']);
       expect(await redis.hget('rec', 'l')).toBe('61000:n0nce');
       await redis.del('rec');
-      expect(await scripts.run('confirmationCreate', KEYS, [...args(), ''])).toEqual(['created', 'pending']);
+      expect(await scripts.run('confirmationCreate', KEYS, args())).toEqual(['created', 'pending']);
       expect(await redis.hexists('rec', 'l')).toBe(0);
     });
 

@@ -120,6 +120,9 @@ describe('resources return to baseline (e2e)', () => {
       // Every confirmation here has a task of its own, whose stream would be kept 600 s.
       HISTORY_TTL_SECONDS: '1',
       HISTORY_META_TTL_SECONDS: '1',
+      // The audit trail keeps what it is told to (in memory, AUDIT_MAX_EVENTS): at its floor,
+      // both rounds end with the same 100 events kept, so the heaps compare what leaks.
+      AUDIT_MAX_EVENTS: '100',
       WEBSOCKET_MAX_CONNECTIONS: '5000',
       WEBSOCKET_MAX_CONNECTIONS_PER_USER: '500',
       WEBSOCKET_RATE_LIMIT: '100000',
