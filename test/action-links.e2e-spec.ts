@@ -175,11 +175,11 @@ describe('action links, in memory mode', () => {
     const trail = await t.http('GET', `/confirmations/${callbackId}/events`, undefined, AUTH);
     expect(trail.status).toBe(200);
     const events: { kind: string; details: Record<string, unknown> }[] = trail.body.events;
-    expect(events.map((e) => e.kind)).toEqual(['created', 'link_opened', 'answered', 'settled', 'link_used', 'link_used']);
-    expect(events[1].details).toEqual({ approver: 'gina', choice: 'reject', page: 'open' });
-    expect(events[2].details).toMatchObject({ answered_by: 'gina', proceed: false });
-    expect(events[4].details).toEqual({ approver: 'gina', choice: 'reject', outcome: 'decided' });
-    expect(events[5].details).toEqual({ approver: 'gina', choice: 'proceed', outcome: 'settled' });
+    expect(events.map((e) => e.kind)).toEqual(['created', 'delivered', 'link_opened', 'answered', 'settled', 'link_used', 'link_used']);
+    expect(events[2].details).toEqual({ approver: 'gina', choice: 'reject', page: 'open' });
+    expect(events[3].details).toMatchObject({ answered_by: 'gina', proceed: false });
+    expect(events[5].details).toEqual({ approver: 'gina', choice: 'reject', outcome: 'decided' });
+    expect(events[6].details).toEqual({ approver: 'gina', choice: 'proceed', outcome: 'settled' });
     for (const link of asked.body.links) expect(JSON.stringify(trail.body)).not.toContain(tokenOf(link).split('.')[1]);
   });
 
