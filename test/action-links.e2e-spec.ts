@@ -158,6 +158,31 @@ describe('action links, in memory mode', () => {
     expect(await state(asked.body.callback_id)).toBe('pending');
   });
 
+  it('the audit trail has a link\'s opening (once a minute, however often) and its use, never its token; an invalid link records nothing', async () => {
+    const callbackId = 'links-audit-1';
+    const asked = await t.http('POST', '/notify?wait=false', notifyBody('gina', 'task-audit', { links: true, callback_id: callbackId }), AUTH);
+    const reject = linkFor(asked.body.links, 'reject');
+    const [, , , , expiresAt, nonce] = JSON.parse(Buffer.from(tokenOf(reject).split('.')[0], 'base64url').toString());
+    const mallory = new LinkSigner([SECRET]).sign({ callbackId, approver: 'mallory', choice: 'reject', expiresAt, nonce });
+    for (const path of [`/a/${tampered(tokenOf(reject))}`, `/a/${mallory}`]) {
+      expect((await page(t.baseUrl, 'GET', path)).status).toBe(403);
+      expect((await page(t.baseUrl, 'POST', path)).status).toBe(403);
+    }
+    for (let i = 0; i < 3; i++) expect((await page(t.baseUrl, 'GET', pathOf(reject))).status).toBe(200);
+    expect((await page(t.baseUrl, 'POST', pathOf(reject))).status).toBe(200);
+    expect((await page(t.baseUrl, 'POST', pathOf(linkFor(asked.body.links, 'proceed')))).status).toBe(409);
+
+    const trail = await t.http('GET', `/confirmations/${callbackId}/events`, undefined, AUTH);
+    expect(trail.status).toBe(200);
+    const events: { kind: string; details: Record<string, unknown> }[] = trail.body.events;
+    expect(events.map((e) => e.kind)).toEqual(['created', 'delivered', 'link_opened', 'answered', 'settled', 'link_used', 'link_used']);
+    expect(events[2].details).toEqual({ approver: 'gina', choice: 'reject', page: 'open' });
+    expect(events[3].details).toMatchObject({ answered_by: 'gina', proceed: false });
+    expect(events[5].details).toEqual({ approver: 'gina', choice: 'reject', outcome: 'decided' });
+    expect(events[6].details).toEqual({ approver: 'gina', choice: 'proceed', outcome: 'settled' });
+    for (const link of asked.body.links) expect(JSON.stringify(trail.body)).not.toContain(tokenOf(link).split('.')[1]);
+  });
+
   it('a link of a confirmation answered on the WebSocket, or of a cancelled task, gets 409; of a timed-out one 410', async () => {
     const frank = await t.connect('frank');
     const answered = await t.http('POST', '/notify?wait=false', notifyBody('frank', 'task-ws', { links: true }), AUTH);
@@ -296,6 +321,14 @@ describe('action links, in cluster mode (three instances, one Redis)', () => {
     const clicks = await Promise.all([page(a.baseUrl, 'POST', path(proceed)), page(b.baseUrl, 'POST', path(linkFor(links, 'reject')))]);
     expect(clicks.map((r) => r.status)).toEqual([409, 409]);
     expect((await a.http('GET', `/confirmations/${callbackId}`, undefined, AUTH)).body).toMatchObject({ state: 'confirmed', proceed: true });
+
+    // The trail, read on a third instance: the page opened on c (once: the tampered link recorded nothing), then the answer.
+    let kinds: string[] = [];
+    await waitFor(async () => {
+      kinds = (await a.http('GET', `/confirmations/${callbackId}/events`, undefined, AUTH)).body.events.map((e: { kind: string }) => e.kind);
+      return kinds.filter((k) => k === 'link_used').length === 3;
+    }, 5000, 'the link events in the trail');
+    expect(kinds.filter((k) => k.startsWith('link_') || k === 'answered')).toEqual(['link_opened', 'answered', 'link_used', 'link_used', 'link_used']);
 
     // Expired, on a third instance.
     const short = await b.http('POST', '/notify?wait=false', notifyBody('carol', 'task-c2', { links: { expires_in_seconds: 1 } }), AUTH);

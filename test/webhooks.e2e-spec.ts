@@ -91,6 +91,13 @@ describe('webhooks in memory mode', () => {
     const { attempts } = (await app.http('GET', '/confirmations/wh-retry/deliveries')).body;
     expect(attempts.map((a: any) => [a.attempt, a.status_code, a.outcome])).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
     expect(attempts[0].next_attempt_at - attempts[0].at).toBeGreaterThanOrEqual(0.99);
+    // The audit trail has both attempts, in order, after the decision they tell.
+    const { events } = (await app.http('GET', '/confirmations/wh-retry/events')).body;
+    expect(events.map((e: any) => e.kind)).toEqual(['created', 'delivered', 'settled', 'webhook_attempt', 'webhook_attempt']);
+    const webhookId = first.headers['webhook-id'];
+    expect(events[3]).toMatchObject({ user_id: 'bob', task_id: 'task-2', at: attempts[0].at });
+    expect(events[3].details).toEqual({ webhook_id: webhookId, event: 'decision', attempt: 1, status_code: 503, error: null, latency_ms: attempts[0].latency_ms, outcome: 'retrying' });
+    expect(events[4].details).toEqual({ webhook_id: webhookId, event: 'decision', attempt: 2, status_code: 200, error: null, latency_ms: attempts[1].latency_ms, outcome: 'delivered' });
   });
 
   it('stops at 410 Gone', async () => {
@@ -224,6 +231,9 @@ function instanceHolding(instances: ServiceInstance[], localPort: number): Servi
     const [first, second] = await receiver.waitFor(2);
     expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
     expect(second.at - first.at).toBeGreaterThanOrEqual(950);
+    const attemptsIn = async () => (await cluster.instances[2].http('GET', '/confirmations/c-retry/events')).body.events.filter((e: any) => e.kind === 'webhook_attempt');
+    await waitFor(async () => (await attemptsIn()).length === 2, 5000, 'both attempts in the trail');
+    expect((await attemptsIn()).map((e: any) => [e.details.attempt, e.details.status_code, e.details.outcome])).toEqual([[1, 503, 'retrying'], [2, 204, 'delivered']]);
     const gone = await WebhookReceiver.start(SECRETS);
     try {
       gone.answers = [{ status: 307, headers: { location: '/elsewhere' } }, { status: 410 }, { status: 204 }];

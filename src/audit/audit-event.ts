@@ -7,12 +7,14 @@ import type { ConfirmationState } from '../protocol/server-frames.js';
  * touching this file, by declaration merging from its own module:
  *
  *     declare module '../audit/audit-event.js' {
- *       interface AuditEventDetails { webhook_attempt: { status: number | null; attempt: number } }
+ *       interface AuditEventDetails { sms_sent: { to: string; attempt: number } }
  *     }
  *
  * A ConfirmationEvent type that AuditTrail has no mapping for is recorded as it is: its
  * `type` becomes the kind and its fields (but the confirmation) the details, in
- * snake_case. docs/AUDIT.md lists every kind; add yours there too.
+ * snake_case. docs/AUDIT.md lists every kind; add yours there too. Merged from their own
+ * modules: `link_opened`, `link_used` (src/links/action-links.service.ts) and
+ * `webhook_attempt` (src/webhooks/webhook-dispatcher.service.ts).
  */
 export interface AuditEventDetails {
   /** The task service asked. */

@@ -229,7 +229,7 @@ export const ConnectionListingSchema = object({
 export const AuditEventSchema = object(
   {
     event_id: { type: 'string', description: 'Unique per event' },
-    kind: { type: 'string', description: 'created, delivered, answered, settled, or a kind another feature adds (docs/AUDIT.md)', examples: ['created', 'delivered', 'answered', 'settled'] },
+    kind: { type: 'string', description: 'created, delivered, answered, settled, reminder, escalated, link_opened, link_used, webhook_attempt, or a kind another feature adds (docs/AUDIT.md)', examples: ['created', 'delivered', 'answered', 'settled'] },
     callback_id: id,
     user_id: { ...id, description: "The confirmation's user (who answered is in details.answered_by)" },
     task_id: id,

@@ -1,12 +1,20 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { AuditTrail } from '../audit/audit-trail.service.js';
 import type { WebhookSection } from '../config/settings.js';
 import { ConfirmationEvent, ConfirmationEvents } from '../confirmations/confirmation-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { HostAllowList } from './address-rules.js';
-import { webhookFor } from './webhook-payload.js';
+import { subjectOf, webhookFor } from './webhook-payload.js';
 import { SendResult, SendRules, sendWebhook } from './webhook-sender.js';
 import { webhookHeaders } from './webhook-signature.js';
-import { AttemptOutcome, ClaimedDelivery, WebhookAttempt, WebhookStore } from './webhook.store.js';
+import { AttemptOutcome, ClaimedDelivery, WebhookAttempt, WebhookEvent, WebhookStore } from './webhook.store.js';
+
+declare module '../audit/audit-event.js' {
+  interface AuditEventDetails {
+    /** One attempt to send a webhook, recorded by the instance that made it (as GET /confirmations/:id/deliveries lists it). */
+    webhook_attempt: { webhook_id: string; event: WebhookEvent; attempt: number; status_code: number | null; error: string | null; latency_ms: number; outcome: AttemptOutcome };
+  }
+}
 
 /** How often each instance looks for due deliveries (its own new ones are tried at once). */
 const POLL_MS = 500;
@@ -28,7 +36,7 @@ export interface DispatcherOptions {
  * Sends the webhooks of confirmation events: enqueues one delivery per event (to the
  * confirmation's callback_url, else WEBHOOK_DEFAULT_URL), then every instance claims
  * due deliveries from the WebhookStore, signs and sends them, and records each attempt:
- * 2xx ends a delivery, 410 stops it, anything else is retried with exponential back-off
+ * (in the store and in the audit trail, `webhook_attempt`): 2xx ends a delivery, 410 stops it, anything else is retried with exponential back-off
  * and full jitter (at least the receiver's Retry-After) until WEBHOOK_RETRY_FOR_SECONDS.
  * At least once: a receiver de-duplicates by webhook-id.
  */
@@ -51,6 +59,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     private readonly store: WebhookStore,
     private readonly events: ConfirmationEvents,
     private readonly metrics: MetricsService,
+    private readonly audit: AuditTrail,
   ) {
     const { settings } = options;
     this.rules = { allowedHosts: new HostAllowList(settings.allowedHosts), allowPrivate: settings.allowPrivate, timeoutMs: settings.timeoutMs };
@@ -142,6 +151,12 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       };
       if (!(await this.store.finish(delivery, attempt))) return; // its lease ended: another instance holds it now
       this.metrics.observeWebhookAttempt(outcome, result.latencyMs / 1000);
+      this.audit.record(
+        'webhook_attempt',
+        { callbackId: delivery.callbackId, ...subjectOf(delivery.body) },
+        { webhook_id: delivery.id, event: delivery.event, attempt: attempt.attempt, status_code: result.statusCode, error: result.error, latency_ms: result.latencyMs, outcome },
+        at,
+      );
       if (outcome === 'given_up') this.logger.warn(`Webhook ${delivery.id} (${delivery.event} of ${delivery.callbackId}) given up: ${result.error ?? `status ${result.statusCode}`}`);
     } catch (err) {
       // Redis away: the claim's lease ends and whichever instance sees it due first tries again.

@@ -30,6 +30,12 @@ export function webhookFor(event: ConfirmationEvent): WebhookMessage | null {
   }
 }
 
+/** The user and task a webhook's body is about (every event's data carries them), for the audit trail. */
+export function subjectOf(body: string): { userId: string; taskId: string } {
+  const { data } = JSON.parse(body) as { data: { user_id: string; task_id: string } };
+  return { userId: data.user_id, taskId: data.task_id };
+}
+
 function message(event: WebhookEvent, c: Confirmation, at: number, discriminator: string, data: Record<string, unknown>): WebhookMessage {
   const digest = createHash('sha256').update(`${event}\n${c.callbackId}\n${c.createdAt}\n${discriminator}`).digest('base64url');
   const body = JSON.stringify({ type: event, timestamp: new Date(at).toISOString(), data });

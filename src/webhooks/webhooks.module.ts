@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
+import { AuditTrail } from '../audit/audit-trail.service.js';
 import { Settings } from '../config/settings.js';
 import { ConfirmationEvents } from '../confirmations/confirmation-events.js';
 import { ConfirmationsModule } from '../confirmations/confirmations.module.js';
@@ -10,9 +12,9 @@ import { WebhookDispatcher } from './webhook-dispatcher.service.js';
 import { WebhookStore } from './webhook.store.js';
 import { WebhooksController } from './webhooks.controller.js';
 
-/** Decision webhooks: the schedule (from the StateBackend), the dispatcher, the attempts' route. */
+/** Decision webhooks: the schedule (from the StateBackend), the dispatcher, the attempts' route. Each attempt goes to the audit trail too (webhooks depend on audit, never the reverse). */
 @Module({
-  imports: [ConfirmationsModule, MetricsRegistryModule],
+  imports: [ConfirmationsModule, MetricsRegistryModule, AuditModule],
   controllers: [WebhooksController],
   providers: [
     CallbackRequestRules,
@@ -26,9 +28,9 @@ import { WebhooksController } from './webhooks.controller.js';
     },
     {
       provide: WebhookDispatcher,
-      inject: [Settings, WebhookStore, ConfirmationEvents, MetricsService],
-      useFactory: (settings: Settings, store: WebhookStore, events: ConfirmationEvents, metrics: MetricsService) =>
-        new WebhookDispatcher({ settings: settings.webhooks }, store, events, metrics),
+      inject: [Settings, WebhookStore, ConfirmationEvents, MetricsService, AuditTrail],
+      useFactory: (settings: Settings, store: WebhookStore, events: ConfirmationEvents, metrics: MetricsService, audit: AuditTrail) =>
+        new WebhookDispatcher({ settings: settings.webhooks }, store, events, metrics, audit),
     },
   ],
   exports: [CallbackRequestRules],
