@@ -344,7 +344,7 @@ export class Environment {
 
   /** Memory mode: audit events kept at most in this process; past it the oldest go first. */
   @IntSetting(100)
-  AUDIT_MAX_EVENTS = 100_000;
+  AUDIT_MAX_EVENTS = 20_000;
 
   /**
    * Cluster mode: every instance pointing at the same Redis acts as one service
