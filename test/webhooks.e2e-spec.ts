@@ -68,6 +68,21 @@ describe('webhooks in memory mode', () => {
     expect(metrics).toMatch(/gateway_webhook_queue_depth 0/);
   });
 
+  it("an approval's decision webhook carries what the caller's decision does: the option, the form data, who decided, the votes", async () => {
+    receiver = await WebhookReceiver.start(SECRETS);
+    const tab = await app.connect('alice');
+    const options = [{ id: 'retry_small', label: 'Retry with a smaller batch', proceed: true }, { id: 'stop', label: 'Stop', proceed: false }];
+    const form = { type: 'object', properties: { batch_size: { type: 'integer', minimum: 1, maximum: 500, default: 100 } }, required: ['batch_size'] };
+    await app.http('POST', '/notify?wait=false', notifyBody('alice', 'task-opt', { callback_id: 'wh-opt', callback_url: receiver.url(), options, form }));
+    await tab.next('task_step_result');
+    tab.send({ action: 'confirm', callback_id: 'wh-opt', option: 'retry_small', data: { batch_size: 50 } });
+    const [webhook] = await receiver.waitFor(1);
+    expect(webhook.verified).toBe(true);
+    const decision = (await app.http('GET', '/confirmations/wh-opt')).body;
+    expect(webhook.payload.data).toMatchObject({ callback_id: 'wh-opt', state: 'confirmed', proceed: true, option: 'retry_small', data: { batch_size: 50 }, decided_by: 'alice' });
+    expect(webhook.payload.data.votes).toEqual(decision.votes);
+  });
+
   it('keeps a plain prompt plain: no metadata in its view, no webhook, no deliveries', async () => {
     receiver = await WebhookReceiver.start(SECRETS);
     const asked = await app.http('POST', '/notify', timingOut('alice', 'task-plain', { callback_id: 'plain-1' }));

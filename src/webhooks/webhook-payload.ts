@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConfirmationEvent } from '../confirmations/confirmation-events.js';
-import type { Confirmation } from '../confirmations/confirmation.js';
+import { type Confirmation, toDecision } from '../confirmations/confirmation.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import type { WebhookEvent } from './webhook.store.js';
 
@@ -54,14 +54,11 @@ function common(c: Confirmation): Record<string, unknown> {
   };
 }
 
+/** The decision as a waiting caller gets it (toDecision: with an approval's option, data, decided_by and votes), and more. */
 function decisionData(c: Confirmation): Record<string, unknown> {
   return {
     ...common(c),
-    state: c.state,
-    proceed: c.proceed ?? false,
-    feedback: c.feedback,
-    timed_out: c.state === 'timed_out',
-    cancelled: c.state === 'cancelled',
+    ...toDecision(c),
     settled_at: c.settledAt === null ? null : epochSeconds(c.settledAt),
     metadata: c.metadata ?? null,
   };
