@@ -83,6 +83,33 @@ describe('webhooks in memory mode', () => {
     expect(webhook.payload.data.votes).toEqual(decision.votes);
   });
 
+  it('tells a bridge when nobody answers: reminder_due for each reminder, escalated for each step, then the decision', async () => {
+    receiver = await WebhookReceiver.start(SECRETS);
+    const body = notifyBody('alice', 'task-late', {
+      callback_id: 'wh-late',
+      callback_url: receiver.url(),
+      metadata: { thread: 'ops-7' },
+      approvers: { users: ['alice'] },
+      reminders: { every_seconds: 1, max: 2 },
+      escalation: [{ after_seconds: 1.5, users: ['bob'] }],
+    });
+    await app.http('POST', '/notify?wait=false', body);
+    const firstThree = await receiver.waitFor(3);
+    const bob = await app.connect('bob');
+    await bob.next('task_step_result');
+    bob.send({ action: 'confirm', callback_id: 'wh-late', proceed: true });
+    const all = await receiver.waitFor(4);
+    expect(all.every((webhook) => webhook.verified)).toBe(true);
+    const types = all.map((webhook) => webhook.payload.type);
+    expect([...types.slice(0, 3)].sort()).toEqual(['escalated', 'reminder_due', 'reminder_due']);
+    expect(types[3]).toBe('decision');
+    const reminders = firstThree.filter((webhook) => webhook.payload.type === 'reminder_due');
+    expect(reminders.map((webhook) => webhook.payload.data.reminder)).toEqual([1, 2]);
+    expect(new Set(reminders.map((webhook) => webhook.headers['webhook-id'])).size).toBe(2);
+    expect(firstThree.find((webhook) => webhook.payload.type === 'escalated')!.payload.data).toMatchObject({ callback_id: 'wh-late', users: ['bob'], groups: [], state: 'pending', metadata: { thread: 'ops-7' } });
+    expect(all[3].payload.data).toMatchObject({ callback_id: 'wh-late', state: 'confirmed', decided_by: 'bob', metadata: { thread: 'ops-7' } });
+  });
+
   it('keeps a plain prompt plain: no metadata in its view, no webhook, no deliveries', async () => {
     receiver = await WebhookReceiver.start(SECRETS);
     const asked = await app.http('POST', '/notify', timingOut('alice', 'task-plain', { callback_id: 'plain-1' }));
