@@ -173,14 +173,16 @@ describe.each(deployments)('approvals on %s', (_name, start) => {
     tabs[0].send({ action: 'confirm', callback_id: callbackId, proceed: true });
     expect(await tabs[0].next('error')).toMatchObject({ code: 'not_an_approver' });
 
-    await tabs[1].request({ action: 'confirm', callback_id: callbackId, proceed: true }, 'confirmation_accepted');
+    // The reply says whether this vote settled it: here not yet.
+    expect(await tabs[1].request({ action: 'confirm', callback_id: callbackId, proceed: true }, 'confirmation_accepted')).toMatchObject({ proceed: true, state: 'pending' });
     for (const tab of tabs) {
       expect(await tab.next('confirmation_vote')).toMatchObject({ callback_id: callbackId, policy: 'quorum', quorum: 2, needed: 1, votes: [{ user_id: bob, proceed: true, option: null }] });
     }
     tabs[1].send({ action: 'confirm', callback_id: callbackId, proceed: true });
     expect(await tabs[1].next('error')).toMatchObject({ code: 'already_voted' });
-    await tabs[3].request({ action: 'confirm', callback_id: callbackId, proceed: false }, 'confirmation_accepted');
-    await tabs[2].request({ action: 'confirm', callback_id: callbackId, proceed: true }, 'confirmation_accepted');
+    expect(await tabs[3].request({ action: 'confirm', callback_id: callbackId, proceed: false }, 'confirmation_accepted')).toMatchObject({ state: 'pending' });
+    // The settling vote's reply says so; that connection gets no confirmation_resolved for it.
+    expect(await tabs[2].request({ action: 'confirm', callback_id: callbackId, proceed: true }, 'confirmation_accepted')).toMatchObject({ state: 'confirmed' });
     const decision = await waiting;
     expect(decision.body).toMatchObject({ state: 'confirmed', proceed: true, decided_by: carol });
     expect(decision.body.votes.map((v: { user_id: string; proceed: boolean }) => [v.user_id, v.proceed])).toEqual([[bob, true], [dave, false], [carol, true]]);

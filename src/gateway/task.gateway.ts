@@ -151,8 +151,9 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     const userId = requireUser(connection);
     if (frame.option == null && frame.data == null && connection.groups.length === 0) {
       const proceed = frame.proceed ?? false;
-      await this.confirmations.answer(frame.callback_id, userId, proceed, feedback, connection.id);
-      return { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
+      const answered = await this.confirmations.answer(frame.callback_id, userId, proceed, feedback, connection.id);
+      const accepted: ConfirmationAcceptedFrame = { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
+      return answered.approval ? { ...accepted, state: answered.state } : accepted;
     }
     // An option decides proceed; the reply says what was taken.
     const answered = await this.confirmations.answer(frame.callback_id, userId, frame.proceed ?? false, feedback, connection.id, {
@@ -163,7 +164,8 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
     });
     const chosen = frame.option == null ? undefined : answered.approval?.options?.find((o) => o.id === frame.option);
     const proceed = chosen ? chosen.proceed : (frame.proceed ?? false);
-    return { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
+    const accepted: ConfirmationAcceptedFrame = { type: 'confirmation_accepted', callback_id: frame.callback_id, proceed, feedback, timestamp: epochSeconds() };
+    return answered.approval ? { ...accepted, state: answered.state } : accepted;
   }
 
   @SubscribeMessage(ClientAction.Cancel)

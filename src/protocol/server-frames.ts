@@ -151,6 +151,13 @@ export interface ConfirmationAcceptedFrame {
   proceed: boolean;
   feedback: string | null;
   timestamp: number;
+  /**
+   * Only for a prompt with approvals: the confirmation's state after this answer. `pending`
+   * means the vote was counted and others are still needed (a confirmation_resolved follows
+   * when it settles); any other state means this answer settled it (this connection gets no
+   * confirmation_resolved for it).
+   */
+  state?: ConfirmationState;
 }
 
 export interface ConfirmationResolvedFrame extends StreamOffsets {

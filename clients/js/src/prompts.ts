@@ -241,8 +241,14 @@ export class PromptBook {
     if (isVoting(prompt as unknown as TaskStepResultFrame)) {
       // A vote: the confirmation may still wait for other approvers' votes.
       live.voted = true;
-      if (this.ownVoteIn(live.votes)) return; // told already: still pending
       const me = this.userId?.() ?? '';
+      if (frame.state !== undefined) {
+        // The server says whether this vote settled it (a confirmation_resolved follows otherwise).
+        if (frame.state === 'pending') return;
+        return this.remove(frame.callback_id, { prompt, by: 'here', state: frame.state, proceed: frame.proceed, feedback: frame.feedback, option: sent?.option ?? null, decided_by: me || null });
+      }
+      // An older server does not say: work it out from the votes so far and the policy.
+      if (this.ownVoteIn(live.votes)) return; // told already: still pending
       const counted = [...live.votes, { user_id: me, proceed: frame.proceed, option: sent?.option ?? null, at: frame.timestamp }];
       const outcome = outcomeOf(prompt as unknown as TaskStepResultFrame, counted);
       const settleHere = () =>
