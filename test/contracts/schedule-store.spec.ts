@@ -34,11 +34,11 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const t0 = 1_000_000;
     const reminder = job({ data: { users: ['bob'], note: 'ünïcode' } });
     await one.schedule(reminder, t0 + 500);
-    expect(await two.claimDue(t0, 10, LEASE)).toEqual([]);
-    expect(await two.claimDue(t0 + 500, 10, LEASE)).toEqual([{ job: reminder, run: 1, dueAt: t0 + 500, nextDueAt: null }]);
-    expect(await one.claimDue(t0 + 500 + LEASE - 1, 10, LEASE)).toEqual([]);
+    expect(await two.claimDue(t0, LEASE, 10)).toEqual([]);
+    expect(await two.claimDue(t0 + 500, LEASE, 10)).toEqual([{ job: reminder, run: 1, dueAt: t0 + 500, nextDueAt: null }]);
+    expect(await one.claimDue(t0 + 500 + LEASE - 1, LEASE, 10)).toEqual([]);
     expect(await two.complete(reminder, 1)).toBeNull();
-    expect(await one.claimDue(t0 + 100_000, 10, LEASE)).toEqual([]);
+    expect(await one.claimDue(t0 + 100_000, LEASE, 10)).toEqual([]);
   });
 
   it('runs a repeating job `times` times, every `everyMs`, whichever instance claims each run', async () => {
@@ -48,8 +48,8 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     await stores[0].schedule(repeating, t0 + 1000);
     const claimed: ClaimedRun[] = [];
     for (let i = 0; i < 3; i++) {
-      expect(await stores[i].claimDue(t0 + 999 + i * 1000, 10, LEASE)).toEqual([]);
-      const [run] = await stores[(i + 1) % 3].claimDue(t0 + 1000 + i * 1000, 10, LEASE);
+      expect(await stores[i].claimDue(t0 + 999 + i * 1000, LEASE, 10)).toEqual([]);
+      const [run] = await stores[(i + 1) % 3].claimDue(t0 + 1000 + i * 1000, LEASE, 10);
       claimed.push(run);
       expect(await stores[(i + 1) % 3].complete(repeating, run.run)).toBe(run.nextDueAt);
     }
@@ -58,7 +58,7 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
       [2, t0 + 2000, t0 + 3000],
       [3, t0 + 3000, null],
     ]);
-    expect(await stores[2].claimDue(t0 + 100_000, 10, LEASE)).toEqual([]);
+    expect(await stores[2].claimDue(t0 + 100_000, LEASE, 10)).toEqual([]);
   });
 
   it('hands a claimed run not completed within its lease to another instance, the same run, then the next one', async () => {
@@ -67,16 +67,16 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const repeating = job({ times: 2, everyMs: 1000 });
     await one.schedule(repeating, t0);
     // One claims run 1 and dies before completing it: nobody gets it during the lease...
-    expect(runsOf(await one.claimDue(t0, 10, LEASE))).toEqual([`${repeating.callbackId}/reminder#1`]);
-    expect(await two.claimDue(t0 + LEASE - 1, 10, LEASE)).toEqual([]);
+    expect(runsOf(await one.claimDue(t0, LEASE, 10))).toEqual([`${repeating.callbackId}/reminder#1`]);
+    expect(await two.claimDue(t0 + LEASE - 1, LEASE, 10)).toEqual([]);
     // ...then another instance does, as it was due, with a lease of its own.
-    expect(await two.claimDue(t0 + LEASE, 10, LEASE)).toEqual([{ job: repeating, run: 1, dueAt: t0, nextDueAt: t0 + 1000 }]);
-    expect(await three.claimDue(t0 + 2 * LEASE - 1, 10, LEASE)).toEqual([]);
+    expect(await two.claimDue(t0 + LEASE, LEASE, 10)).toEqual([{ job: repeating, run: 1, dueAt: t0, nextDueAt: t0 + 1000 }]);
+    expect(await three.claimDue(t0 + 2 * LEASE - 1, LEASE, 10)).toEqual([]);
     expect(await two.complete(repeating, 1)).toBe(t0 + 1000);
     // The next run keeps the job's own rhythm (due a second after run 1 was), and is the last.
-    expect(await three.claimDue(t0 + 2 * LEASE, 10, LEASE)).toEqual([{ job: repeating, run: 2, dueAt: t0 + 1000, nextDueAt: null }]);
+    expect(await three.claimDue(t0 + 2 * LEASE, LEASE, 10)).toEqual([{ job: repeating, run: 2, dueAt: t0 + 1000, nextDueAt: null }]);
     expect(await three.complete(repeating, 2)).toBeNull();
-    expect(await one.claimDue(t0 + 100 * LEASE, 10, LEASE)).toEqual([]);
+    expect(await one.claimDue(t0 + 100 * LEASE, LEASE, 10)).toEqual([]);
   });
 
   it('completing a run twice, late or after cancel is harmless: no run is skipped or handed out again', async () => {
@@ -84,21 +84,21 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const t0 = 2_700_000;
     const repeating = job({ times: 3, everyMs: 1000 });
     await one.schedule(repeating, t0);
-    await one.claimDue(t0, 10, LEASE);
+    await one.claimDue(t0, LEASE, 10);
     // The lease ran out; both the first claimer and the second finish run 1.
-    expect((await two.claimDue(t0 + LEASE, 10, LEASE)).map((c) => c.run)).toEqual([1]);
+    expect((await two.claimDue(t0 + LEASE, LEASE, 10)).map((c) => c.run)).toEqual([1]);
     expect(await one.complete(repeating, 1)).toBe(t0 + 1000);
     expect(await two.complete(repeating, 1)).toBeNull();
-    expect(await three.claimDue(t0 + LEASE, 10, LEASE)).toEqual([{ job: repeating, run: 2, dueAt: t0 + 1000, nextDueAt: t0 + 2000 }]);
+    expect(await three.claimDue(t0 + LEASE, LEASE, 10)).toEqual([{ job: repeating, run: 2, dueAt: t0 + 1000, nextDueAt: t0 + 2000 }]);
     // A late completion of run 1 does not complete run 2, which is still leased.
     expect(await one.complete(repeating, 1)).toBeNull();
-    expect(await two.claimDue(t0 + 2 * LEASE - 1, 10, LEASE)).toEqual([]);
-    expect((await two.claimDue(t0 + 2 * LEASE, 10, LEASE)).map((c) => c.run)).toEqual([2]);
+    expect(await two.claimDue(t0 + 2 * LEASE - 1, LEASE, 10)).toEqual([]);
+    expect((await two.claimDue(t0 + 2 * LEASE, LEASE, 10)).map((c) => c.run)).toEqual([2]);
     expect(await three.complete(repeating, 3)).toBeNull(); // not handed out yet: nothing to complete
     expect(await two.complete(repeating, 2)).toBe(t0 + 2000);
     expect(await one.cancel(repeating.callbackId)).toBe(1);
     expect(await two.complete(repeating, 3)).toBeNull();
-    expect(await three.claimDue(t0 + 100 * LEASE, 10, LEASE)).toEqual([]);
+    expect(await three.claimDue(t0 + 100 * LEASE, LEASE, 10)).toEqual([]);
     expect(await one.complete({ callbackId: 'unknown', name: 'reminder' }, 1)).toBeNull();
   });
 
@@ -110,7 +110,7 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const all: string[] = [];
     for (let round = 0; round < 4; round++) {
       // Within their leases, however often they are claimed, each run goes to one instance.
-      const claims = await Promise.all(stores.flatMap((s) => [s.claimDue(t0 + 100, 7, LEASE), s.claimDue(t0 + 100 + LEASE - 1, 7, LEASE)]));
+      const claims = await Promise.all(stores.flatMap((s) => [s.claimDue(t0 + 100, LEASE, 7), s.claimDue(t0 + 100 + LEASE - 1, LEASE, 7)]));
       all.push(...claims.flatMap(runsOf));
       await Promise.all(claims.flatMap((runs, i) => runs.map((c) => stores[Math.floor(i / 2)].complete(c.job, c.run))));
     }
@@ -126,8 +126,8 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const early = job({ name: 'early' });
     await one.schedule(late, t0 + 20);
     await one.schedule(early, t0 + 10);
-    expect((await one.claimDue(t0 + 30, 1, LEASE)).map((c) => c.job.name)).toEqual(['early']);
-    expect((await one.claimDue(t0 + 30, 1, LEASE)).map((c) => c.job.name)).toEqual(['late']);
+    expect((await one.claimDue(t0 + 30, LEASE, 1)).map((c) => c.job.name)).toEqual(['early']);
+    expect((await one.claimDue(t0 + 30, LEASE, 1)).map((c) => c.job.name)).toEqual(['late']);
   });
 
   it('cancels every job of a confirmation, and only its', async () => {
@@ -140,7 +140,7 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     await one.schedule(other, t0);
     expect(await two.cancel(callbackId)).toBe(2);
     expect(await three.cancel(callbackId)).toBe(0);
-    expect(runsOf(await three.claimDue(t0 + 1000, 10, LEASE))).toEqual([`${other.callbackId}/reminder#1`]);
+    expect(runsOf(await three.claimDue(t0 + 1000, LEASE, 10))).toEqual([`${other.callbackId}/reminder#1`]);
   });
 
   it('replaces a job scheduled again under the same name', async () => {
@@ -149,8 +149,8 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const first = job({ times: 5 });
     await one.schedule(first, t0);
     await two.schedule({ ...first, times: 1, data: { again: true } }, t0 + 50);
-    expect(await one.claimDue(t0 + 49, 10, LEASE)).toEqual([]);
-    expect(await one.claimDue(t0 + 50, 10, LEASE)).toEqual([{ job: { ...first, times: 1, data: { again: true } }, run: 1, dueAt: t0 + 50, nextDueAt: null }]);
+    expect(await one.claimDue(t0 + 49, LEASE, 10)).toEqual([]);
+    expect(await one.claimDue(t0 + 50, LEASE, 10)).toEqual([{ job: { ...first, times: 1, data: { again: true } }, run: 1, dueAt: t0 + 50, nextDueAt: null }]);
   });
 
   it('hands out values: changing a claimed job changes nothing stored', async () => {
@@ -159,11 +159,11 @@ describe.each(backends)('ScheduleStore contract on %s', (_kind, backend) => {
     const repeating = job({ times: 2, data: { users: ['a'] } });
     await one.schedule(repeating, t0);
     (repeating.data as { users: string[] }).users.push('mutated');
-    const [first] = await one.claimDue(t0, 10, LEASE);
+    const [first] = await one.claimDue(t0, LEASE, 10);
     expect(first.job.data).toEqual({ users: ['a'] });
     (first.job.data as { users: string[] }).users.push('again');
     await one.complete(first.job, first.run);
-    const [second] = await one.claimDue(t0 + 1000, 10, LEASE);
+    const [second] = await one.claimDue(t0 + 1000, LEASE, 10);
     expect(second.job.data).toEqual({ users: ['a'] });
   });
 });
