@@ -16,7 +16,8 @@ interface Entry {
 
 /**
  * One instance's schedule, in memory. Claims run synchronously, so no two callers share a
- * run within its lease. Only confirmations with reminders or escalations have entries: a scan is over those.
+ * run within its lease. Only confirmations with reminders or escalations have entries: a
+ * scan is over those.
  */
 export class MemoryScheduleStore extends ScheduleStore {
   private readonly entries = new Map<string, Entry>();
