@@ -38,7 +38,7 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
       'confirmationCreate', 'confirmationReserve', 'confirmationRetain', 'confirmationExpireIndex', 'confirmationForget',
       'confirmationSettle', 'confirmationWatch', 'confirmationIndexTaskUser', 'ack', 'heartbeatStart', 'heartbeatBeat',
       'heartbeatClaim', 'heartbeatStop', 'brokerPublish', 'historyRead', 'presenceJoin', 'webhookEnqueue', 'webhookClaim',
-      'webhookFinish', 'confirmationVote', 'confirmationAddApprovers', 'scheduleAdd', 'scheduleClaim', 'scheduleCancel',
+      'webhookFinish', 'confirmationVote', 'confirmationAddApprovers', 'scheduleAdd', 'scheduleClaim', 'scheduleComplete', 'scheduleCancel',
     ];
     expect(files).toHaveLength(names.length);
     for (const name of names) expect(await redis.script('LOAD', scriptSource(name))).toMatch(/^[0-9a-f]{40}$/);
@@ -332,13 +332,24 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
   describe('schedule', () => {
     const KEYS = ['due', 'index', 'jobs'];
 
-    it('add, claim in order with the run counted, the last run and cancel remove the job everywhere', async () => {
+    it('add, claim leases the run (same run again after the lease), complete moves the job on, the last run and cancel remove it everywhere', async () => {
       expect(await scripts.run('scheduleAdd', KEYS, ['cb1\nreminder', 1000, 2, 500, '{"j":1}'])).toBe(1);
       expect(await scripts.run('scheduleAdd', KEYS, ['cb2\nescalation:0', 1200, 1, 0, '{"j":2}'])).toBe(1);
-      expect(await scripts.run('scheduleClaim', KEYS, [999, 10])).toEqual([]);
-      expect(await scripts.run('scheduleClaim', KEYS, [1300, 10])).toEqual([['{"j":1}', 1, '1000', '1500'], ['{"j":2}', 1, '1200', '']]);
-      expect(await redis.hgetall('jobs')).toEqual({ 'cb1\nreminder': '1:2:500:{"j":1}' });
-      expect(await scripts.run('scheduleClaim', KEYS, [1500, 10])).toEqual([['{"j":1}', 2, '1500', '']]);
+      expect(await scripts.run('scheduleClaim', KEYS, [999, 100, 10])).toEqual([]);
+      expect(await scripts.run('scheduleClaim', KEYS, [1300, 100, 10])).toEqual([['{"j":1}', 1, '1000', '1500'], ['{"j":2}', 1, '1200', '']]);
+      // Leased until 1400: the score is the lease's end, the stored job unchanged.
+      expect(await redis.zrange('due', 0, -1, 'WITHSCORES')).toEqual(['cb1\nreminder', '1400', 'cb2\nescalation:0', '1400']);
+      expect(await redis.hget('jobs', 'cb1\nreminder')).toBe('0:2:500:1000:{"j":1}');
+      expect(await scripts.run('scheduleClaim', KEYS, [1399, 100, 10])).toEqual([]);
+      expect(await scripts.run('scheduleClaim', KEYS, [1400, 100, 1])).toEqual([['{"j":1}', 1, '1000', '1500']]);
+      expect(await scripts.run('scheduleComplete', KEYS, ['cb1\nreminder', 1])).toBe('1500');
+      expect(await scripts.run('scheduleComplete', KEYS, ['cb1\nreminder', 1])).toBe('');
+      expect(await scripts.run('scheduleComplete', KEYS, ['cb1\nreminder', 2])).toBe(''); // due, not handed out
+      expect(await redis.hget('jobs', 'cb1\nreminder')).toBe('1:2:500:1500:{"j":1}');
+      expect(await scripts.run('scheduleComplete', KEYS, ['cb2\nescalation:0', 1])).toBe('');
+      expect(await scripts.run('scheduleClaim', KEYS, [1500, 100, 10])).toEqual([['{"j":1}', 2, '1500', '']]);
+      expect(await scripts.run('scheduleComplete', KEYS, ['cb1\nreminder', 2])).toBe('');
+      expect(await scripts.run('scheduleComplete', KEYS, ['gone\nreminder', 1])).toBe('');
       expect([await redis.zcard('due'), await redis.zcard('index'), await redis.hlen('jobs')]).toEqual([0, 0, 0]);
       await scripts.run('scheduleAdd', KEYS, ['cb1\nreminder', 1000, 3, 500, '{"j":1}']);
       await scripts.run('scheduleAdd', KEYS, ['cb10\nreminder', 1000, 3, 500, '{"j":3}']);

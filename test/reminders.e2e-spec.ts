@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { RedisService } from '../src/redis/redis.service.js';
+import { RedisScheduleStore } from '../src/schedule/redis-schedule.store.js';
+import { LEASE_MS } from '../src/schedule/scheduler.service.js';
 import { Cluster, sleep, startCluster } from './support/cluster.js';
+import { waitFor } from './support/processes.js';
 import { requireProgram } from './support/system-dependency.js';
 import { notifyBody, startTestApp, TestApp } from './support/test-app.js';
 
@@ -145,6 +150,33 @@ describe('reminders and held calls (memory)', () => {
     expect(seen[0]).toBe(0);
     expect([[0, 3], [0, 2, 3]]).toContainEqual(seen);
     expect(boss.ofType('confirmation_resolved')).toHaveLength(1);
+  }, 60_000);
+
+  it('a reminder claimed by an instance that dies before sending it is sent after the lease, once, by another', async () => {
+    cluster = await startCluster(2);
+    const [a, b] = cluster.instances;
+    const tab = await b.connect('max');
+    const created = await a.http('POST', '/notify?wait=false', notifyBody('max', 'task-m', { callback_id: 'm-1', timeout_seconds: 60, reminders: { every_seconds: 1, max: 1 } }));
+    expect(created.status).toBe(202);
+    await tab.next('task_step_result');
+    // The doomed claimer: a third instance's store on the same Redis claims the reminder as it
+    // falls due (a second early, before a or b do) and never completes it, as if SIGKILLed.
+    const claimedAt = Date.now();
+    const doomed = new RedisService({ url: cluster.redis.url, cluster: false, keyPrefix: 'cgw:', commandTimeoutMs: 2000 }, randomUUID());
+    try {
+      await waitFor(() => doomed.commands.status === 'ready', 5000, 'the doomed claimer to connect');
+      const claimed = await new RedisScheduleStore(doomed).claimDue(claimedAt + 1000, LEASE_MS, 10);
+      expect(claimed.map((r) => [r.job.callbackId, r.job.kind, r.run])).toEqual([['m-1', 'reminder', 1]]);
+    } finally {
+      await doomed.onApplicationShutdown();
+    }
+    // Nobody sends it during the lease; then a or b claims it again and sends reminder 1, once.
+    const reminded = await tab.next('task_step_result', LEASE_MS + 5000);
+    expect(reminded.reminder).toBe(1);
+    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(LEASE_MS + 1000 - 100);
+    await sleep(2500);
+    await tab.settled();
+    expect(remindersOf(tab.frames, 'm-1')).toEqual([0, 1]);
   }, 60_000);
 
   it('NOTIFY_MAX_WAIT_SECONDS=1: 202 from one instance, the decision by a long poll on another', async () => {

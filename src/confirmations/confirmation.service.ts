@@ -209,8 +209,10 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Stores the confirmation's timed jobs (reminders), so whichever instance is alive runs
-   * each once. Only runs that fall before the expiry are scheduled.
+   * Stores the confirmation's timed jobs (reminders, escalation steps), so whichever instance
+   * is alive runs each. Only runs that fall before the expiry are scheduled. A run whose
+   * claimer died before completing it runs again (SchedulerService): remind and escalate are
+   * safe to repeat.
    */
   private async scheduleFollowUps(confirmation: Confirmation, input: NewConfirmation): Promise<void> {
     const { callbackId, createdAt, expiresAt } = confirmation;
@@ -232,7 +234,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  /** Runs an escalation step: its users and groups become approvers, and are told. */
+  /**
+   * Runs an escalation step: its users and groups become approvers, and are told. Run again
+   * (its first claimer died), it adds nobody and tells nobody; its `escalated` event has the
+   * same webhook-id (from the step).
+   */
   private async escalate(run: ClaimedRun): Promise<void> {
     const { callbackId } = run.job;
     const { step, users, groups } = run.job.data as { step: number; users: string[]; groups: string[] };
@@ -254,7 +260,11 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     if (this.events.hears('escalated')) await this.events.emit({ type: 'escalated', confirmation: escalated.confirmation, at: Date.now(), step, ...added, instanceId: this.instanceId });
   }
 
-  /** Runs a reminder: the prompt again, with `reminder: n`, to whoever should see it. */
+  /**
+   * Runs a reminder: the prompt again, with `reminder: n`, to whoever should see it. Run again
+   * (its first claimer died), it carries the same n: clients show reminder n once, and its
+   * webhook has the same webhook-id.
+   */
   private async remind(run: ClaimedRun): Promise<void> {
     const { callbackId } = run.job;
     const confirmation = await this.store.get(callbackId);
@@ -505,7 +515,8 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   private async expire(userId: string, callbackId: string): Promise<void> {
     this.expiryTimers.delete(callbackId);
-    // Settled elsewhere or not, its jobs have no run left at its expiry (none is scheduled past it).
+    // Settled elsewhere or not, its jobs have no run left at its expiry (none is scheduled past it;
+    // one handed out again after a lease finds it settled and ends them).
     this.scheduledHere.delete(callbackId);
     const proceed = this.timeoutDecision === 'proceed';
     try {

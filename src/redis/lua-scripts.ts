@@ -29,6 +29,7 @@ export interface ScriptReplies {
   webhookFinish: number;
   scheduleAdd: number;
   scheduleClaim: Array<[json: string, run: number, dueAt: string, nextDueAt: string]>;
+  scheduleComplete: string;
   scheduleCancel: number;
 }
 
@@ -61,6 +62,7 @@ const SCRIPTS: Record<ScriptName, { file: string; keys: number }> = {
   webhookFinish: { file: 'webhook-finish.lua', keys: 4 },
   scheduleAdd: { file: 'schedule-add.lua', keys: 3 },
   scheduleClaim: { file: 'schedule-claim.lua', keys: 3 },
+  scheduleComplete: { file: 'schedule-complete.lua', keys: 3 },
   scheduleCancel: { file: 'schedule-cancel.lua', keys: 3 },
 };
 

@@ -1,14 +1,15 @@
 import { LuaScripts } from '../redis/lua-scripts.js';
 import { RedisService } from '../redis/redis.service.js';
-import { ClaimedRun, ScheduledJob, ScheduleStore } from './schedule.store.js';
+import { ClaimedRun, JobKey, ScheduledJob, ScheduleStore } from './schedule.store.js';
 
 /**
  * One schedule in Redis for the whole deployment, in the `{global}` slot beside the expiry
  * schedule: jobs by due time (`{global}:schedule`), by confirmation (`{global}:schedule-index`,
- * a lexical index so cancel finds a confirmation's jobs), and the jobs with their run count
- * (`{global}:schedule-jobs`). Every instance claims from it (src/redis/lua/schedule-*.lua);
- * a claim counts the run and moves the job on in one script, so a run goes to one instance
- * and the instance that scheduled a job may die without taking its later runs with it.
+ * a lexical index so cancel finds a confirmation's jobs), and the jobs with their runs done
+ * and current run's due time (`{global}:schedule-jobs`). Every instance claims from it
+ * (src/redis/lua/schedule-*.lua): a claim leases the run (its score becomes the lease's
+ * end), a completion counts it and moves the job on, so a run goes to one instance at a
+ * time, and an instance that dies takes neither its claimed run nor the later ones with it.
  */
 export class RedisScheduleStore extends ScheduleStore {
   private readonly scripts: LuaScripts;
@@ -27,9 +28,9 @@ export class RedisScheduleStore extends ScheduleStore {
     });
   }
 
-  claimDue(now: number, limit: number): Promise<ClaimedRun[]> {
+  claimDue(now: number, leaseMs: number, limit: number): Promise<ClaimedRun[]> {
     return this.shared.run(async () => {
-      const claimed = await this.scripts.run('scheduleClaim', this.keys, [Math.floor(now), limit]);
+      const claimed = await this.scripts.run('scheduleClaim', this.keys, [Math.floor(now), Math.round(leaseMs), limit]);
       return claimed.map(([json, run, dueAt, nextDueAt]) => ({
         job: JSON.parse(json) as ScheduledJob,
         run: Number(run),
@@ -39,12 +40,19 @@ export class RedisScheduleStore extends ScheduleStore {
     });
   }
 
+  complete(job: JobKey, run: number): Promise<number | null> {
+    return this.shared.run(async () => {
+      const nextDueAt = await this.scripts.run('scheduleComplete', this.keys, [memberOf(job), run]);
+      return nextDueAt === '' ? null : Number(nextDueAt);
+    });
+  }
+
   cancel(callbackId: string): Promise<number> {
     // callback_ids hold no control characters: '\n' ends the id within a member, '\v' follows it.
     return this.shared.run(() => this.scripts.run('scheduleCancel', this.keys, [`[${callbackId}\n`, `(${callbackId}\v`]));
   }
 }
 
-function memberOf(job: ScheduledJob): string {
+function memberOf(job: JobKey): string {
   return `${job.callbackId}\n${job.name}`;
 }

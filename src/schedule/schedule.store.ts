@@ -20,25 +20,37 @@ export interface ClaimedRun {
   run: number;
   /** When this run was due (epoch ms). */
   dueAt: number;
-  /** When the job's next run is due, if it has one. */
+  /** When the job's next run is due once this one is completed, if it has one. */
   nextDueAt: number | null;
 }
 
 /**
  * Where scheduled jobs live: in this process (one instance) or in Redis (every instance
- * scans one schedule). `claimDue` is atomic: of any number of instances claiming at once,
- * exactly one gets each due run, and a job's runs are handed out in order, each once; the
- * job itself (its next run) stays in the store, so an instance that dies loses at most the
- * run it had claimed and not yet done, never the runs after it. `cancel` ends every job of a
+ * scans one schedule). `claimDue` leases each due run to one caller: of any number of
+ * instances claiming at once, exactly one gets it, and nobody else until its lease ends.
+ * The claimer runs it, then `complete`s it, which moves the job to its next run (or ends
+ * it after the last). A run not completed within its lease (its claimer died) is handed out
+ * again, with the same run number, so a run is done at least once and its action must be
+ * safe to repeat; a completed run is never handed out again. `cancel` ends every job of a
  * confirmation. test/contracts/schedule-store.spec.ts holds every implementation to this.
  */
 export abstract class ScheduleStore {
   /** Schedules the job's first run at `dueAt` (epoch ms), replacing a job of the same confirmation and name. */
   abstract schedule(job: ScheduledJob, dueAt: number): Promise<void>;
 
-  /** Claims up to `limit` runs due at `now` or before, each for this caller only. */
-  abstract claimDue(now: number, limit: number): Promise<ClaimedRun[]>;
+  /** Leases up to `limit` runs due at `now` or before (or whose lease ended) to this caller, until `now + leaseMs`. */
+  abstract claimDue(now: number, leaseMs: number, limit: number): Promise<ClaimedRun[]>;
+
+  /**
+   * Marks the job's run done: the job moves to its next run, whose due time is answered,
+   * or ends after its last (null). Completing a run that is not the job's current one
+   * (twice, late, after cancel) changes nothing and answers null.
+   */
+  abstract complete(job: JobKey, run: number): Promise<number | null>;
 
   /** Ends every job of the confirmation; answers how many there were. */
   abstract cancel(callbackId: string): Promise<number>;
 }
+
+/** What names one job: its confirmation and its name there. */
+export type JobKey = Pick<ScheduledJob, 'callbackId' | 'name'>;

@@ -7,15 +7,19 @@ import { ClaimedRun, ScheduledJob, ScheduleStore } from './schedule.store.js';
 const SCAN_MS = 1000;
 /** Runs claimed at once; a full batch is followed by another at once. */
 const BATCH = 100;
+/** How long a claimed run is this instance's: if it has not completed it by then (it died), another instance runs it. */
+export const LEASE_MS = 10_000;
 
 export type RunHandler = (run: ClaimedRun) => Promise<unknown>;
 
 /**
- * Runs scheduled jobs (reminders, escalations) once each, wherever they were scheduled:
- * the ScheduleStore hands each due run to one claimer. This instance wakes itself at the due
- * times it knows of (the jobs it scheduled, the next runs of those it claimed) and, where
- * there are peers, claims every second too, so the runs of an instance that died still
- * happen, each once. Handlers are registered by job kind.
+ * Runs scheduled jobs (reminders, escalations) wherever they were scheduled: the
+ * ScheduleStore leases each due run to one claimer, which runs its handler and then
+ * completes it. This instance wakes itself at the due times it knows of (the jobs it
+ * scheduled, the next runs of those it completed, the end of a lease whose handler failed)
+ * and, where there are peers, claims every second too, so the runs of an instance that died
+ * (before or while running them) still happen. A run is repeated only when its claimer died
+ * or failed before completing it: handlers must be safe to repeat. Handlers are registered by job kind.
  */
 @Injectable()
 export class SchedulerService implements OnModuleInit, OnModuleDestroy {
@@ -86,7 +90,7 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
       this.claimAgain = false;
       let runs: ClaimedRun[];
       try {
-        runs = await this.store.claimDue(Date.now(), BATCH);
+        runs = await this.store.claimDue(Date.now(), LEASE_MS, BATCH);
       } catch {
         return; // Redis away: the next scan (or wake-up) claims them.
       }
@@ -96,13 +100,22 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async run(run: ClaimedRun): Promise<void> {
-    if (run.nextDueAt !== null) this.wakeAt(run.nextDueAt);
     const handler = this.handlers.get(run.job.kind);
-    if (!handler) return this.logger.warn(`No handler for scheduled ${run.job.kind} of ${run.job.callbackId}`);
     try {
-      await handler(run);
+      if (handler) await handler(run);
+      else this.logger.warn(`No handler for scheduled ${run.job.kind} of ${run.job.callbackId}`);
     } catch (err) {
-      this.logger.warn(`Scheduled ${run.job.kind} #${run.run} of ${run.job.callbackId} failed: ${(err as Error).message}`);
+      // Not completed: handed out again when its lease ends (here too, without peers scanning).
+      this.logger.warn(`Scheduled ${run.job.kind} #${run.run} of ${run.job.callbackId} failed (retried in ${LEASE_MS / 1000} s): ${(err as Error).message}`);
+      return this.wakeAt(Date.now() + LEASE_MS);
+    }
+    try {
+      const nextDueAt = await this.store.complete(run.job, run.run);
+      if (nextDueAt !== null) this.wakeAt(nextDueAt);
+    } catch (err) {
+      // Redis away: the run is done, but handed out again at the lease's end (its handler is safe to repeat).
+      this.logger.warn(`Scheduled ${run.job.kind} #${run.run} of ${run.job.callbackId} not completed: ${(err as Error).message}`);
+      this.wakeAt(Date.now() + LEASE_MS);
     }
   }
 }

@@ -449,7 +449,7 @@ function approvalContract(backend: (typeof backends)[number][1]): void {
       expect(ids(await three.pendingForApprover('bob', ['ops']))).toEqual([byUser.callbackId]);
     });
 
-    it('addApprovers adds users and groups to a pending one (new ones only), lists it for them, and refuses a settled one', async () => {
+    it('addApprovers adds users and groups to a pending one (new ones only, so a repeat is harmless), lists it for them, and refuses a settled one', async () => {
       const [one, two, three] = await backend.stores(LONG);
       const asked = approvalDraft({ policy: 'any', approvers: { users: ['bob'], groups: [] } });
       await one.create(asked, ROOMY, null);
@@ -458,6 +458,8 @@ function approvalContract(backend: (typeof backends)[number][1]): void {
       expect((await three.get(asked.callbackId))?.approval?.approvers).toEqual({ users: ['bob', 'carol'], groups: ['ops'] });
       expect(ids(await three.pendingForApprover('carol', []))).toEqual([asked.callbackId]);
       expect(ids(await three.pendingForApprover('x', ['ops']))).toEqual([asked.callbackId]);
+      // The same escalation again (a scheduled step run twice): nothing new, nothing changed.
+      expect(await three.addApprovers(asked.callbackId, ['carol', 'bob'], ['ops'])).toMatchObject({ kind: 'added', users: [], groups: [], confirmation: { approval: { approvers: { users: ['bob', 'carol'], groups: ['ops'] } } } });
       // Without approvers only the user answered: adding some keeps the user among them.
       const plainish = approvalDraft({ policy: 'any', options: [{ id: 'a', label: 'A', proceed: true }] });
       await one.create(plainish, ROOMY, null);
