@@ -22,6 +22,8 @@ const SOAK_ENV = {
   HISTORY_SIZE: '20',
   HISTORY_META_TTL_SECONDS: '30',
   ACK_DEFAULT_TIMEOUT_SECONDS: '10',
+  // The audit trail keeps every confirmation's events for its retention (30 days by default).
+  AUDIT_RETENTION_DAYS: String(15 / 86_400),
 };
 const USERS = 60;
 const TASKS_PER_USER = 3;
