@@ -99,10 +99,9 @@ function isVoting(frame: TaskStepResultFrame): boolean {
 }
 
 /**
- * How long after its vote was accepted a client waits for a sign that the prompt is still
- * pending (a `confirmation_vote` listing that vote) before it takes the vote as the one
- * that settled it. The server tells every approver of a vote that does not settle, the
- * voter included, and sends no `confirmation_resolved` to the connection whose vote settled it.
+ * Only against an older server, whose `confirmation_accepted` has no `state`: how long after
+ * its vote was accepted a client waits for a sign that the prompt is still pending (a
+ * `confirmation_vote` listing that vote) before it takes the vote as the one that settled it.
  */
 export const VOTE_SETTLE_GRACE_MS = 2000;
 

@@ -39,12 +39,7 @@ class Approvers:
     groups: Tuple[str, ...] = ()
 
     def to_json(self) -> JsonObject:
-        body: JsonObject = {}
-        if self.users:
-            body["users"] = list(self.users)
-        if self.groups:
-            body["groups"] = list(self.groups)
-        return body
+        return _people(self.users, self.groups)
 
 
 @dataclass(frozen=True)
@@ -67,12 +62,17 @@ class Escalation:
     groups: Tuple[str, ...] = ()
 
     def to_json(self) -> JsonObject:
-        body: JsonObject = {"after_seconds": self.after_seconds}
-        if self.users:
-            body["users"] = list(self.users)
-        if self.groups:
-            body["groups"] = list(self.groups)
-        return body
+        return {"after_seconds": self.after_seconds, **_people(self.users, self.groups)}
+
+
+def _people(users: Tuple[str, ...], groups: Tuple[str, ...]) -> JsonObject:
+    """Users and groups as the gateway reads them: only the lists that are not empty."""
+    body: JsonObject = {}
+    if users:
+        body["users"] = list(users)
+    if groups:
+        body["groups"] = list(groups)
+    return body
 
 
 @dataclass(frozen=True)
