@@ -562,14 +562,16 @@ browserDescribe('the inbox page in Chromium', () => {
 
   it('never puts the token in the socket URL, and asks for a new token when the session expires (4001)', async () => {
     await withJwtService(async (jwt, opened) => {
-      const key = new TextEncoder().encode(JWT_TEST_SECRET);
-      const shortLived = await new SignJWT({ sub: 'lena' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) + 3).sign(key);
       const page = opened(await newTab(jwt.baseUrl));
       const socketUrls: string[] = [];
       page.on('websocket', (socket) => socketUrls.push(socket.url()));
+      // Signed once the tab is open, and long enough for a loaded CI machine to load the page
+      // and connect before it expires (3 s was not: the handshake itself was refused).
+      const key = new TextEncoder().encode(JWT_TEST_SECRET);
+      const shortLived = await new SignJWT({ sub: 'lena' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) + 8).sign(key);
       await page.goto(`${jwt.baseUrl}/inbox?token=${shortLived}`);
       await page.waitForSelector('#connection[data-state="connected"]');
-      await page.getByText('Your session expired. Paste a new access token to continue.').waitFor({ timeout: 10_000 });
+      await page.getByText('Your session expired. Paste a new access token to continue.').waitFor({ timeout: 20_000 });
       expect(await page.locator('#sign-in').isHidden()).toBe(false);
       expect(socketUrls.length).toBeGreaterThan(0);
       for (const url of socketUrls) {
