@@ -42,7 +42,9 @@ async function main() {
   deadline.unref();
   mkdirSync(cfg.resultsDir, { recursive: true });
   if (cfg.soak || cfg.storm) {
-    const passed = cfg.soak ? await runSoak(cfg, log) : await runStorm(cfg, log);
+    let passed = true;
+    if (cfg.soak) passed = await runSoak(cfg, log);
+    else for (const server of cfg.servers) passed = (await runStorm(cfg, log, server)) && passed;
     killAll();
     process.exit(passed ? 0 : 1);
   }

@@ -8,17 +8,20 @@ export const SCENARIOS = ['fanout', 'confirm', 'push'];
 /** What --cluster runs: the scenarios and servers that have a cluster variant. */
 export const CLUSTER_SCENARIOS = ['fanout', 'confirm'];
 export const CLUSTER_SERVERS = ['gateway', 'socketio', 'socketio-express'];
+/** What --storm runs: the gateway, and Socket.IO on redis-adapter through the same kill. */
+export const STORM_SERVERS = ['gateway', 'socketio'];
 
 const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--scenarios=fanout,confirm,push] [--servers=gateway,nest-floor,raw-ws,socketio,socketio-express]
        node bench/run.js --soak [--minutes N] [--smoke]
-       node bench/run.js --storm [--smoke]
+       node bench/run.js --storm [--smoke] [--servers=gateway,socketio]
   --smoke     tiny parameters, under a minute, for CI (no thresholds)
   --profile   CPU-profile each server during each scenario run (fan-out unless --scenarios says otherwise; no report written)
   --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and the Socket.IO ones; fanout and confirm)
   --soak      three gateway instances on one Redis under mixed load for --minutes (default 30, 2 with --smoke);
               exits 1 when RSS, heap or Redis memory grew more than 5 % (bench/results/soak.md)
   --storm     BENCH_CLIENTS JS SDK clients (default 3000, 300 with --smoke) through nginx on three instances;
-              one instance killed; exits 1 when a frame is lost (bench/results/storm.md); BENCH_MAX_HANDSHAKES (200)
+              one instance killed; exits 1 when a frame is lost (bench/results/storm.md); BENCH_MAX_HANDSHAKES (200);
+              --servers=socketio runs socket.io-client clients against Socket.IO + redis-adapter the same way (storm-socketio.md)
   env: BENCH_CLIENTS BENCH_ROUNDS BENCH_CONFIRM_USERS BENCH_SECONDS BENCH_PUSH_USERS BENCH_PUSH_CONCURRENCY
        BENCH_WORKERS BENCH_CLIENTS_PER_ADDRESS BENCH_CONNECT_CONCURRENCY BENCH_DEADLINE_SECONDS BENCH_INSTANCES
        BENCH_GATEWAY_DIST (another build's dist/ to run as the gateway)
@@ -30,7 +33,8 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   const profile = flags.profile === true;
   const cluster = flags.cluster === true;
   const scenarioChoice = cluster ? CLUSTER_SCENARIOS : SCENARIOS;
-  const serverChoice = cluster ? CLUSTER_SERVERS : Object.keys(SERVERS);
+  const storm = flags.storm === true;
+  const serverChoice = storm ? STORM_SERVERS : cluster ? CLUSTER_SERVERS : Object.keys(SERVERS);
   const number = (name, normal, small) => {
     const value = env[name] === undefined || env[name] === '' ? (smoke ? small : normal) : Number(env[name]);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
@@ -41,14 +45,14 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     smoke,
     profile,
     soak: flags.soak === true,
-    storm: flags.storm === true,
+    storm,
     stormClients: Math.floor(number('BENCH_CLIENTS', 3000, 300)),
     stormMaxHandshakes: Math.floor(number('BENCH_MAX_HANDSHAKES', 200, 200)),
     soakMinutes: flags.minutes === undefined ? (smoke ? 2 : 30) : positive('--minutes', Number(flags.minutes)),
     cluster,
     instances: cluster ? Math.floor(number('BENCH_INSTANCES', 3, 3)) : 1,
     scenarios: list(flags.scenarios, profile ? ['fanout'] : scenarioChoice, scenarioChoice),
-    servers: list(flags.servers, serverChoice, serverChoice),
+    servers: list(flags.servers, storm ? ['gateway'] : serverChoice, serverChoice),
     clients: Math.floor(number('BENCH_CLIENTS', 5000, 200)),
     rounds: Math.floor(number('BENCH_ROUNDS', 30, 3)),
     warmupRounds: smoke ? 1 : 3,

@@ -22,19 +22,24 @@ export function findNginx() {
   throw new Error('nginx is not installed (apt-get install nginx)');
 }
 
-export async function startNginx(upstreamPorts, { workerConnections = 4096 } = {}) {
+/**
+ * `workers` nginx worker processes of `workerConnections` each (client and upstream sides
+ * both count); with several, the port is opened with `reuseport` so the kernel spreads new
+ * connections over them evenly.
+ */
+export async function startNginx(upstreamPorts, { workerConnections = 4096, workers = 1 } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cgw-bench-nginx-'));
   chmodSync(dir, 0o755);
   let next = 0;
   const gateway = readFileSync(join(ROOT, 'deploy', 'nginx', 'gateway.conf'), 'utf8')
     .replace(/^(\s*server\s+)[^:\s;]+:\d+/gm, (_line, prefix) => `${prefix}127.0.0.1:${upstreamPorts[next++]}`)
-    .replace(/^(\s*listen\s+)\d+;/m, `$1127.0.0.1:${port};`)
+    .replace(/^(\s*listen\s+)\d+;/m, `$1127.0.0.1:${port}${workers > 1 ? ' reuseport' : ''};`)
     .replace(/^(\s*access_log\s+)\S+(\s+gateway;)/m, `$1${join(dir, 'access.log')}$2`);
   if (next !== upstreamPorts.length) throw new Error(`deploy/nginx/gateway.conf has ${next} upstream servers, not ${upstreamPorts.length}`);
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((name) => `    ${name}_temp_path ${join(dir, name)};`).join('\n');
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, `worker_processes 1;\nworker_rlimit_nofile ${workerConnections * 2 + 64};\nevents { worker_connections ${workerConnections}; }\nhttp {\n${temp}\n${gateway}\n}\n`);
+  writeFileSync(conf, `worker_processes ${workers};\nworker_rlimit_nofile ${workerConnections + 64};\nevents { worker_connections ${workerConnections}; }\nhttp {\n${temp}\n${gateway}\n}\n`);
   const child = track(spawn(findNginx(), ['-p', dir, '-e', 'stderr', '-c', conf, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log stderr;`], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let errors = '';
   child.stderr.on('data', (chunk) => (errors = (errors + chunk).slice(-4000)));

@@ -12,9 +12,10 @@ export class LoadWorker {
   #pending = new Map();
   #listeners = new Set();
 
-  constructor(name) {
+  /** `script`: the load process to fork (bench/load/worker.js unless another is named). */
+  constructor(name, script = WORKER_SCRIPT) {
     this.name = name;
-    this.#child = track(fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }));
+    this.#child = track(fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }));
     this.pid = this.#child.pid;
     this.#child.on('message', (message) => this.#receive(message));
     this.#child.once('exit', (code, signal) => {

@@ -1,22 +1,34 @@
 // The reconnect storm (`npm run bench -- --storm`, issue 23): three gateway instances behind
 // deploy/nginx/gateway.conf's nginx on one Redis, BENCH_CLIENTS clients on the JS SDK itself
-// (clients/js/dist: its back-off, jitter and resume, unchanged), a push to some user every
-// few milliseconds. One instance is killed with SIGKILL; its clients reconnect through nginx
+// (clients/js/dist: its back-off, jitter and resume, unchanged) in load processes of their own
+// (bench/load/storm-clients.js), a push to some user every few milliseconds. With
+// `--servers=socketio` the same with Socket.IO on redis-adapter and socket.io-client. One instance is killed with SIGKILL; its clients reconnect through nginx
 // to the others. Reported: time until every orphan is connected and resumed, handshakes per
 // second, handshake p50/p99, peak RSS per instance, Redis CPU, and frames lost (must be 0).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
-import { GatewayClient } from '../../clients/js/dist/index.js';
+import { fileURLToPath } from 'node:url';
 import { startCluster } from '../lib/cluster.js';
 import { createAgent, postJson } from '../lib/http.js';
 import { payload } from '../lib/payload.js';
 import { startNginx } from '../lib/nginx.js';
 import { AUTH_HEADERS } from '../lib/servers.js';
 import { percentile, sleep } from '../lib/stats.js';
+import { LoadWorker } from '../lib/workers.js';
 
-export async function runStorm(cfg, log) {
+const CLIENT_SCRIPT = fileURLToPath(new URL('../load/storm-clients.js', import.meta.url));
+/** Clients per load process: well inside one process's open-file limit and one source address's ports. */
+const CLIENTS_PER_PROCESS = 5_000;
+/** Connections per nginx worker (each client is two: its own and the upstream one). */
+const NGINX_WORKER_CONNECTIONS = 16_000;
+
+/**
+ * The storm against the gateway (`server` 'gateway': its JS SDK clients, resume and
+ * WEBSOCKET_MAX_CONCURRENT_HANDSHAKES) or against Socket.IO on @socket.io/redis-adapter
+ * ('socketio': socket.io-client's own reconnection), the same topology and kill for both.
+ */
+export async function runStorm(cfg, log, server = 'gateway') {
   const clients = cfg.stormClients;
   const env = {
     WEBSOCKET_MAX_CONNECTIONS: String(clients + 1000),
@@ -25,10 +37,12 @@ export async function runStorm(cfg, log) {
     WEBSOCKET_RATE_LIMIT: '1000',
     WEBSOCKET_RATE_BURST: '1000',
   };
-  log(`storm: ${clients} SDK clients through nginx on three instances, WEBSOCKET_MAX_CONCURRENT_HANDSHAKES=${cfg.stormMaxHandshakes}`);
-  const cluster = await startCluster('gateway', { logDir: cfg.logDir, tag: 'storm', size: 3, env });
-  const nginx = await startNginx(cluster.instances.map((instance) => Number(new URL(instance.baseUrl).port)), { workerConnections: clients * 2 + 1000 });
-  const users = [];
+  const kind = server === 'socketio' ? 'socketio' : 'sdk';
+  log(`storm: ${clients} ${kind === 'sdk' ? 'JS SDK' : 'socket.io-client'} clients through nginx on three ${server} instances${kind === 'sdk' ? `, WEBSOCKET_MAX_CONCURRENT_HANDSHAKES=${cfg.stormMaxHandshakes}` : ''}`);
+  const cluster = await startCluster(server, { logDir: cfg.logDir, tag: 'storm', size: 3, env });
+  const nginxWorkers = Math.max(1, Math.ceil((clients * 2 + 1000) / (NGINX_WORKER_CONNECTIONS - 2000)));
+  const nginx = await startNginx(cluster.instances.map((instance) => Number(new URL(instance.baseUrl).port)), { workerConnections: NGINX_WORKER_CONNECTIONS, workers: nginxWorkers });
+  const processes = Array.from({ length: Math.ceil(clients / CLIENTS_PER_PROCESS) }, (_, k) => new LoadWorker(`storm-clients${k}`, CLIENT_SCRIPT));
   const pusher = new Pusher(nginx.url, clients);
   const rssPeak = cluster.instances.map(() => 0);
   const sampler = setInterval(() => cluster.instances.forEach((instance, i) => {
@@ -36,11 +50,14 @@ export async function runStorm(cfg, log) {
     if (Number.isFinite(rss)) rssPeak[i] = Math.max(rssPeak[i], rss);
   }), 200);
   try {
-    for (let i = 0; i < clients; i += 200) {
-      for (let j = i; j < Math.min(clients, i + 200); j++) users.push(new StormUser(`storm-${j}`, `${nginx.wsUrl}/ws`));
-      await waitUntil(() => users.every((user) => user.client.state === 'connected'), 120_000, 'clients connected');
-    }
-    log(`storm: ${clients} connected; pushes flowing`);
+    const share = Math.ceil(clients / processes.length);
+    await Promise.all(processes.map((clientsProcess, k) => {
+      const ids = Array.from({ length: Math.min(share, clients - k * share) }, (_, i) => `storm-${k * share + i}`);
+      // Each process from its own loopback address: 30,000 sockets to one port would use up
+      // one address's ephemeral ports.
+      return clientsProcess.call('open', { kind, url: nginx.url, ids, localAddress: `127.0.0.${2 + k}`, timeoutMs: 120_000 }, 600_000);
+    }));
+    log(`storm: ${clients} connected (${processes.length} client processes, ${nginxWorkers} nginx workers); pushes flowing`);
     pusher.start();
     await sleep(3_000);
 
@@ -50,139 +67,89 @@ export async function runStorm(cfg, log) {
     cluster.instances[0].child.kill('SIGKILL');
     log(`storm: killed instance 1 (pid ${cluster.instances[0].pid})`);
     await sleep(1_000);
-    const orphans = users.filter((user) => user.lostAt !== null && user.lostAt >= killedAt);
-    await waitUntil(() => orphans.every((user) => user.client.state === 'connected' && user.resumedAfter(killedAt)), 180_000, 'orphans back and resumed');
-    const backAt = Math.max(...orphans.map((user) => user.resumedAt));
+    const progress = async () => (await Promise.all(processes.map((clientsProcess) => clientsProcess.call('progress', { since: killedAt }, 30_000)))).reduce((sum, p) => ({ orphans: sum.orphans + p.orphans, back: sum.back + p.back }), { orphans: 0, back: 0 });
+    const deadline = Date.now() + 180_000;
+    for (let p = await progress(); p.back < p.orphans; p = await progress()) {
+      if (Date.now() > deadline) throw new Error(`timed out after 180 s waiting for orphans to come back: ${p.back} of ${p.orphans}`);
+      await sleep(200);
+    }
     const redisCpu = cluster.redis.cpuSeconds() - redisCpuBefore;
-    const stormSeconds = (backAt - killedAt) / 1000;
     await sleep(2_000);
     await pusher.stop();
-    await waitUntil(() => users.every((user) => pusher.acknowledgedFor(user.id).every((seq) => user.seqs.has(seq))), 20_000, 'acknowledged pushes delivered').catch(() => undefined);
-
-    const handshakes = orphans.flatMap((user) => user.handshakesAfter(killedAt));
-    const lost = users.reduce((sum, user) => sum + pusher.acknowledgedFor(user.id).filter((seq) => !user.seqs.has(seq)).length, 0);
-    const duplicated = users.reduce((sum, user) => sum + user.duplicates, 0);
-    const outOfOrder = users.reduce((sum, user) => sum + user.outOfOrder, 0);
-    const notRecovered = orphans.filter((user) => user.resumed.some((frame) => frame.at >= killedAt && frame.recovered !== true)).length;
-    const refusedWith1013 = orphans.reduce((sum, user) => sum + user.closes.filter((close) => close.at >= killedAt && close.code === 1013).length, 0);
+    // Acknowledged pushes still on their way arrive before the count.
+    await sleep(2_000);
+    const acknowledged = pusher.acknowledged();
+    const parts = await Promise.all(processes.map((clientsProcess) => clientsProcess.call('report', { since: killedAt, acknowledged }, 60_000)));
+    const sum = (key) => parts.reduce((total, part) => total + part[key], 0);
+    const orphans = sum('orphans');
+    const backAt = Math.max(...parts.map((part) => part.lastBackAt));
+    const stormSeconds = (backAt - killedAt) / 1000;
+    const handshakes = parts.flatMap((part) => part.handshakesMs);
     const result = {
       date: new Date().toISOString(),
+      server,
       clients,
-      maxConcurrentHandshakes: cfg.stormMaxHandshakes,
-      orphans: orphans.length,
+      clientProcesses: processes.length,
+      nginxWorkers,
+      maxConcurrentHandshakes: kind === 'sdk' ? cfg.stormMaxHandshakes : null,
+      orphans,
       secondsUntilAllBack: +stormSeconds.toFixed(2),
-      handshakesPerSecond: +(orphans.length / stormSeconds).toFixed(0),
+      handshakesPerSecond: +(orphans / stormSeconds).toFixed(0),
       handshakeP50Ms: percentile(handshakes, 50),
       handshakeP99Ms: percentile(handshakes, 99),
-      refusedWith1013,
+      refusedWith1013: sum('refusedWith1013'),
       peakRssMiB: rssPeak.map((rss) => +(rss / 2 ** 20).toFixed(1)),
       redisCpuSeconds: +redisCpu.toFixed(2),
       redisCpuPercentDuringStorm: +((redisCpu / stormSeconds) * 100).toFixed(0),
       pushesAcknowledged: pusher.acknowledgedCount,
-      framesLost: lost,
-      framesDuplicated: duplicated,
-      framesOutOfOrder: outOfOrder,
-      resumedNotRecovered: notRecovered,
+      framesLost: sum('lost'),
+      framesLostByOrphans: sum('lostByOrphans'),
+      framesDuplicated: sum('duplicated'),
+      framesOutOfOrder: sum('outOfOrder'),
+      resumedNotRecovered: sum('notRecovered'),
       loadAverageAtKill: +load.toFixed(2),
       cpus: os.cpus().length,
     };
-    const name = cfg.smoke ? 'storm-smoke' : 'storm';
+    const name = `${server === 'gateway' ? 'storm' : `storm-${server}`}${cfg.smoke ? '-smoke' : ''}`;
     writeFileSync(join(cfg.resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(cfg.resultsDir, `${name}.md`), report(result));
     process.stdout.write(`\n${report(result)}`);
+    // Socket.IO keeps nothing for a disconnected client: its losses are the comparison, not a failure.
+    if (server !== 'gateway') return true;
+    const { framesLost: lost, framesDuplicated: duplicated, framesOutOfOrder: outOfOrder, resumedNotRecovered: notRecovered } = result;
     const failures = [lost && `${lost} frames lost`, duplicated && `${duplicated} duplicated`, outOfOrder && `${outOfOrder} out of order`, notRecovered && `${notRecovered} resumes not recovered`].filter(Boolean);
     if (failures.length) log(`storm: FAILED: ${failures.join(', ')}`);
     return failures.length === 0;
   } finally {
     clearInterval(sampler);
     await pusher.stop();
-    for (const user of users) user.client.disconnect();
+    await Promise.all(processes.map((clientsProcess) => clientsProcess.stop()));
     await nginx.stop();
     await cluster.stop();
   }
 }
 
 function report(r) {
+  const gateway = r.server === 'gateway';
+  const who = gateway ? 'JS SDK clients, three gateway instances' : 'socket.io-client clients, three Socket.IO + redis-adapter instances';
   return [
-    `# Reconnect storm: ${r.clients} JS SDK clients, one of three instances killed (${r.date.slice(0, 16).replace('T', ' ')} UTC)`,
+    `# Reconnect storm: ${r.clients} ${who}, one killed (${r.date.slice(0, 16).replace('T', ' ')} UTC)`,
     '',
     '| figure | value |',
     '|---|---|',
     `| orphaned clients (their instance was killed with SIGKILL) | ${r.orphans} |`,
-    `| time until every orphan is connected and resumed | ${r.secondsUntilAllBack} s |`,
+    `| time until every orphan is connected${gateway ? ' and resumed' : ' again'} | ${r.secondsUntilAllBack} s |`,
     `| handshakes per second (orphans ÷ that time) | ${r.handshakesPerSecond} |`,
-    `| handshake p50 / p99 (SDK: connecting → connected, the successful attempt) | ${r.handshakeP50Ms} / ${r.handshakeP99Ms} ms |`,
-    `| closes with 1013 (WEBSOCKET_MAX_CONCURRENT_HANDSHAKES=${r.maxConcurrentHandshakes}) | ${r.refusedWith1013} |`,
+    `| handshake p50 / p99 (connecting → connected, the attempt that succeeded) | ${r.handshakeP50Ms} / ${r.handshakeP99Ms} ms |`,
+    ...(gateway ? [`| closes with 1013 (WEBSOCKET_MAX_CONCURRENT_HANDSHAKES=${r.maxConcurrentHandshakes}) | ${r.refusedWith1013} |`] : []),
     `| peak RSS per instance | ${r.peakRssMiB.join(' / ')} MiB |`,
     `| Redis CPU during the storm | ${r.redisCpuSeconds} s (${r.redisCpuPercentDuringStorm} % of one core) |`,
-    `| pushes acknowledged; frames lost / duplicated / out of order | ${r.pushesAcknowledged}; ${r.framesLost} / ${r.framesDuplicated} / ${r.framesOutOfOrder} |`,
-    `| resumes after the kill with recovered: false | ${r.resumedNotRecovered} |`,
+    `| pushes acknowledged (HTTP 200); frames lost (of them, to orphans) / duplicated / out of order | ${r.pushesAcknowledged}; ${r.framesLost} (${r.framesLostByOrphans}) / ${r.framesDuplicated} / ${r.framesOutOfOrder} |`,
+    ...(gateway ? [`| resumes after the kill with recovered: false | ${r.resumedNotRecovered} |`] : []),
+    `| client processes; nginx workers | ${r.clientProcesses}; ${r.nginxWorkers} |`,
     `| load average (1 min) at the kill, cores | ${r.loadAverageAtKill}, ${r.cpus} |`,
     '',
   ].join('\n');
-}
-
-async function waitUntil(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** One user on the SDK, recording raw frames (before the SDK's own duplicate check) and timings. */
-class StormUser {
-  seqs = new Set();
-  duplicates = 0;
-  outOfOrder = 0;
-  lastSeq = -1;
-  resumed = [];
-  closes = [];
-  lostAt = null;
-  resumedAt = 0;
-  #attempts = [];
-
-  constructor(id, url) {
-    this.id = id;
-    const user = this;
-    class RecordingWebSocket extends WebSocket {
-      constructor(address, protocols) {
-        super(address, protocols, { perMessageDeflate: false });
-        this.on('message', (data) => user.#raw(JSON.parse(String(data))));
-        this.on('close', (code) => user.closes.push({ code, at: Date.now() }));
-      }
-    }
-    this.client = new GatewayClient({ url, userId: id, WebSocket: RecordingWebSocket, pingIntervalMs: 0 });
-    this.client.on('state', (change) => {
-      if (change.state === 'connecting') this.#attempts.push({ start: Date.now(), end: null });
-      if (change.state === 'connected') {
-        const attempt = this.#attempts.at(-1);
-        if (attempt) attempt.end = Date.now();
-      }
-      if (change.state === 'disconnected' && change.previous === 'connected') this.lostAt = Date.now();
-    });
-    this.client.on('resumed', (frame) => {
-      this.resumed.push({ ...frame, at: Date.now() });
-      if (frame.stream === 'user') this.resumedAt = Date.now();
-    });
-    this.client.connect();
-  }
-
-  resumedAfter(t) {
-    return this.resumed.some((frame) => frame.stream === 'user' && frame.at >= t);
-  }
-
-  handshakesAfter(t) {
-    return this.#attempts.filter((a) => a.start >= t && a.end !== null).map((a) => a.end - a.start);
-  }
-
-  #raw(frame) {
-    if (frame.bench !== 'storm' || typeof frame.seq !== 'number') return;
-    if (this.seqs.has(frame.seq)) this.duplicates++;
-    else if (frame.seq < this.lastSeq) this.outOfOrder++;
-    this.seqs.add(frame.seq);
-    this.lastSeq = Math.max(this.lastSeq, frame.seq);
-  }
 }
 
 /** Pushes numbered per user through nginx, each posted once (never retried); 200 counts as acknowledged. */
@@ -204,6 +171,11 @@ class Pusher {
 
   acknowledgedFor(userId) {
     return this.#acknowledged.get(userId) ?? [];
+  }
+
+  /** Every user's acknowledged seqs (sent to the client processes, which check them). */
+  acknowledged() {
+    return this.#acknowledged;
   }
 
   start() {
