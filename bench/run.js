@@ -35,7 +35,8 @@ async function main() {
   if (reexecOnRequestedNode()) return;
   const cfg = loadConfig();
   if (reexecWithHigherFileLimit(cfg)) return;
-  const fileLimit = fitToFileLimit(cfg);
+  // A soak and a storm size their own processes (a storm spreads its clients over several).
+  const fileLimit = cfg.soak || cfg.storm ? openFilesLimit().soft : fitToFileLimit(cfg);
   // A soak runs as long as asked, plus starting and stopping.
   if (cfg.soak && !process.env.BENCH_DEADLINE_SECONDS) cfg.deadlineSeconds = Math.max(cfg.deadlineSeconds, cfg.soakMinutes * 60 + 300);
   const deadline = setTimeout(() => abort(`deadline of ${cfg.deadlineSeconds} s passed`), cfg.deadlineSeconds * 1000);

@@ -52,6 +52,8 @@ export async function startNginx(upstreamPorts, { workerConnections = 4096, work
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
     pid: child.pid,
+    /** The master's and its workers' pids. */
+    pids: () => [child.pid, ...childPids(child.pid)],
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -60,6 +62,14 @@ export async function startNginx(upstreamPorts, { workerConnections = 4096, work
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 function canConnect(port) {

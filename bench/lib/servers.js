@@ -42,6 +42,9 @@ export const SERVERS = {
       // The load generators open connections as fast as they can without retrying a 1013:
       // the storm guard would refuse part of a 50,000-connection ramp. --storm sets its own.
       WEBSOCKET_MAX_CONCURRENT_HANDSHAKES: '1000000',
+      // Likewise the cap on connections holding no complete request (256): a handshake in
+      // flight is one, and 50,000 clients ramp with up to a thousand in flight.
+      HTTP_MAX_PENDING_CONNECTIONS: '1000000',
     },
   },
   'nest-floor': { label: 'Nest floor', script: 'bench/servers/nest-floor.js', nodeArgs: ['--expose-gc'], client: 'ws', memory: 'endpoint', env: {} },

@@ -63,6 +63,7 @@ function reportSince(since, acknowledged) {
   return {
     orphans: orphans.length,
     lastBackAt: Math.max(0, ...orphans.map((user) => user.backAt)),
+    backAfterMs: orphans.map((user) => user.backAt - since),
     handshakesMs: orphans.flatMap((user) => user.handshakesAfter(since)),
     lost,
     lostByOrphans,

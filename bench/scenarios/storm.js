@@ -16,6 +16,7 @@ import { startNginx } from '../lib/nginx.js';
 import { AUTH_HEADERS } from '../lib/servers.js';
 import { percentile, sleep } from '../lib/stats.js';
 import { LoadWorker } from '../lib/workers.js';
+import { cpuSeconds } from '../lib/proc.js';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('../load/storm-clients.js', import.meta.url));
 /** Clients per load process: well inside one process's open-file limit and one source address's ports. */
@@ -33,6 +34,8 @@ export async function runStorm(cfg, log, server = 'gateway') {
   const env = {
     WEBSOCKET_MAX_CONNECTIONS: String(clients + 1000),
     WEBSOCKET_MAX_CONCURRENT_HANDSHAKES: String(cfg.stormMaxHandshakes),
+    // The production default (the other benchmarks lift it): a storm is what it guards against.
+    HTTP_MAX_PENDING_CONNECTIONS: '256',
     // Each user has one client; the storm is about reconnecting, not about frame limits.
     WEBSOCKET_RATE_LIMIT: '1000',
     WEBSOCKET_RATE_BURST: '1000',
@@ -61,6 +64,12 @@ export async function runStorm(cfg, log, server = 'gateway') {
     pusher.start();
     await sleep(3_000);
 
+    const cpu = new CpuWatch({
+      survivors: () => cluster.instances.slice(1).map((instance) => instance.pid),
+      nginx: () => nginx.pids(),
+      clients: () => processes.map((clientsProcess) => clientsProcess.pid),
+      redis: () => [cluster.redis.pid],
+    });
     const killedAt = Date.now();
     const redisCpuBefore = cluster.redis.cpuSeconds();
     const load = os.loadavg()[0];
@@ -74,6 +83,7 @@ export async function runStorm(cfg, log, server = 'gateway') {
       await sleep(200);
     }
     const redisCpu = cluster.redis.cpuSeconds() - redisCpuBefore;
+    const cpuDuringStorm = cpu.read();
     await sleep(2_000);
     await pusher.stop();
     // Acknowledged pushes still on their way arrive before the count.
@@ -85,6 +95,7 @@ export async function runStorm(cfg, log, server = 'gateway') {
     const backAt = Math.max(...parts.map((part) => part.lastBackAt));
     const stormSeconds = (backAt - killedAt) / 1000;
     const handshakes = parts.flatMap((part) => part.handshakesMs);
+    const backAfter = parts.flatMap((part) => part.backAfterMs);
     const result = {
       date: new Date().toISOString(),
       server,
@@ -97,6 +108,8 @@ export async function runStorm(cfg, log, server = 'gateway') {
       handshakesPerSecond: +(orphans / stormSeconds).toFixed(0),
       handshakeP50Ms: percentile(handshakes, 50),
       handshakeP99Ms: percentile(handshakes, 99),
+      backWithinMs: Object.fromEntries([50, 90, 99].map((p) => [`p${p}`, percentile(backAfter, p)])),
+      cpuSecondsDuringStorm: cpuDuringStorm,
       refusedWith1013: sum('refusedWith1013'),
       peakRssMiB: rssPeak.map((rss) => +(rss / 2 ** 20).toFixed(1)),
       redisCpuSeconds: +redisCpu.toFixed(2),
@@ -139,6 +152,7 @@ function report(r) {
     '|---|---|',
     `| orphaned clients (their instance was killed with SIGKILL) | ${r.orphans} |`,
     `| time until every orphan is connected${gateway ? ' and resumed' : ' again'} | ${r.secondsUntilAllBack} s |`,
+    `| orphans back within (p50 / p90 / p99) | ${r.backWithinMs.p50} / ${r.backWithinMs.p90} / ${r.backWithinMs.p99} ms |`,
     `| handshakes per second (orphans ÷ that time) | ${r.handshakesPerSecond} |`,
     `| handshake p50 / p99 (connecting → connected, the attempt that succeeded) | ${r.handshakeP50Ms} / ${r.handshakeP99Ms} ms |`,
     ...(gateway ? [`| closes with 1013 (WEBSOCKET_MAX_CONCURRENT_HANDSHAKES=${r.maxConcurrentHandshakes}) | ${r.refusedWith1013} |`] : []),
@@ -146,10 +160,43 @@ function report(r) {
     `| Redis CPU during the storm | ${r.redisCpuSeconds} s (${r.redisCpuPercentDuringStorm} % of one core) |`,
     `| pushes acknowledged (HTTP 200); frames lost (of them, to orphans) / duplicated / out of order | ${r.pushesAcknowledged}; ${r.framesLost} (${r.framesLostByOrphans}) / ${r.framesDuplicated} / ${r.framesOutOfOrder} |`,
     ...(gateway ? [`| resumes after the kill with recovered: false | ${r.resumedNotRecovered} |`] : []),
+    `| CPU from the kill until all were back: survivors / nginx / client processes / Redis | ${Object.values(r.cpuSecondsDuringStorm).join(' / ')} s (of ${(r.cpus * r.secondsUntilAllBack).toFixed(0)} s on ${r.cpus} cores) |`,
     `| client processes; nginx workers | ${r.clientProcesses}; ${r.nginxWorkers} |`,
     `| load average (1 min) at the kill, cores | ${r.loadAverageAtKill}, ${r.cpus} |`,
     '',
   ].join('\n');
+}
+
+/** CPU seconds used by groups of processes since it was made (a process that is gone counts what it had). */
+class CpuWatch {
+  #groups;
+  #start;
+
+  constructor(groups) {
+    this.#groups = groups;
+    this.#start = this.#sample();
+  }
+
+  read() {
+    const now = this.#sample();
+    return Object.fromEntries(Object.keys(this.#groups).map((name) => {
+      let used = 0;
+      for (const [pid, seconds] of now[name]) used += seconds - (this.#start[name].get(pid) ?? 0);
+      return [name, +used.toFixed(1)];
+    }));
+  }
+
+  #sample() {
+    return Object.fromEntries(Object.entries(this.#groups).map(([name, pids]) => [name, new Map(pids().map((pid) => [pid, safeCpuSeconds(pid)]))]));
+  }
+}
+
+function safeCpuSeconds(pid) {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return 0;
+  }
 }
 
 /** Pushes numbered per user through nginx, each posted once (never retried); 200 counts as acknowledged. */
