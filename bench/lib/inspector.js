@@ -49,13 +49,13 @@ async function findTarget(script, port) {
   throw new Error(`no inspector target for ${script} on ${inspector}`);
 }
 
-/** process.memoryUsage() of the target after two full collections. */
+/** process.memoryUsage() of the target after two full collections, and how many handles and requests keep its loop alive (`activeResources`). */
 export async function memoryAfterGc(pid, script, port) {
   const session = await openInspector(pid, script, port);
   try {
     await session.call('HeapProfiler.collectGarbage');
     await session.call('HeapProfiler.collectGarbage');
-    const { result } = await session.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+    const { result } = await session.call('Runtime.evaluate', { expression: 'JSON.stringify({ ...process.memoryUsage(), activeResources: process.getActiveResourcesInfo().length })', returnByValue: true });
     return JSON.parse(result.value);
   } finally {
     session.close();

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +122,11 @@ class RunningServer {
     return rssBytes(this.pid);
   }
 
+  /** File descriptors the server holds open (sockets, files, pipes). */
+  openFds() {
+    return readdirSync(`/proc/${this.pid}/fd`).length;
+  }
+
   /** { rss, heapUsed, afterGc }: the heap after a full collection whenever the server allows one. */
   async memory() {
     if (this.def.memory === 'endpoint') {
@@ -130,7 +135,7 @@ class RunningServer {
     }
     try {
       const usage = await memoryAfterGc(this.pid, this.def.script, this.inspectPort);
-      return { rss: rssBytes(this.pid), heapUsed: usage.heapUsed, afterGc: true };
+      return { rss: rssBytes(this.pid), heapUsed: usage.heapUsed, afterGc: true, activeResources: usage.activeResources };
     } catch (err) {
       // Without the inspector the heap figure is whatever V8 holds right now.
       console.error(`bench: ${this.name}: no forced GC (${err.message}); using /metrics`);

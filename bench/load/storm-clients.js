@@ -139,7 +139,7 @@ class SdkUser extends StormUser {
         this.on('close', (code) => user.closes.push({ code, at: Date.now() }));
       }
     }
-    this.client = new GatewayClient({ url: `${url.replace(/^http/, 'ws')}/ws`, userId: id, WebSocket: RecordingWebSocket, pingIntervalMs: 0 });
+    this.client = new GatewayClient({ url: `${url.replace(/^http/, 'ws')}/ws`, userId: id, WebSocket: RecordingWebSocket, pingIntervalMs: 0, ...(process.env.BENCH_STORM_HANDSHAKE_TIMEOUT_MS && { handshakeTimeoutMs: Number(process.env.BENCH_STORM_HANDSHAKE_TIMEOUT_MS) }) });
     this.client.on('state', (change) => {
       if (change.state === 'connecting') this.attemptStarted();
       if (change.state === 'connected') this.attemptSucceeded();

@@ -10,7 +10,7 @@ import { closeSocket, ConnectionService } from '../connections/connection.servic
 import { PreparedFrame } from '../connections/prepared-frame.js';
 import { AckService } from '../acks/ack.service.js';
 import { AckFrame, CancelFrame, ClientAction, ConfirmFrame, MAX_EPOCH_LENGTH, ResumeFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/client-frames.js';
-import { CloseCode } from '../protocol/close-code.enum.js';
+import { CloseCode, retryAfterReason } from '../protocol/close-code.enum.js';
 import { codeOfHttpStatus, ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import type {
   AckAcceptedFrame,
@@ -29,6 +29,7 @@ import { TaskService } from '../tasks/task.service.js';
 import type { AuthenticatedRequest } from '../auth/upgrade-authenticator.js';
 import { CatchUpService, ClientPosition, ResumeRequest } from './catch-up.service.js';
 import { WsErrorFilter } from './ws-error.filter.js';
+import { HandshakeLoad } from './handshake-load.js';
 
 /** The socket side of the service: one handler per client action. */
 @WebSocketGateway()
@@ -40,6 +41,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   private readonly maxConcurrentHandshakes: number;
   /** Connections whose catch-up is still running. */
   private handshakesInFlight = 0;
+  private readonly handshakeLoad = new HandshakeLoad();
 
   constructor(
     config: ConfigService<Environment, true>,
@@ -73,10 +75,10 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       return;
     }
     if (this.catchUp.enabled && this.handshakesInFlight >= this.maxConcurrentHandshakes) {
-      // A reconnect storm: 1013 makes clients retry after their back-off (the SDK's jitter
-      // spreads them), instead of every catch-up piling onto Redis at once.
+      // A reconnect storm: 1013 with a time to come back after (the SDK spreads its clients
+      // around it), instead of every catch-up piling onto Redis at once.
       this.connections.recordRefusedConnection(ErrorCode.CapacityExceeded);
-      closeSocket(socket, CloseCode.TryAgainLater, 'Too many connections opening; retry later');
+      closeSocket(socket, CloseCode.TryAgainLater, retryAfterReason('Too many connections opening', this.handshakeLoad.refused(this.handshakesInFlight, this.maxConcurrentHandshakes)));
       return;
     }
     const connection = this.connections.register(socket, request.identity);
@@ -102,6 +104,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
   /** `connected` with the stream positions, what a resuming client missed, then pending prompts unless nothing was missed. */
   private async open(connection: ClientConnection, connected: ConnectedFrame, request: ResumeRequest | GatewayError): Promise<void> {
     let recovered = false;
+    const startedAt = Date.now();
     this.handshakesInFlight += 1;
     try {
       recovered = await this.catchUp.exclusive(connection, async () => {
@@ -116,6 +119,7 @@ export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdo
       this.logger.warn(`Catch-up of ${connection.id} failed: ${(err as Error).message}`);
     } finally {
       this.handshakesInFlight -= 1;
+      this.handshakeLoad.finished(startedAt);
       this.connections.release(connection, NOTHING_CAUGHT_UP);
     }
     if (!recovered) void this.deliverPendingConfirmations(connection);

@@ -21,3 +21,17 @@ export enum CloseCode {
   /** The user opened more than WEBSOCKET_MAX_CONNECTIONS_PER_USER; this, their oldest, was closed. */
   ReplacedByNewerConnection = 4008,
 }
+
+/**
+ * A 1013 close's reason may end with `retry after <ms> ms`: how long the server asks the
+ * client to stay away (a handshake refused in a reconnect storm, PROTOCOL.md 1.3).
+ */
+export function retryAfterReason(reason: string, retryAfterMs: number): string {
+  return `${reason}; retry after ${Math.round(retryAfterMs)} ms`;
+}
+
+/** The wait a close reason asks for, in ms; undefined when it asks for none. */
+export function retryAfterOf(reason: string): number | undefined {
+  const match = /retry after (\d{1,6}) ms$/.exec(reason);
+  return match ? Number(match[1]) : undefined;
+}

@@ -54,8 +54,16 @@ export interface GatewayClientOptions {
   reconnect?: BackoffOptions & { enabled?: boolean };
   /** Milliseconds between pings that measure RTT and detect a dead connection. Default 25000; 0 turns them off. */
   pingIntervalMs?: number;
-  /** Milliseconds to wait for a reply (and for the handshake) before reconnecting. Default 10000. */
+  /** Milliseconds to wait for a reply before reconnecting. Default 10000. */
   requestTimeoutMs?: number;
+  /**
+   * Milliseconds the opening handshake (the server's `connected`, the catch-up and the first
+   * pong) may take before the client gives up on it and reconnects. Default 30000: in a
+   * reconnect storm the server answers late, and a handshake abandoned is work both sides
+   * throw away, to queue again at the back (with 10 s, 10,000 clients reconnecting at once
+   * took 30 to 133 s to be back; with 30 s, 20 s).
+   */
+  handshakeTimeoutMs?: number;
   /**
    * Resume after a reconnect (default true): the client keeps each stream's epoch and
    * offset and reconnects with them, so frames sent while it was away arrive once, in order.
@@ -199,7 +207,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
   /** Ids of `requires_ack` messages already reported, oldest first. */
   private readonly seenMessageIds = new Set<string>();
   private readonly prompts: PromptBook;
-  private readonly options: Required<Pick<GatewayClientOptions, 'pingIntervalMs' | 'requestTimeoutMs'>> & GatewayClientOptions;
+  private readonly options: Required<Pick<GatewayClientOptions, 'pingIntervalMs' | 'requestTimeoutMs' | 'handshakeTimeoutMs'>> & GatewayClientOptions;
   private readonly onOnline = () => this.retryNow();
 
   /** The connection's id and user, from its `connected` frame. */
@@ -212,7 +220,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
 
   constructor(options: GatewayClientOptions) {
     super();
-    this.options = { pingIntervalMs: 25_000, requestTimeoutMs: 10_000, resume: true, ...options };
+    this.options = { pingIntervalMs: 25_000, requestTimeoutMs: 10_000, handshakeTimeoutMs: 30_000, resume: true, ...options };
     this.prompts = new PromptBook(
       {
         added: (prompt) => this.emit('prompt', prompt),
@@ -426,9 +434,11 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     for (const taskId of this.followedTasks) {
       this.requestSubscribe(taskId).catch(() => this.followedTasks.delete(taskId));
     }
+    // Part of the handshake: its time is the handshake's.
     this.sendPing(
       () => this.onSynced(),
       () => undefined,
+      this.options.handshakeTimeoutMs,
     );
   }
 
@@ -535,13 +545,13 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     }
   }
 
-  private sendPing(resolve: (rtt: number) => void, reject: (error: GatewayRequestError) => void): number {
+  private sendPing(resolve: (rtt: number) => void, reject: (error: GatewayRequestError) => void, timeoutMs = this.options.requestTimeoutMs): number {
     const id = this.nextPingId++;
     const timer = setTimeout(() => {
       this.pings.delete(id);
-      reject(new GatewayRequestError('timeout', `No pong within ${this.options.requestTimeoutMs} ms`, ClientAction.Ping));
+      reject(new GatewayRequestError('timeout', `No pong within ${timeoutMs} ms`, ClientAction.Ping));
       this.dropConnection('no pong in time');
-    }, this.options.requestTimeoutMs);
+    }, timeoutMs);
     this.pings.set(id, { sentAt: Date.now(), resolve, reject, timer });
     this.send({ action: ClientAction.Ping, sdk_ping: id, timestamp: Date.now() });
     return id;
@@ -580,7 +590,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     }
     this.socket = socket;
     this.lastRefusal = null;
-    this.handshakeTimer = setTimeout(() => this.dropConnection('no handshake in time'), this.options.requestTimeoutMs);
+    this.handshakeTimer = setTimeout(() => this.dropConnection('no handshake in time'), this.options.handshakeTimeoutMs);
     socket.onmessage = (event) => {
       if (generation === this.generation) this.onFrame(typeof event.data === 'string' ? event.data : String(event.data));
     };
@@ -640,7 +650,7 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
       }
       return this.stop(`Not reconnecting: ${FINAL_REFUSALS.get(this.lastRefusal)}`, code);
     }
-    this.afterFailure(reason || describeClose(code, this.lastRefusal, wasConnected), code);
+    this.afterFailure(reason || describeClose(code, this.lastRefusal, wasConnected), code, code === CloseCode.TryAgainLater ? retryAfterOf(reason) : undefined);
   }
 
   private reconnectAtOnce(reason: string, closeCode: number): void {
@@ -648,9 +658,11 @@ export class GatewayClient extends Emitter<GatewayClientEvents> {
     void this.open();
   }
 
-  private afterFailure(reason: string, closeCode?: number): void {
+  /** `retryAfterMs`: the wait a 1013 asked for; the client spreads its retry around it, never sooner than its own back-off. */
+  private afterFailure(reason: string, closeCode?: number, retryAfterMs?: number): void {
     if (this.options.reconnect?.enabled === false) return this.stop(reason, closeCode);
-    const delay = backoffDelay(this.attempt, this.options.reconnect);
+    const backoff = backoffDelay(this.attempt, this.options.reconnect);
+    const delay = retryAfterMs === undefined ? backoff : Math.max(backoff, Math.floor(retryAfterMs * (0.5 + Math.random())));
     this.attempt += 1;
     // The timer first: a state listener may call disconnect() or retryNow(), which clear it.
     this.retryTimer = setTimeout(() => void this.open(), delay);
@@ -729,4 +741,10 @@ function addGlobalListener(type: string, listener: () => void): void {
 
 function removeGlobalListener(type: string, listener: () => void): void {
   (globalThis as GlobalEvents).removeEventListener?.(type, listener);
+}
+
+/** The `retry after <ms> ms` a 1013's reason may end with (PROTOCOL.md 1.3), at most a minute. */
+function retryAfterOf(reason: string): number | undefined {
+  const match = /retry after (\d{1,6}) ms$/.exec(reason);
+  return match ? Math.min(60_000, Number(match[1])) : undefined;
 }

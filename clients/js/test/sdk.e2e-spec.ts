@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionService } from '../../../src/connections/connection.service.js';
 import { notifyBody, sleep, startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { backoffDelay, GatewayRequestError, type GatewayClient, type GatewayClientOptions, type Prompt } from '../dist/index.js';
@@ -290,6 +290,38 @@ describe('SDK reconnects', () => {
     } finally {
       frank.client.disconnect();
       await second.close();
+    }
+  });
+
+  it('gives a slow opening handshake handshakeTimeoutMs, not requestTimeoutMs, and gives up on one past it', async () => {
+    // A stand-in server that greets after `delayMs`: a busy instance in a reconnect storm.
+    let delayMs = 600;
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (offered) => [...offered][0] ?? false });
+    server.on('connection', (socket) => {
+      socket.on('message', (data) => {
+        const frame = JSON.parse(String(data));
+        if (frame.action === 'ping') socket.send(JSON.stringify({ type: 'pong', timestamp: Date.now() / 1000, original_data: frame }));
+      });
+      setTimeout(() => socket.send(JSON.stringify({ type: 'connected', connection_id: 'c1', user_id: 'gina', server_time: Date.now() / 1000 })), delayMs);
+    });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const patient = client(url, { userId: 'gina', resume: false, requestTimeoutMs: 200, handshakeTimeoutMs: 3000 });
+    try {
+      await patient.events.connected();
+      expect(patient.events.events.filter((e) => e.event === 'state' && e.payload.state === 'disconnected')).toEqual([]);
+      patient.client.disconnect();
+      delayMs = 60_000;
+      const hasty = client(url, { userId: 'gina', resume: false, handshakeTimeoutMs: 300, reconnect: { baseDelayMs: 10_000, maxDelayMs: 10_000 } });
+      try {
+        const dropped = await hasty.events.waitFor('state', (p) => p.state === 'disconnected', 3000);
+        expect(dropped.reason).toBe('no handshake in time');
+      } finally {
+        hasty.client.disconnect();
+      }
+    } finally {
+      patient.client.disconnect();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
