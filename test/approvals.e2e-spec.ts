@@ -240,10 +240,10 @@ describe.each(deployments)('approvals on %s', (_name, start) => {
     for (let round = 0; round < 20; round++) {
       const callbackId = id();
       const waiting = d.http(0, 'POST', '/notify', notifyBody(owner, 'deploy', { callback_id: callbackId, approvers: { users: [bob, carol] }, policy: 'all' }));
-      await Promise.all([bobTab.next('task_step_result'), carolTab.next('task_step_result')]);
+      await Promise.all([bobTab.nextFor('task_step_result', callbackId), carolTab.nextFor('task_step_result', callbackId)]);
       bobTab.send({ action: 'confirm', callback_id: callbackId, proceed: true });
       carolTab.send({ action: 'confirm', callback_id: callbackId, proceed: true });
-      const replies = await Promise.all([bobTab.next('confirmation_accepted'), carolTab.next('confirmation_accepted')]);
+      const replies = await Promise.all([bobTab.nextFor('confirmation_accepted', callbackId), carolTab.nextFor('confirmation_accepted', callbackId)]);
       expect(replies.map((r) => r.callback_id)).toEqual([callbackId, callbackId]);
       const decision = (await waiting).body;
       expect(decision).toMatchObject({ state: 'confirmed' });

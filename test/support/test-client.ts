@@ -54,9 +54,22 @@ export class TestClient {
    * a cross-instance prompt once took over 3 s. Tests that assert timing pass their own.
    */
   async next(type: string, timeoutMs = 10_000): Promise<Frame> {
+    return this.nextMatching(type, () => true, timeoutMs);
+  }
+
+  /**
+   * Like next(), for one confirmation's frames only: a prompt may come twice (a connect racing
+   * it gets it from the pending list and live), and the second copy must not stand in for the
+   * next confirmation's.
+   */
+  async nextFor(type: string, callbackId: string, timeoutMs = 10_000): Promise<Frame> {
+    return this.nextMatching(type, (frame) => frame.callback_id === callbackId, timeoutMs);
+  }
+
+  private async nextMatching(type: string, matches: (frame: Frame) => boolean, timeoutMs: number): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const index = this.frames.findIndex((f, i) => !this.taken.has(i) && f.type === type);
+      const index = this.frames.findIndex((f, i) => !this.taken.has(i) && f.type === type && matches(f));
       if (index >= 0) {
         this.taken.add(index);
         return this.frames[index];
