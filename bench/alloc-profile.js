@@ -15,7 +15,7 @@ import { runPush } from './scenarios/push.js';
 const [name = 'gateway', scenario = 'push'] = process.argv.slice(2);
 const SAMPLING_INTERVAL_BYTES = 4096;
 const cfg = { ...loadConfig([]), durationMs: 6_000 };
-const inspectPort = name === 'gateway' ? await freePort() : undefined;
+const inspectPort = await freePort();
 const server = await startServer(name, { logDir: cfg.logDir, tag: 'alloc', inspectPort });
 const workers = startWorkers(1, 'alloc');
 let session;
