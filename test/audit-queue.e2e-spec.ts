@@ -65,9 +65,10 @@ afterAll(() => Logger.overrideLogger(['error', 'warn', 'log']));
 describe('audit trail queue', () => {
   it('records event types it has no mapping for as they are', async () => {
     const store = new MemoryAuditStore(RETENTION);
-    const { events } = trailOn(store);
+    const { events, trail } = trailOn(store);
     const event = { type: 'reminded', confirmation: confirmation(1), at: Date.now(), reminderNumber: 2, nextAt: undefined };
     await events.emit(event as unknown as ConfirmationEvent);
+    await trail.flush();
     expect((await store.trail('cb-1')).map(({ kind, details }) => ({ kind, details }))).toEqual([{ kind: 'reminded', details: { reminder_number: 2 } }]);
   });
 });

@@ -31,10 +31,10 @@ type ConfirmationRef = Pick<Confirmation, 'callbackId' | 'userId' | 'taskId'>;
 /**
  * Records what happens to confirmations: listens on ConfirmationEvents, turns each event
  * into an AuditEvent, logs it as one line (context `Audit`) and appends it to the
- * AuditStore. Nothing on a request's path waits for it: in memory the append is a push;
- * on Redis events are queued and written in batches every few milliseconds (one write
- * per Redis node), the queue bounded (drops counted in `gateway_audit_events_dropped_total`
- * and logged), and written out at shutdown.
+ * AuditStore. Nothing on a request's path waits for it: events are queued and written in
+ * batches every few milliseconds (on Redis one write per node), the queue bounded (drops
+ * counted in `gateway_audit_events_dropped_total` and logged), and written out at shutdown.
+ * Reads call `flush` first, so they see this instance's own events.
  */
 @Injectable()
 export class AuditTrail implements BeforeApplicationShutdown {
@@ -78,8 +78,7 @@ export class AuditTrail implements BeforeApplicationShutdown {
       details,
     };
     this.log(event);
-    if (this.store.appendsInProcess) void this.store.append([event]);
-    else this.enqueue(event);
+    this.enqueue(event);
   }
 
   /** Events waiting to be written. */

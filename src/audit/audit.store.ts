@@ -26,12 +26,6 @@ export interface AuditRetention {
  * after their retention. The contract is test/contracts/audit-store.spec.ts.
  */
 export abstract class AuditStore {
-  /**
-   * True when `append` is an in-process write without I/O: AuditTrail then appends each event
-   * at once instead of queueing it for a batched write.
-   */
-  abstract readonly appendsInProcess: boolean;
-
   /** Appends events in the order given (one round trip per backend node at most). */
   abstract append(events: readonly AuditEvent[]): Promise<void>;
 
@@ -48,7 +42,7 @@ export abstract class AuditStore {
 }
 
 /** True when the event passes the filter (times of the filter in epoch ms). */
-export function matchesFilter(event: AuditEvent, filter: AuditFilter): boolean {
+export function matchesFilter(event: Pick<AuditEvent, 'user_id' | 'task_id' | 'at'>, filter: AuditFilter): boolean {
   if (filter.userId !== undefined && event.user_id !== filter.userId) return false;
   if (filter.taskId !== undefined && event.task_id !== filter.taskId) return false;
   const atMs = Math.round(event.at * 1000);

@@ -22,8 +22,6 @@ const FILTERED_CHUNK = 1000;
  * pipelines what is issued in one tick).
  */
 export class RedisAuditStore extends AuditStore {
-  readonly appendsInProcess = false;
-
   constructor(
     private readonly shared: RedisService,
     private readonly retention: AuditRetention,

@@ -7,10 +7,10 @@ const confirmation = { callbackId: 'cb-1' } as Confirmation;
 describe('ConfirmationEvents', () => {
   it('tells a listener of some types only those, and says which types are heard', async () => {
     const events = new ConfirmationEvents();
-    expect([events.heard, events.hears('created')]).toEqual([false, false]);
+    expect([events.hears('created'), events.hears('settled')]).toEqual([false, false]);
     const heard: string[] = [];
     events.on((event) => void heard.push(event.type), ['settled', 'reminder']);
-    expect([events.heard, events.hears('created'), events.hears('settled'), events.hears('reminder')]).toEqual([true, false, true, true]);
+    expect([events.hears('created'), events.hears('settled'), events.hears('reminder')]).toEqual([false, true, true]);
     await events.emit({ type: 'created', confirmation, at: 1 });
     await events.emit({ type: 'settled', confirmation, at: 2 });
     await events.emit({ type: 'reminder', confirmation, at: 3, reminder: 1, instanceId: 'i1', connections: 1 });
@@ -27,5 +27,24 @@ describe('ConfirmationEvents', () => {
     expect(events.hears('delivered')).toBe(true);
     await events.emit({ type: 'escalated', confirmation, at: 1, step: 0, users: ['bob'], groups: [], instanceId: 'i1' });
     expect(all.map((e) => e.type)).toEqual(['escalated']);
+  });
+
+  it('calls synchronous listeners at once and returns nothing to wait for', () => {
+    const events = new ConfirmationEvents();
+    const heard: string[] = [];
+    events.on((event) => void heard.push(event.type));
+    expect(events.emit({ type: 'created', confirmation, at: 1 })).toBeUndefined();
+    expect(heard).toEqual(['created']);
+  });
+
+  it('waits for a listener that returns a promise; its rejection is logged, not passed on', async () => {
+    const events = new ConfirmationEvents();
+    let stored = false;
+    events.on(() => new Promise<void>((resolve) => setTimeout(() => resolve(void (stored = true)), 20)), ['settled']);
+    events.on(() => Promise.reject(new Error('receiver away')), ['settled']);
+    const told = events.emit({ type: 'settled', confirmation, at: 1 });
+    expect(told).toBeInstanceOf(Promise);
+    await expect(told).resolves.toBeUndefined();
+    expect(stored).toBe(true);
   });
 });

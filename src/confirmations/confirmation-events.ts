@@ -34,52 +34,56 @@ export type ConfirmationEventType = ConfirmationEvent['type'];
 export type ConfirmationEventListener = (event: ConfirmationEvent) => unknown;
 
 /**
- * A listener's failure is logged and never reaches the confirmation's own flow; `emit`
- * resolves once every listener has (so a listener that stores something, such as a
- * webhook's schedule, has stored it before the decision is answered).
+ * Listeners are called synchronously, in the order they subscribed. A listener's failure is
+ * logged and never reaches the confirmation's own flow. A listener that stores something (a
+ * webhook's schedule) returns a promise; `emit` then returns one that settles once every such
+ * listener has, so the decision is answered after it is stored. Without one, `emit` returns
+ * undefined and a plain prompt pays for no promise at all.
  */
 @Injectable()
 export class ConfirmationEvents {
   private readonly logger = new Logger(ConfirmationEvents.name);
-  private readonly listeners: ConfirmationEventListener[] = [];
-  /** Listeners of some event types only (the webhooks do not hear every prompt's creation). */
-  private readonly byType = new Map<ConfirmationEventType, ConfirmationEventListener[]>();
+  private readonly ofEveryType: ConfirmationEventListener[] = [];
+  private readonly ofSomeTypes = new Map<ConfirmationEventType, ConfirmationEventListener[]>();
+  /** Who hears each type, both kinds together: made once per type, so `emit` copies nothing. */
+  private readonly heardBy = new Map<ConfirmationEventType, ConfirmationEventListener[]>();
 
-  /** Listens to every event, or with `types` to those only. */
+  /** Listens to every event (types added later too), or with `types` to those only. */
   on(listener: ConfirmationEventListener, types?: readonly ConfirmationEventType[]): void {
-    if (!types) {
-      this.listeners.push(listener);
-      return;
-    }
-    for (const type of types) {
-      const listeners = this.byType.get(type);
+    if (!types) this.ofEveryType.push(listener);
+    for (const type of types ?? []) {
+      const listeners = this.ofSomeTypes.get(type);
       if (listeners) listeners.push(listener);
-      else this.byType.set(type, [listener]);
+      else this.ofSomeTypes.set(type, [listener]);
     }
+    this.heardBy.clear();
   }
 
-  /** True when someone listens: callers skip building an event nobody reads. */
-  get heard(): boolean {
-    return this.listeners.length > 0 || this.byType.size > 0;
-  }
-
-  /** True when someone listens to events of this type. */
+  /** True when someone listens to events of this type: callers skip building an event nobody reads. */
   hears(type: ConfirmationEventType): boolean {
-    return this.listeners.length > 0 || this.byType.has(type);
+    return this.listenersOf(type).length > 0;
   }
 
-  async emit(event: ConfirmationEvent): Promise<void> {
-    const typed = this.byType.get(event.type);
-    const listeners = typed ? [...this.listeners, ...typed] : this.listeners;
-    if (listeners.length === 0) return;
-    await Promise.all(listeners.map((listener) => this.call(listener, event)));
-  }
-
-  private async call(listener: ConfirmationEventListener, event: ConfirmationEvent): Promise<void> {
-    try {
-      await listener(event);
-    } catch (err) {
-      this.logger.warn(`A ${event.type} listener failed for ${event.confirmation.callbackId}: ${(err as Error).message}`);
+  emit(event: ConfirmationEvent): Promise<void> | undefined {
+    let stored: Promise<unknown>[] | undefined;
+    for (const listener of this.listenersOf(event.type)) {
+      try {
+        const outcome = listener(event);
+        if (outcome instanceof Promise) (stored ??= []).push(outcome.catch((err: unknown) => this.failed(event, err)));
+      } catch (err) {
+        this.failed(event, err);
+      }
     }
+    return stored && Promise.all(stored).then(() => undefined);
+  }
+
+  private listenersOf(type: ConfirmationEventType): ConfirmationEventListener[] {
+    let listeners = this.heardBy.get(type);
+    if (!listeners) this.heardBy.set(type, (listeners = [...this.ofEveryType, ...(this.ofSomeTypes.get(type) ?? [])]));
+    return listeners;
+  }
+
+  private failed(event: ConfirmationEvent, err: unknown): void {
+    this.logger.warn(`A ${event.type} listener failed for ${event.confirmation.callbackId}: ${(err as Error).message}`);
   }
 }

@@ -4,7 +4,7 @@ import type { WebhookSection } from '../config/settings.js';
 import { ConfirmationEvent, ConfirmationEvents } from '../confirmations/confirmation-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { HostAllowList } from './address-rules.js';
-import { subjectOf, webhookFor } from './webhook-payload.js';
+import { subjectOf, WebhookMessage, webhookFor } from './webhook-payload.js';
 import { SendResult, SendRules, sendWebhook } from './webhook-sender.js';
 import { webhookHeaders } from './webhook-signature.js';
 import { AttemptOutcome, ClaimedDelivery, WebhookAttempt, WebhookEvent, WebhookStore } from './webhook.store.js';
@@ -82,14 +82,17 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.timer);
   }
 
-  private async onEvent(event: ConfirmationEvent): Promise<void> {
+  /** Synchronous when there is nothing to send: a confirmation without a webhook pays for no promise. */
+  private onEvent(event: ConfirmationEvent): Promise<void> | undefined {
     const url = event.confirmation.callbackUrl ?? this.options.settings.defaultUrl;
-    if (url === undefined) return;
+    if (url === undefined) return undefined;
     const message = webhookFor(event);
-    if (!message) return;
+    return message ? this.schedule(message, url, event.confirmation.callbackId) : undefined;
+  }
+
+  private async schedule(message: WebhookMessage, url: string, callbackId: string): Promise<void> {
     const now = Date.now();
     const { retryForMs, maxQueued } = this.options.settings;
-    const callbackId = event.confirmation.callbackId;
     const outcome = await this.store.enqueue(
       { id: message.id, callbackId, event: message.event, url, body: message.body, createdAt: now, giveUpAt: now + retryForMs, attempts: 0 },
       now,
