@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import type { Environment } from '../config/environment.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { ConnectionService } from '../connections/connection.service.js';
@@ -91,7 +91,7 @@ export class AckService implements OnModuleInit, OnModuleDestroy {
     acceptedAt?: number,
   ): Promise<{ message: AckedMessage; delivered: number }> {
     const now = Date.now();
-    const messageId = randomUUID();
+    const messageId = randomUuid();
     const sent = { ...frame, message_id: messageId, requires_ack: true };
     const json = keepJson(sent);
     const message: AckedMessage = {

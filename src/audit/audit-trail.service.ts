@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import { Counter } from 'prom-client';
 import type { Confirmation } from '../confirmations/confirmation.js';
 import { ConfirmationEvent, ConfirmationEvents } from '../confirmations/confirmation-events.js';
@@ -68,7 +68,7 @@ export class AuditTrail implements BeforeApplicationShutdown {
   /** Records one event of a confirmation, now or at `at` (epoch ms). Other features' kinds come through here too. */
   record<K extends AuditEventKind>(kind: K, confirmation: ConfirmationRef, details: AuditEventDetails[K], at: number = Date.now()): void {
     const event: AuditEvent<K> = {
-      event_id: randomUUID(),
+      event_id: randomUuid(),
       kind,
       callback_id: confirmation.callbackId,
       user_id: confirmation.userId,

@@ -1,26 +1,17 @@
 import { AUDIT_SCAN_BUDGET, AuditEvent, MAX_EVENTS_PER_CONFIRMATION, orderTrail } from './audit-event.js';
 import { AuditFilter, AuditPage, AuditRetention, AuditStore, matchesFilter } from './audit.store.js';
 
-/**
- * One kept event: its position (write time in ms and a sequence within it, like a Redis
- * stream id), what queries filter on, and the event itself as JSON. Kept serialized, an
- * event is one flat string instead of an object graph the collector copies out of the young
- * generation and traces for as long as it is kept (tens of thousands of events); reads,
- * which are rare, parse what they hand out.
- */
 interface Entry {
+  /** Position: write time (ms) and a sequence within it, like a Redis stream id. */
   ms: number;
   seq: number;
-  callback_id: string;
-  user_id: string;
-  task_id: string;
-  at: number;
-  json: string;
+  event: AuditEvent;
 }
 
 /**
  * This process's events, in the order written: one queue for queries (the oldest leave
- * first, by retention or past AUDIT_MAX_EVENTS) and one list per confirmation.
+ * first, by retention or past AUDIT_MAX_EVENTS) and one list per confirmation. An append is
+ * a push; reads copy what they hand out.
  */
 export class MemoryAuditStore extends AuditStore {
   private readonly entries: Entry[] = [];
@@ -36,7 +27,19 @@ export class MemoryAuditStore extends AuditStore {
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     const now = Date.now();
-    for (const event of events) this.keep(event, now);
+    for (const event of events) {
+      if (now > this.lastMs) {
+        this.lastMs = now;
+        this.lastSeq = 0;
+      } else this.lastSeq++;
+      const entry: Entry = { ms: this.lastMs, seq: this.lastSeq, event };
+      this.entries.push(entry);
+      let trail = this.byConfirmation.get(event.callback_id);
+      if (!trail) this.byConfirmation.set(event.callback_id, (trail = []));
+      trail.push(entry);
+      // At most 1000 entries: shifting an array this short is cheap.
+      if (trail.length > MAX_EVENTS_PER_CONFIRMATION) trail.shift();
+    }
     this.dropOld(now);
   }
 
@@ -46,7 +49,9 @@ export class MemoryAuditStore extends AuditStore {
     const trail = this.byConfirmation.get(callbackId);
     if (!trail) return [];
     const events: AuditEvent[] = [];
-    for (const entry of trail) if (this.isCurrent(entry, now)) events.push(JSON.parse(entry.json) as AuditEvent);
+    for (const entry of trail) {
+      if (this.isCurrent(entry.event, now)) events.push(structuredClone(entry.event));
+    }
     return orderTrail(events);
   }
 
@@ -61,29 +66,14 @@ export class MemoryAuditStore extends AuditStore {
       const entry = this.entries[index++];
       scanned++;
       last = entry;
-      if (this.isCurrent(entry, now) && matchesFilter(entry, filter)) events.push(JSON.parse(entry.json) as AuditEvent);
+      if (this.isCurrent(entry.event, now) && matchesFilter(entry.event, filter)) events.push(structuredClone(entry.event));
     }
     const more = index < this.entries.length;
     return { events, nextCursor: more && last ? `${last.ms}-${last.seq}` : null };
   }
 
-  private keep(event: AuditEvent, now: number): void {
-    if (now > this.lastMs) {
-      this.lastMs = now;
-      this.lastSeq = 0;
-    } else this.lastSeq++;
-    const { callback_id, user_id, task_id, at } = event;
-    const entry: Entry = { ms: this.lastMs, seq: this.lastSeq, callback_id, user_id, task_id, at, json: JSON.stringify(event) };
-    this.entries.push(entry);
-    let trail = this.byConfirmation.get(callback_id);
-    if (!trail) this.byConfirmation.set(callback_id, (trail = []));
-    trail.push(entry);
-    // At most 1000 entries: shifting an array this short is cheap.
-    if (trail.length > MAX_EVENTS_PER_CONFIRMATION) trail.shift();
-  }
-
-  private isCurrent(entry: Entry, now: number): boolean {
-    return entry.at * 1000 >= now - this.retention.retentionMs;
+  private isCurrent(event: AuditEvent, now: number): boolean {
+    return event.at * 1000 >= now - this.retention.retentionMs;
   }
 
   /** Index of the first entry after the cursor (binary search: positions only grow). */
@@ -107,10 +97,10 @@ export class MemoryAuditStore extends AuditStore {
       const entry = this.entries[this.head];
       if (this.entries.length - this.head <= this.retention.maxEvents && entry.ms >= oldest) break;
       this.entries[this.head++] = undefined as unknown as Entry;
-      const trail = this.byConfirmation.get(entry.callback_id);
+      const trail = this.byConfirmation.get(entry.event.callback_id);
       // The confirmation's oldest entry is this one, unless its own cap already dropped it.
       if (trail?.[0] === entry) trail.shift();
-      if (trail?.length === 0) this.byConfirmation.delete(entry.callback_id);
+      if (trail?.length === 0) this.byConfirmation.delete(entry.event.callback_id);
     }
     if (this.head > 1024 && this.head * 2 >= this.entries.length) {
       this.entries.splice(0, this.head);

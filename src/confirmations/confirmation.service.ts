@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import { LongTimer, MAX_TIMER_MS, timerAt } from '../common/timers.js';
 import type { Environment, TimeoutDecision } from '../config/environment.js';
 import { DeliveryService, ResolutionEvent } from '../delivery/delivery.service.js';
@@ -155,7 +155,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
     if (this.closing) throw shuttingDown();
     const now = Date.now();
     const timeoutMs = Math.min(input.timeoutSeconds === undefined ? this.defaultTimeoutMs : input.timeoutSeconds * 1000, this.maxTimeoutMs);
-    const callbackId = input.callbackId ?? randomUUID();
+    const callbackId = input.callbackId ?? randomUuid();
     const expiresAt = now + timeoutMs;
     let draft: Confirmation = {
       callbackId,

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import { WebSocket } from 'ws';
 import { SetIndex } from '../common/set-index.js';
 import { performance } from 'node:perf_hooks';
@@ -166,7 +166,7 @@ export class ConnectionService implements OnModuleInit, OnModuleDestroy {
     const now = Date.now();
     const monotonicNow = performance.now();
     const connection: ClientConnection = {
-      id: randomUUID(),
+      id: randomUuid(),
       socket,
       connectedAt: now,
       tokenExpiresAtMonotonic: identity.expiresAt === null ? null : monotonicNow + (identity.expiresAt - now),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import { OnApplicationBootstrap } from '@nestjs/common';
 import type { Arrival } from '../broker/broker.js';
 import type { Control, ControlTarget, RedisBroker } from '../broker/redis-broker.js';
@@ -97,7 +97,7 @@ export class RedisDeliveryService extends LocalDeliveryService implements OnAppl
     const others = (await this.registry.aliveIds()).filter((id) => id !== this.instanceId);
     const listing: PendingListing = { waitingFor: new Set(others), ...this.connectionsHere(filter), answered: [this.instanceId], done: () => undefined };
     if (others.length > 0) {
-      const id = randomUUID();
+      const id = randomUuid();
       const allAnswered = new Promise<void>((resolve) => (listing.done = resolve));
       this.listings.set(id, listing);
       try {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -12,5 +12,5 @@ const ACCEPTED_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
  */
 export function requestIdOf(request: { headers: IncomingHttpHeaders }): string {
   const given = request.headers[REQUEST_ID_HEADER];
-  return typeof given === 'string' && ACCEPTED_REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && ACCEPTED_REQUEST_ID.test(given) ? given : randomUuid();
 }

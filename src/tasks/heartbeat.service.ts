@@ -1,7 +1,7 @@
 import { StateBackend } from '../engine/state-backend.js';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../common/random-uuid.js';
 import type { Environment } from '../config/environment.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
@@ -81,7 +81,7 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
     const now = Date.now();
     const durationMs = request.durationSeconds === undefined ? this.defaultDurationMs : request.durationSeconds * 1000;
     const heartbeat: Heartbeat = {
-      id: randomUUID(),
+      id: randomUuid(),
       userId: request.userId,
       taskId: request.taskId,
       intervalSeconds: request.intervalSeconds,
