@@ -105,19 +105,23 @@ describe.each(backends)('AckStore contract on %s', (_kind, backend) => {
 
   it('forgets a message its retention after it was acknowledged or expired', async () => {
     const [one, two] = await backend.stores();
-    const retentionMs = 300;
+    // Acked at about `start`, gone from start + 1000; expiring at start + 600, gone from
+    // start + 1600. Each check sits 500 ms from either edge, and is timed from `start`, so
+    // a loaded machine's late timers do not add up.
+    const start = Date.now();
+    const retentionMs = 1000;
     const acked = message();
-    const expiring = message({ expiresAt: Date.now() + 200 });
+    const expiring = message({ expiresAt: start + 600 });
     await one.create(acked, retentionMs);
     await one.create(expiring, retentionMs);
     await two.ack(acked.messageId, 'alice', 'conn-1', Date.now(), retentionMs, anyone);
-    await sleep(100);
+    await sleepUntil(start + 500);
     expect(await two.get(acked.messageId)).toBeDefined();
     expect(await two.get(expiring.messageId)).toBeDefined();
-    await sleep(300);
+    await sleepUntil(start + 1100);
     expect(await one.get(acked.messageId)).toBeUndefined();
     expect(await one.get(expiring.messageId)).toBeDefined();
-    await sleep(200);
+    await sleepUntil(start + 1700);
     expect(await one.get(expiring.messageId)).toBeUndefined();
     expect(await one.ack(expiring.messageId, 'alice', 'conn-1', Date.now(), retentionMs, anyone)).toEqual({ kind: 'not_found' });
   });
@@ -138,3 +142,8 @@ describe.each(backends)('AckStore contract on %s', (_kind, backend) => {
     expect((await store.get(sent.messageId))?.ackedBy).toBe('alice');
   });
 });
+
+/** Sleeps until the clock reads `at` (epoch ms), at once if it already does. */
+function sleepUntil(at: number): Promise<void> {
+  return sleep(Math.max(0, at - Date.now()));
+}
