@@ -144,6 +144,6 @@ describe.each(backends)('AckStore contract on %s', (_kind, backend) => {
 });
 
 /** Sleeps until the clock reads `at` (epoch ms), at once if it already does. */
-function sleepUntil(at: number): Promise<void> {
-  return sleep(Math.max(0, at - Date.now()));
+async function sleepUntil(at: number): Promise<void> {
+  await sleep(Math.max(0, at - Date.now()));
 }
