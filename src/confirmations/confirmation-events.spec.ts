@@ -1,10 +1,16 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { Confirmation } from './confirmation.js';
 import { ConfirmationEvent, ConfirmationEvents } from './confirmation-events.js';
 
 const confirmation = { callbackId: 'cb-1' } as Confirmation;
 
 describe('ConfirmationEvents', () => {
+  // A failing listener is logged, not thrown: the log is checked here, and kept out of the test output.
+  const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  afterEach(() => void warned.mockClear());
+  afterAll(() => warned.mockRestore());
+
   it('tells a listener of some types only those, and says which types are heard', async () => {
     const events = new ConfirmationEvents();
     expect([events.hears('created'), events.hears('settled')]).toEqual([false, false]);
@@ -27,6 +33,7 @@ describe('ConfirmationEvents', () => {
     expect(events.hears('delivered')).toBe(true);
     await events.emit({ type: 'escalated', confirmation, at: 1, step: 0, users: ['bob'], groups: [], instanceId: 'i1' });
     expect(all.map((e) => e.type)).toEqual(['escalated']);
+    expect(warned).toHaveBeenCalledWith('A escalated listener failed for cb-1: broken listener');
   });
 
   it('calls synchronous listeners at once and returns nothing to wait for', () => {
@@ -46,5 +53,6 @@ describe('ConfirmationEvents', () => {
     expect(told).toBeInstanceOf(Promise);
     await expect(told).resolves.toBeUndefined();
     expect(stored).toBe(true);
+    expect(warned).toHaveBeenCalledWith('A settled listener failed for cb-1: receiver away');
   });
 });
