@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
@@ -10,6 +11,10 @@ import { MemoryHistoryStore } from '../history/memory-history.store.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 import type { ConnectedFrame } from '../protocol/server-frames.js';
 import { CATCH_UP_PACE_BYTES, CATCH_UP_PAGE, CatchUpService } from './catch-up.service.js';
+
+// Connections opening and a slow consumer closed are logged; the test output keeps only results.
+beforeAll(() => Logger.overrideLogger(false));
+afterAll(() => Logger.overrideLogger(['error', 'warn', 'log']));
 
 type Frame = Record<string, unknown>;
 
