@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { GatewayError } from '../protocol/error-code.enum.js';
 import type { RedisClient } from './redis-connection.js';
 import { ReplicationFence } from './replication-fence.js';
@@ -22,6 +23,10 @@ function fakeConnection() {
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+// A failing fence logs its warning; the test output keeps only results.
+beforeAll(() => Logger.overrideLogger(false));
+afterAll(() => Logger.overrideLogger(['error', 'warn', 'log']));
 
 describe('ReplicationFence', () => {
   it('callers arriving while a WAIT is out share the next one, not the one that may predate their write', async () => {
