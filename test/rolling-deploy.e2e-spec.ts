@@ -10,6 +10,7 @@ import { ServiceInstance, waitFor } from './support/processes.js';
 import { RedisServer } from './support/redis-server.js';
 import { locateProgram, requireProgram } from './support/system-dependency.js';
 import { request } from './support/test-app.js';
+import { report } from './support/report.js';
 
 const haveRedis = requireProgram('redis-server', 'redis-server');
 const nginxBinary = locateProgram('nginx', 'nginx', ['/usr/sbin', '/usr/local/sbin']);
@@ -128,10 +129,10 @@ type Frame = Record<string, any>;
     expect(nginx.output.match(/no live upstreams/g) ?? []).toEqual([]);
 
     const reconnects = users.reduce((sum, user) => sum + user.connections - 1, 0);
-    process.stdout.write(
+    report(
       `rolling deploy: ${deploy.join('; ')}; ${events.decided.size} decisions (${decidedDuringDeploy} by the end of the deploy), ` +
         `${pushes.acknowledgedCount} pushes acknowledged (${pushes.refused} refused), ${reconnects} reconnects, ` +
-        `longest caller wait ${Math.max(...[...events.decided.values()].map((d) => d.seconds))} s\n`,
+        `longest caller wait ${Math.max(...[...events.decided.values()].map((d) => d.seconds))} s`,
     );
   }, 180_000);
 });
