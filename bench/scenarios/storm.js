@@ -3,8 +3,9 @@
 // (clients/js/dist: its back-off, jitter and resume, unchanged) in load processes of their own
 // (bench/load/storm-clients.js), a push to some user every few milliseconds; with
 // `--servers=socketio` the same with Socket.IO on redis-adapter and socket.io-client. One
-// instance is killed with SIGKILL; its clients reconnect through nginx to the others. Reported: time until every orphan is connected and resumed, handshakes per
-// second, handshake p50/p99, peak RSS per instance, Redis CPU, and frames lost (must be 0).
+// instance is killed with SIGKILL; its clients reconnect through nginx to the others.
+// Reported: time until every orphan is connected and resumed, handshakes per second,
+// handshake p50/p99, peak RSS per instance, Redis CPU, and frames lost (must be 0).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';

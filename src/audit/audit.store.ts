@@ -42,7 +42,7 @@ export abstract class AuditStore {
 }
 
 /** True when the event passes the filter (times of the filter in epoch ms). */
-export function matchesFilter(event: Pick<AuditEvent, 'user_id' | 'task_id' | 'at'>, filter: AuditFilter): boolean {
+export function matchesFilter(event: AuditEvent, filter: AuditFilter): boolean {
   if (filter.userId !== undefined && event.user_id !== filter.userId) return false;
   if (filter.taskId !== undefined && event.task_id !== filter.taskId) return false;
   const atMs = Math.round(event.at * 1000);

@@ -38,7 +38,7 @@ export type ConfirmationEventListener = (event: ConfirmationEvent) => unknown;
  * logged and never reaches the confirmation's own flow. A listener that stores something (a
  * webhook's schedule) returns a promise; `emit` then returns one that settles once every such
  * listener has, so the decision is answered after it is stored. Without one, `emit` returns
- * undefined and a plain prompt pays for no promise at all.
+ * undefined: no promise is made for the listeners of a plain prompt.
  */
 @Injectable()
 export class ConfirmationEvents {

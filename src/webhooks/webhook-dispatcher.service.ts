@@ -82,7 +82,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.timer);
   }
 
-  /** Synchronous when there is nothing to send: a confirmation without a webhook pays for no promise. */
+  /** Synchronous when there is nothing to send: no promise for a confirmation without a webhook. */
   private onEvent(event: ConfirmationEvent): Promise<void> | undefined {
     const url = event.confirmation.callbackUrl ?? this.options.settings.defaultUrl;
     if (url === undefined) return undefined;
