@@ -3,6 +3,8 @@
 // changes) falls on both alike. Alternating runs one after the other (BENCH_GATEWAY_DIST)
 // swing 30 % between identical builds here; ratios taken in one window are far steadier.
 //   node bench/ab.js <dist A> <dist B> [confirm|push] [rounds]     (after building both)
+// A side may also name a comparison server instead of a build (nest-floor, raw-ws, ...):
+//   node bench/ab.js nest-floor dist confirm 6     (the gateway's cost over the floor's)
 // Prints each round's CPU per operation for A and B, B / A, and the median ratio.
 import { resolve } from 'node:path';
 import { loadConfig } from './lib/config.js';
@@ -32,8 +34,8 @@ async function measureTogether(dists) {
   const workers = [];
   try {
     for (const [index, dist] of dists.entries()) {
-      const name = `gateway-${index}`;
-      SERVERS[name] = { ...SERVERS.gateway, script: resolve(dist, 'main.js') };
+      const name = SERVERS[dist] ? dist : `gateway-${index}`;
+      if (!SERVERS[dist]) SERVERS[name] = { ...SERVERS.gateway, script: resolve(dist, 'main.js') };
       servers.push(await startServer(name, { logDir: cfg.logDir, tag: 'ab' }));
       workers.push(startWorkers(1, `ab-${index}`));
     }

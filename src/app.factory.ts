@@ -13,11 +13,11 @@ import { GatewayWsAdapter } from './gateway/gateway-ws.adapter.js';
 import { ServerStateService } from './health/server-state.service.js';
 import { HttpErrorFilter, refuseFromHook } from './http/http-error.filter.js';
 import { PendingConnectionCap } from './http/pending-connection-cap.js';
+import { checkRouteInputs } from './http/route-input.js';
 import { requestIdOf } from './logging/request-id.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { logRequests } from './logging/request-log.hook.js';
 import { ErrorCode, GatewayError } from './protocol/error-code.enum.js';
-import { validationPipe } from './protocol/validation.js';
 
 /**
  * The signals that drain and stop the service (main.ts). Nest's default list also has SIGUSR2
@@ -59,7 +59,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   logRequests(fastify);
   requireApiKey(fastify, app.get(ApiKeyService));
   refuseNonJsonBodies(fastify);
-  app.useGlobalPipes(validationPipe);
+  checkRouteInputs(fastify);
   app.useGlobalFilters(new HttpErrorFilter());
   app.useWebSocketAdapter(
     new GatewayWsAdapter(app, {

@@ -1,10 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
+import { IdParam } from '../http/route-input.js';
 import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { AckViewSchema } from '../docs/response-schemas.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { AckService, toAckView } from './ack.service.js';
-import { IdParam } from '../http/id-param.pipe.js';
 
 @ApiTags('task services')
 @ApiSharedState()

@@ -1,10 +1,10 @@
-import { Controller, Get, Headers, HttpStatus, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpStatus, Res } from '@nestjs/common';
+import { IdParam, ValidQuery } from '../http/route-input.js';
 import { ApiOkResponse, ApiProduces, ApiTags } from '../docs/api-decorators.js';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { AuditPageSchema, ConfirmationTrailSchema } from '../docs/response-schemas.js';
-import { IdParam } from '../http/id-param.pipe.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { MAX_AUDIT_PAGE } from './audit-event.js';
 import { AuditTrail } from './audit-trail.service.js';
@@ -41,7 +41,7 @@ export class AuditController {
     description: `A page of the deployment's audit events in the order written. As NDJSON (\`?format=ndjson\` or \`Accept: ${NDJSON}\`): one event per line, up to \`limit\` (at most ${MAX_AUDIT_EXPORT}), then a last line \`{"next_cursor": ...}\``,
   })
   @ApiErrors(ErrorCode.InvalidMessage)
-  async query(@Query() query: AuditQueryDto, @Headers('accept') accept: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+  async query(@ValidQuery() query: AuditQueryDto, @Headers('accept') accept: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
     const filter = filterOf(query);
     const ndjson = query.format === 'ndjson' || (query.format === undefined && accept?.includes(NDJSON) === true);
     const limit = query.limit ?? (ndjson ? MAX_AUDIT_EXPORT : DEFAULT_PAGE);

@@ -1,6 +1,6 @@
-import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import { refuseFromHook } from '../http/http-error.filter.js';
+import { mergeRouteConfig } from '../http/route-input.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { apiKeyId, ApiKeyService } from './api-key.service.js';
 
@@ -16,7 +16,9 @@ declare module 'fastify' {
 }
 
 /** Marks a route every caller may use without a key (health probes). */
-export const PublicRoute = () => RouteConfig({ publicRoute: true });
+export const PublicRoute = (): MethodDecorator => (_target, _key, descriptor) => {
+  mergeRouteConfig(descriptor.value as Function, { publicRoute: true });
+};
 
 const MISSING_KEY = new GatewayError(ErrorCode.Unauthorized, 'A valid API key is required: Authorization: Bearer <key>');
 

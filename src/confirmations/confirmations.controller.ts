@@ -1,14 +1,14 @@
 import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { ConfirmationViewSchema } from '../docs/response-schemas.js';
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
+import { IdParam, ValidQuery } from '../http/route-input.js';
 import type { FastifyReply } from 'fastify';
 import { stopWhenCallerLeaves } from '../http/long-poll.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { toView } from './confirmation.js';
 import { ConfirmationService } from './confirmation.service.js';
 import { ConfirmationQueryDto } from './dto/confirmation-query.dto.js';
-import { IdParam } from '../http/id-param.pipe.js';
 import { Settings } from '../config/settings.js';
 import { LinkIssuer } from '../links/link-issuer.js';
 
@@ -31,7 +31,7 @@ export class ConfirmationsController {
   @ApiErrors(ErrorCode.CallbackNotFound)
   async get(
     @IdParam('callback_id') callbackId: string,
-    @Query() query: ConfirmationQueryDto,
+    @ValidQuery() query: ConfirmationQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     // One HTTP call is held at most NOTIFY_MAX_WAIT_SECONDS; a pending answer says to ask again.

@@ -1,4 +1,5 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
+import { ValidQuery } from '../http/route-input.js';
 import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ConnectionListingSchema } from '../docs/response-schemas.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
@@ -19,7 +20,7 @@ export class ConnectionsController {
 
   @Get()
   @ApiOkResponse({ schema: ConnectionListingSchema, description: "Every instance's open connections (one user's with user_id)" })
-  async list(@Query() query: ConnectionsQueryDto) {
+  async list(@ValidQuery() query: ConnectionsQueryDto) {
     const limit = query.limit ?? DEFAULT_LISTED_CONNECTIONS;
     const { instances, unreachable, connections: gathered, truncated } = await this.delivery.listConnections({ userId: query.user_id, limit });
     // Each instance keeps to the limit; together they may pass it.

@@ -6,10 +6,9 @@ import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constant
 import * as swagger from '@nestjs/swagger';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { OperationObject, ParameterObject, ResponsesObject, SchemaObject } from '@nestjs/swagger';
-import { JsonObjectPipe } from '../http/json-object.pipe.js';
+import { inputRulesOf } from '../http/route-input.js';
 import { dtosReachableFrom, isDescribedDto, schemaOf } from '../protocol/dto-schema.js';
 import { ErrorCode, httpStatusOf } from '../protocol/error-code.enum.js';
-import { ID_PARAM_PIPE } from '../http/id-param.pipe.js';
 import { ID_CHARACTERS_PATTERN, MAX_ID_LENGTH } from '../protocol/id.js';
 import { applyRecordedDecorators } from './api-decorators.js';
 import { API_ERRORS, API_SHARED_STATE } from './api-errors.decorator.js';
@@ -98,10 +97,11 @@ function routesOf(app: INestApplication): RouteDocs[] {
         for (const [key, arg] of Object.entries(args)) {
           const kind = Number(key.split(':')[0]);
           const type = types[arg.index];
-          if (kind === RouteParamtypes.BODY && arg.pipes?.includes(JsonObjectPipe)) route.anyJsonBody = true;
-          else if (kind === RouteParamtypes.BODY && isDescribedDto(type)) route.body = type;
-          else if (kind === RouteParamtypes.QUERY && isDescribedDto(type)) route.query = type;
-          else if (kind === RouteParamtypes.PARAM && arg.pipes?.includes(ID_PARAM_PIPE)) route.idParams.push(String(arg.data));
+          const checked = inputRulesOf(handler).find((rule) => rule.index === arg.index)?.kind;
+          if (kind === RouteParamtypes.BODY && checked === 'json-object') route.anyJsonBody = true;
+          else if (kind === RouteParamtypes.BODY && checked === 'dto' && isDescribedDto(type)) route.body = type;
+          else if (kind === RouteParamtypes.QUERY && checked === 'dto' && isDescribedDto(type)) route.query = type;
+          else if (kind === RouteParamtypes.PARAM && checked === 'id') route.idParams.push(String(arg.data));
         }
         routes.push(route);
       }

@@ -1,4 +1,5 @@
-import { BeforeApplicationShutdown, Logger, UseFilters } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, UseFilters, UsePipes } from '@nestjs/common';
+import { validationPipe } from '../protocol/validation.js';
 import { ConfigService } from '@nestjs/config';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
@@ -31,9 +32,10 @@ import { CatchUpService, ClientPosition, ResumeRequest } from './catch-up.servic
 import { WsErrorFilter } from './ws-error.filter.js';
 import { HandshakeLoad } from './handshake-load.js';
 
-/** The socket side of the service: one handler per client action. */
+/** The socket side of the service: one handler per client action. Frames are validated against their DTOs. */
 @WebSocketGateway()
 @UseFilters(WsErrorFilter)
+@UsePipes(validationPipe)
 export class TaskGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(TaskGateway.name);
   private readonly maxConnections: number;

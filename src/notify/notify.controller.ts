@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
+import { Controller, HttpCode, HttpStatus, Post, Res } from '@nestjs/common';
+import { IdParam, JsonObjectBody, ValidBody, ValidQuery } from '../http/route-input.js';
 import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import type { FastifyReply } from 'fastify';
 import { toDecision } from '../confirmations/confirmation.js';
@@ -7,7 +8,6 @@ import { DeliveryService } from '../delivery/delivery.service.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { DecisionSchema, DeliveredSchema, MessageDeliveredSchema, PendingConfirmationSchema } from '../docs/response-schemas.js';
 import { ErrorCode } from '../protocol/error-code.enum.js';
-import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { answerStillPending, stopWhenCallerLeaves } from '../http/long-poll.js';
 import { acceptedAt } from '../http/accepted-at.js';
@@ -16,7 +16,6 @@ import { NotifyRequestDto } from './dto/notify-request.dto.js';
 import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
 import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
-import { IdParam } from '../http/id-param.pipe.js';
 import { CallbackRequestRules } from '../webhooks/callback-request.service.js';
 import { Settings } from '../config/settings.js';
 import type { Confirmation } from '../confirmations/confirmation.js';
@@ -52,8 +51,8 @@ export class NotifyController {
   })
   @ApiErrors(ErrorCode.InvalidMessage, ErrorCode.TooManyPending, ErrorCode.CallbackConflict, ErrorCode.ValidationFailed, ErrorCode.Unavailable)
   async notify(
-    @Body() body: NotifyRequestDto,
-    @Query() query: NotifyQueryDto,
+    @ValidBody() body: NotifyRequestDto,
+    @ValidQuery() query: NotifyQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const waits = query.wait !== 'false';
@@ -92,7 +91,7 @@ export class NotifyController {
   @Post('broadcast')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ schema: DeliveredSchema, description: 'The object went to every connection' })
-  async broadcast(@Body(JsonObjectPipe) message: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply) {
+  async broadcast(@JsonObjectBody() message: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply) {
     return { delivered: await this.delivery.deliver({ everyone: true, acceptedAt: acceptedAt(reply) }, message) };
   }
 
@@ -102,8 +101,8 @@ export class NotifyController {
   @ApiOkResponse({ schema: MessageDeliveredSchema, description: "The object, plus target_user_id, went to the user's connections (with requires_ack: and its ack state)" })
   async sendToUser(
     @IdParam('user_id') userId: string,
-    @Body(JsonObjectPipe) message: Record<string, unknown>,
-    @Query() query: AckQueryDto,
+    @JsonObjectBody() message: Record<string, unknown>,
+    @ValidQuery() query: AckQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const ack = ackRequestOf(message, this.acks.defaultTimeoutSeconds);

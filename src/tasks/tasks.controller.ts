@@ -1,7 +1,8 @@
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { GrantSchema, MessageDeliveredSchema, HeartbeatViewSchema, TaskViewSchema } from '../docs/response-schemas.js';
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Post, Res } from '@nestjs/common';
+import { IdParam, JsonObjectBody, ValidBody, ValidQuery } from '../http/route-input.js';
 import type { FastifyReply } from 'fastify';
 import { AckService, toAckView } from '../acks/ack.service.js';
 import { ackRequestOf } from '../acks/ack-request.js';
@@ -9,7 +10,6 @@ import { AckQueryDto } from '../acks/dto/ack-query.dto.js';
 import { stopWhenCallerLeaves } from '../http/long-poll.js';
 import { toView } from '../confirmations/confirmation.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
-import { JsonObjectPipe } from '../http/json-object.pipe.js';
 import { GrantRequestDto } from './dto/grant-request.dto.js';
 import { HeartbeatRequestDto } from './dto/heartbeat-request.dto.js';
 import { toHeartbeatView } from './heartbeat.service.js';
@@ -18,7 +18,6 @@ import { TaskService } from './task.service.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { acceptedAt } from '../http/accepted-at.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import { IdParam } from '../http/id-param.pipe.js';
 
 @ApiTags('tasks')
 @ApiSharedState()
@@ -52,8 +51,8 @@ export class TasksController {
   @ApiOkResponse({ schema: MessageDeliveredSchema, description: "The object, plus task_id, went to the task's subscribers (with requires_ack: and its ack state)" })
   async sendToTask(
     @IdParam('task_id') taskId: string,
-    @Body(JsonObjectPipe) message: Record<string, unknown>,
-    @Query() query: AckQueryDto,
+    @JsonObjectBody() message: Record<string, unknown>,
+    @ValidQuery() query: AckQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const ack = ackRequestOf(message, this.acks.defaultTimeoutSeconds);
@@ -69,7 +68,7 @@ export class TasksController {
   @HttpCode(HttpStatus.CREATED)
   @ApiCreatedResponse({ schema: GrantSchema })
   @ApiErrors(ErrorCode.CapacityExceeded)
-  async grant(@IdParam('task_id') taskId: string, @Body() body: GrantRequestDto) {
+  async grant(@IdParam('task_id') taskId: string, @ValidBody() body: GrantRequestDto) {
     const expiresAt = await this.access.grant(taskId, body.user_id, body.ttl_seconds);
     return { task_id: taskId, user_id: body.user_id, expires_at: epochSeconds(expiresAt) };
   }
@@ -88,7 +87,7 @@ export class TasksController {
   @HttpCode(HttpStatus.CREATED)
   @ApiCreatedResponse({ schema: HeartbeatViewSchema })
   @ApiErrors(ErrorCode.TaskCancelled, ErrorCode.CapacityExceeded)
-  async startHeartbeat(@Body() body: HeartbeatRequestDto) {
+  async startHeartbeat(@ValidBody() body: HeartbeatRequestDto) {
     const heartbeat = await this.tasks.startHeartbeat({
       userId: body.user_id,
       taskId: body.task_id,

@@ -1,9 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
+import { IdParam } from '../http/route-input.js';
 import { ApiOkResponse, ApiTags } from '../docs/api-decorators.js';
 import { ConfirmationService } from '../confirmations/confirmation.service.js';
 import { ApiErrors, ApiSharedState } from '../docs/api-errors.decorator.js';
 import { WebhookDeliveriesSchema } from '../docs/response-schemas.js';
-import { IdParam } from '../http/id-param.pipe.js';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
 import { epochSeconds } from '../protocol/server-frames.js';
 import { WebhookStore } from './webhook.store.js';
