@@ -2,40 +2,58 @@
 //   cpu    V8's CPU profiler: self time per function (what the gateway costs beyond the floor).
 //   alloc  V8's sampling heap profiler: bytes allocated, garbage included (what the collector's
 //          share of a CPU profile pays for).
-//   node bench/profile.js [cpu|alloc] [gateway|nest-floor|...] [push|confirm]    (after npm run build)
+//   node bench/profile.js [cpu|alloc] [gateway|nest-floor|...|<dist of another build>] [push|confirm]    (after npm run build)
+// Two servers joined by a comma (`dist-old,gateway`) are profiled at the same time, each
+// under its own load, as bench/ab.js measures them: profiles taken one after the other on
+// this shared machine differ by a third for the same code. Then the report is per operation,
+// per source file, B's minus A's.
 // Writes bench/results/<server>-<scenario>.cpuprofile or .heapprofile (open it in Chrome DevTools).
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { loadConfig } from './lib/config.js';
 import { openInspector } from './lib/inspector.js';
-import { freePort, startServer } from './lib/servers.js';
+import { freePort, SERVERS, startServer } from './lib/servers.js';
 import { startWorkers, stopWorkers } from './lib/workers.js';
 import { runConfirm } from './scenarios/confirm.js';
 import { runPush } from './scenarios/push.js';
 
-const [mode = 'cpu', name = 'gateway', scenario = 'push'] = process.argv.slice(2);
+const [mode = 'cpu', serverArg = 'gateway', scenario = 'push'] = process.argv.slice(2);
 if (mode !== 'cpu' && mode !== 'alloc') throw new Error(`mode must be cpu or alloc, not ${mode}`);
 const SAMPLING_INTERVAL_BYTES = 4096;
 const CPU_SAMPLING_INTERVAL_US = 100;
 const cfg = { ...loadConfig([]), durationMs: 6_000 };
-const inspectPort = await freePort();
-const server = await startServer(name, { logDir: cfg.logDir, tag: 'profile', inspectPort });
-const workers = startWorkers(1, 'profile');
-let session;
-try {
-  session = await openInspector(server.pid, server.def.script, inspectPort);
-  const profiler = mode === 'cpu' ? cpuProfiler(session) : allocationProfiler(session);
-  await profiler.start();
-  const outcome = await (scenario === 'confirm' ? runConfirm : runPush)({ server, workers, cfg });
-  const profile = await profiler.stop();
-  writeFileSync(join(cfg.resultsDir, `${name}-${scenario}.${profiler.extension}`), JSON.stringify(profile));
-  const result = Object.values(outcome)[0];
-  const operations = result.receivedInWindow ?? result.roundTrips ?? 0;
-  report(profiler.totals(profile), profiler.unit, operations);
-} finally {
-  session?.close();
-  await stopWorkers(workers);
-  await server.stop();
+const names = serverArg.split(',').map(serverName);
+const profiles = await Promise.all(names.map((name) => profileOne(name)));
+if (profiles.length === 1) report(profiles[0]);
+else compare(profiles);
+
+/** A comparison server by its name, or another build of the gateway (bench/ab.js's way) as `gateway-<its directory>`. */
+function serverName(arg) {
+  if (SERVERS[arg]) return arg;
+  const name = `gateway-${basename(arg)}`;
+  SERVERS[name] = { ...SERVERS.gateway, script: resolve(arg, 'main.js') };
+  return name;
+}
+
+async function profileOne(name) {
+  const inspectPort = await freePort();
+  const server = await startServer(name, { logDir: cfg.logDir, tag: `profile-${name}`, inspectPort });
+  const workers = startWorkers(1, `profile-${name}`);
+  let session;
+  try {
+    session = await openInspector(server.pid, server.def.script, inspectPort);
+    const profiler = mode === 'cpu' ? cpuProfiler(session) : allocationProfiler(session);
+    await profiler.start();
+    const outcome = await (scenario === 'confirm' ? runConfirm : runPush)({ server, workers, cfg });
+    const profile = await profiler.stop();
+    writeFileSync(join(cfg.resultsDir, `${name}-${scenario}.${profiler.extension}`), JSON.stringify(profile));
+    const result = Object.values(outcome)[0];
+    return { name, unit: profiler.unit, totals: profiler.totals(profile), operations: result.receivedInWindow ?? result.roundTrips ?? 0 };
+  } finally {
+    session?.close();
+    await stopWorkers(workers);
+    await server.stop();
+  }
 }
 
 function allocationProfiler(session) {
@@ -79,7 +97,18 @@ function cpuProfiler(session) {
 }
 
 function frameKey({ functionName, url, lineNumber }) {
-  return `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules|dist|bench)\//, '$1/')}:${lineNumber + 1}`;
+  return `${functionName || '(anonymous)'} ${sourceOf(url)}:${lineNumber + 1}`;
+}
+
+/** A build's files under `dist/` whichever directory it was built to, a package's as the package. */
+function sourceOf(url) {
+  return url.replace(/^.*\/(node_modules|bench)\//, '$1/').replace(/^.*\/dist[^/]*\//, 'dist/');
+}
+
+function fileOf(key) {
+  const location = key.slice(key.lastIndexOf(' ') + 1).replace(/:\d+$/, '');
+  const pkg = /^node_modules\/((@[^/]+\/)?[^/]+)/.exec(location);
+  return pkg ? `node_modules/${pkg[1]}` : location || key.slice(0, key.lastIndexOf(' '));
 }
 
 function add(map, key, amount) {
@@ -87,10 +116,28 @@ function add(map, key, amount) {
 }
 
 /** The top functions; per operation only roughly (warm-up and drain are sampled too). */
-function report(totals, unit, operations) {
+function report({ name, unit, totals, operations }) {
   const total = [...totals.values()].reduce((a, b) => a + b, 0);
   console.log(`${name} / ${scenario}: ${total.toFixed(1)} ${unit} while sampled, ${operations} operations in the measured window`);
   for (const [key, amount] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
     console.log(`${amount.toFixed(2).padStart(8)} ${((100 * amount) / total).toFixed(1).padStart(5)} %  ${key}`);
   }
+}
+
+/** Two profiles taken together: per operation and per source file, the largest differences first. */
+function compare([a, b]) {
+  const perOperation = ({ totals, operations }) => {
+    const files = new Map();
+    for (const [key, amount] of totals) add(files, fileOf(key), amount / operations);
+    return files;
+  };
+  const [filesA, filesB] = [perOperation(a), perOperation(b)];
+  const scale = mode === 'cpu' ? 1e6 : 2 ** 20;
+  const unit = mode === 'cpu' ? 'µs' : 'bytes';
+  const sum = (files) => [...files.values()].reduce((x, y) => x + y, 0) * scale;
+  console.log(`${scenario}, per operation: A ${a.name} ${sum(filesA).toFixed(1)} ${unit} (${a.operations} operations), B ${b.name} ${sum(filesB).toFixed(1)} ${unit} (${b.operations})`);
+  const rows = [...new Set([...filesA.keys(), ...filesB.keys()])].map((file) => [file, (filesA.get(file) ?? 0) * scale, (filesB.get(file) ?? 0) * scale]);
+  rows.sort((x, y) => Math.abs(y[2] - y[1]) - Math.abs(x[2] - x[1]));
+  console.log(`   B - A          A          B  ${unit} per operation`);
+  for (const [file, x, y] of rows.slice(0, 40)) console.log(`${(y - x).toFixed(1).padStart(8)} ${x.toFixed(1).padStart(10)} ${y.toFixed(1).padStart(10)}  ${file}`);
 }
