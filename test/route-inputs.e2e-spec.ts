@@ -65,6 +65,14 @@ describe('route inputs (e2e, memory mode)', () => {
     expect(fine).toMatchObject({ status: 200, body: { delivered: 0 } });
   });
 
+  it('refuses a body and a query that are both wrong (both checked by class-validator) with the body first, and stays up', async () => {
+    const key = { authorization: 'Bearer route-inputs-key' };
+    const refused = await t.http('POST', '/notify?wait=maybe', {}, key);
+    expect(refused.body).toEqual({ statusCode: 400, code: 'invalid_message', message: 'user_id is required; task_id is required; step is required; step_result is required' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await t.http('GET', '/health')).status).toBe(200);
+  });
+
   it('hands the handler the DTO the body became (a refused notify creates nothing)', async () => {
     const key = { authorization: 'Bearer route-inputs-key' };
     const refused = await t.http('POST', '/notify?wait=false', { user_id: 'alice', task_id: 't1', step: 1 }, key);

@@ -88,19 +88,34 @@ export function checkRouteInputs(fastify: FastifyInstance): void {
   });
 }
 
-/** Checks in parameter order; the first refusal wins, as it did with pipes. Synchronous unless a check is not. */
+/**
+ * Checks every input; synchronous unless a check is not (a DTO the compiled validator cannot
+ * settle goes to class-validator, which answers a promise). The first refusal in parameter
+ * order wins, as with pipes, and every promise is awaited: a second rejection left unheard
+ * would take the process down.
+ */
 function applyRules(request: FastifyRequest, rules: InputRule[]): Promise<void> | undefined {
-  let pending: Promise<void> | undefined;
+  let pending: Array<{ rule: InputRule; checked: Promise<unknown> }> | undefined;
   for (const rule of rules) {
-    const checked = rule.check(read(request, rule));
-    if (checked instanceof Promise) {
-      const store = checked.then((value) => write(request, rule, value));
-      pending = pending ? pending.then(() => store) : store;
-    } else {
-      write(request, rule, checked);
+    let checked: unknown;
+    try {
+      checked = rule.check(read(request, rule));
+    } catch (error) {
+      if (pending === undefined) throw error;
+      checked = Promise.reject(error);
     }
+    if (checked instanceof Promise) (pending ??= []).push({ rule, checked });
+    else write(request, rule, checked);
   }
-  return pending;
+  return pending && settleInOrder(request, pending);
+}
+
+async function settleInOrder(request: FastifyRequest, pending: Array<{ rule: InputRule; checked: Promise<unknown> }>): Promise<void> {
+  const outcomes = await Promise.allSettled(pending.map(({ checked }) => checked));
+  for (const [index, outcome] of outcomes.entries()) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    write(request, pending[index].rule, outcome.value);
+  }
 }
 
 function read(request: FastifyRequest, rule: InputRule): unknown {
