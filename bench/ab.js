@@ -6,9 +6,8 @@
 // A side may also name a comparison server instead of a build (nest-floor, raw-ws, ...):
 //   node bench/ab.js nest-floor dist confirm 6     (the gateway's cost over the floor's)
 // Prints each round's CPU per operation for A and B, B / A, and the median ratio.
-import { resolve } from 'node:path';
 import { loadConfig } from './lib/config.js';
-import { SERVERS, startServer } from './lib/servers.js';
+import { serverNamed, startServer } from './lib/servers.js';
 import { percentile } from './lib/stats.js';
 import { startWorkers, stopWorkers } from './lib/workers.js';
 import { runConfirm } from './scenarios/confirm.js';
@@ -34,9 +33,8 @@ async function measureTogether(dists) {
   const workers = [];
   try {
     for (const [index, dist] of dists.entries()) {
-      const name = SERVERS[dist] ? dist : `gateway-${index}`;
-      if (!SERVERS[dist]) SERVERS[name] = { ...SERVERS.gateway, script: resolve(dist, 'main.js') };
-      servers.push(await startServer(name, { logDir: cfg.logDir, tag: 'ab' }));
+      // A tag per side: an A/A run starts the same build twice.
+      servers.push(await startServer(serverNamed(dist), { logDir: cfg.logDir, tag: `ab-${index}` }));
       workers.push(startWorkers(1, `ab-${index}`));
     }
     const outcomes = await Promise.all(servers.map((server, index) => run({ server, workers: workers[index], cfg })));

@@ -9,10 +9,10 @@
 // per source file, B's minus A's.
 // Writes bench/results/<server>-<scenario>.cpuprofile or .heapprofile (open it in Chrome DevTools).
 import { writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadConfig } from './lib/config.js';
 import { openInspector } from './lib/inspector.js';
-import { freePort, SERVERS, startServer } from './lib/servers.js';
+import { freePort, serverNamed, startServer } from './lib/servers.js';
 import { startWorkers, stopWorkers } from './lib/workers.js';
 import { runConfirm } from './scenarios/confirm.js';
 import { runPush } from './scenarios/push.js';
@@ -22,23 +22,15 @@ if (mode !== 'cpu' && mode !== 'alloc') throw new Error(`mode must be cpu or all
 const SAMPLING_INTERVAL_BYTES = 4096;
 const CPU_SAMPLING_INTERVAL_US = 100;
 const cfg = { ...loadConfig([]), durationMs: 6_000 };
-const names = serverArg.split(',').map(serverName);
-const profiles = await Promise.all(names.map((name) => profileOne(name)));
+const names = serverArg.split(',').map(serverNamed);
+const profiles = await Promise.all(names.map((name, index) => profileOne(name, index)));
 if (profiles.length === 1) report(profiles[0]);
 else compare(profiles);
 
-/** A comparison server by its name, or another build of the gateway (bench/ab.js's way) as `gateway-<its directory>`. */
-function serverName(arg) {
-  if (SERVERS[arg]) return arg;
-  const name = `gateway-${basename(arg)}`;
-  SERVERS[name] = { ...SERVERS.gateway, script: resolve(arg, 'main.js') };
-  return name;
-}
-
-async function profileOne(name) {
+async function profileOne(name, index) {
   const inspectPort = await freePort();
-  const server = await startServer(name, { logDir: cfg.logDir, tag: `profile-${name}`, inspectPort });
-  const workers = startWorkers(1, `profile-${name}`);
+  const server = await startServer(name, { logDir: cfg.logDir, tag: `profile-${index}`, inspectPort });
+  const workers = startWorkers(1, `profile-${index}`);
   let session;
   try {
     session = await openInspector(server.pid, server.def.script, inspectPort);
@@ -48,7 +40,13 @@ async function profileOne(name) {
     const profile = await profiler.stop();
     writeFileSync(join(cfg.resultsDir, `${name}-${scenario}.${profiler.extension}`), JSON.stringify(profile));
     const result = Object.values(outcome)[0];
-    return { name, unit: profiler.unit, totals: profiler.totals(profile), operations: result.receivedInWindow ?? result.roundTrips ?? 0 };
+    return {
+      name,
+      unit: profiler.unit,
+      byFunction: profiler.totals(profile, frameKey),
+      byFile: profiler.totals(profile, fileKey),
+      operations: result.receivedInWindow ?? result.roundTrips ?? 0,
+    };
   } finally {
     session?.close();
     await stopWorkers(workers);
@@ -65,10 +63,10 @@ function allocationProfiler(session) {
       await session.call('HeapProfiler.startSampling', { samplingInterval: SAMPLING_INTERVAL_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     },
     stop: async () => (await session.call('HeapProfiler.stopSampling', {}, 60_000)).profile,
-    totals(profile) {
+    totals(profile, keyOf) {
       const sizes = new Map();
       const walk = (node) => {
-        add(sizes, frameKey(node.callFrame), node.selfSize / 2 ** 20);
+        add(sizes, keyOf(node.callFrame), node.selfSize / 2 ** 20);
         node.children.forEach(walk);
       };
       walk(profile.head);
@@ -87,10 +85,10 @@ function cpuProfiler(session) {
       await session.call('Profiler.start');
     },
     stop: async () => (await session.call('Profiler.stop', {}, 60_000)).profile,
-    totals(profile) {
+    totals(profile, keyOf) {
       const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
       const seconds = new Map();
-      for (let i = 0; i < profile.samples.length; i++) add(seconds, frameKey(frames.get(profile.samples[i])), (profile.timeDeltas[i] ?? 0) / 1e6);
+      for (let i = 0; i < profile.samples.length; i++) add(seconds, keyOf(frames.get(profile.samples[i])), (profile.timeDeltas[i] ?? 0) / 1e6);
       return seconds;
     },
   };
@@ -105,10 +103,12 @@ function sourceOf(url) {
   return url.replace(/^.*\/(node_modules|bench)\//, '$1/').replace(/^.*\/dist[^/]*\//, 'dist/');
 }
 
-function fileOf(key) {
-  const location = key.slice(key.lastIndexOf(' ') + 1).replace(/:\d+$/, '');
-  const pkg = /^node_modules\/((@[^/]+\/)?[^/]+)/.exec(location);
-  return pkg ? `node_modules/${pkg[1]}` : location || key.slice(0, key.lastIndexOf(' '));
+/** A package's frames as the package, the build's as their file, V8's own (GC, idle) by name. */
+function fileKey({ functionName, url }) {
+  if (!url) return functionName;
+  const source = sourceOf(url);
+  const pkg = /^node_modules\/((@[^/]+\/)?[^/]+)/.exec(source);
+  return pkg ? `node_modules/${pkg[1]}` : source;
 }
 
 function add(map, key, amount) {
@@ -116,7 +116,7 @@ function add(map, key, amount) {
 }
 
 /** The top functions; per operation only roughly (warm-up and drain are sampled too). */
-function report({ name, unit, totals, operations }) {
+function report({ name, unit, byFunction: totals, operations }) {
   const total = [...totals.values()].reduce((a, b) => a + b, 0);
   console.log(`${name} / ${scenario}: ${total.toFixed(1)} ${unit} while sampled, ${operations} operations in the measured window`);
   for (const [key, amount] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
@@ -126,11 +126,7 @@ function report({ name, unit, totals, operations }) {
 
 /** Two profiles taken together: per operation and per source file, the largest differences first. */
 function compare([a, b]) {
-  const perOperation = ({ totals, operations }) => {
-    const files = new Map();
-    for (const [key, amount] of totals) add(files, fileOf(key), amount / operations);
-    return files;
-  };
+  const perOperation = ({ byFile, operations }) => new Map([...byFile].map(([file, amount]) => [file, amount / operations]));
   const [filesA, filesB] = [perOperation(a), perOperation(b)];
   const scale = mode === 'cpu' ? 1e6 : 2 ** 20;
   const unit = mode === 'cpu' ? 'µs' : 'bytes';

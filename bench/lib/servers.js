@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, track } from './children.js';
 import { getJson } from './http.js';
@@ -52,6 +52,17 @@ export const SERVERS = {
   socketio: { label: 'Socket.IO', script: 'bench/servers/socketio.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
   'socketio-express': { label: 'Socket.IO + Express', script: 'bench/servers/socketio-express.js', nodeArgs: ['--expose-gc'], client: 'socketio', memory: 'endpoint', env: {} },
 };
+
+/**
+ * A comparison server by its name (`nest-floor`), or another build of the gateway by its
+ * dist directory, registered as `gateway-<directory>` (bench/ab.js, bench/profile.js).
+ */
+export function serverNamed(nameOrDist) {
+  if (SERVERS[nameOrDist]) return nameOrDist;
+  const name = `gateway-${basename(resolve(nameOrDist))}`;
+  SERVERS[name] = { ...SERVERS.gateway, script: resolve(nameOrDist, 'main.js') };
+  return name;
+}
 
 export const HOST = '127.0.0.1';
 
