@@ -74,7 +74,7 @@ interface RouteDocs {
   errors: ErrorCode[];
 }
 
-/** Each controller method's body and query DTOs, as Nest's own route metadata has them. */
+/** Each controller method's body and query DTOs and id parameters: Nest's route metadata and the checks its decorators left (route-input.ts). */
 function routesOf(app: INestApplication): RouteDocs[] {
   const routes: RouteDocs[] = [];
   for (const module of app.get(ModulesContainer).values()) {
@@ -94,10 +94,11 @@ function routesOf(app: INestApplication): RouteDocs[] {
           sharedState: (Reflect.getMetadata(API_SHARED_STATE, handler) ?? Reflect.getMetadata(API_SHARED_STATE, controller)) === true,
           errors: (Reflect.getMetadata(API_ERRORS, handler) ?? []) as ErrorCode[],
         };
+        const rules = inputRulesOf(handler);
         for (const [key, arg] of Object.entries(args)) {
           const kind = Number(key.split(':')[0]);
           const type = types[arg.index];
-          const checked = inputRulesOf(handler).find((rule) => rule.index === arg.index)?.kind;
+          const checked = rules.find((rule) => rule.index === arg.index)?.kind;
           if (kind === RouteParamtypes.BODY && checked === 'json-object') route.anyJsonBody = true;
           else if (kind === RouteParamtypes.BODY && checked === 'dto' && isDescribedDto(type)) route.body = type;
           else if (kind === RouteParamtypes.QUERY && checked === 'dto' && isDescribedDto(type)) route.query = type;
