@@ -170,7 +170,8 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     // Up to a minute: on a loaded machine (four test files at once on two cores) the recovery
     // once took longer than 40 s. The failure says which instances were seen down and back.
     await waitFor(() => readiness.recovered().every(Boolean), 60_000, 'readiness to report 503, then 200 again by itself').catch((err: Error) => {
-      throw new Error(`${err.message} (seen down: ${readiness.sawDown().join(', ')}; back up: ${readiness.recovered().join(', ')})`);
+      const stuck = instances.filter((_, i) => !readiness.recovered()[i]).map((instance) => instance.output.split('\n').slice(-25).join('\n'));
+      throw new Error(`${err.message} (seen down: ${readiness.sawDown().join(', ')}; back up: ${readiness.recovered().join(', ')}); the last lines of each instance not back:\n${stuck.join('\n---\n')}`);
     });
     const readyAfterMs = Date.now() - killedAt;
     await rejoined;
