@@ -14,8 +14,8 @@ import { pathToFileURL } from 'node:url';
  */
 const APP_FACTORY = resolve('dist/app.factory.js');
 
-/** The modules named `module` that the built app asked for: from creating it, and after a GET of `path` (if any). */
-function requestsFor(module: string, path?: string): { created: string[]; afterRequest: string[] } {
+/** The modules named `module` that the built app asked for: from creating it (with `env` added), and after a GET of `path` (if any). */
+function requestsFor(module: string, path?: string, env: Record<string, string> = {}): { created: string[]; afterRequest: string[] } {
   if (!existsSync(APP_FACTORY)) throw new Error(`${APP_FACTORY} is missing: npm test builds it first`);
   const dir = mkdtempSync(join(tmpdir(), 'cgw-start-up-'));
   try {
@@ -36,7 +36,7 @@ function requestsFor(module: string, path?: string): { created: string[]; afterR
       `Module._load = function (request, ...rest) { if (request === ${JSON.stringify(module)} || request.startsWith(${JSON.stringify(module + '/')})) appendFileSync(${JSON.stringify(log)}, 'require ' + request + '\\n'); return load.call(this, request, ...rest); };`,
       `await import(${JSON.stringify(pathToFileURL(resolve('node_modules/reflect-metadata/Reflect.js')).href)});`,
       `const { createApp } = await import(${JSON.stringify(pathToFileURL(APP_FACTORY).href)});`,
-      "const app = await createApp({ env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, DOCS_ENABLED: true }, logLevels: false });",
+      `const app = await createApp({ env: { WEBSOCKET_HOST: '127.0.0.1', WEBSOCKET_PORT: 0, DOCS_ENABLED: true, ...${JSON.stringify(env)} }, logLevels: false });`,
       "await app.listen(0, '127.0.0.1');",
       `appendFileSync(${JSON.stringify(log)}, 'created\\n');`,
       ...(path ? [`const response = await fetch('http://127.0.0.1:' + app.getHttpServer().address().port + ${JSON.stringify(path)});`, 'if (response.status !== 200) throw new Error(String(response.status));', 'await response.arrayBuffer();'] : []),
@@ -59,5 +59,18 @@ describe('start-up cost', () => {
     const requests = requestsFor('@nestjs/swagger', '/docs/json');
     expect(requests.created).toEqual([]);
     expect(requests.afterRequest).not.toEqual([]);
+  }, 90_000);
+
+  // Memory mode (the default) runs no Redis code and verifies no tokens: ioredis, the Redis
+  // backend and jose are loaded only by the configurations that use them.
+  it('a start in memory mode loads no ioredis; a start with REDIS_URL does', () => {
+    expect(requestsFor('ioredis').created).toEqual([]);
+    // Nothing listens there: the start goes on while Redis is unreachable (not ready).
+    expect(requestsFor('ioredis', undefined, { REDIS_URL: 'redis://127.0.0.1:1' }).created).not.toEqual([]);
+  }, 90_000);
+
+  it('a start without a token key loads no jose; AUTH_MODE=jwt with a secret does', () => {
+    expect(requestsFor('jose').created).toEqual([]);
+    expect(requestsFor('jose', undefined, { AUTH_MODE: 'jwt', JWT_SECRET: 'a-test-secret-of-at-least-32-bytes!!' }).created).not.toEqual([]);
   }, 90_000);
 });

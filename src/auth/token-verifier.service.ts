@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { createRemoteJWKSet, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import type { Environment } from '../config/environment.js';
 import { idProblem } from '../protocol/id.js';
@@ -16,10 +16,17 @@ export interface VerifiedToken {
 
 export class InvalidToken extends Error {}
 
-/** Verifies user tokens (HS256 secret, or RS256/ES256 by PEM key or JWKS) with `jose`. */
+type Jose = typeof import('jose');
+
+/**
+ * Verifies user tokens (HS256 secret, or RS256/ES256 by PEM key or JWKS) with `jose`, which
+ * is loaded at start-up only when a token key is configured (AUTH_MODE=jwt).
+ */
 @Injectable()
-export class TokenVerifier {
-  private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey | null;
+export class TokenVerifier implements OnModuleInit {
+  private key: Uint8Array | KeyObject | JWTVerifyGetKey | null = null;
+  private jose: Jose | null = null;
+  private readonly jwksUrl?: string;
   private readonly algorithms: string[];
   private readonly audience?: string;
   private readonly issuer?: string;
@@ -36,16 +43,23 @@ export class TokenVerifier {
       this.key = new TextEncoder().encode(secret);
       this.algorithms = ['HS256'];
     } else {
-      this.key = pem ? createPublicKey(pem.replace(/\\n/g, '\n')) : jwksUrl ? createRemoteJWKSet(new URL(jwksUrl)) : null;
+      if (pem) this.key = createPublicKey(pem.replace(/\\n/g, '\n'));
+      else if (jwksUrl) this.jwksUrl = jwksUrl;
       this.algorithms = ['RS256', 'ES256'];
     }
   }
 
+  async onModuleInit(): Promise<void> {
+    if (this.key === null && !this.jwksUrl) return;
+    this.jose = await import('jose');
+    if (this.jwksUrl) this.key = this.jose.createRemoteJWKSet(new URL(this.jwksUrl));
+  }
+
   async verify(token: string): Promise<VerifiedToken> {
-    if (this.key === null) throw new InvalidToken('No token key is configured');
+    if (this.key === null || this.jose === null) throw new InvalidToken('No token key is configured');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
+      ({ payload } = await this.jose.jwtVerify(token, this.key as Uint8Array, {
         algorithms: this.algorithms,
         audience: this.audience,
         issuer: this.issuer,

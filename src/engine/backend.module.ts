@@ -3,13 +3,14 @@ import { Settings } from '../config/settings.js';
 import { InstanceIdentity } from '../redis/instance-identity.js';
 import { InstanceRegistry } from '../redis/instance-registry.service.js';
 import { MemoryBackend } from './memory-backend.js';
-import { RedisBackend } from './redis-backend.js';
 import { StateBackend } from './state-backend.js';
 
 /**
  * The one place the backend is chosen, once, at start-up: memory by default, Redis (or a
  * Redis Cluster) when REDIS_URL is set. Every module takes its store, the history, the
- * broker and the instance registry from the StateBackend this provides.
+ * broker and the instance registry from the StateBackend this provides. The Redis backend
+ * (ioredis, the scripts, every Redis store) is loaded only when it is the one chosen, so a
+ * start in memory mode does not pay for modules it never runs.
  */
 @Global()
 @Module({
@@ -19,8 +20,11 @@ import { StateBackend } from './state-backend.js';
     {
       provide: StateBackend,
       inject: [Settings, InstanceIdentity],
-      useFactory: (settings: Settings, identity: InstanceIdentity): StateBackend =>
-        settings.backend === 'memory' ? new MemoryBackend(identity.id, settings.history) : new RedisBackend(identity.id, settings.redis, settings.history),
+      useFactory: async (settings: Settings, identity: InstanceIdentity): Promise<StateBackend> => {
+        if (settings.backend === 'memory') return new MemoryBackend(identity.id, settings.history);
+        const { RedisBackend } = await import('./redis-backend.js');
+        return new RedisBackend(identity.id, settings.redis, settings.history);
+      },
     },
     { provide: InstanceRegistry, inject: [StateBackend], useFactory: (backend: StateBackend) => backend.instances },
   ],
