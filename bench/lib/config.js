@@ -17,7 +17,7 @@ const USAGE = `usage: node bench/run.js [--smoke] [--profile] [--cluster] [--sce
   --smoke     tiny parameters, under a minute, for CI (no thresholds)
   --profile   CPU-profile each server during each scenario run (fan-out unless --scenarios says otherwise; no report written)
   --cluster   each server as BENCH_INSTANCES instances on one fresh redis-server (gateway and the Socket.IO ones; fanout and confirm)
-  --soak      three gateway instances on one Redis under mixed load for --minutes (default 30, 2 with --smoke);
+  --soak      three gateway instances on one Redis under mixed load for --minutes (default 30, 1.5 with --smoke);
               exits 1 when RSS, heap or Redis memory grew more than 5 % (bench/results/soak.md)
   --storm     BENCH_CLIENTS JS SDK clients (default 3000, 300 with --smoke) through nginx on three instances;
               one instance killed; exits 1 when a frame is lost (bench/results/storm.md); BENCH_MAX_HANDSHAKES (200);
@@ -48,7 +48,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     storm,
     stormClients: Math.floor(number('BENCH_CLIENTS', 3000, 300)),
     stormMaxHandshakes: Math.floor(number('BENCH_MAX_HANDSHAKES', 200, 200)),
-    soakMinutes: flags.minutes === undefined ? (smoke ? 2 : 30) : positive('--minutes', Number(flags.minutes)),
+    soakMinutes: flags.minutes === undefined ? (smoke ? 1.5 : 30) : positive('--minutes', Number(flags.minutes)),
     cluster,
     instances: cluster ? Math.floor(number('BENCH_INSTANCES', 3, 3)) : 1,
     scenarios: list(flags.scenarios, profile ? ['fanout'] : scenarioChoice, scenarioChoice),
