@@ -2,7 +2,9 @@
 //   cpu    V8's CPU profiler: self time per function (what the gateway costs beyond the floor).
 //   alloc  V8's sampling heap profiler: bytes allocated, garbage included (what the collector's
 //          share of a CPU profile pays for).
-//   node bench/profile.js [cpu|alloc] [gateway|nest-floor|...|<dist of another build>] [push|confirm]    (after npm run build)
+//   survivors  the same, leaving out what died young (in a scavenge): what lived long enough to
+//          be copied and moved to the old generation, whose collections are the dear ones.
+//   node bench/profile.js [cpu|alloc|survivors] [gateway|nest-floor|...|<dist of another build>] [push|confirm]    (after npm run build)
 // Two servers joined by a comma (`dist-old,gateway`) are profiled at the same time, each
 // under its own load, as bench/ab.js measures them: profiles taken one after the other on
 // this shared machine differ by a third for the same code. Then the report is per operation,
@@ -18,7 +20,7 @@ import { runConfirm } from './scenarios/confirm.js';
 import { runPush } from './scenarios/push.js';
 
 const [mode = 'cpu', serverArg = 'gateway', scenario = 'push'] = process.argv.slice(2);
-if (mode !== 'cpu' && mode !== 'alloc') throw new Error(`mode must be cpu or alloc, not ${mode}`);
+if (!['cpu', 'alloc', 'survivors'].includes(mode)) throw new Error(`mode must be cpu, alloc or survivors, not ${mode}`);
 const SAMPLING_INTERVAL_BYTES = 4096;
 const CPU_SAMPLING_INTERVAL_US = 100;
 const cfg = { ...loadConfig([]), durationMs: 6_000 };
@@ -34,7 +36,7 @@ async function profileOne(name, index) {
   let session;
   try {
     session = await openInspector(server.pid, server.def.script, inspectPort);
-    const profiler = mode === 'cpu' ? cpuProfiler(session) : allocationProfiler(session);
+    const profiler = mode === 'cpu' ? cpuProfiler(session) : allocationProfiler(session, mode === 'alloc');
     await profiler.start();
     const outcome = await (scenario === 'confirm' ? runConfirm : runPush)({ server, workers, cfg });
     const profile = await profiler.stop();
@@ -54,13 +56,13 @@ async function profileOne(name, index) {
   }
 }
 
-function allocationProfiler(session) {
+function allocationProfiler(session, includeDiedYoung) {
   return {
     extension: 'heapprofile',
-    unit: 'MiB allocated',
+    unit: includeDiedYoung ? 'MiB allocated' : 'MiB that outlived a scavenge',
     async start() {
       await session.call('HeapProfiler.enable');
-      await session.call('HeapProfiler.startSampling', { samplingInterval: SAMPLING_INTERVAL_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      await session.call('HeapProfiler.startSampling', { samplingInterval: SAMPLING_INTERVAL_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: includeDiedYoung });
     },
     stop: async () => (await session.call('HeapProfiler.stopSampling', {}, 60_000)).profile,
     totals(profile, keyOf) {
