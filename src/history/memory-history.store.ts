@@ -4,12 +4,33 @@ import { Appended, HistoryEntry, KeptStreamRef, HistoryLimits, HistoryPage, Hist
 
 const SWEEP_INTERVAL_MS = 30_000;
 
-/** A kept frame, with what the byte bounds need. */
-interface KeptEntry extends HistoryEntry {
-  readonly bytes: number;
-  readonly stream: MemoryStream;
+/**
+ * A kept frame, with what the byte bounds need. It keeps the frame as published and adds
+ * the offset when read (catch-ups are rare): the JSON with the offset is flattened into a
+ * copy when it is written to sockets, and that copy then dies young instead of being kept,
+ * and a prompt's kept JSON is the one its confirmation keeps anyway.
+ */
+class KeptEntry implements HistoryEntry {
   /** Dropped from its stream; still listed in the store's append order until compacted. */
-  gone: boolean;
+  gone = false;
+  skipUsers?: readonly string[];
+
+  constructor(
+    readonly offset: number,
+    readonly at: number,
+    private readonly published: string,
+    /** Bytes of `json`, offset included. */
+    readonly bytes: number,
+    readonly stream: MemoryStream,
+  ) {}
+
+  get json(): string {
+    return withOffset(this.published, this.stream.ref, this.offset);
+  }
+}
+
+function withOffset(json: string, stream: KeptStreamRef, offset: number): string {
+  return offsetPrefix(json, stream) + offset + '}';
 }
 
 /** One stream: its last frames (offsets without holes, oldest first), its epoch and top offset. */
@@ -24,7 +45,10 @@ class MemoryStream {
   /** Index of the oldest kept entry in `entries`. */
   private head = 0;
 
-  constructor(now: number) {
+  constructor(
+    readonly ref: KeptStreamRef,
+    now: number,
+  ) {
     this.touchedAt = now;
   }
 
@@ -117,9 +141,9 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
     const now = Date.now();
     const kept = this.streamOf(stream, now);
     const offset = kept.top + 1;
-    // Group streams are never kept (the broker publishes them without history).
-    const full = offsetPrefix(json, stream as KeptStreamRef) + offset + '}';
-    const entry: KeptEntry = { offset, at: now, json: full, bytes: Buffer.byteLength(full), stream: kept, gone: false };
+    const full = withOffset(json, kept.ref, offset);
+    // What the offset adds is ASCII: its byte count is its length, and `full` stays unflattened.
+    const entry = new KeptEntry(offset, now, json, Buffer.byteLength(json) + full.length - json.length, kept);
     if (skipUsers !== undefined) entry.skipUsers = skipUsers;
     kept.push(entry);
     this.bytes += entry.bytes;
@@ -165,7 +189,8 @@ export class MemoryHistoryStore extends HistoryStore implements OnModuleInit, On
       kept = undefined;
     }
     if (!kept) {
-      kept = new MemoryStream(now);
+      // Group streams are never kept (the broker publishes them without history).
+      kept = new MemoryStream(stream as KeptStreamRef, now);
       this.streams.set(key, kept);
     }
     return kept;
