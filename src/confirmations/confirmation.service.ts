@@ -198,10 +198,7 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
       this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} for task ${confirmation.taskId} created cancelled (task was cancelled)`);
       return { confirmation, created: true };
     }
-    const expire = () => void this.expire(confirmation.userId, callbackId);
-    // Up to 30 days: longer than one setTimeout holds.
-    const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs) : timerAt(expiresAt, expire, true);
-    this.expiryTimers.set(callbackId, timer);
+    this.expiryTimers.set(callbackId, this.armExpiry(confirmation.userId, callbackId, timeoutMs, expiresAt));
     if (input.reminders || input.escalation?.length) await this.scheduleFollowUps(confirmation, input);
     if (infoLogged()) this.logger.log({ reqId: input.requestId }, `Confirmation ${callbackId} created for user ${confirmation.userId}, task ${confirmation.taskId}, step ${confirmation.step}`);
     await this.deliverPrompt(confirmation, input.acceptedAt);
@@ -511,6 +508,18 @@ export class ConfirmationService implements OnModuleInit, OnModuleDestroy {
 
   stats(): ConfirmationStats {
     return { pending: this.pendingCount, ...this.counters };
+  }
+
+  /**
+   * A method of its own so that the timer's closure holds the two ids only: made in
+   * createConfirmation it would hold that whole scope (the record with its prompt, the
+   * request's input), and `expiryTimers`, added to and deleted from on every prompt, keeps
+   * its old hash tables and their timers reachable until a full collection.
+   */
+  private armExpiry(userId: string, callbackId: string, timeoutMs: number, expiresAt: number): NodeJS.Timeout | LongTimer {
+    const expire = () => void this.expire(userId, callbackId);
+    // Up to 30 days: longer than one setTimeout holds.
+    return timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs) : timerAt(expiresAt, expire, true);
   }
 
   private async expire(userId: string, callbackId: string): Promise<void> {
