@@ -68,7 +68,36 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisClien
     if (down) logger.log('Redis available again');
     down = false;
   });
+  if (options.sentinel) reopenWhenGivenUp(redis as Redis, logger);
   return redis;
+}
+
+/** Closes a connection for good: one opened through sentinels is not opened again. */
+export async function closeRedisConnection(redis: RedisClient): Promise<void> {
+  closedHere.add(redis);
+  await redis.quit().catch(() => undefined);
+  redis.disconnect();
+}
+
+const closedHere = new WeakSet<RedisClient>();
+/** How long a connection that ioredis gave up on waits before it is opened again. */
+const REOPEN_DELAY_MS = 1000;
+
+/**
+ * ioredis ends a sentinel connection for good (status `end`, no more reconnects) when its
+ * own failover detector cuts a reconnect short: the detector's disconnect, on `+switch-master`,
+ * makes the sentinel lookup in flight reject, and a rejected connect ends the client. After a
+ * kill of the primary that race left an instance unready for good; such a connection is
+ * opened again, unless it was closed here.
+ */
+function reopenWhenGivenUp(redis: Redis, logger: Logger): void {
+  redis.on('end', () => {
+    if (closedHere.has(redis)) return;
+    logger.warn(`Redis connection ended by its client; opening it again in ${REOPEN_DELAY_MS} ms`);
+    setTimeout(() => {
+      if (!closedHere.has(redis) && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, REOPEN_DELAY_MS).unref();
+  });
 }
 
 /** A Redis Cluster client seeded from one node's URL, with that URL's password and TLS. */

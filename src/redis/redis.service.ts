@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../protocol/error-code.enum.js';
-import { openRedisConnection, RedisClient, SentinelSettings } from './redis-connection.js';
+import { closeRedisConnection, openRedisConnection, RedisClient, SentinelSettings } from './redis-connection.js';
 import { ReplicationFence } from './replication-fence.js';
 
 export interface RedisSettings {
@@ -113,8 +113,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(this.connections.map((connection) => connection.quit()));
-    for (const connection of this.connections) connection.disconnect();
+    await Promise.allSettled(this.connections.map((connection) => closeRedisConnection(connection)));
   }
 }
 
