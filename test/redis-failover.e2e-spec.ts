@@ -99,22 +99,31 @@ async function countLost(instance: ServiceInstance, acknowledged: Acknowledged):
 }
 
 /** Readiness of each instance sampled every 100 ms: true once it was 503 and then 200 again. */
-function watchReadiness(instances: ServiceInstance[]): { stop: () => void; recovered: () => boolean[]; sawDown: () => boolean[] } {
+function watchReadiness(instances: ServiceInstance[]): { stop: () => void; recovered: () => boolean[]; sawDown: () => boolean[]; lastDown: () => string[] } {
   const down = instances.map(() => false);
   const upAfterDown = instances.map(() => false);
+  const lastDownBody = instances.map(() => '');
   let running = true;
   void (async () => {
     while (running) {
       await Promise.all(instances.map(async (instance, i) => {
         // A probe that times out (a loaded machine) is no answer; it must not end the watch.
-        const status = await call(instance.baseUrl, 'GET', '/health', undefined, 2000).then((reply) => reply.status, () => null);
-        if (status === 503) down[i] = true;
-        if (status === 200 && down[i]) upAfterDown[i] = true;
+        const reply = await call(instance.baseUrl, 'GET', '/health', undefined, 2000).catch(() => null);
+        if (reply?.status === 503) {
+          down[i] = true;
+          lastDownBody[i] = JSON.stringify(reply.body);
+        }
+        if (reply?.status === 200 && down[i]) upAfterDown[i] = true;
       }));
       await sleep(100);
     }
   })();
-  return { stop: () => (running = false), recovered: () => [...upAfterDown], sawDown: () => [...down] };
+  return { stop: () => (running = false), recovered: () => [...upAfterDown], sawDown: () => [...down], lastDown: () => [...lastDownBody] };
+}
+
+/** What an instance logged other than request lines (the probes' 503s would fill any tail). */
+function serviceLines(instance: ServiceInstance, count: number): string {
+  return instance.output.split('\n').filter((line) => !line.includes('"context":"HTTP"')).slice(-count).join('\n');
 }
 
 /** A waiting caller on `from` whose user's tab is on the other instance: pub/sub both ways. */
@@ -170,8 +179,8 @@ async function roundTrip(from: ServiceInstance, user: string, callbackId: string
     // Up to a minute: on a loaded machine (four test files at once on two cores) the recovery
     // once took longer than 40 s. The failure says which instances were seen down and back.
     await waitFor(() => readiness.recovered().every(Boolean), 60_000, 'readiness to report 503, then 200 again by itself').catch((err: Error) => {
-      const stuck = instances.filter((_, i) => !readiness.recovered()[i]).map((instance) => instance.output.split('\n').slice(-25).join('\n'));
-      throw new Error(`${err.message} (seen down: ${readiness.sawDown().join(', ')}; back up: ${readiness.recovered().join(', ')}); the last lines of each instance not back:\n${stuck.join('\n---\n')}`);
+      const stuck = instances.flatMap((instance, i) => (readiness.recovered()[i] ? [] : [`last 503: ${readiness.lastDown()[i]}\n${serviceLines(instance, 40)}`]));
+      throw new Error(`${err.message} (seen down: ${readiness.sawDown().join(', ')}; back up: ${readiness.recovered().join(', ')}); each instance not back, its last readiness answer and log lines:\n${stuck.join('\n---\n')}`);
     });
     const readyAfterMs = Date.now() - killedAt;
     await rejoined;
