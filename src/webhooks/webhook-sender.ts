@@ -53,7 +53,7 @@ export async function sendWebhook(urlText: string, headers: Record<string, strin
   }
   const remaining = Math.max(rules.timeoutMs - elapsed(), 1);
   try {
-    const response = await post(url, address, host, headers, body, remaining);
+    const response = await post(url, address, host, headers, body, remaining, rules.timeoutMs);
     return { statusCode: response.statusCode, error: null, latencyMs: elapsed(), retryAfterMs: retryAfterMs(response.retryAfter), refused: false };
   } catch (err) {
     return { statusCode: null, error: (err as Error).message, latencyMs: elapsed(), retryAfterMs: null, refused: false };
@@ -72,7 +72,8 @@ async function pickAddress(host: string, allowPrivate: boolean, resolve: Resolve
   return addresses[0];
 }
 
-function post(url: URL, address: string, host: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ statusCode: number; retryAfter: string | undefined }> {
+/** `timeoutMs` is what is left of the attempt's `attemptTimeoutMs` after resolving the host; errors name the attempt's. */
+function post(url: URL, address: string, host: string, headers: Record<string, string>, body: string, timeoutMs: number, attemptTimeoutMs: number): Promise<{ statusCode: number; retryAfter: string | undefined }> {
   const https = url.protocol === 'https:';
   const payload = Buffer.from(body);
   return new Promise((resolve, reject) => {
@@ -92,7 +93,7 @@ function post(url: URL, address: string, host: string, headers: Record<string, s
         ...headers,
       },
     });
-    const timer = setTimeout(() => request.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => request.destroy(new Error(`timed out after ${attemptTimeoutMs} ms`)), timeoutMs);
     request.once('error', (err) => {
       clearTimeout(timer);
       reject(err);
