@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { requireProgram } from './support/system-dependency.js';
 import { MASTER_NAME, SentinelDeployment } from './support/redis-sentinel.js';
+import { waitFor } from './support/processes.js';
 import { closeRedisConnection, openRedisConnection } from '../src/redis/redis-connection.js';
 
 const haveRedis = requireProgram('redis-server', 'redis-server');
@@ -9,12 +10,8 @@ const haveRedis = requireProgram('redis-server', 'redis-server');
 beforeAll(() => Logger.overrideLogger(false));
 afterAll(() => Logger.overrideLogger(['error', 'warn', 'log']));
 
-async function waitForStatus(redis: Redis, status: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (redis.status !== status) {
-    if (Date.now() > deadline) throw new Error(`status ${redis.status}, not ${status}, after ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function waitForStatus(redis: Redis, status: string, ms: number): Promise<void> {
+  return waitFor(() => redis.status === status, ms, `connection status ${status}`);
 }
 
 (haveRedis ? describe : describe.skip)('a connection through sentinels', () => {
